@@ -1,0 +1,1 @@
+"""Music models: loading (hub id, local dir, built-in tiny), the conditioning seam, the adapter."""

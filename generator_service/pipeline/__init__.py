@@ -1,0 +1,1 @@
+"""The scoring pipeline: decode -> features -> alignment -> generate -> exact-length audio."""
