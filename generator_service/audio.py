@@ -1,0 +1,84 @@
+"""Audio files: exact-length WAV writing (atomic, disk-full safe) and muxing music into a video."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ExpotionError
+
+logger = logging.getLogger(__name__)
+
+
+class OutputError(ExpotionError, OSError):
+    """The result could not be written (disk full, no permission, missing folder)."""
+
+    hint = "Free some disk space or choose another output folder; nothing was overwritten."
+
+
+def exact_num_samples(duration_s: float, sample_rate: int) -> int:
+    """The sample count every result has: round(duration * sample_rate)."""
+    return int(round(duration_s * sample_rate))
+
+
+def fit_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """Trim (or zero-pad) the last axis to exactly `num_samples`."""
+    if audio.shape[-1] >= num_samples:
+        return audio[..., :num_samples]
+    pad = [(0, 0)] * (audio.ndim - 1) + [(0, num_samples - audio.shape[-1])]
+    return np.pad(audio, pad)
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write mono float audio [S] as 16-bit PCM WAV, atomically: a failed write leaves no file
+    and never clobbers an earlier result."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
+    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".wav")
+    os.close(fd)
+    try:
+        sf.write(tmp, clipped, sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        reason = "the disk is full" if getattr(exc, "errno", None) == errno.ENOSPC else str(exc)
+        raise OutputError(f"cannot write {path}: {reason}") from exc
+    return path
+
+
+def peak_normalize(audio: np.ndarray, peak: float = 0.89) -> np.ndarray:
+    """Scale so the loudest sample is `peak` (about -1 dBFS); silence stays silence."""
+    top = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return audio if top < 1e-9 else audio * (peak / top)
+
+
+def mux_audio(video: Path, wav: Path, out: Path) -> Path:
+    """Copy `video`'s video stream and add `wav` as an AAC track -> `out` (MP4)."""
+    import av
+
+    with av.open(str(video)) as src, av.open(str(wav)) as aud, av.open(str(out), "w") as dst:
+        vin = src.streams.video[0]
+        vout = dst.add_stream_from_template(vin)
+        ain = aud.streams.audio[0]
+        aout = dst.add_stream("aac", rate=ain.rate)
+        for packet in src.demux(vin):
+            if packet.dts is None:
+                continue
+            packet.stream = vout
+            dst.mux(packet)
+        for frame in aud.decode(ain):
+            frame.pts = None
+            for packet in aout.encode(frame):
+                dst.mux(packet)
+        for packet in aout.encode(None):
+            dst.mux(packet)
+    return out

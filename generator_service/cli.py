@@ -1,0 +1,186 @@
+"""Command line: `python -m generator_service <command>` (score, analyze, bench; serve when installed).
+
+Errors the user can fix are printed as `error: ...` and `hint: ...` with exit status 2; a cancelled
+run (Ctrl-C) exits 130 and leaves earlier outputs untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .config import FeatureConfig, GenerationConfig
+from .errors import Cancelled, ExpotionError
+
+logger = logging.getLogger(__name__)
+
+
+class BarProgress:
+    """A `(phase, done, total)` callback drawing one tqdm bar per phase on stderr."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._phase = ""
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if phase != self._phase or self._bar is None:
+            self.close()
+            self._bar = tqdm(total=total, desc=f"{phase:>12}", unit="step", leave=True, file=sys.stderr)
+            self._phase = phase
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _add_range(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", type=float, default=None, help="start of the range, seconds (default 0)")
+    p.add_argument("--end", type=float, default=None, help="end of the range, seconds (default: end of clip)")
+
+
+def _add_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--feature-fps", type=float, default=10.0, help="face/pose sampling rate (default 10)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="allow downloading missing MediaPipe model files from Google's official URL")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None,
+                   help="hub id, local directory, or 'tiny' (untrained test model); default "
+                        "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--offline", action="store_true", help="never contact the model hub")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m generator_service", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"expotion {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    score = sub.add_parser("score", help="write music for a video (exactly the clip's length)")
+    score.add_argument("video", type=Path)
+    score.add_argument("-o", "--output", type=Path, required=True, help="output WAV (take i>0: NAME-take{i}.wav)")
+    score.add_argument("--prompt", default="", help="text description of the music")
+    score.add_argument("--auto-prompt", action="store_true", help="append the prompt suggested from the video")
+    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--variants", type=int, default=1, help="number of takes (seed, seed+1, ...)")
+    score.add_argument("--top-k", type=int, default=250)
+    score.add_argument("--temperature", type=float, default=1.0)
+    score.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance on the text")
+    score.add_argument("--window", type=float, default=None, help="generation window, seconds (default: model max)")
+    score.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_range(score)
+    _add_model(score)
+    _add_features(score)
+
+    analyze = sub.add_parser("analyze", help="print the visual feature summary and a suggested prompt (JSON)")
+    analyze.add_argument("video", type=Path)
+    analyze.add_argument("--quiet", action="store_true")
+    _add_range(analyze)
+    _add_features(analyze)
+
+    bench = sub.add_parser("bench", help="measure speed (prints a table)")
+    bench.add_argument("what", choices=["features", "generate"])
+    bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
+    bench.add_argument("--device", default=None)
+    return parser
+
+
+def _feature_config(args: argparse.Namespace) -> FeatureConfig:
+    return FeatureConfig(feature_fps=args.feature_fps, allow_download=args.allow_download)
+
+
+def take_path(output: Path, take: int) -> Path:
+    """Where take `take` is written: the output itself for take 0, `NAME-take{i}.wav` after."""
+    return output if take == 0 else output.with_name(f"{output.stem}-take{take}{output.suffix or '.wav'}")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .audio import OutputError, write_wav
+    from .model.loading import load_music_model
+    from .pipeline.score import Scorer, ScoreRequest
+
+    if not args.output.parent.is_dir():
+        raise OutputError(f"output folder {args.output.parent} does not exist")
+    gen = GenerationConfig(prompt=args.prompt, seed=args.seed, variants=args.variants, top_k=args.top_k,
+                           temperature=args.temperature, guidance_scale=args.guidance, window_s=args.window)
+    music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
+    scorer = Scorer(music, _feature_config(args))
+    bar = BarProgress(enabled=not args.quiet)
+    try:
+        result = scorer(ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt),
+                        progress=bar)
+    finally:
+        bar.close()
+    written = [write_wav(take_path(args.output, i), take, result.sample_rate) for i, take in enumerate(result.takes)]
+    meta = result.metadata() | {"files": [str(p) for p in written], "video": str(args.video)}
+    args.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    if result.untrained:
+        print("NOTE: made with the UNTRAINED tiny test model: this is not music.", file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .pipeline.analysis import analyze_track
+    from .pipeline.video import iter_sampled_frames, probe_video, resolve_range, sample_count
+    from .pipeline.features import FeatureExtractor
+
+    cfg = _feature_config(args)
+    start, end = resolve_range(probe_video(args.video), args.start, args.end)
+    bar = BarProgress(enabled=not args.quiet)
+    try:
+        frames = iter_sampled_frames(args.video, start, end, cfg.feature_fps, max_side=cfg.max_side)
+        track = FeatureExtractor(cfg).extract(frames, sample_count(start, end, cfg.feature_fps), progress=bar)
+    finally:
+        bar.close()
+    report = {"video": str(args.video), "start": start, "end": end} | analyze_track(track)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "features":
+        from .bench.features import run
+    else:
+        from .bench.generate import run
+    print(run(seconds=args.seconds, device=args.device))
+    return 0
+
+
+COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "bench": cmd_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except Cancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("cancelled: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except ExpotionError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 2

@@ -1,0 +1,44 @@
+"""The conditioning seam: how one decoder forward pass is run during generation.
+
+Generation calls a `DecoderRunner` for every forward pass instead of the decoder directly. The
+plain runner just runs MusicGen's decoder (text conditioning through its own cross-attention). The
+Expotion visual adapter implements the same call and injects the visual condition: it is told which
+condition frame the first input position corresponds to (`frame_offset`), so step s of the music is
+tied to condition frame s. With no adapter loaded the seam is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class DecoderRunner(Protocol):
+    def __call__(
+        self,
+        input_ids: Any,
+        *,
+        frame_offset: int,
+        encoder_hidden_states: Any,
+        encoder_attention_mask: Any,
+        past_key_values: Any,
+    ) -> tuple[Any, Any]:
+        """Run the decoder on `input_ids` [B*K, t] whose first position is sequence position
+        `frame_offset` of the window; return (logits [B*K, t, V], the updated cache)."""
+        ...
+
+
+class PlainDecoder:
+    """The no-op seam: MusicGen's decoder as it is."""
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+
+    def __call__(self, input_ids, *, frame_offset, encoder_hidden_states, encoder_attention_mask, past_key_values):
+        out = self.decoder(
+            input_ids=input_ids,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            past_key_values=past_key_values,
+            use_cache=True,
+        )
+        return out.logits, out.past_key_values

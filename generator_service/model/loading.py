@@ -1,0 +1,135 @@
+"""Loading a MusicGen for scoring: a Hugging Face hub id, a local directory, or the built-in `tiny`.
+
+Every path goes through transformers' own `from_pretrained`. Hub ids are looked up in the local
+cache first; the network is tried only when allowed (`allow_network`, and not `HF_HUB_OFFLINE`).
+The result is a `MusicModel`: the model, its tokenizer and the facts the pipeline needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import DEFAULT_MODEL, default_cache_dir
+from ..errors import ModelLoadError
+from .tiny import ensure_tiny_model, is_tiny_dir
+
+logger = logging.getLogger(__name__)
+
+TINY = "tiny"
+#: Longest window the base MusicGen models were trained on.
+MUSICGEN_MAX_WINDOW_S = 30.0
+LICENCE_NOTE = (
+    "MusicGen weights (facebook/musicgen-*) are licensed CC-BY-NC 4.0: non-commercial use only. "
+    "The built-in `tiny` model is random and untrained."
+)
+
+
+@dataclass
+class MusicModel:
+    """A loaded MusicGen and what the pipeline needs to know about it."""
+
+    model: Any  # MusicgenForConditionalGeneration
+    tokenizer: Any
+    model_id: str
+    #: True for the built-in random model: every output made with it must say so.
+    untrained: bool
+    device: str
+    sample_rate: int
+    frame_rate: int
+    num_codebooks: int
+    max_window_s: float = MUSICGEN_MAX_WINDOW_S
+
+    @property
+    def hop_length(self) -> int:
+        """Audio samples per codec frame."""
+        return self.sample_rate // self.frame_rate
+
+
+def resolve_model_id(model_id: str | None) -> str:
+    """`--model` value, else `$EXPOTION_MODEL`, else the default hub id."""
+    return model_id or os.environ.get("EXPOTION_MODEL") or DEFAULT_MODEL
+
+
+def pick_device(device: str | None = None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def hub_weights_cached(model_id: str) -> bool:
+    """Whether a hub model's config and weights are in the local Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(model_id, "config.json")
+    if not isinstance(config, str):
+        return False
+    folder = Path(config).parent
+    return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+
+
+def _from_pretrained(source: str, local_only: bool, dtype: Any):
+    from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+    from transformers.utils import logging as hf_logging
+
+    # MusicGen's pad id (2048) sits past the codebook vocabulary by design: silence that warning
+    # and the per-tensor loading bar; real errors still raise.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    model = MusicgenForConditionalGeneration.from_pretrained(source, local_files_only=local_only, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+    return model, tokenizer
+
+
+def _network_allowed(allow_network: bool) -> bool:
+    return allow_network and os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false", "False")
+
+
+def load_music_model(
+    model_id: str | None = None,
+    *,
+    device: str | None = None,
+    cache_dir: Path | None = None,
+    allow_network: bool = True,
+    dtype: str = "float32",
+) -> MusicModel:
+    """Load `model_id` ("tiny", a local directory, or a hub id) ready for generation."""
+    import torch
+
+    model_id = resolve_model_id(model_id)
+    torch_dtype = getattr(torch, dtype)
+    if model_id == TINY:
+        source = str(ensure_tiny_model(cache_dir or default_cache_dir()))
+        local_only = True
+    elif Path(model_id).expanduser().is_dir():
+        source, local_only = str(Path(model_id).expanduser()), True
+    else:
+        source = model_id
+        local_only = hub_weights_cached(model_id) or not _network_allowed(allow_network)
+    try:
+        model, tokenizer = _from_pretrained(source, local_only, torch_dtype)
+    except (OSError, ValueError) as exc:
+        where = "the local cache (network not allowed)" if local_only else "the local cache or the hub"
+        raise ModelLoadError(f"cannot load music model {model_id!r} from {where}: {exc}") from exc
+    device = pick_device(device)
+    model.to(device).eval()
+    untrained = is_tiny_dir(Path(source)) if Path(source).is_dir() else False
+    audio_cfg = model.config.audio_encoder
+    if untrained:
+        logger.warning("model %r is the untrained tiny MusicGen: output is not music", model_id)
+    return MusicModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=model_id,
+        untrained=untrained,
+        device=device,
+        sample_rate=int(audio_cfg.sampling_rate),
+        frame_rate=int(audio_cfg.frame_rate),
+        num_codebooks=int(model.decoder.num_codebooks),
+    )

@@ -1,0 +1,157 @@
+"""The scoring pipeline: a video range in, takes of exact-length music out.
+
+`Scorer.__call__` reads as numbered steps; `check_inputs` runs first so bad input fails before any
+heavy work. A `Scorer` owns a loaded `MusicModel`, an optional visual adapter and a reusable
+feature extractor, so a service can keep it warm between jobs.
+
+Visual features are read only when they are used: by a loaded adapter (the condition), by
+`auto_prompt` (the suggested prompt suffix), or when `analyze=True` is asked. Without an adapter the
+visual condition does not reach the model and the result says `visual: "unused"`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..audio import exact_num_samples, fit_length
+from ..config import FeatureConfig, GenerationConfig
+from ..model.loading import MusicModel
+from ..progress import CancelToken, ProgressCallback, no_progress
+from .generate import decode_codes, frames_for_samples, generate_codes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What to score: a video file, a `[start, end)` range in seconds, how to generate."""
+
+    video: Path
+    start: float | None = None
+    end: float | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    #: Append the prompt suffix suggested from the video (tempo, energy, mood).
+    auto_prompt: bool = False
+    #: Read the visual features even if nothing uses them (to report the analysis).
+    analyze: bool = False
+
+
+@dataclass
+class ScoreResult:
+    """Takes of music, each exactly `num_samples` long, and everything needed to redo them."""
+
+    takes: list[np.ndarray]
+    seeds: list[int]
+    sample_rate: int
+    num_samples: int
+    start: float
+    end: float
+    prompt_used: str
+    model_id: str
+    untrained: bool
+    adapter: str | None
+    #: "present" (adapter followed the performer), "null" (no person found), "unused" (no adapter).
+    visual: str
+    analysis: dict[str, Any] | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description of the result (stored beside WAVs and on Blender strips)."""
+        return {
+            "takes": len(self.takes), "seeds": self.seeds, "sample_rate": self.sample_rate,
+            "num_samples": self.num_samples, "start": self.start, "end": self.end,
+            "duration_s": self.duration_s, "prompt_used": self.prompt_used, "model": self.model_id,
+            "untrained": self.untrained, "adapter": self.adapter, "visual": self.visual,
+            "version": __version__,
+            "note": "UNTRAINED tiny test model: not music" if self.untrained else "",
+        }
+
+
+def join_prompt(prompt: str, suffix: str) -> str:
+    """The user's prompt with the suggested suffix appended (either may be empty)."""
+    return ", ".join(part.strip() for part in (prompt, suffix) if part and part.strip())
+
+
+class Scorer:
+    """Runs scoring requests against one loaded model (and optional adapter)."""
+
+    def __init__(self, music: MusicModel, features: FeatureConfig | None = None, adapter: Any = None) -> None:
+        self.music = music
+        self.features = features or FeatureConfig()
+        self.adapter = adapter
+        self._extractor: Any = None
+
+    def check_inputs(self, request: ScoreRequest) -> tuple[float, float]:
+        """Probe the video and validate the range -> (start, end). Raises VideoError/ConfigError."""
+        from .video import probe_video, resolve_range
+
+        info = probe_video(request.video)
+        return resolve_range(info, request.start, request.end)
+
+    def read_features(self, video: Path, start: float, end: float, progress: ProgressCallback,
+                      cancel: CancelToken) -> Any:
+        """Decode `[start, end)` at feature_fps and run face + pose -> FeatureTrack."""
+        from .features import FeatureExtractor
+        from .video import iter_sampled_frames, sample_count
+
+        cfg = self.features
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(cfg)
+        total = sample_count(start, end, cfg.feature_fps)
+        frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side, cancel=cancel)
+        return self._extractor.extract(frames, total, progress=progress, cancel=cancel)
+
+    def __call__(self, request: ScoreRequest, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> ScoreResult:
+        cancel = cancel or CancelToken()
+        gen = request.generation
+        # 1. Check inputs before any heavy work.
+        start, end = self.check_inputs(request)
+        num_samples = exact_num_samples(end - start, self.music.sample_rate)
+        # 2. Visual features, only when something uses them.
+        track = analysis = None
+        if self.adapter is not None or request.auto_prompt or request.analyze:
+            track = self.read_features(request.video, start, end, progress, cancel)
+            from .analysis import analyze_track
+
+            analysis = analyze_track(track)
+        # 3. The prompt.
+        prompt = join_prompt(gen.prompt, analysis["suggested_prompt"]) if request.auto_prompt else gen.prompt
+        gen = replace(gen, prompt=prompt)
+        # 4. The visual condition at the codec frame rate (adapter only).
+        runner, visual = None, "unused"
+        if self.adapter is not None:
+            runner, visual = self._adapter_runner(track, start, end - start, gen)
+        # 5. Sample codec tokens window by window.
+        frames = frames_for_samples(num_samples, self.music.hop_length)
+        codes = generate_codes(self.music, frames, gen, runner=runner, progress=progress, cancel=cancel)
+        # 6. Decode to audio and cut to exactly the clip's length.
+        window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
+        overlap = max(1, round(gen.crossfade_s * self.music.frame_rate))
+        audio = decode_codes(self.music, codes, chunk_frames=window, overlap_frames=overlap,
+                             progress=progress, cancel=cancel)
+        audio = fit_length(audio, num_samples)
+        return ScoreResult(
+            takes=[audio[i] for i in range(audio.shape[0])],
+            seeds=[gen.seed + i for i in range(gen.variants)],
+            sample_rate=self.music.sample_rate, num_samples=num_samples, start=start, end=end,
+            prompt_used=prompt, model_id=self.music.model_id, untrained=self.music.untrained,
+            adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
+        )
+
+    def _adapter_runner(self, track: Any, start: float, duration: float, gen: GenerationConfig):
+        from .alignment import to_condition
+
+        condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)
+        visual = "present" if float(np.max(condition.mask, initial=0.0)) > 0 else "null"
+        return self.adapter.runner(self.music, condition, batch=gen.variants,
+                                   guided=gen.guidance_scale > 1.0), visual

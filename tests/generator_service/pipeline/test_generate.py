@@ -1,0 +1,134 @@
+"""Our sampling loop against transformers' own generate(), windows, seeds, cancel, decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator_service.config import GenerationConfig
+from generator_service.errors import Cancelled, ConfigError
+from generator_service.pipeline.generate import (
+    Window, _ramp_weights, decode_codes, encode_text, generate_codes, plan_windows, sample_window, steps_for,
+)
+from generator_service.progress import CancelToken
+
+
+def _hf_codes(tiny, monkeypatch, **kwargs) -> torch.Tensor:
+    """Codes transformers' generate() hands to EnCodec (captured on the way)."""
+    seen = {}
+    original = tiny.model.audio_encoder.decode
+
+    def spy(codes, *args, **kw):
+        seen["codes"] = codes.clone()
+        return original(codes, *args, **kw)
+
+    monkeypatch.setattr(tiny.model.audio_encoder, "decode", spy)
+    with torch.no_grad():
+        tiny.model.generate(do_sample=False, **kwargs)
+    return seen["codes"][0]
+
+
+@pytest.mark.parametrize("guidance", [3.0, 1.0])
+def test_greedy_matches_transformers_generate(tiny, monkeypatch, guidance: float) -> None:
+    cfg = GenerationConfig(prompt="calm piano", top_k=1, guidance_scale=guidance, variants=2)
+    ours = generate_codes(tiny, 60, cfg)
+    tok = tiny.tokenizer([cfg.prompt] * 2, return_tensors="pt", padding=True)
+    ref = _hf_codes(tiny, monkeypatch, **tok, guidance_scale=guidance, max_new_tokens=60 + 3)
+    assert ours.shape == ref.shape == (2, 4, 60)
+    assert torch.equal(ours, ref)
+
+
+def test_continuation_matches_transformers_audio_prompt(tiny, monkeypatch) -> None:
+    """A window with context = transformers' generate() prompted with the same codes."""
+    gen = torch.Generator().manual_seed(3)
+    context = torch.randint(0, 2048, (1, 4, 20), generator=gen)
+    cfg = GenerationConfig(prompt="drums", top_k=1, guidance_scale=3.0)
+    from generator_service.model.conditioning import PlainDecoder
+
+    with torch.inference_mode():
+        text = encode_text(tiny, cfg.prompt, 1, guided=True)
+        ours = sample_window(tiny, text, context, Window(0, 20, 30), cfg, [torch.Generator()],
+                             runner=PlainDecoder(tiny.model.decoder), on_step=lambda: None, cancel=CancelToken())
+    tok = tiny.tokenizer([cfg.prompt], return_tensors="pt")
+    ref = _hf_codes(tiny, monkeypatch, **tok, decoder_input_ids=context.reshape(4, 20),
+                    guidance_scale=3.0, max_new_tokens=30 + 3)
+    assert torch.equal(ours[:, :, :20], context)
+    assert ref.shape == ours.shape == (1, 4, 50)
+    assert torch.equal(ours, ref)
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(1, 20000), window=st.integers(2, 1500), ctx_frac=st.floats(0, 0.9))
+def test_windows_cover_every_frame_once(total: int, window: int, ctx_frac: float) -> None:
+    context = min(int(window * ctx_frac), window - 1)
+    windows = plan_windows(total, window, context)
+    assert sum(w.new for w in windows) == total
+    made = 0
+    for w in windows:
+        assert w.context + w.new <= window and w.new >= 1
+        assert w.start == made - w.context and w.start >= 0
+        made += w.new
+
+
+def test_window_plan_rejects_context_not_shorter_than_window() -> None:
+    with pytest.raises(ConfigError, match="context_frames"):
+        plan_windows(100, 10, 10)
+
+
+def test_same_seed_same_codes_and_take_i_uses_seed_plus_i(tiny) -> None:
+    cfg = GenerationConfig(prompt="rock", seed=7, variants=2, window_s=0.6, context_s=0.2)
+    a = generate_codes(tiny, 70, cfg)  # 3 windows: continuation included
+    b = generate_codes(tiny, 70, cfg)
+    assert torch.equal(a, b)
+    single = generate_codes(tiny, 70, GenerationConfig(prompt="rock", seed=8, window_s=0.6, context_s=0.2))
+    assert torch.equal(a[1], single[0])
+    other = generate_codes(tiny, 70, GenerationConfig(prompt="rock", seed=9, window_s=0.6, context_s=0.2))
+    assert not torch.equal(single, other)
+
+
+def test_cancel_stops_within_one_generation_step(tiny) -> None:
+    token, steps = CancelToken(), []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        steps.append(done)
+        if done == 5:
+            token.cancel("test")
+
+    with pytest.raises(Cancelled):
+        generate_codes(tiny, 200, GenerationConfig(), progress=progress, cancel=token)
+    assert steps[-1] == 5
+
+
+def test_progress_counts_every_forward_pass(tiny) -> None:
+    seen = []
+    cfg = GenerationConfig(window_s=0.6, context_s=0.2)
+    generate_codes(tiny, 70, cfg, progress=lambda p, d, t: seen.append((p, d, t)))
+    total = steps_for(plan_windows(70, 30, 10), 4)
+    assert seen[0] == ("generate", 0, total) and seen[-1] == ("generate", total, total)
+    assert [d for _, d, _ in seen] == list(range(total + 1))
+
+
+def test_window_longer_than_model_maximum_is_refused(tiny) -> None:
+    with pytest.raises(ConfigError, match="exceeds the model maximum"):
+        generate_codes(tiny, 10, GenerationConfig(window_s=45.0))
+
+
+@pytest.mark.parametrize("n,fade", [(10, 3), (640 * 12, 640 * 5)])
+def test_crossfade_ramps_sum_to_one(n: int, fade: int) -> None:
+    out_ramp = _ramp_weights(n, 0, fade)[-fade:]
+    in_ramp = _ramp_weights(n, fade, 0)[:fade]
+    np.testing.assert_allclose(out_ramp + in_ramp, 1.0, atol=1e-6)
+
+
+def test_chunked_decode_has_exact_length_and_matches_single_pass_away_from_seams(tiny) -> None:
+    codes = torch.randint(0, 2048, (2, 4, 130), generator=torch.Generator().manual_seed(0))
+    whole = decode_codes(tiny, codes, chunk_frames=1000, overlap_frames=5)
+    chunked = decode_codes(tiny, codes, chunk_frames=50, overlap_frames=10)
+    assert whole.shape == chunked.shape == (2, 130 * 640)
+    assert np.isfinite(chunked).all()
+    # The first chunk alone covers frames [0, 40) untouched by any crossfade.
+    first = decode_codes(tiny, codes[:, :, :50], chunk_frames=50, overlap_frames=0)
+    np.testing.assert_allclose(chunked[:, : 40 * 640], first[:, : 40 * 640], atol=1e-5)
