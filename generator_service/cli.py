@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=["features", "generate"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
+    bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
+                       help="MusicGen shape for `bench generate` (random weights)")
     return parser
 
 
@@ -113,18 +115,19 @@ def take_path(output: Path, take: int) -> Path:
 def cmd_score(args: argparse.Namespace) -> int:
     from .audio import OutputError, write_wav
     from .model.loading import load_music_model
-    from .pipeline.score import Scorer, ScoreRequest
+    from .pipeline.score import Scorer, ScoreRequest, check_inputs
 
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
     gen = GenerationConfig(prompt=args.prompt, seed=args.seed, variants=args.variants, top_k=args.top_k,
                            temperature=args.temperature, guidance_scale=args.guidance, window_s=args.window)
+    request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
+    check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
     scorer = Scorer(music, _feature_config(args))
     bar = BarProgress(enabled=not args.quiet)
     try:
-        result = scorer(ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt),
-                        progress=bar)
+        result = scorer(request, progress=bar)
     finally:
         bar.close()
     written = [write_wav(take_path(args.output, i), take, result.sample_rate) for i, take in enumerate(result.takes)]
@@ -157,10 +160,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "features":
-        from .bench.features import run
+        from .bench.features import run as run_features
+
+        print(run_features(seconds=args.seconds))
     else:
-        from .bench.generate import run
-    print(run(seconds=args.seconds, device=args.device))
+        from .bench.generate import run as run_generate
+
+        print(run_generate(seconds=args.seconds, device=args.device, size=args.size))
     return 0
 
 

@@ -85,47 +85,12 @@ def _train_tokenizer():
     )
 
 
-def _configs(vocab_size: int):
-    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
-
-    text = T5Config(
-        vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-    )
-    # The 32 kHz EnCodec of MusicGen, narrowed: same strides (640 -> 50 Hz), 4 codebooks of 2048.
-    audio = EncodecConfig(
-        sampling_rate=32000, audio_channels=1, normalize=False, chunk_length_s=None, overlap=None,
-        hidden_size=32, num_filters=8, num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4],
-        norm_type="weight_norm", kernel_size=7, last_kernel_size=7, residual_kernel_size=3,
-        dilation_growth_rate=2, use_causal_conv=False, pad_mode="reflect", compress=2,
-        num_lstm_layers=2, trim_right_ratio=1.0, codebook_size=2048, codebook_dim=32,
-        use_conv_shortcut=False, target_bandwidths=[2.2],
-    )
-    decoder = MusicgenDecoderConfig(
-        vocab_size=2048, num_codebooks=4, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        ffn_dim=128, max_position_embeddings=2048, audio_channels=1,
-        pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
-    )
-    return MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder)
-
-
 def build_tiny_model(out_dir: Path) -> None:
     """Build the tiny model + tokenizer deterministically and `save_pretrained` them to `out_dir`."""
-    import torch
-    from transformers import MusicgenForConditionalGeneration
+    from .shapes import random_musicgen
 
     tokenizer = _train_tokenizer()
-    config = _configs(len(tokenizer))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_SEED)
-        model = MusicgenForConditionalGeneration(config)
-        # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them.
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_(0.0, 1.0)
-    gen = model.generation_config
-    gen.do_sample, gen.top_k, gen.guidance_scale, gen.max_length = True, 250, 3.0, 1503
-    gen.pad_token_id = gen.decoder_start_token_id = gen.bos_token_id = 2048
-    model.config.decoder.pad_token_id = 2048
+    model = random_musicgen("tiny", text_vocab_size=len(tokenizer), seed=_SEED)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -81,6 +81,13 @@ def join_prompt(prompt: str, suffix: str) -> str:
     return ", ".join(part.strip() for part in (prompt, suffix) if part and part.strip())
 
 
+def check_inputs(request: ScoreRequest) -> tuple[float, float]:
+    """Probe the video and validate the range -> (start, end). Raises VideoError. Needs no model."""
+    from .video import probe_video, resolve_range
+
+    return resolve_range(probe_video(request.video), request.start, request.end)
+
+
 class Scorer:
     """Runs scoring requests against one loaded model (and optional adapter)."""
 
@@ -89,13 +96,6 @@ class Scorer:
         self.features = features or FeatureConfig()
         self.adapter = adapter
         self._extractor: Any = None
-
-    def check_inputs(self, request: ScoreRequest) -> tuple[float, float]:
-        """Probe the video and validate the range -> (start, end). Raises VideoError/ConfigError."""
-        from .video import probe_video, resolve_range
-
-        info = probe_video(request.video)
-        return resolve_range(info, request.start, request.end)
 
     def read_features(self, video: Path, start: float, end: float, progress: ProgressCallback,
                       cancel: CancelToken) -> Any:
@@ -115,7 +115,7 @@ class Scorer:
         cancel = cancel or CancelToken()
         gen = request.generation
         # 1. Check inputs before any heavy work.
-        start, end = self.check_inputs(request)
+        start, end = check_inputs(request)
         num_samples = exact_num_samples(end - start, self.music.sample_rate)
         # 2. Visual features, only when something uses them.
         track = analysis = None

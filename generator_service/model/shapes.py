@@ -1,0 +1,71 @@
+"""MusicGen configurations by size: the real shapes (for benchmarks and parameter counts, with
+random weights) and the built-in tiny one. Offline: no hub access needed to build any of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Decoder (hidden, layers, heads, ffn) of the published MusicGen sizes, and of our tiny model.
+DECODER_SHAPES = {
+    "tiny": (64, 2, 4, 128),
+    "small": (1024, 24, 16, 4096),
+    "medium": (1536, 48, 24, 6144),
+    "large": (2048, 48, 32, 8192),
+}
+
+
+def _text_config(size: str, vocab_size: int) -> Any:
+    from transformers import T5Config
+
+    if size == "tiny":
+        return T5Config(vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    # MusicGen's text encoder is t5-base.
+    return T5Config(vocab_size=vocab_size, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+
+
+def _audio_config(size: str) -> Any:
+    from transformers import EncodecConfig
+
+    hidden, filters = (32, 8) if size == "tiny" else (128, 64)
+    # The 32 kHz EnCodec of MusicGen: strides 8*5*4*4 = 640 -> 50 Hz, 4 codebooks of 2048.
+    return EncodecConfig(
+        sampling_rate=32000, audio_channels=1, normalize=False, chunk_length_s=None, overlap=None,
+        hidden_size=hidden, num_filters=filters, num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4],
+        norm_type="weight_norm", kernel_size=7, last_kernel_size=7, residual_kernel_size=3,
+        dilation_growth_rate=2, use_causal_conv=False, pad_mode="reflect", compress=2,
+        num_lstm_layers=2, trim_right_ratio=1.0, codebook_size=2048, codebook_dim=hidden,
+        use_conv_shortcut=False, target_bandwidths=[2.2],
+    )
+
+
+def musicgen_config(size: str, text_vocab_size: int = 32128) -> Any:
+    """A `MusicgenConfig` of `size` in DECODER_SHAPES."""
+    from transformers import MusicgenConfig, MusicgenDecoderConfig
+
+    hidden, layers, heads, ffn = DECODER_SHAPES[size]
+    decoder = MusicgenDecoderConfig(
+        vocab_size=2048, num_codebooks=4, hidden_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=heads, ffn_dim=ffn, max_position_embeddings=2048, audio_channels=1,
+        pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
+    )
+    return MusicgenConfig(text_encoder=_text_config(size, text_vocab_size),
+                          audio_encoder=_audio_config(size), decoder=decoder)
+
+
+def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0) -> Any:
+    """A randomly initialised MusicgenForConditionalGeneration of `size` (codebooks filled)."""
+    import torch
+    from transformers import MusicgenForConditionalGeneration
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size))
+        # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them.
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.normal_(0.0, 1.0)
+    gen = model.generation_config
+    gen.do_sample, gen.top_k, gen.guidance_scale, gen.max_length = True, 250, 3.0, 1503
+    gen.pad_token_id = gen.decoder_start_token_id = gen.bos_token_id = 2048
+    return model.eval()

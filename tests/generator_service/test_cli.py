@@ -1,0 +1,70 @@
+"""The command line as users run it: `python -m generator_service ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from generator_service.demo_clip import make_performer_clip
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "generator_service", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_performer_clip(tmp_path_factory.mktemp("cli") / "clip.mp4", duration=1.2, fps=25, size=(160, 90))
+
+
+def test_score_writes_exact_length_takes_and_metadata(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "music.wav"
+    proc = _run("score", str(clip), "-o", str(out), "--model", "tiny", "--prompt", "jazz", "--seed", "4",
+                "--variants", "2", "--end", "1.0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "UNTRAINED" in proc.stderr  # every output of the tiny model says so
+    for path in (out, tmp_path / "music-take1.wav"):
+        info = sf.info(str(path))
+        assert (info.samplerate, info.frames, info.channels) == (32000, 32000, 1)
+    meta = json.loads((tmp_path / "music.json").read_text())
+    assert meta["seeds"] == [4, 5] and meta["untrained"] is True and meta["num_samples"] == 32000
+    assert meta["prompt_used"] == "jazz" and meta["model"] == "tiny"
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda d: d / "missing.mp4", "missing.mp4"),
+    (lambda d: (d / "notes.mp4").write_text("not a video") and d / "notes.mp4", "notes.mp4"),
+    (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty.mp4"),
+])
+def test_bad_video_gives_error_and_hint_and_no_output(tmp_path: Path, make, needle: str) -> None:
+    video = make(tmp_path)
+    out = tmp_path / "music.wav"
+    proc = _run("score", str(video), "-o", str(out), "--model", "tiny", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and needle in proc.stderr and "hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_range_outside_clip_is_refused(tmp_path: Path, clip: Path) -> None:
+    proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "tiny", "--start", "5", cwd=tmp_path)
+    assert proc.returncode == 2 and "clip.mp4" in proc.stderr
+
+
+def test_missing_output_folder_is_refused_before_work(tmp_path: Path, clip: Path) -> None:
+    proc = _run("score", str(clip), "-o", str(tmp_path / "nope" / "m.wav"), "--model", "tiny", cwd=tmp_path)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_unknown_model_offline_says_how_to_fix(tmp_path: Path, clip: Path) -> None:
+    proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "nobody/no-model", "--offline",
+                cwd=tmp_path)
+    assert proc.returncode == 2 and "nobody/no-model" in proc.stderr and "tiny" in proc.stderr
