@@ -1,0 +1,55 @@
+"""Per-scene scoring settings shown in the sidebar (`scene.expotion`); registered and removed here.
+
+No `from __future__ import annotations` in modules declaring bpy properties: Blender reads the
+annotations as property definitions."""
+
+import random
+
+import bpy
+
+from . import runtime
+from .protocol import MAX_TAKES, JobParams
+
+
+def _adapter_items(self: bpy.types.PropertyGroup, context: bpy.types.Context) -> list[tuple[str, str, str]]:
+    return runtime.adapter_items()
+
+
+class ExpotionSceneSettings(bpy.types.PropertyGroup):
+    prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompt", default="",
+        description="Text describing the music; 'Suggest from video' fills it from the strip")
+    analysis: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Analysis", default="", description="Summary of the last video analysis")
+    seed_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Seed", items=(("RANDOM", "Random", "A new seed for every job"),
+                            ("FIXED", "Fixed", "Use the seed below (reproducible)")),
+        default="RANDOM")
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, max=2**31 - 1)  # type: ignore[valid-type]
+    takes: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Takes", default=1, min=1, max=MAX_TAKES,
+        description="Variants per strip, on consecutive channels; only the first is unmuted")
+    guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Guidance", default=3.0, min=0.0, max=15.0, description="Classifier-free guidance on the text")
+    adapter: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Adapter", items=_adapter_items,
+        description="Expotion adapter to condition on the video (none = the base model, zero-shot)")
+
+
+def params_from(settings: ExpotionSceneSettings) -> JobParams:
+    """Job parameters from the scene settings (range fields are filled per strip later)."""
+    seed = settings.seed if settings.seed_mode == "FIXED" else random.randrange(2**31)
+    adapter = settings.adapter if settings.adapter not in ("", "NONE") else None
+    return JobParams(prompt=settings.prompt.strip(), auto_prompt=not settings.prompt.strip(), seed=seed,
+                     variants=settings.takes, guidance=settings.guidance, adapter=adapter)
+
+
+def register() -> None:
+    bpy.types.Scene.expotion = bpy.props.PointerProperty(type=ExpotionSceneSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.expotion
+
+
+classes = (ExpotionSceneSettings,)

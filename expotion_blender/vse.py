@@ -1,0 +1,156 @@
+"""The only module that knows how Blender 4.2 / 4.5 / 5.x name VSE data, plus strip placement.
+
+Owns: `sequences` vs `strips` collections, the 5.2 timing renames (`frame_final_*` ->
+`left_handle`/`right_handle`/`duration`), strip creation/removal, the video output switch of 5.0
+(`image_settings.media_type`), finding strips again and finding free channels.
+Main thread only (all of it touches bpy data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import bpy
+
+from .timing import StripTiming
+
+log = logging.getLogger(__name__)
+
+MAX_CHANNEL = 128
+KEY_PROP = "expotion_key"  # id property identifying a strip across renames and moves
+META_PROP = "expotion"  # id property group holding a scored strip's metadata
+
+_STRIP_TYPE = getattr(bpy.types, "Strip", None) or getattr(bpy.types, "Sequence")
+_STRIP_PROPS = set(_STRIP_TYPE.bl_rna.properties.keys())
+_HANDLES = "left_handle" in _STRIP_PROPS  # 5.2+
+_LEFT = "left_handle" if _HANDLES else "frame_final_start"
+_RIGHT = "right_handle" if _HANDLES else "frame_final_end"
+
+
+def editor(scene: bpy.types.Scene, create: bool = False) -> Any:
+    if scene.sequence_editor is None and create:
+        scene.sequence_editor_create()
+    return scene.sequence_editor
+
+
+def top_strips(scene: bpy.types.Scene) -> Any:
+    """The top-level strip collection that has `new_movie`/`new_sound`/`remove`."""
+    ed = editor(scene, create=True)
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
+def all_strips(scene: bpy.types.Scene) -> list[Any]:
+    """Every strip, meta-strip contents included."""
+    ed = editor(scene)
+    if ed is None:
+        return []
+    return list(ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all)
+
+
+def selected_strips(scene: bpy.types.Scene) -> list[Any]:
+    return [s for s in all_strips(scene) if s.select]
+
+
+def is_movie(strip: Any) -> bool:
+    return strip.type == "MOVIE"
+
+
+def visible_range(strip: Any) -> tuple[int, int]:
+    """First visible frame and the frame after the last (trims and offsets applied)."""
+    return int(getattr(strip, _LEFT)), int(getattr(strip, _RIGHT))
+
+
+def set_visible_end(strip: Any, end: int) -> None:
+    setattr(strip, _RIGHT, int(end))
+
+
+def is_retimed(strip: Any) -> bool:
+    """Any retiming key at all (an unretimed strip has none): conservative, a proxy is then used."""
+    return len(getattr(strip, "retiming_keys", ()) or ()) > 0
+
+
+def scene_fps_base(scene: bpy.types.Scene) -> float:
+    """`render.fps_base` is float32 (1.001 reads 1.0010000467); NTSC bases are exact decimals."""
+    return round(scene.render.fps_base, 6)
+
+
+def movie_timing(scene: bpy.types.Scene, strip: Any) -> StripTiming:
+    start, end = visible_range(strip)
+    plain = not (getattr(strip, "use_reverse_frames", False) or getattr(strip, "strobe", 1.0) > 1.0
+                 or is_retimed(strip))
+    return StripTiming(content_start=float(strip.frame_start), visible_start=start, visible_end=end,
+                       movie_fps=float(getattr(strip, "fps", 0.0)), fps=scene.render.fps,
+                       fps_base=scene_fps_base(scene), plain=plain, content_frames=int(strip.frame_duration))
+
+
+def movie_is_readable(strip: Any) -> bool:
+    """A missing/broken file still yields a (1-frame) strip; its element has no size."""
+    elements = getattr(strip, "elements", None)
+    return bool(elements) and elements[0].orig_width > 0 and elements[0].orig_height > 0
+
+
+def new_movie(scene: bpy.types.Scene, name: str, path: str, channel: int, frame: int) -> Any:
+    return top_strips(scene).new_movie(name=name, filepath=path, channel=channel, frame_start=frame)
+
+
+def new_sound(scene: bpy.types.Scene, name: str, path: str, channel: int, frame: int, frames: int) -> Any:
+    """A sound strip of exactly `frames` frames at `frame` on `channel`."""
+    strip = top_strips(scene).new_sound(name=name, filepath=path, channel=channel, frame_start=frame)
+    set_visible_end(strip, frame + frames)
+    return strip
+
+
+def remove(scene: bpy.types.Scene, strip: Any) -> None:
+    top_strips(scene).remove(strip)
+
+
+def find_strip(scene: bpy.types.Scene, key: str, name: str) -> Any | None:
+    """The strip carrying `key` (preferring the one still called `name`), else the one named `name`."""
+    strips = all_strips(scene)
+    keyed = [s for s in strips if key and s.get(KEY_PROP) == key]
+    for strip in keyed:
+        if strip.name == name:
+            return strip
+    if keyed:
+        return keyed[0]
+    return next((s for s in strips if s.name == name and not s.get(KEY_PROP)), None)
+
+
+def channel_is_free(scene: bpy.types.Scene, channel: int, start: int, end: int, ignore: Iterable[Any] = ()) -> bool:
+    skip = {s.as_pointer() for s in ignore}
+    for strip in all_strips(scene):
+        if strip.channel != channel or strip.as_pointer() in skip:
+            continue
+        s0, s1 = visible_range(strip)
+        if s0 < end and start < s1:
+            return False
+    return True
+
+
+def free_channels(scene: bpy.types.Scene, start: int, end: int, above: int, count: int) -> int | None:
+    """Lowest channel c > `above` with c .. c+count-1 all free over [start, end); None if none."""
+    for first in range(above + 1, MAX_CHANNEL - count + 2):
+        if all(channel_is_free(scene, first + i, start, end) for i in range(count)):
+            return first
+    return None
+
+
+def set_video_output(render: Any) -> None:
+    """Make `render` write an H.264 MP4 (5.0 added `image_settings.media_type`)."""
+    settings = render.image_settings
+    if hasattr(settings, "media_type"):
+        settings.media_type = "VIDEO"
+    settings.file_format = "FFMPEG"
+    render.ffmpeg.format = "MPEG4"
+    render.ffmpeg.codec = "H264"
+    render.ffmpeg.audio_codec = "NONE"
+
+
+def copy_movie_look(src: Any, dst: Any) -> None:
+    """Copy what decides which source frame shows when (offsets, reverse, strobe, stream)."""
+    for attr in ("frame_offset_start", "frame_offset_end", "use_reverse_frames", "strobe", "stream_index",
+                 "use_flip_x", "use_flip_y"):
+        if hasattr(src, attr):
+            setattr(dst, attr, getattr(src, attr))

@@ -1,0 +1,244 @@
+"""Scenarios run inside real Blender (`python -m tests.expotion_blender.bpy_scenarios NAME`), one per
+process. Each installs the built zip through Blender's extension install path, enables it, does its
+work with `assert`s, and prints `SCENARIO_RESULT <json>` for the pytest side.
+Inputs come from the environment: EXPOTION_TEST_ZIP, EXPOTION_SERVICE_URL, EXPOTION_TEST_ARGS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import wave
+from typing import Any
+
+import bpy
+
+MODULE = "bl_ext.user_default.expotion"
+ARGS: dict[str, Any] = json.loads(os.environ.get("EXPOTION_TEST_ARGS", "{}"))
+
+
+def install() -> Any:
+    result = bpy.ops.extensions.package_install_files(filepath=os.environ["EXPOTION_TEST_ZIP"], repo="user_default",
+                                                      enable_on_install=True)
+    assert result == {"FINISHED"}, result
+    assert MODULE in bpy.context.preferences.addons
+    return sys.modules[MODULE]
+
+
+def new_scene(fps: int, base: float, name: str = "Edit") -> bpy.types.Scene:
+    scene = bpy.context.scene
+    scene.name = name
+    scene.render.fps, scene.render.fps_base = fps, base
+    scene.sequence_editor_create()
+    return scene
+
+
+def add_movie(scene: bpy.types.Scene, name: str, clip: str, channel: int, frame: int, trim=(0, 0)) -> Any:
+    strip = scene.sequence_editor.strips.new_movie(name=name, filepath=clip, channel=channel, frame_start=frame)
+    strip.frame_offset_start, strip.frame_offset_end = trim
+    return strip
+
+
+def select(scene: bpy.types.Scene, *strips: Any) -> None:
+    for s in scene.sequence_editor.strips_all:
+        s.select = False
+    for s in strips:
+        s.select = True
+    if strips:
+        scene.sequence_editor.active_strip = strips[0]
+
+
+def sounds(scene: bpy.types.Scene) -> list[Any]:
+    return sorted((s for s in scene.sequence_editor.strips_all if s.type == "SOUND"),
+                  key=lambda s: (s.frame_final_start, s.channel))
+
+
+def wav_samples(strip: Any) -> int:
+    with wave.open(bpy.path.abspath(strip.sound.filepath), "rb") as w:
+        return w.getnframes()
+
+
+def describe(strip: Any) -> dict[str, Any]:
+    meta = strip.get("expotion")
+    return {"name": strip.name, "start": strip.frame_final_start, "end": strip.frame_final_end,
+            "channel": strip.channel, "mute": strip.mute, "samples": wav_samples(strip),
+            "meta": meta.to_dict() if meta else None}
+
+
+def done(data: dict[str, Any]) -> None:
+    sys.stdout.write("SCENARIO_RESULT " + json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+def expect_error(op: Any, *words: str, **kwargs: Any) -> str:
+    try:
+        op(**kwargs)
+    except RuntimeError as exc:
+        text = str(exc)
+        assert all(w.lower() in text.lower() for w in words), text
+        return text
+    raise AssertionError(f"{op} did not fail")
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+def score() -> None:
+    """29.97 scene: a plain-offset strip (path mode) and a 25 fps strip (proxy), 2 takes, a blocker
+    strip; then regenerate in place and undo both steps."""
+    install()
+    clips = ARGS["clips"]
+    scene = new_scene(30, 1.001)
+    a = add_movie(scene, "A", clips["c2997"], 2, 7, trim=(5, 9))
+    b = add_movie(scene, "B", clips["c25"], 1, 120, trim=(3, 0))
+    blocker = scene.sequence_editor.strips.new_effect(name="blk", type="COLOR", channel=3, frame_start=40, length=10)
+    select(scene, a, b, blocker)
+    scene.expotion.prompt, scene.expotion.takes = "warm piano", 2
+    scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 11
+    bpy.ops.ed.undo_push(message="before scoring")
+    t0 = time.perf_counter()
+    # bpy.ops calls from Python push an undo step only when asked (positional `undo=True`), as a
+    # click in the UI does.
+    assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    score_s = time.perf_counter() - t0
+    placed = [describe(s) for s in sounds(scene)]
+    video = {s.name: [s.frame_final_start, s.frame_final_end, s.channel] for s in (a, b)}
+    first_a = next(s for s in sounds(scene) if s["expotion"]["source_name"] == "A" and s["expotion"]["take"] == 0)
+    old_job = first_a["expotion"]["job_id"]
+    select(scene, first_a)
+    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
+    regenerated = [describe(s) for s in sounds(scene)]
+    bpy.ops.ed.undo()
+    after_undo1 = [describe(s) for s in sounds(bpy.context.scene)]
+    bpy.ops.ed.undo()
+    after_undo2 = [describe(s) for s in sounds(bpy.context.scene)]
+    done({"video": video, "placed": placed, "regenerated": regenerated, "old_job": old_job,
+          "after_undo1": after_undo1, "after_undo2": after_undo2, "score_s": score_s})
+
+
+def score_23976() -> None:
+    """23.976 scene, 23.976 clip with trims: path mode, exact samples."""
+    install()
+    scene = new_scene(24, 1.001)
+    c = add_movie(scene, "C", ARGS["clips"]["c23976"], 1, -4, trim=(9, 2))
+    select(scene, c)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    done({"video": [c.frame_final_start, c.frame_final_end, c.channel], "placed": [describe(s) for s in sounds(scene)]})
+
+
+def async_moves() -> None:
+    """The worker/timer path (timers never fire in background, so `_tick` is pumped by hand):
+    one strip is moved and one deleted while their jobs run."""
+    ext = install()
+    clips = ARGS["clips"]
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", clips["c25"], 1, 1)
+    b = add_movie(scene, "B", clips["c25"], 1, 200)
+    settings = ext.preferences.get(bpy.context)
+    t0 = time.perf_counter()
+    requests = [ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings)
+                for s in (a, b)]
+    ext.runtime.submit(requests)
+    submit_s = (time.perf_counter() - t0) / 2
+    a.channel, a.frame_start = 5, 40  # moved while running
+    scene.sequence_editor.strips.remove(b)  # deleted while running
+    ticks, deadline = [], time.monotonic() + 30
+    while ext.runtime.active_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        t = time.perf_counter()
+        ext.runtime._tick()
+        ticks.append(time.perf_counter() - t)
+    ext.runtime._tick()
+    ext.runtime.check_service_blocking(settings.client)  # the service has path mode: no proxy render
+    t0 = time.perf_counter()
+    path_request = ext.snapshot.request_for(bpy.context, a, ext.properties.params_from(scene.expotion), settings)
+    path_snapshot_s = time.perf_counter() - t0
+    assert path_request.upload_path is None and path_request.params.path
+    states = {s.label: [s.status, s.error] for s in ext.runtime.job_states()}
+    done({"states": states, "placed": [describe(s) for s in sounds(scene)],
+          "a": [a.frame_final_start, a.frame_final_end, a.channel], "submit_s": submit_s, "path_snapshot_s": path_snapshot_s,
+          "tick_max_s": max(ticks), "tick_mean_s": sum(ticks) / len(ticks), "ticks": len(ticks)})
+
+
+def errors() -> None:
+    """Service down, wrong token, failed job, no person, non-movie selection, missing file."""
+    install()
+    clips = ARGS["clips"]
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", clips["c25"], 1, 1)
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    out: dict[str, Any] = {}
+    select(scene, a)
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["down_url"]
+    os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"  # not loopback, online access is off
+    assert not bpy.app.online_access
+    out["offline"] = expect_error(bpy.ops.expotion.score_strips, "online access", wait=True)
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["down_url"]
+    out["down"] = expect_error(bpy.ops.expotion.score_strips, "cannot reach", "generator_service serve", wait=True)
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["token_url"]
+    prefs.token = "wrong"
+    out["token"] = expect_error(bpy.ops.expotion.score_strips, "token", wait=True)
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["url"]
+    scene.expotion.prompt = "FAIL please"
+    out["failed"] = expect_error(bpy.ops.expotion.score_strips, "generation failed", "another seed", wait=True)
+    assert not sounds(scene), "a failed job must leave the timeline unchanged"
+    scene.expotion.prompt = "NOPERSON"
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    assert len(sounds(scene)) == 1
+    snd = sounds(scene)[0]
+    select(scene, snd)
+    out["sound_only"] = expect_error(bpy.ops.expotion.score_strips, "movie", wait=True)
+    missing = add_movie(scene, "M", "/nonexistent/clip.mp4", 6, 1)
+    select(scene, missing)
+    out["missing"] = expect_error(bpy.ops.expotion.score_strips, "cannot be read", wait=True)
+    select(scene)
+    out["nothing"] = expect_error(bpy.ops.expotion.score_strips, "select", wait=True)
+    assert len(sounds(scene)) == 1
+    out["no_person_visual"] = snd["expotion"]["visual"]
+    select(scene, a)
+    assert bpy.ops.expotion.suggest_prompt() == {"FINISHED"}
+    out["suggested"] = scene.expotion.prompt
+    done(out)
+
+
+def e2e() -> None:
+    """Against the real service: a path-mode strip and a proxy-upload strip in a 29.97 scene."""
+    install()
+    clips = ARGS["clips"]
+    scene = new_scene(30, 1.001)
+    a = add_movie(scene, "A", clips["c2997"], 1, 3, trim=(4, 6))
+    b = add_movie(scene, "B", clips["c25"], 1, 150, trim=(2, 3))
+    select(scene, a, b)
+    scene.expotion.prompt, scene.expotion.seed_mode = "calm strings", "FIXED"
+    try:
+        bpy.ops.expotion.score_strips(wait=True)
+    except RuntimeError as exc:  # warnings are fine (e.g. no person in a synthetic clip), errors are not
+        assert "Error" not in str(exc), exc
+    video = {s.name: [s.frame_final_start, s.frame_final_end, s.channel] for s in (a, b)}
+    done({"video": video, "placed": [describe(s) for s in sounds(scene)]})
+
+
+def reregister() -> None:
+    """Disable/enable twice: classes, Scene property and worker go away and come back cleanly."""
+    import addon_utils
+
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    select(scene, a)
+    ext.runtime.refresh_service(ext.preferences.get(bpy.context).client)  # starts the worker
+    worker = ext.runtime._worker
+    for _ in range(2):
+        addon_utils.disable(MODULE, default_set=True)
+        assert not hasattr(bpy.types.Scene, "expotion")
+        assert not hasattr(bpy.types, "EXPOTION_OT_score_strips")
+        assert not hasattr(bpy.types, "SEQUENCER_PT_expotion")
+        assert worker is None or not worker.is_alive()
+        addon_utils.enable(MODULE, default_set=True)
+        assert hasattr(bpy.types.Scene, "expotion")
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    done({"sounds": len(sounds(scene))})
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]]()

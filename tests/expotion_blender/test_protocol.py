@@ -1,0 +1,80 @@
+"""protocol.py without bpy: validation messages, JSON shapes, multipart, SSE, WAV header."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import wave
+
+import pytest
+
+from expotion_blender.protocol import (
+    ErrorBody, Health, JobParams, JobStatus, ProtocolError, expected_samples, job_form, parse_sse, read_wav_info,
+)
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("variants", 5, "variants 5"), ("variants", 0, "1..4"), ("start", -1.0, "negative"),
+    ("duration", 0.0, "not positive"), ("guidance", -0.1, "guidance"), ("seed", 2**31, "seed"),
+])
+def test_params_validation_names_the_field(field, value, words):
+    with pytest.raises(ProtocolError, match=words):
+        JobParams(**{field: value}).to_json()
+
+
+def test_params_json_has_every_contract_field():
+    data = json.loads(JobParams(prompt="p", start=1.5, duration=2.0, path="/m.mp4").to_json())
+    assert set(data) == {"prompt", "auto_prompt", "start", "end", "duration", "seed", "variants", "top_k",
+                         "temperature", "guidance", "adapter", "path"}
+    assert data["end"] is None and data["duration"] == 2.0
+
+
+def test_expected_samples_ntsc():
+    assert expected_samples(76 * 1.001 / 30) == 81148
+    assert expected_samples(7.37) == 235840
+
+
+def test_status_parsing_and_errors():
+    status = JobStatus.from_json({"id": "j-1", "status": "succeeded", "progress": 1.4, "result": {
+        "takes": 2, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1, 2], "visual": "null"}})
+    assert status.finished and status.progress == 1.0 and status.result.seeds == (1, 2)
+    with pytest.raises(ProtocolError, match="unknown status 'done'"):
+        JobStatus.from_json({"id": "j", "status": "done"})
+    with pytest.raises(ProtocolError, match="missing field 'version'"):
+        Health.from_json({"status": "ok"})
+
+
+def test_error_body_json_and_html():
+    body = ErrorBody.parse(401, b'{"detail": "bad token", "hint": "set it", "error_id": "e-1"}')
+    assert (body.detail, body.hint, body.error_id) == ("bad token", "set it", "e-1")
+    assert ErrorBody.parse(502, b"<html>Bad gateway</html>").detail.startswith("HTTP 502: <html>")
+
+
+def test_multipart_roundtrip(tmp_path):
+    clip = tmp_path / "x.mp4"
+    clip.write_bytes(b"\x00\x01binary\r\n--not-a-boundary")
+    form = job_form(JobParams(prompt="é", duration=1.0), str(clip))
+    raw = f"Content-Type: {form.content_type}\r\n\r\n".encode() + form.body()
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    parts = {p.get_param("name", header="content-disposition"): p for p in msg.iter_parts()}
+    assert json.loads(parts["params"].get_content())["prompt"] == "é"
+    assert parts["video"].get_payload(decode=True) == clip.read_bytes()
+    with pytest.raises(ProtocolError, match="exactly one"):
+        job_form(JobParams(path="/a.mp4", duration=1.0), str(clip))
+
+
+def test_sse_parser():
+    lines = [": keepalive", "event: progress", 'data: {"a": 1}', "", "data: x", "data: y", "", "event: done",
+             "data: {}"]
+    assert list(parse_sse(lines)) == [("progress", '{"a": 1}'), ("message", "x\ny"), ("done", "{}")]
+
+
+def test_wav_info(tmp_path):
+    path = tmp_path / "a.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(32000), w.writeframes(b"\0\0" * 123)
+    assert read_wav_info(str(path)).num_samples == 123
+    (tmp_path / "b.wav").write_bytes(b"nope")
+    with pytest.raises(ProtocolError, match="not a PCM WAV"):
+        read_wav_info(str(tmp_path / "b.wav"))
