@@ -1,4 +1,4 @@
-"""Command line: `python -m generator_service <command>` (score, analyze, bench; serve when installed).
+"""Command line: `python -m generator_service <command>` (score, analyze, serve, prepare-dataset, train, bench).
 
 Errors the user can fix are printed as `error: ...` and `hint: ...` with exit status 2; a cancelled
 run (Ctrl-C) exits 130 and leaves earlier outputs untouched.
@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import FeatureConfig, GenerationConfig
-from .errors import Cancelled, ExpotionError
+from .errors import Cancelled, ConfigError, ExpotionError
+from .training import dataset_cli, train_cli
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--temperature", type=float, default=1.0)
     score.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance on the text")
     score.add_argument("--window", type=float, default=None, help="generation window, seconds (default: model max)")
+    score.add_argument("--adapter", type=Path, default=None,
+                       help="Expotion adapter directory (from `train`): the music follows the performer")
     score.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_range(score)
     _add_model(score)
@@ -94,12 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_range(analyze)
     _add_features(analyze)
 
+    serve = sub.add_parser("serve", help="run the HTTP service (127.0.0.1:8765 by default; env EXPOTION_*)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; others need --token)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--work-dir", type=Path, default=None, help="job database, uploads, results, caches")
+    serve.add_argument("--media-root", type=Path, default=None,
+                       help="enable path mode: jobs may name local files under this folder")
+    serve.add_argument("--token", default=None, help="bearer token every request must carry")
+    serve.add_argument("--queue-size", type=int, default=None, help="jobs that may wait (default 8; more get 429)")
+    serve.add_argument("--idle-unload", type=float, default=None,
+                       help="seconds idle before the model is unloaded (default 600; -1 never)")
+    serve.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MiB (default 1024)")
+    serve.add_argument("--adapters-dir", type=Path, default=None, help="folder of Expotion adapters")
+    _add_model(serve)
+
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
     bench.add_argument("what", choices=["features", "generate"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
                        help="MusicGen shape for `bench generate` (random weights)")
+    dataset_cli.add_parser(sub)
+    train_cli.add_parser(sub)
     return parser
 
 
@@ -124,7 +143,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
-    scorer = Scorer(music, _feature_config(args))
+    adapter = None
+    if args.adapter is not None:
+        from .model.adapter_files import load_adapter
+
+        adapter = load_adapter(args.adapter, music)
+    scorer = Scorer(music, _feature_config(args), adapter=adapter)
     bar = BarProgress(enabled=not args.quiet)
     try:
         result = scorer(request, progress=bar)
@@ -158,6 +182,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .api.app import serve
+    from .api.settings import ServiceSettings
+
+    flags = {"host": args.host, "port": args.port, "model": args.model, "device": args.device,
+             "work_dir": args.work_dir, "media_root": args.media_root, "token": args.token,
+             "queue_size": args.queue_size, "idle_unload_s": args.idle_unload, "max_upload_mb": args.max_upload_mb,
+             "adapters_dir": args.adapters_dir, "allow_network": False if args.offline else None}
+    try:
+        settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"serve settings: {problems}") from exc
+    if settings.model == "tiny":
+        print("NOTE: serving the UNTRAINED tiny test model: its output is not music.", file=sys.stderr)
+    serve(settings)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "features":
         from .bench.features import run as run_features
@@ -170,7 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "bench": cmd_bench}
+COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "bench": cmd_bench,
+            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,9 +2,10 @@
 
 Generation calls a `DecoderRunner` for every forward pass instead of the decoder directly. The
 plain runner just runs MusicGen's decoder (text conditioning through its own cross-attention). The
-Expotion visual adapter implements the same call and injects the visual condition: it is told which
-condition frame the first input position corresponds to (`frame_offset`), so step s of the music is
-tied to condition frame s. With no adapter loaded the seam is a no-op.
+Expotion visual adapter implements the same call and injects the visual condition: it is told where
+the window starts in the clip (`window_start`, in codec frames) and the window position of the first
+input token (`position`), so sequence position s of the window is tied to condition frame
+`window_start + s`. With no adapter loaded the seam is a no-op.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ class DecoderRunner(Protocol):
         self,
         input_ids: Any,
         *,
-        frame_offset: int,
+        window_start: int,
+        position: int,
         encoder_hidden_states: Any,
         encoder_attention_mask: Any,
         past_key_values: Any,
     ) -> tuple[Any, Any]:
-        """Run the decoder on `input_ids` [B*K, t] whose first position is sequence position
-        `frame_offset` of the window; return (logits [B*K, t, V], the updated cache)."""
+        """Run the decoder on `input_ids` [B*K, t] whose first token is at window position
+        `position`; return (logits [B*K, t, V], the updated cache)."""
         ...
 
 
@@ -33,7 +35,8 @@ class PlainDecoder:
     def __init__(self, decoder: Any) -> None:
         self.decoder = decoder
 
-    def __call__(self, input_ids, *, frame_offset, encoder_hidden_states, encoder_attention_mask, past_key_values):
+    def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,
+                 past_key_values):
         out = self.decoder(
             input_ids=input_ids,
             encoder_hidden_states=encoder_hidden_states,

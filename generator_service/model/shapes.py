@@ -45,7 +45,12 @@ def musicgen_config(size: str, text_vocab_size: int = 32128) -> Any:
     from transformers import MusicgenConfig, MusicgenDecoderConfig
 
     hidden, layers, heads, ffn = DECODER_SHAPES[size]
+    # transformers initialises with std 0.02, made for wide models: at width 64 the tiny decoder's
+    # signals (and logits, capped near 1) would vanish, and nothing could ever learn to steer it.
+    # 1.2 / sqrt(width) keeps activations and logits at a trained model's scale.
+    init = 1.2 / hidden**0.5 if size == "tiny" else 0.02
     decoder = MusicgenDecoderConfig(
+        initializer_factor=init,
         vocab_size=2048, num_codebooks=4, hidden_size=hidden, num_hidden_layers=layers,
         num_attention_heads=heads, ffn_dim=ffn, max_position_embeddings=2048, audio_channels=1,
         pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
@@ -59,12 +64,13 @@ def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0) -> A
     import torch
     from transformers import MusicgenForConditionalGeneration
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size))
-        # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them.
+        # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them, at
+        # the scale of the random encoder's output (std ~0.05) so that audio encodes to varied codes.
         for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_(0.0, 1.0)
+            layer.codebook.embed.normal_(0.0, 0.05)
     gen = model.generation_config
     gen.do_sample, gen.top_k, gen.guidance_scale, gen.max_length = True, 250, 3.0, 1503
     gen.pad_token_id = gen.decoder_start_token_id = gen.bos_token_id = 2048

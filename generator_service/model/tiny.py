@@ -17,7 +17,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 #: Bump when the tiny model's shape or construction changes (the cache dir is versioned by it).
-TINY_VERSION = 1
+TINY_VERSION = 2
 #: A file in a model directory that marks it as the untrained tiny model.
 MARKER_FILE = "expotion_tiny.json"
 _SEED = 20250704

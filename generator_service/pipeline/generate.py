@@ -61,12 +61,9 @@ def steps_for(windows: Sequence[Window], num_codebooks: int) -> int:
     return sum(w.new + num_codebooks - 1 for w in windows)
 
 
-def encode_text(mm: MusicModel, prompt: str, batch: int, guided: bool) -> tuple[Any, Any]:
-    """T5-encode `prompt` for `batch` takes -> (hidden [B', L, D], mask [B', L]); with guidance
-    the null-condition half (zeros, fully masked) is stacked after, as transformers does."""
-    import torch
-
-    tok = mm.tokenizer([prompt] * batch, return_tensors="pt", padding=True)
+def encode_prompts(mm: MusicModel, prompts: Sequence[str]) -> tuple[Any, Any]:
+    """T5-encode prompts -> (hidden [B, L, D] projected to the decoder width and masked, mask [B, L])."""
+    tok = mm.tokenizer(list(prompts), return_tensors="pt", padding=True)
     ids, mask = tok["input_ids"].to(mm.device), tok["attention_mask"].to(mm.device)
     model = mm.model
     hidden = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -74,7 +71,15 @@ def encode_text(mm: MusicModel, prompt: str, batch: int, guided: bool) -> tuple[
         model.decoder.config.cross_attention_hidden_size is None
     ):
         hidden = model.enc_to_dec_proj(hidden)
-    hidden = hidden * mask[..., None]
+    return hidden * mask[..., None], mask
+
+
+def encode_text(mm: MusicModel, prompt: str, batch: int, guided: bool) -> tuple[Any, Any]:
+    """`prompt` for `batch` takes -> (hidden [B', L, D], mask [B', L]); with guidance the
+    null-condition half (zeros, fully masked) is stacked after, as transformers does."""
+    import torch
+
+    hidden, mask = encode_prompts(mm, [prompt] * batch)
     if guided:
         hidden = torch.cat([hidden, torch.zeros_like(hidden)], dim=0)
         mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
@@ -137,7 +142,7 @@ def sample_window(
         ids = seq[:, :, pos:p]
         ids = torch.cat([ids, ids]) if guided else ids
         logits, cache = runner(
-            ids.reshape(-1, p - pos), frame_offset=window.start + pos,
+            ids.reshape(-1, p - pos), window_start=window.start, position=pos,
             encoder_hidden_states=hidden, encoder_attention_mask=mask, past_key_values=cache,
         )
         last = logits[:, -1, :].float()

@@ -81,6 +81,12 @@ def join_prompt(prompt: str, suffix: str) -> str:
     return ", ".join(part.strip() for part in (prompt, suffix) if part and part.strip())
 
 
+def fit_to_adapter(gen: GenerationConfig, adapter_window_s: float) -> GenerationConfig:
+    """Windows no longer than the adapter was trained on; context at most half a window."""
+    window = min(gen.window_s or adapter_window_s, adapter_window_s)
+    return replace(gen, window_s=window, context_s=min(gen.context_s, window / 2))
+
+
 def check_inputs(request: ScoreRequest) -> tuple[float, float]:
     """Probe the video and validate the range -> (start, end). Raises VideoError. Needs no model."""
     from .video import probe_video, resolve_range
@@ -91,10 +97,14 @@ def check_inputs(request: ScoreRequest) -> tuple[float, float]:
 class Scorer:
     """Runs scoring requests against one loaded model (and optional adapter)."""
 
-    def __init__(self, music: MusicModel, features: FeatureConfig | None = None, adapter: Any = None) -> None:
+    def __init__(self, music: MusicModel, features: FeatureConfig | None = None, adapter: Any = None,
+                 feature_cache: Any = None) -> None:
         self.music = music
         self.features = features or FeatureConfig()
         self.adapter = adapter
+        #: Optional cache with `get(video, start, end, config) -> FeatureTrack | None` and
+        #: `put(video, start, end, config, track)` (the service's jobs/cache.py FeatureCache).
+        self.feature_cache = feature_cache
         self._extractor: Any = None
 
     def read_features(self, video: Path, start: float, end: float, progress: ProgressCallback,
@@ -104,11 +114,17 @@ class Scorer:
         from .video import iter_sampled_frames, sample_count
 
         cfg = self.features
+        cached = self.feature_cache.get(video, start, end, cfg) if self.feature_cache is not None else None
+        if cached is not None:
+            return cached
         if self._extractor is None:
             self._extractor = FeatureExtractor(cfg)
         total = sample_count(start, end, cfg.feature_fps)
         frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side, cancel=cancel)
-        return self._extractor.extract(frames, total, progress=progress, cancel=cancel)
+        track = self._extractor.extract(frames, total, progress=progress, cancel=cancel)
+        if self.feature_cache is not None:
+            self.feature_cache.put(video, start, end, cfg, track)
+        return track
 
     def __call__(self, request: ScoreRequest, progress: ProgressCallback = no_progress,
                  cancel: CancelToken | None = None) -> ScoreResult:
@@ -130,6 +146,7 @@ class Scorer:
         # 4. The visual condition at the codec frame rate (adapter only).
         runner, visual = None, "unused"
         if self.adapter is not None:
+            gen = fit_to_adapter(gen, self.adapter.config.window_s)
             runner, visual = self._adapter_runner(track, start, end - start, gen)
         # 5. Sample codec tokens window by window.
         frames = frames_for_samples(num_samples, self.music.hop_length)

@@ -1,0 +1,232 @@
+"""The Expotion visual-condition adapter (DESIGN §4), on transformers' MusicGen decoder.
+
+Shapes: condition [B, T, F] at the codec frame rate (50 Hz), F = the feature spec's face + pose
+dims; decoder hidden D, H heads of size d; T is the window's number of sequence positions.
+
+1. Face and pose parts are projected separately to `latent_dim` and fused (`AdapterConfig.fusion`
+   picks a module from `FUSIONS`) -> z [B, T, latent].
+2. Per decoder layer l: c_l = W_l z + E_l (a learned per-layer position embedding) [B, T, D], passed
+   through the frozen layer's own self-attention norm and q/k/v projections (the parallel branch
+   through the frozen weights) -> Qc, Kc, Vc [B, H, T, d], once per window.
+3. Inside every decoder self-attention, for the music token at window position s:
+   extra_s = softmax((q_s + Qc_s) Kc^T * scale) Vc (non-causal: all condition frames), and the
+   attention output becomes attn + gate_l * extra before the frozen output projection.
+   `gate_l` starts at 0, so an untrained adapter is exactly the base model.
+Sequence position s (input token s of the window) is tied to condition frame s; with MusicGen's
+delay pattern the token predicted there is codebook k's frame s - k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """Shape and training-time behaviour of an adapter (stored in expotion_config.json)."""
+
+    #: Width of the shared latent the condition is squeezed through (paper: 12-48).
+    latent_dim: int = 32
+    #: How face and pose latents are fused: a key of FUSIONS.
+    fusion: str = "concat"
+    #: Window length the adapter is trained on, seconds; positions = window * 50 + codebooks.
+    window_s: float = 10.0
+    #: Feature sampling rate the adapter was trained with (an adapter is tied to it).
+    feature_fps: float = 10.0
+    #: Feature layout: name, version, and the [start, stop) of its face and pose parts.
+    feature_spec: str = "expotion-face-pose"
+    feature_version: int = 1
+    face_slice: tuple[int, int] = (0, 56)
+    pose_slice: tuple[int, int] = (56, 112)
+    #: LoRA (through peft) on the decoder self-attention q/v projections; rank 0 = off.
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    #: Probability of replacing a training example's condition by the null (zero) condition.
+    visual_dropout: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.latent_dim <= 1024, "latent_dim", f"{self.latent_dim} is outside 1..1024"),
+            (self.fusion in FUSIONS, "fusion", f"{self.fusion!r} is not one of {sorted(FUSIONS)}"),
+            (0 < self.window_s <= 30, "window_s", f"{self.window_s} is outside (0, 30]"),
+            (self.lora_rank >= 0, "lora_rank", f"{self.lora_rank} must be >= 0"),
+            (0 <= self.visual_dropout < 1, "visual_dropout", f"{self.visual_dropout} is outside [0, 1)"),
+            (self.face_slice[0] < self.face_slice[1] and self.pose_slice[0] < self.pose_slice[1],
+             "face_slice", "slices must be non-empty [start, stop) pairs"),
+        ]
+        for ok, name, message in checks:
+            if not ok:
+                raise ConfigError(f"{name}: {message}")
+
+    @property
+    def feature_dim(self) -> int:
+        return max(self.face_slice[1], self.pose_slice[1])
+
+    def max_positions(self, frame_rate: int = 50, num_codebooks: int = 4) -> int:
+        return round(self.window_s * frame_rate) + num_codebooks
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdapterConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("face_slice", "pose_slice", "lora_targets"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+class ConcatFusion(nn.Module):
+    """Fuse face and pose latents by concatenation and a linear map."""
+
+    def __init__(self, latent: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(2 * latent, latent)
+
+    def forward(self, face: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        return self.proj(torch.cat([face, pose], dim=-1))
+
+
+class SumFusion(nn.Module):
+    """Fuse face and pose latents by adding them."""
+
+    def __init__(self, latent: int) -> None:
+        super().__init__()
+
+    def forward(self, face: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        return face + pose
+
+
+FUSIONS: dict[str, type[nn.Module]] = {"concat": ConcatFusion, "sum": SumFusion}
+
+
+class ExpotionAdapter(nn.Module):
+    """The trainable part: input projections, fusion, per-layer projections, positions, gates."""
+
+    def __init__(self, config: AdapterConfig, num_layers: int, hidden: int, max_positions: int) -> None:
+        super().__init__()
+        self.config = config
+        latent = config.latent_dim
+        face, pose = config.face_slice, config.pose_slice
+        self.face_in = nn.Linear(face[1] - face[0], latent)
+        self.pose_in = nn.Linear(pose[1] - pose[0], latent)
+        self.fusion = FUSIONS[config.fusion](latent)
+        self.layer_proj = nn.ModuleList(nn.Linear(latent, hidden) for _ in range(num_layers))
+        self.positions = nn.Parameter(torch.randn(num_layers, max_positions, hidden) / math.sqrt(hidden))
+        self.gates = nn.Parameter(torch.zeros(num_layers))
+
+    @property
+    def max_positions(self) -> int:
+        return self.positions.shape[1]
+
+    def latent(self, condition: torch.Tensor) -> torch.Tensor:
+        """condition [B, T, F] -> z [B, T, latent]."""
+        face, pose = self.config.face_slice, self.config.pose_slice
+        return self.fusion(self.face_in(condition[..., face[0] : face[1]]),
+                           self.pose_in(condition[..., pose[0] : pose[1]]))
+
+    def layer_input(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """z [B, T, latent] -> c_l [B, T, D]."""
+        if z.shape[1] > self.max_positions:
+            raise ConfigError(f"window of {z.shape[1]} positions exceeds the adapter's {self.max_positions}")
+        return self.layer_proj[layer](z) + self.positions[layer, : z.shape[1]]
+
+
+class ConditionState:
+    """Per-window condition keys/values for every layer, and the positions of the current call."""
+
+    def __init__(self) -> None:
+        self.kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.positions: torch.Tensor | None = None
+        self.active = False
+
+
+class ConditionedSelfAttention(nn.Module):
+    """A decoder self-attention with the gated, non-causal condition term (step 3 above).
+
+    Wraps the frozen `MusicgenAttention`; with the state inactive it is exactly the original call.
+    """
+
+    def __init__(self, base: nn.Module, adapter: ExpotionAdapter, layer: int, state: ConditionState) -> None:
+        super().__init__()
+        self.base = base
+        self.layer = layer
+        self.state = state
+        self._adapter = [adapter]  # not a submodule: its weights are saved on their own
+
+    def forward(self, hidden_states, key_value_states=None, past_key_values=None, attention_mask=None,
+                output_attentions=False, **kwargs):
+        if not self.state.active:
+            return self.base(hidden_states, key_value_states=key_value_states, past_key_values=past_key_values,
+                             attention_mask=attention_mask, output_attentions=output_attentions, **kwargs)
+        from transformers.cache_utils import EncoderDecoderCache
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+        from transformers.models.musicgen.modeling_musicgen import eager_attention_forward
+
+        base = self.base
+        shape = hidden_states.shape[:-1]
+        heads = (*shape, -1, base.head_dim)
+        q = base.q_proj(hidden_states).view(heads).transpose(1, 2)
+        k = base.k_proj(hidden_states).view(heads).transpose(1, 2)
+        v = base.v_proj(hidden_states).view(heads).transpose(1, 2)
+        if past_key_values is not None:
+            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) \
+                else past_key_values
+            k, v = cache.update(k, v, base.layer_idx)
+        attend = ALL_ATTENTION_FUNCTIONS.get_interface(base.config._attn_implementation, eager_attention_forward)
+        out, weights = attend(base, q, k, v, attention_mask, dropout=0.0 if not base.training else base.dropout,
+                              scaling=base.scaling, **kwargs)
+        qc, kc, vc = self.state.kv[self.layer]
+        extra = nn.functional.scaled_dot_product_attention(
+            q + qc[:, :, self.state.positions], kc, vc, scale=base.scaling)
+        out = out + self._adapter[0].gates[self.layer] * extra.transpose(1, 2)
+        return base.out_proj(out.reshape(*shape, -1).contiguous()), weights
+
+
+def decoder_layers(decoder: nn.Module) -> nn.ModuleList:
+    """The layer list of a MusicgenForCausalLM."""
+    return decoder.model.decoder.layers
+
+
+class AttachedAdapter:
+    """An adapter wired into a decoder: computes per-window condition K/V and sets positions."""
+
+    def __init__(self, decoder: nn.Module, adapter: ExpotionAdapter) -> None:
+        self.decoder = decoder
+        self.adapter = adapter
+        self.state = ConditionState()
+        for i, layer in enumerate(decoder_layers(decoder)):
+            base = layer.self_attn.base if isinstance(layer.self_attn, ConditionedSelfAttention) else layer.self_attn
+            layer.self_attn = ConditionedSelfAttention(base, adapter, i, self.state)
+
+    def detach(self) -> None:
+        """Restore the decoder's own attention modules."""
+        for layer in decoder_layers(self.decoder):
+            if isinstance(layer.self_attn, ConditionedSelfAttention):
+                layer.self_attn = layer.self_attn.base
+        self.state.active = False
+
+    def set_condition(self, condition: torch.Tensor) -> None:
+        """condition [B, T, F] for the window's T positions -> per-layer Qc, Kc, Vc [B, H, T, d]."""
+        z = self.adapter.latent(condition)
+        kv = []
+        for i, layer in enumerate(decoder_layers(self.decoder)):
+            attn = layer.self_attn.base
+            c = layer.self_attn_layer_norm(self.adapter.layer_input(z, i))
+            split = (*c.shape[:-1], -1, attn.head_dim)
+            kv.append(tuple(proj(c).view(split).transpose(1, 2) for proj in (attn.q_proj, attn.k_proj, attn.v_proj)))
+        self.state.kv = kv
+        self.state.active = True
+
+    def set_positions(self, start: int, length: int, device: Any) -> None:
+        self.state.positions = torch.arange(start, start + length, device=device)

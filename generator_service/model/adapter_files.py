@@ -1,0 +1,152 @@
+"""Adapter directories: create, attach, save and load an Expotion adapter (with optional LoRA).
+
+A directory holds `expotion_config.json` (base model id, feature spec and fps, window, latent_dim,
+LoRA settings, training summary), `expotion_adapter.safetensors` (the adapter's weights) and, when
+LoRA is on, peft's own `adapter_config.json` + `adapter_model.safetensors`. Loading checks that the
+base model and the feature spec match and says precisely what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..errors import ConfigError, ModelLoadError
+from .adapter import AdapterConfig, AttachedAdapter, ExpotionAdapter
+from .loading import MusicModel
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "expotion_config.json"
+WEIGHTS_FILE = "expotion_adapter.safetensors"
+LORA_PATTERN = r".*self_attn(\.base)?\.({targets})$"
+
+
+@dataclass
+class LoadedAdapter:
+    """An adapter attached to a loaded MusicModel; `runner(...)` is the conditioning seam."""
+
+    name: str
+    config: AdapterConfig
+    attached: AttachedAdapter
+    base_model: str
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module(self) -> ExpotionAdapter:
+        return self.attached.adapter
+
+    def runner(self, music: MusicModel, condition: Any, *, batch: int, guided: bool):
+        from .adapter_runner import AdapterRunner
+
+        values = torch.as_tensor(condition.values, dtype=torch.float32, device=music.device)
+        return AdapterRunner(self.attached, values, batch=batch, guided=guided)
+
+
+def _lora_config(config: AdapterConfig):
+    from peft import LoraConfig
+
+    targets = "|".join(config.lora_targets)
+    return LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                      target_modules=LORA_PATTERN.format(targets=targets))
+
+
+def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
+    """A fresh adapter (zero gates; LoRA B = 0) attached to `music`'s decoder."""
+    decoder = music.model.decoder
+    dcfg = decoder.config
+    if config.lora_rank:
+        from peft import inject_adapter_in_model
+
+        inject_adapter_in_model(_lora_config(config), decoder)
+    adapter = ExpotionAdapter(config, dcfg.num_hidden_layers, dcfg.hidden_size,
+                              config.max_positions(music.frame_rate, music.num_codebooks)).to(music.device)
+    return LoadedAdapter(name="new", config=config, attached=AttachedAdapter(decoder, adapter),
+                         base_model=music.model_id)
+
+
+def trainable_parameters(loaded: LoadedAdapter) -> list[torch.nn.Parameter]:
+    """The adapter's parameters plus LoRA's (everything else stays frozen)."""
+    params = list(loaded.module.parameters())
+    params += [p for n, p in loaded.attached.decoder.named_parameters() if "lora_" in n]
+    return params
+
+
+def save_adapter(loaded: LoadedAdapter, out_dir: Path, training: dict[str, Any] | None = None) -> Path:
+    """Write the adapter directory (see module docstring)."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in loaded.module.state_dict().items()}
+    save_file(state, str(out_dir / WEIGHTS_FILE))
+    if loaded.config.lora_rank:
+        from peft import get_peft_model_state_dict
+
+        lora = get_peft_model_state_dict(loaded.attached.decoder)
+        save_file({k: v.detach().cpu().contiguous() for k, v in lora.items()}, str(out_dir / "adapter_model.safetensors"))
+        _lora_config(loaded.config).save_pretrained(str(out_dir))
+    dcfg = loaded.attached.decoder.config
+    meta = {
+        "format": "expotion-adapter", "format_version": 1, "expotion_version": __version__,
+        "base_model": loaded.base_model,
+        "base_shape": {"hidden_size": dcfg.hidden_size, "num_hidden_layers": dcfg.num_hidden_layers,
+                       "num_codebooks": dcfg.num_codebooks},
+        "adapter": loaded.config.to_dict(), "training": training or loaded.training,
+    }
+    (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+    return out_dir
+
+
+def _check_compatible(meta: dict[str, Any], music: MusicModel, path: Path, expected_spec: tuple[str, int, float]) -> None:
+    dcfg = music.model.decoder.config
+    shape = {"hidden_size": dcfg.hidden_size, "num_hidden_layers": dcfg.num_hidden_layers,
+             "num_codebooks": dcfg.num_codebooks}
+    problems = []
+    if meta.get("base_model") != music.model_id:
+        problems.append(f"base model: adapter trained on {meta.get('base_model')!r}, loaded model is {music.model_id!r}")
+    if meta.get("base_shape") != shape:
+        problems.append(f"base shape: adapter expects {meta.get('base_shape')}, model has {shape}")
+    cfg = meta.get("adapter", {})
+    have = (cfg.get("feature_spec"), cfg.get("feature_version"), cfg.get("feature_fps"))
+    if have != expected_spec:
+        problems.append(f"feature spec: adapter uses {have}, this service extracts {expected_spec}")
+    if problems:
+        raise ConfigError(f"adapter {path} does not fit: " + "; ".join(problems),
+                          hint="Load the base model the adapter was trained on, or train an adapter for this one.")
+
+
+def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, float] | None = None) -> LoadedAdapter:
+    """Load an adapter directory onto `music` (checked: base model, shape, feature spec)."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not (path / CONFIG_FILE).is_file():
+        raise ModelLoadError(f"{path} is not an Expotion adapter directory (no {CONFIG_FILE})",
+                             hint="Pass the directory written by `train --out`.")
+    try:
+        meta = json.loads((path / CONFIG_FILE).read_text())
+        config = AdapterConfig.from_dict(meta["adapter"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path / CONFIG_FILE} is unreadable: {exc}") from exc
+    if expected_spec is None:
+        from ..pipeline.features import FEATURE_SPEC
+
+        expected_spec = (FEATURE_SPEC.name, FEATURE_SPEC.version, config.feature_fps)
+    _check_compatible(meta, music, path, expected_spec)
+    loaded = create_adapter(music, config)
+    loaded.module.load_state_dict(load_file(str(path / WEIGHTS_FILE), device=music.device))
+    if config.lora_rank:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(loaded.attached.decoder, load_file(str(path / "adapter_model.safetensors"),
+                                                                     device=music.device))
+    loaded.name, loaded.base_model, loaded.training = path.name, meta["base_model"], meta.get("training", {})
+    loaded.attached.state.active = False
+    return loaded
