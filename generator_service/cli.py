@@ -1,4 +1,5 @@
-"""Command line: `python -m generator_service <command>` (score, analyze, serve, prepare-dataset, train, bench).
+"""Command line: `python -m generator_service <command>` (score, analyze, serve, prepare-dataset,
+train, evaluate, bench).
 
 Errors the user can fix are printed as `error: ...` and `hint: ...` with exit status 2; a cancelled
 run (Ctrl-C) exits 130 and leaves earlier outputs untouched.
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 from . import __version__
 from .config import FeatureConfig, GenerationConfig
 from .errors import Cancelled, ConfigError, ExpotionError
+from .evaluation import evaluate_cli
 from .training import dataset_cli, train_cli
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="MusicGen shape for `bench generate` (random weights)")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
+    evaluate_cli.add_parser(sub)
     return parser
 
 
@@ -216,7 +219,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "bench": cmd_bench,
-            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run}
+            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

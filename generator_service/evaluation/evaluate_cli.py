@@ -1,0 +1,136 @@
+"""The `evaluate` command: generate with the model (+ adapter) and the text-only baseline, same
+seeds and prompts, score both against the video's motion and expression, write report.html/.json.
+
+`--clips DIR`: every video in DIR (features read with MediaPipe, music scored by the pipeline).
+`--data PREPARED`: the test split of a prepared dataset (condition at 50 Hz; its music, decoded
+from the stored codes, is scored as the ground truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+NAME = "evaluate"
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(NAME, help="does the music follow the video? metrics + HTML report")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--clips", type=Path, help="folder of video clips")
+    src.add_argument("--data", type=Path, help="prepared dataset (its test split)")
+    p.add_argument("--model", default=None, help="hub id, local dir or 'tiny'")
+    p.add_argument("--adapter", type=Path, default=None, help="adapter directory (else only the text-only baseline)")
+    p.add_argument("--out", type=Path, required=True, help="report folder (report.html, report.json)")
+    p.add_argument("--prompt", default="", help="prompt for --clips (datasets use their captions)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="evaluate at most N clips")
+    p.add_argument("--tolerance", type=float, default=0.1, help="beat hit window, +- seconds")
+    p.add_argument("--device", default=None)
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _item_from_features(clip_id: str, values: np.ndarray, fps: float, prompt: str, seed: int, **extra: Any):
+    from ..pipeline.features import FEATURE_SPEC as S
+    from .metrics import expression_intensity
+    from .runner import EvalItem
+
+    body = values[:, [S.index("pose.body_vel.x"), S.index("pose.body_vel.y")]]
+    return EvalItem(clip_id=clip_id, fps=fps, motion_energy=values[:, S.index("pose.energy")],
+                    expression_intensity=expression_intensity(values[:, :52]), body_velocity=body,
+                    prompt=prompt, seed=seed, **extra)
+
+
+def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
+    from ..pipeline.score import check_inputs, ScoreRequest
+
+    videos = sorted(p for p in args.clips.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)[: args.limit]
+    items, requests = [], {}
+    base = scorer_for("text-only")
+    for video in videos:
+        request = ScoreRequest(video, analyze=True)
+        start, end = check_inputs(request)
+        track = base.read_features(video, start, end, lambda *a: None, None)
+        items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed))
+        requests[video.name] = request
+
+    def generate(item, system: str) -> np.ndarray:
+        from dataclasses import replace
+
+        from ..config import GenerationConfig
+
+        request = replace(requests[item.clip_id], analyze=False,
+                          generation=GenerationConfig(prompt=item.prompt, seed=item.seed or 0))
+        return scorer_for(system)(request).takes[0]
+
+    return items, generate
+
+
+def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
+    from ..config import GenerationConfig
+    from ..pipeline.generate import decode_codes, generate_codes
+    from ..training.dataset import WindowDataset
+
+    test = WindowDataset(args.data, "test", model_id=music.model_id)
+    picked = [test[i] for i in range(len(test))][: args.limit]
+    items, conditions = [], {}
+    for entry in picked:
+        codes = entry["codes"][None].to(music.device)
+        truth = decode_codes(music, codes, chunk_frames=codes.shape[-1], overlap_frames=0)[0]
+        values = entry["condition"].numpy()
+        items.append(_item_from_features(entry["id"], values, float(music.frame_rate), entry["prompt"], args.seed,
+                                         ground_truth_audio=truth))
+        conditions[entry["id"]] = values
+
+    def generate(item, system: str) -> np.ndarray:
+        values = conditions[item.clip_id]
+        frames = values.shape[0]
+        window = adapter.config.window_s if adapter is not None else None
+        cfg = GenerationConfig(prompt=item.prompt, seed=item.seed or 0, window_s=window,
+                               context_s=(window or 20.0) / 2)
+        runner = None
+        if system == "expotion":
+            runner = adapter.runner(music, type("C", (), {"values": values})(), batch=1, guided=True)
+        codes = generate_codes(music, frames, cfg, runner=runner)
+        return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]
+
+    return items, generate
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import BarProgress
+    from ..model.adapter_files import load_adapter
+    from ..model.loading import load_music_model
+    from ..pipeline.score import Scorer
+    from .report import write_report
+    from .runner import EvalConfig, evaluate
+
+    music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
+    adapter = load_adapter(args.adapter, music) if args.adapter else None
+    systems = ("expotion", "text-only") if adapter is not None else ("text-only",)
+    scorers = {"text-only": Scorer(music)}
+    if adapter is not None:
+        scorers["expotion"] = Scorer(music, adapter=adapter)
+    if args.clips is not None:
+        items, generate = _clip_items(args, scorers.__getitem__)
+    else:
+        items, generate = _data_items(args, music, adapter)
+    bar = BarProgress(enabled=not args.quiet)
+    meta = {"model": music.model_id, "adapter": str(args.adapter) if args.adapter else None,
+            "untrained": music.untrained, "source": str(args.clips or args.data)}
+    try:
+        report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance),
+                          progress=bar, meta=meta)
+    finally:
+        bar.close()
+    args.out.mkdir(parents=True, exist_ok=True)
+    html, js = write_report(report, args.out)
+    print(json.dumps({"report": str(html), "json": str(js), "clips": len(items), "systems": list(systems)}, indent=2))
+    return 0
