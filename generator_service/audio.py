@@ -45,6 +45,9 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".wav")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     try:
         sf.write(tmp, clipped, sample_rate, subtype="PCM_16", format="WAV")
         os.replace(tmp, path)

@@ -41,8 +41,7 @@ class BarProgress:
             self._bar = tqdm(total=total, desc=f"{phase:>12}", unit="step", leave=True, file=sys.stderr)
             self._phase = phase
         self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
+        self._bar.update(done - self._bar.n)  # tqdm throttles the redraws
 
     def close(self) -> None:
         if self._bar is not None:
