@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate"])
+    bench.add_argument("what", choices=["features", "generate", "adapter", "service"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
@@ -210,6 +210,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.features import run as run_features
 
         print(run_features(seconds=args.seconds))
+    elif args.what == "adapter":
+        from .bench.adapter import run as run_adapter
+
+        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size))
+    elif args.what == "service":
+        from .bench.service import run as run_service
+
+        print(run_service(seconds=args.seconds))
     else:
         from .bench.generate import run as run_generate
 

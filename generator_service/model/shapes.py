@@ -63,6 +63,9 @@ def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0) -> A
     """A randomly initialised MusicgenForConditionalGeneration of `size` (codebooks filled)."""
     import torch
     from transformers import MusicgenForConditionalGeneration
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # pad id 2048 past the vocabulary is MusicGen's design
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
