@@ -45,6 +45,8 @@ extension: install
 bench: install
 	$(BIN)/python -m generator_service bench features
 	$(BIN)/python -m generator_service bench generate
+	$(BIN)/python -m generator_service bench adapter
+	$(BIN)/python -m generator_service bench service
 
 clean:
 	rm -rf $(VENV) .venv-blender demo_out dist build .pytest_cache

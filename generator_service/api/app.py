@@ -1,0 +1,75 @@
+"""The app factory: `create_app(config)` builds the FastAPI app of the generator service.
+
+Settings come in explicitly (`ServiceSettings`); `check()` refuses unsafe ones (a non-loopback
+bind without a token). The job service (store, queue, worker, model holder) is built here unless
+one is passed in — tests pass one whose holder returns an already-loaded tiny model. The app's
+lifespan starts and stops the job service unless the caller started it already (as tests using
+httpx.ASGITransport, which runs no lifespan, do). `serve(config)` runs the app with uvicorn. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import FeatureConfig
+from ..jobs.analyzer import Analyzer
+from ..jobs.holder import ModelHolder, default_loader
+from ..jobs.service import JobService
+from .errors import install_error_handlers
+from .routes import router
+from .security import GuardMiddleware
+from .settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def feature_config(config: ServiceSettings) -> FeatureConfig:
+    return FeatureConfig(feature_fps=config.feature_fps, allow_download=config.allow_download)
+
+
+def build_service(config: ServiceSettings) -> JobService:
+    """The job service for these settings (model loaded lazily on the first job)."""
+    holder = ModelHolder(default_loader(config.model, config.device, config.allow_network), model_id=config.model,
+                         device=config.device, idle_unload_s=config.idle_unload_s, features=feature_config(config))
+    return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir)
+
+
+def create_app(config: ServiceSettings, service: JobService | None = None) -> FastAPI:
+    """The FastAPI app; raises `ConfigError` for unsafe or invalid settings."""
+    config.check()
+    service = service or build_service(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = not service.started  # a service the caller started is the caller's to stop
+        service.start()
+        logger.info("Expotion service %s: model %s, work dir %s", __version__, config.model, config.work_dir)
+        try:
+            yield
+        finally:
+            if owned:
+                service.stop()
+
+    app = FastAPI(title="Expotion generator service", version=__version__, lifespan=lifespan,
+                  description="Scores video with music that follows the performer. See docs/http-api.md.")
+    app.state.settings = config
+    app.state.service = service
+    app.state.analyzer = Analyzer(service.holder.features, service.features)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(GuardMiddleware, token=config.token, max_body=config.max_upload_bytes)
+    return app
+
+
+def serve(config: ServiceSettings) -> None:
+    """Run the service with uvicorn until interrupted (blocks)."""
+    import uvicorn
+
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=3,
+                access_log=False)

@@ -1,0 +1,90 @@
+"""Request guards of the HTTP service, as one ASGI middleware in front of the app.
+
+- Token: when the service has a token, every request needs `Authorization: Bearer <token>`
+  (compared in constant time); 401 otherwise.
+- Loopback without a token: the `Host` must be a loopback name or address and a browser `Origin`,
+  if sent, must be loopback too (403) — so a web page cannot drive the service (DNS rebinding, CSRF).
+- Body size: a declared `Content-Length` over the limit is refused before reading (413); a body
+  that grows past the limit while streaming stops with 413 as well.
+Errors use the API's `{detail, hint, error_id}` shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import ApiError, error_response
+from .settings import is_loopback_host
+
+logger = logging.getLogger(__name__)
+
+TOO_LARGE_HINT = "Send a smaller file (the limit is set by --max-upload-mb), or use path mode (--media-root)."
+
+
+def _host_name(value: str) -> str:
+    return urlsplit(f"//{value}").hostname or ""
+
+
+class UploadTooLarge(ApiError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit / 2**20:.1f} MiB", TOO_LARGE_HINT)
+
+
+class GuardMiddleware:
+    """Token, loopback-origin and body-size checks (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+        self.app = app
+        self.token = token
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        problem = self._refusal(headers)
+        if problem is not None:
+            await error_response(*problem)(scope, receive, send)
+            return
+        await self.app(scope, self._limited(receive), send)
+
+    def _refusal(self, headers: Headers) -> tuple[int, str, str] | None:
+        if self.token:
+            scheme, _, given = headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+                return 401, "missing or wrong token", "Send `Authorization: Bearer <token>` with the service's token."
+        else:
+            if not is_loopback_host(_host_name(headers.get("host", "127.0.0.1"))):
+                return 403, "this service answers only requests addressed to a loopback host", \
+                    "Use http://127.0.0.1:<port>; to serve other machines start it with --host and --token."
+            origin = headers.get("origin")
+            if origin and origin != "null" and not is_loopback_host(urlsplit(origin).hostname or ""):
+                return 403, f"requests from web pages ({origin}) are refused", \
+                    "Call the service from the Blender extension or a local script."
+        declared = headers.get("content-length")
+        if declared is not None and not declared.isdigit():
+            return 400, f"Content-Length {declared!r} is not a byte count", "Send a valid Content-Length header."
+        if declared is not None and int(declared) > self.max_body:
+            return 413, f"the declared body of {declared} bytes exceeds the limit of {self.max_body} bytes", TOO_LARGE_HINT
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise UploadTooLarge(limit)
+            return message
+
+        return wrapped

@@ -1,0 +1,80 @@
+"""Typed settings of the HTTP service: CLI flags and `EXPOTION_*` environment variables.
+
+`ServiceSettings` is built once (by the `serve` command, or by a test) and passed explicitly into
+`create_app(config)`; nothing reads the environment later. `check()` enforces the safety rules:
+a non-loopback bind needs a token, the media root must be an existing folder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..config import DEFAULT_MODEL, default_cache_dir
+from ..errors import ConfigError
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of `python -m generator_service serve` (env: EXPOTION_<NAME>, e.g. EXPOTION_PORT)."""
+
+    model_config = SettingsConfigDict(env_prefix="EXPOTION_", extra="ignore", protected_namespaces=())
+
+    #: Address to bind. Anything but loopback requires `token`.
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    #: Music model: a hub id, a local directory, or "tiny" (untrained test model).
+    model: str = DEFAULT_MODEL
+    #: Torch device ("cpu", "cuda", "cuda:1"); None picks cuda when available.
+    device: str | None = None
+    #: Job database, uploads, results and the feature cache live here.
+    work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "service")
+    #: Path mode: jobs may name local files under this folder instead of uploading them.
+    media_root: Path | None = None
+    #: Bearer token every request must carry (required when `host` is not loopback).
+    token: str | None = None
+    #: Jobs that may wait behind the running one; more get 429.
+    queue_size: int = Field(8, ge=1, le=10_000)
+    #: Seconds without a job before the model is unloaded (-1: keep it loaded).
+    idle_unload_s: float = Field(600.0, ge=-1)
+    #: Largest accepted request body (the video upload), in MiB.
+    max_upload_mb: float = Field(1024.0, gt=0)
+    #: Folder of adapters (one sub-folder each, holding expotion_config.json).
+    adapters_dir: Path | None = None
+    #: May the model hub be contacted for a model that is not cached?
+    allow_network: bool = True
+    #: May a missing MediaPipe model file be downloaded from Google's official URL?
+    allow_download: bool = False
+    #: Face/pose sampling rate of visual features.
+    feature_fps: float = Field(10.0, ge=1.0, le=60.0)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def check(self) -> None:
+        """Raise `ConfigError` naming the setting when the service must not start like this."""
+        if self.idle_unload_s < 0 and self.idle_unload_s != -1:
+            raise ConfigError(f"idle_unload: {self.idle_unload_s} must be -1 (never) or >= 0 seconds")
+        if not is_loopback_host(self.host) and not self.token:
+            raise ConfigError(
+                f"host: binding {self.host} exposes the service beyond this machine and needs a token",
+                "Pass --token (or set EXPOTION_TOKEN) to a long random secret, or bind 127.0.0.1.",
+            )
+        if self.token is not None and len(self.token) < 8:
+            raise ConfigError("token: must be at least 8 characters", "Use a long random secret.")
+        if self.media_root is not None and not self.media_root.is_dir():
+            raise ConfigError(f"media_root: {self.media_root} is not a folder", "Pass an existing folder to --media-root.")

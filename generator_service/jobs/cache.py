@@ -1,0 +1,171 @@
+"""Caches of the service: video content hashes, feature tracks, and job results on disk.
+
+- `content_hash(path)`: SHA-256 of a file's bytes, memoised by (path, size, mtime).
+- `FeatureCache`: feature tracks (`FeatureTrack.save/load`, .npz) keyed by video content hash +
+  range + feature spec + feature config; the `get`/`put` hook `Scorer.read_features` calls.
+- `ResultFiles`: the WAV takes + metadata.json of each job under `results/<job id>/`; a repeated
+  identical request gets hard links (or copies) of an earlier job's files.
+Thread rule: safe from any thread (files are written atomically; the memo has a lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..config import FeatureConfig
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ContentHashes:
+    """SHA-256 of files, remembered while a file's size and mtime stay the same."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path) -> str:
+        st = os.stat(path)
+        key = str(Path(path).resolve())
+        with self._lock:
+            known = self._memo.get(key)
+        if known and known[:2] == (st.st_size, st.st_mtime_ns):
+            return known[2]
+        digest = hash_file(path)
+        with self._lock:
+            self._memo[key] = (st.st_size, st.st_mtime_ns, digest)
+        return digest
+
+    def remember(self, path: Path, digest: str) -> None:
+        """Record a hash computed while the file was written."""
+        st = os.stat(path)
+        with self._lock:
+            self._memo[str(Path(path).resolve())] = (st.st_size, st.st_mtime_ns, digest)
+
+
+def feature_key(content: str, start: float, end: float, config: FeatureConfig) -> str:
+    """Cache key of a feature track: video content, range, feature spec and every setting that
+    changes the values (paths and the download switch do not)."""
+    from ..pipeline.features import FEATURE_SPEC
+
+    settings = {k: v for k, v in asdict(config).items() if k not in ("face_model", "pose_model", "cache_dir", "allow_download")}
+    data = {"video": content, "start": round(start, 6), "end": round(end, 6),
+            "spec": [FEATURE_SPEC.name, FEATURE_SPEC.version], "config": settings}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class FeatureCache:
+    """Feature tracks on disk: `get`/`put` as called by `Scorer.read_features`."""
+
+    def __init__(self, folder: Path, hashes: ContentHashes | None = None) -> None:
+        self.folder = folder
+        self.hashes = hashes or ContentHashes()
+        self.hits = self.misses = 0
+
+    def _path(self, video: Path, start: float, end: float, config: FeatureConfig) -> Path:
+        return self.folder / f"{feature_key(self.hashes(video), start, end, config)}.npz"
+
+    def get(self, video: Path, start: float, end: float, config: FeatureConfig) -> Any:
+        """The cached `FeatureTrack`, or None (also for an unreadable or outdated entry)."""
+        from ..pipeline.features import FeatureTrack
+
+        path = self._path(video, start, end, config)
+        if not path.is_file():
+            self.misses += 1
+            return None
+        try:
+            track = FeatureTrack.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("ignoring unreadable feature cache entry %s: %s", path.name, exc)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return track
+
+    def put(self, video: Path, start: float, end: float, config: FeatureConfig, track: Any) -> None:
+        try:
+            track.save(self._path(video, start, end, config))
+        except OSError as exc:  # a full disk must not fail the job that computed the features
+            logger.warning("could not cache features: %s", exc)
+
+
+class ResultFiles:
+    """Result files of jobs: `<folder>/<job id>/take-<i>.wav` and `metadata.json`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def take_path(self, job_id: str, take: int) -> Path:
+        return self.folder / job_id / f"take-{take}.wav"
+
+    def write(self, job_id: str, takes: list[Any], sample_rate: int, metadata: dict[str, Any]) -> None:
+        """Write every take, then the metadata (the job is succeeded only after this returns)."""
+        from ..audio import write_wav
+
+        folder = self.folder / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, audio in enumerate(takes):
+            write_wav(self.take_path(job_id, i), audio, sample_rate)
+        self._write_metadata(folder, metadata)
+
+    def copy(self, source_id: str, job_id: str, takes: int, metadata: dict[str, Any]) -> bool:
+        """Give `job_id` the takes of `source_id` (hard links where possible) -> False if any is gone."""
+        sources = [self.take_path(source_id, i) for i in range(takes)]
+        if not all(p.is_file() for p in sources):
+            return False
+        folder = self.folder / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, src in enumerate(sources):
+            dst = self.take_path(job_id, i)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+        self._write_metadata(folder, metadata)
+        return True
+
+    def has_takes(self, job_id: str, takes: int) -> bool:
+        return all(self.take_path(job_id, i).is_file() for i in range(takes))
+
+    @staticmethod
+    def _write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+        tmp = folder / ".metadata.json.part"
+        tmp.write_text(json.dumps(metadata, indent=2))
+        os.replace(tmp, folder / "metadata.json")
+
+
+class ResultCache:
+    """Reuse of earlier results: a job whose cache key matches a succeeded job gets its takes."""
+
+    def __init__(self, store: Any, files: ResultFiles) -> None:
+        self.store = store  # JobStore
+        self.files = files
+
+    def reuse(self, job_id: str, cache_key: str) -> dict[str, Any] | None:
+        """Give `job_id` the files of the newest identical succeeded job -> its metadata, or None."""
+        source = self.store.find_succeeded(cache_key) if cache_key else None
+        if source is None or source.result is None or source.id == job_id:
+            return None
+        meta = dict(source.result) | {"cached": True, "job_id": job_id, "cached_from": source.id}
+        if not self.files.copy(source.id, job_id, int(meta.get("takes", 1)), meta):
+            logger.warning("result files of %s are gone; generating %s again", source.id, job_id)
+            return None
+        return meta

@@ -1,0 +1,33 @@
+"""Errors of the job layer (each carries a hint; the HTTP layer maps them to status codes)."""
+
+from __future__ import annotations
+
+from ..errors import ExpotionError
+
+
+class QueueFull(ExpotionError):
+    """The bounded job queue has no free slot."""
+
+    hint = "Wait for queued jobs to finish (or cancel some), then submit again."
+
+
+class JobNotFound(ExpotionError, KeyError):
+    """No job (or no take of a job) with that id."""
+
+    hint = "Check the job id; ids are returned by POST /v1/jobs."
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class JobNotFinished(ExpotionError):
+    """The job has no result (yet): it is queued, running, failed or cancelled."""
+
+    hint = "Wait for the job's status to become succeeded (GET /v1/jobs/{id} or its events)."
+
+
+class InputRejected(ExpotionError, ValueError):
+    """The video input cannot be accepted: path mode off, a path outside the media root, a missing
+    file, or an upload that is empty."""
+
+    hint = "Upload the video as the `video` part, or start the service with --media-root and send a path under it."

@@ -1,0 +1,149 @@
+"""The job service: the one object the HTTP layer talks to about jobs.
+
+Owns the work dir layout (`jobs.sqlite3`, `uploads/`, `results/<job id>/`, `features/`), the store,
+board, queue, caches, worker and model holder, and the job lifecycle: submit (an identical earlier
+result is reused at once, without a queue slot), cancel (queued: removed; running: its token is
+set and the call waits briefly for the worker to stop), results, start/stop with recovery of jobs a
+dead process left behind.
+Thread rule: every method is safe from any thread; blocking ones (`submit`, `cancel`) belong in
+a thread pool when called from async code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from .board import JobBoard
+from .cache import ContentHashes, FeatureCache, ResultCache, ResultFiles
+from .errors import JobNotFinished, JobNotFound, QueueFull
+from .holder import ModelHolder
+from .queue import JobQueue
+from .records import SUCCEEDED, JobRecord, JobSpec, new_job_id
+from .store import JobStore
+from .uploads import UploadStore
+from .worker import Worker
+
+logger = logging.getLogger(__name__)
+
+#: Files that mark a folder under the adapters dir as an adapter.
+ADAPTER_MARKERS = ("expotion_config.json", "adapter_config.json")
+
+
+class JobService:
+    """Jobs, their queue and worker, results and caches under one work dir."""
+
+    def __init__(self, work_dir: Path, holder: ModelHolder, *, queue_size: int = 8,
+                 adapters_dir: Path | None = None) -> None:
+        self.work_dir = Path(work_dir)
+        self.store = JobStore(self.work_dir / "jobs.sqlite3")
+        self.board = JobBoard(self.store)
+        self.queue = JobQueue(queue_size)
+        self.files = ResultFiles(self.work_dir / "results")
+        self.results = ResultCache(self.store, self.files)
+        self.uploads = UploadStore(self.work_dir / "uploads")
+        self.hashes = ContentHashes()
+        self.features = FeatureCache(self.work_dir / "features", self.hashes)
+        if holder.feature_cache is None:
+            holder.feature_cache = self.features
+        self.holder = holder
+        self.adapters_dir = adapters_dir
+        self.worker = Worker(self.board, self.queue, holder, self.files, self.results,
+                             adapters=self.adapters, release=self.release)
+        self._submit_lock = threading.Lock()
+        self._started = False
+        self.stopping = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def start(self) -> None:
+        """Recover what a previous process left, then start the worker (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        self.store.recover_interrupted()
+        self.uploads.clear()
+        self.worker.start()
+
+    def stop(self) -> None:
+        if not self._started or self.stopping:
+            return
+        self.stopping = True
+        self.worker.stop()
+        for job_id in self.board.queued_ids():
+            self.board.token(job_id).cancel("service shutting down")
+        self.store.close()
+
+    # -- jobs ------------------------------------------------------------------------------
+    def submit(self, spec: JobSpec) -> JobRecord:
+        """Queue a job (or finish it at once from an identical earlier result) -> its record.
+
+        Raises `QueueFull` when no slot is free; the caller still owns `spec.video` then.
+        """
+        from ..pipeline.features import FEATURE_SPEC
+
+        record = JobRecord(new_job_id(), spec, cache_key=spec.cache_key(f"{FEATURE_SPEC.name}/{FEATURE_SPEC.version}"))
+        reused = self.results.reuse(record.id, record.cache_key)
+        if reused is not None:
+            record.status, record.result, record.progress, record.finished = SUCCEEDED, reused, 1.0, record.created
+            self.board.add(record)
+            self.release(spec)
+            return self.board.get(record.id)
+        with self._submit_lock:
+            if self.queue.depth() >= self.queue.limit:
+                raise QueueFull(f"the job queue is full ({self.queue.limit} jobs waiting)")
+            self.board.add(record)
+            self.queue.put(record.id)
+        return self.board.get(record.id)
+
+    def get(self, job_id: str) -> JobRecord:
+        return self.board.get(job_id)
+
+    def cancel(self, job_id: str, wait_s: float = 5.0) -> JobRecord:
+        """Cancel a queued or running job -> its record afterwards (a finished job is returned as is)."""
+        record = self.board.get(job_id)
+        if record.terminal:
+            return record
+        if self.queue.remove(job_id):
+            self.board.cancelled(job_id)
+            self.release(record.spec)
+            return self.board.get(job_id)
+        self.board.token(job_id).cancel()
+        return self.board.wait_terminal(job_id, wait_s)
+
+    def result_file(self, job_id: str, take: int) -> tuple[Path, dict[str, Any]]:
+        """The WAV of take `take` and the result metadata; `JobNotFinished` / `JobNotFound`."""
+        record = self.board.get(job_id)
+        if record.status != SUCCEEDED or record.result is None:
+            raise JobNotFinished(f"job {job_id} has no result: it is {record.status}")
+        takes = int(record.result.get("takes", 1))
+        if not 0 <= take < takes:
+            raise JobNotFound(f"job {job_id} has no take {take}: it has takes 0..{takes - 1}",
+                              "Ask for a take between 0 and takes - 1.")
+        path = self.files.take_path(job_id, take)
+        if not path.is_file():
+            raise JobNotFound(f"the result file of job {job_id} take {take} is missing from the work dir",
+                              "Resubmit the job; its files were removed.")
+        return path, record.result
+
+    def release(self, spec: JobSpec) -> None:
+        """The job no longer needs its uploaded video."""
+        if spec.uploaded:
+            self.uploads.release(Path(spec.video))
+
+    # -- facts -----------------------------------------------------------------------------
+    def adapters(self) -> dict[str, str]:
+        """Adapters found under the adapters dir: name -> folder."""
+        root = self.adapters_dir
+        if root is None or not root.is_dir():
+            return {}
+        return {p.name: str(p) for p in sorted(root.iterdir())
+                if p.is_dir() and any((p / m).is_file() for m in ADAPTER_MARKERS)}
+
+    def queue_depth(self) -> int:
+        return self.queue.depth()

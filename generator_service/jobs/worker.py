@@ -1,0 +1,154 @@
+"""The single worker thread: runs queued jobs one at a time on the warm model.
+
+For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
+appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use), run
+`Scorer(...)(request, progress=..., cancel=token)` and write the takes + metadata. A DELETE sets the
+job's `CancelToken`, which the pipeline checks at every generation step.
+
+Failure rule: no job failure stops the worker. Domain errors (`ExpotionError`), out-of-memory
+(torch.OutOfMemoryError / RuntimeError "out of memory" / MemoryError: the model is unloaded to free
+memory) and `OSError` fail the job with a hint; anything else is caught by the one documented
+catch-all in `_run_one`, logged with its traceback and reported with an error id.
+Between jobs the worker unloads the model once it has been idle for the configured time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import Cancelled, ExpotionError
+from .board import JobBoard
+from .cache import ResultCache, ResultFiles
+from .holder import ModelHolder
+from .progress import JobProgress
+from .queue import JobQueue
+from .records import JobSpec, new_error_id
+from .store import INTERRUPTED, INTERRUPTED_HINT
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN = "service shutting down"
+OOM_HINT = ("The model ran out of memory and was unloaded: use a shorter range, fewer variants or a smaller "
+            "model, or free GPU memory used by other programs, then resubmit.")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.OutOfMemoryError (a RuntimeError), a RuntimeError saying "out of memory", or MemoryError."""
+    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()))
+
+
+class Worker:
+    """Owns the worker thread; `start()` / `stop()` from the service."""
+
+    def __init__(self, board: JobBoard, queue: JobQueue, holder: ModelHolder, files: ResultFiles,
+                 results: ResultCache, *, adapters: Callable[[], dict[str, str]] = dict,
+                 release: Callable[[JobSpec], None] = lambda spec: None, idle_poll_s: float = 0.5) -> None:
+        self.board, self.queue, self.holder = board, queue, holder
+        self.files, self.results = files, results
+        self.adapters = adapters
+        self.release = release
+        self.idle_poll_s = idle_poll_s
+        self.current: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="expotion-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs, interrupt the running one, wait for the thread."""
+        self._stopping.set()
+        self.queue.close()
+        current = self.current
+        if current is not None:
+            self.board.token(current).cancel(SHUTDOWN)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("the worker did not stop within %.0f s", timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            job_id = self.queue.take(self.idle_poll_s)
+            if job_id is None:
+                self.holder.maybe_unload()
+                continue
+            self._run_one(job_id)
+
+    def _run_one(self, job_id: str) -> None:
+        record = self.board.get(job_id)
+        if record.terminal:  # cancelled while it waited
+            return
+        self.current = job_id
+        self.board.start(job_id)
+        try:
+            self._execute(job_id, record.spec, record.cache_key)
+        # The one documented catch-all of the service: whatever unexpected error a job raises must
+        # not kill the worker. It is logged with its traceback and the job fails with an error id.
+        except Exception as exc:  # noqa: BLE001
+            error_id = new_error_id()
+            logger.exception("job %s failed unexpectedly (error id %s)", job_id, error_id)
+            self.board.fail(job_id, f"internal error ({type(exc).__name__}): {exc}",
+                            f"This is a bug; report error id {error_id} with the service log.", error_id)
+        finally:
+            self.current = None
+            self.release(record.spec)
+            self.holder.touch()
+
+    def _execute(self, job_id: str, spec: JobSpec, cache_key: str) -> None:
+        token = self.board.token(job_id)
+        try:
+            self._score(job_id, spec, cache_key, token)
+        except Cancelled:
+            if token.reason == SHUTDOWN:
+                self.board.fail(job_id, INTERRUPTED, INTERRUPTED_HINT)
+            else:
+                self.board.cancelled(job_id)
+        except ExpotionError as exc:
+            self.board.fail(job_id, exc.message, exc.hint)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            logger.warning("job %s ran out of memory: %s", job_id, exc)
+            self.holder.unload()
+            self.board.fail(job_id, f"out of memory while generating: {exc}", OOM_HINT)
+        except OSError as exc:
+            self.board.fail(job_id, f"file error while running the job: {exc}",
+                            "Check free disk space and that the video is still readable, then resubmit.")
+
+    def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: Any) -> None:
+        from ..config import GenerationConfig
+        from ..pipeline.score import ScoreRequest
+
+        reused = self.results.reuse(job_id, cache_key)
+        if reused is not None:
+            self.board.succeed(job_id, reused)
+            return
+        adapter = None if spec.adapter is None else (spec.adapter, self.adapters().get(spec.adapter, ""))
+        scorer = self.holder.scorer(adapter)
+        token.check()  # a cancel that arrived during model loading
+        report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
+                                                                          eta_s=eta),
+                             features=spec.auto_prompt or adapter is not None)
+        gen = GenerationConfig(prompt=spec.prompt, seed=spec.seed, variants=spec.variants, top_k=spec.top_k,
+                               temperature=spec.temperature, guidance_scale=max(1.0, spec.guidance))
+        request = ScoreRequest(Path(spec.video), spec.start, spec.end, gen, auto_prompt=spec.auto_prompt)
+        result = scorer(request, progress=report, cancel=token)
+        token.check()
+        report("write", 0, 1)
+        meta = result.metadata() | {"cached": False, "job_id": job_id}
+        if result.analysis is not None:
+            meta["suggested_prompt"] = result.analysis.get("suggested_prompt", "")
+        self.files.write(job_id, result.takes, result.sample_rate, meta)
+        self.board.succeed(job_id, meta)

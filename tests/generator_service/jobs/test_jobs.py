@@ -1,0 +1,188 @@
+"""The job layer without HTTP: store, queue, uploads, cache keys, progress, holder, worker failures."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from generator_service.errors import VideoError
+from generator_service.jobs.board import JobBoard
+from generator_service.jobs.cache import ResultCache, ResultFiles
+from generator_service.jobs.errors import QueueFull
+from generator_service.jobs.holder import ModelHolder
+from generator_service.jobs.progress import JobProgress
+from generator_service.jobs.queue import JobQueue
+from generator_service.jobs.records import JobRecord, JobSpec
+from generator_service.jobs.store import JobStore
+from generator_service.jobs.uploads import UploadStore, safe_suffix
+from generator_service.jobs.worker import Worker, is_out_of_memory
+
+
+def spec(**kw) -> JobSpec:
+    return JobSpec(**({"video": "/v.mp4", "video_sha256": "abc", "start": 0.0, "end": 1.0} | kw))
+
+
+def test_store_round_trip_and_recovery(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    done = JobRecord("j-done", spec(), status="succeeded", result={"takes": 1}, cache_key="k")
+    store.save(done)
+    for status in ("queued", "running"):
+        store.save(JobRecord(f"j-{status}", spec(), status=status))
+    assert store.get("j-done").result == {"takes": 1} and store.get("j-nope") is None
+    assert store.find_succeeded("k").id == "j-done" and store.find_succeeded("other") is None
+    assert store.recover_interrupted() == 2
+    assert {store.get(i).status for i in ("j-queued", "j-running")} == {"failed"}
+    assert "resubmit" in store.get("j-running").error
+    store.close()
+
+
+def test_cache_key_ignores_the_path_but_not_the_content_or_parameters() -> None:
+    base = spec().cache_key()
+    assert spec(video="/elsewhere.mp4", uploaded=False).cache_key() == base
+    assert spec(video_sha256="other").cache_key() != base
+    assert spec(seed=1).cache_key() != base and spec(end=0.5).cache_key() != base
+    assert spec(auto_prompt=True).cache_key("f/1") != spec(auto_prompt=True).cache_key("f/2")
+
+
+def test_queue_is_bounded_fifo_and_cancellable() -> None:
+    queue = JobQueue(2)
+    queue.put("a")
+    queue.put("b")
+    with pytest.raises(QueueFull):
+        queue.put("c")
+    assert queue.remove("a") and not queue.remove("a")
+    queue.put("c")
+    assert [queue.take(0.01), queue.take(0.01), queue.take(0.01)] == ["b", "c", None]
+    queue.close()
+    assert queue.take(5) is None
+
+
+def test_uploads_are_content_addressed_and_deleted_with_the_last_reference(tmp_path: Path) -> None:
+    uploads = UploadStore(tmp_path / "up")
+    uploads.clear()
+    a, digest, size = uploads.store(io.BytesIO(b"movie"), "Clip.MP4")
+    b, digest2, _ = uploads.store(io.BytesIO(b"movie"), "again.mp4")
+    assert a == b and digest == digest2 and size == 5 and a.name.endswith(".mp4")
+    uploads.release(a)
+    assert a.is_file()
+    uploads.release(a)
+    assert not a.exists() and uploads.in_use() == 0
+    assert safe_suffix("x.../../evil") == ".bin" and safe_suffix(None) == ".bin"
+
+
+def test_progress_covers_0_to_1_and_is_throttled() -> None:
+    reports = []
+    now = [0.0]
+    progress = JobProgress(lambda *r: reports.append(r), features=False, min_interval_s=0.05, clock=lambda: now[0])
+    progress("decode", 0, 1)
+    for step in range(1, 101):
+        now[0] += 0.001
+        progress("generate", step, 100)
+    progress("decode_audio", 1, 1)
+    progress("write", 1, 1)
+    fractions = [r[1] for r in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(reports) < 10  # 100 steps in 0.1 s are coalesced
+
+
+def test_holder_loads_lazily_and_unloads_after_idle(tiny) -> None:
+    now = [0.0]
+    holder = ModelHolder(lambda: tiny, model_id="tiny", device="cpu", idle_unload_s=10, clock=lambda: now[0])
+    assert not holder.loaded and holder.untrained
+    first = holder.scorer()
+    assert holder.loaded and holder.scorer() is first and holder.loads == 1
+    now[0] = 5
+    assert not holder.maybe_unload()
+    now[0] = 16
+    assert holder.maybe_unload() and not holder.loaded
+    never = ModelHolder(lambda: tiny, model_id="tiny", idle_unload_s=-1, clock=lambda: now[0])
+    never.scorer()
+    now[0] = 1e9
+    assert not never.maybe_unload()
+
+
+def test_out_of_memory_detection() -> None:
+    import torch
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried... out of memory"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+class _BrokenScorer:
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = errors
+
+    def __call__(self, request, progress, cancel):
+        raise self.errors.pop(0)
+
+
+class _FakeHolder:
+    """A holder whose scorer raises the given errors in turn (the worker's failure paths)."""
+
+    feature_cache = None
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self._scorer = _BrokenScorer(errors)
+        self.unloads = 0
+
+    def scorer(self, adapter=None):
+        return self._scorer
+
+    def unload(self) -> None:
+        self.unloads += 1
+
+    def touch(self) -> None: ...
+
+    def maybe_unload(self) -> bool:
+        return False
+
+
+def test_the_worker_survives_every_kind_of_job_failure(tmp_path: Path) -> None:
+    errors: list[BaseException] = [VideoError("decode failed at 0.4 s"), OSError(28, "No space left on device"),
+                                   RuntimeError("CUDA out of memory"), ZeroDivisionError("surprise")]
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    board, queue, files = JobBoard(store), JobQueue(8), ResultFiles(tmp_path / "results")
+    holder = _FakeHolder(errors)
+    worker = Worker(board, queue, holder, files, ResultCache(store, files), idle_poll_s=0.01)  # type: ignore[arg-type]
+    worker.start()
+    try:
+        for i in range(4):
+            board.add(JobRecord(f"j-{i}", spec(seed=i), cache_key=f"k{i}"))
+            queue.put(f"j-{i}")
+        records = [board.wait_terminal(f"j-{i}", 10) for i in range(4)]
+    finally:
+        worker.stop()
+        store.close()
+    assert [r.status for r in records] == ["failed"] * 4
+    assert "decode failed" in records[0].error and records[0].hint
+    assert "No space left" in records[1].error and "disk" in records[1].hint
+    assert "out of memory" in records[2].error and holder.unloads == 1
+    assert "ZeroDivisionError" in records[3].error and records[3].error_id in records[3].hint
+
+
+def test_wait_terminal_returns_on_change(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    board = JobBoard(store)
+    board.add(JobRecord("j-1", spec()))
+    threading.Timer(0.05, lambda: board.cancelled("j-1")).start()
+    started = time.monotonic()
+    assert board.wait_terminal("j-1", 5).status == "cancelled" and time.monotonic() - started < 2
+    store.close()
+
+
+def test_switching_adapters_reloads_the_base_model(tiny) -> None:
+    attached = []
+    holder = ModelHolder(lambda: tiny, model_id="tiny", device="cpu",
+                         adapter_loader=lambda name, path, music: attached.append(name) or None)
+    holder.scorer()
+    holder.scorer(("a", "/a"))
+    assert holder.loads == 1 and attached == ["a"]
+    holder.scorer(("a", "/a"))
+    holder.scorer(("b", "/b"))
+    assert holder.loads == 2 and attached == ["a", "b"]
