@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--top-k", type=int, default=250)
     score.add_argument("--temperature", type=float, default=1.0)
     score.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance on the text")
+    score.add_argument("--visual-guidance", type=float, default=1.0,
+                       help="guidance on the visual condition (with --adapter; 1 = off)")
     score.add_argument("--window", type=float, default=None, help="generation window, seconds (default: model max)")
     score.add_argument("--adapter", type=Path, default=None,
                        help="Expotion adapter directory (from `train`): the music follows the performer")
@@ -141,7 +143,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
     gen = GenerationConfig(prompt=args.prompt, seed=args.seed, variants=args.variants, top_k=args.top_k,
-                           temperature=args.temperature, guidance_scale=args.guidance, window_s=args.window)
+                           temperature=args.temperature, guidance_scale=args.guidance, window_s=args.window,
+                           visual_guidance=args.visual_guidance)
     request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)

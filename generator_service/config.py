@@ -73,6 +73,8 @@ class GenerationConfig:
     temperature: float = 1.0
     #: Classifier-free guidance on the text (1.0 disables guidance).
     guidance_scale: float = 3.0
+    #: Guidance on the visual condition (needs an adapter trained with visual dropout; 1.0 = off).
+    visual_guidance: float = 1.0
     #: Length of one generation window in seconds (None: the model's own maximum).
     window_s: float | None = None
     #: Seconds of the previous window's tail fed as the prompt of the next window.
@@ -85,6 +87,7 @@ class GenerationConfig:
         _require(self.top_k >= 1, "top_k", f"{self.top_k} must be >= 1")
         _require(self.temperature > 0, "temperature", f"{self.temperature} must be > 0")
         _require(self.guidance_scale >= 1.0, "guidance_scale", f"{self.guidance_scale} must be >= 1.0")
+        _require(self.visual_guidance >= 1.0, "visual_guidance", f"{self.visual_guidance} must be >= 1.0")
         _require(self.seed >= 0, "seed", f"{self.seed} must be >= 0")
         _require(self.context_s >= 0, "context_s", "must be >= 0")
         _require(self.crossfade_s >= 0, "crossfade_s", "must be >= 0")

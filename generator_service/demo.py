@@ -1,5 +1,6 @@
 """The demo (README's first command): a real photo of a person moving to a beat -> analyze -> score
--> WAV + MP4 with the music muxed in.
+-> WAV + MP4 with the music muxed in; then the same clip scored in real Blender (headless) through the
+extension and a real service process, saved as a .blend, plus a mixdown of the timeline.
 
 It uses the real default model when its weights are in the local Hugging Face cache; otherwise it
 says so plainly and runs the built-in tiny model, whose output is labelled untrained (not music).
@@ -69,7 +70,74 @@ def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) ->
     label = " (UNTRAINED tiny model: not music)" if result.untrained else ""
     _say(f"music{label}: {wav} — {result.num_samples} samples = exactly {result.duration_s:.3f} s at 32 kHz")
     _say(f"video with the music: {video}")
-    return {"clip": str(clip), "wav": str(wav), "video": str(video)}
+    return {"clip": str(clip), "wav": str(wav), "video": str(video), "model": model_id}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc, timeout_s: float = 180.0) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited early (status {proc.returncode}); see its log")
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not answer {url}/v1/health in {timeout_s:.0f} s") from None
+            time.sleep(0.5)
+
+
+def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> dict | None:
+    """Score the clip in real Blender through the extension and a real service process."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not blender_python.exists():
+        _say(f"skipping the Blender stage: {blender_python} not found (`make install` creates it)")
+        return None
+    build = subprocess.run([sys.executable, str(root / "build.py")], cwd=root, capture_output=True, text=True)
+    if build.returncode != 0:
+        raise RuntimeError(f"building the extension failed:\n{build.stderr[-2000:]}")
+    zip_path = sorted((root / "dist").glob("expotion-*.zip"))[-1]
+    _say(f"built {zip_path} (validated by Blender's own validator)")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(out / "service.log", "w") as log:
+        service = subprocess.Popen([sys.executable, "-m", "generator_service", "serve", "--model", model_id,
+                                    "--port", str(port), "--media-root", str(out.resolve()),
+                                    "--work-dir", str(out / "service")], cwd=root, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(url, service)
+            _say(f"service running at {url}; scoring in Blender (headless, through the extension)")
+            env = dict(os.environ, EXPOTION_SERVICE_URL=url, BLENDER_USER_RESOURCES=str(out / "blender_user"))
+            proc = subprocess.run([str(blender_python), str(Path(__file__).with_name("demo_blender_scene.py")),
+                                   str(zip_path), str(clip.resolve()), str(out.resolve())],
+                                  env=env, capture_output=True, text=True, timeout=900)
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DEMO_BLENDER ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the Blender stage failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    report = json.loads(lines[-1].split(" ", 1)[1])
+    _say(f"Blender: sound strip at frames {report['sound']} on channel {report['channel']} for the movie "
+         f"at {report['movie']}, {report['samples']} samples; saved {report['blend']}")
+    _say(f"timeline mixdown: {report['mixdown']}")
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="default: facebook/musicgen-small if cached, else tiny")
     parser.add_argument("--prompt", default="playful electronic groove with drums")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--blender-python", type=Path, default=Path(".venv-blender/bin/python"),
+                        help="a Python with bpy for the Blender stage (default .venv-blender)")
+    parser.add_argument("--no-blender", action="store_true", help="stop after the command-line stage")
     args = parser.parse_args(argv)
     from .errors import ExpotionError
 
     try:
-        run(args.out, args.seconds, args.model, args.prompt, args.seed)
+        paths = run(args.out, args.seconds, args.model, args.prompt, args.seed)
+        if not args.no_blender:
+            run_blender(args.out, Path(paths["clip"]), paths["model"], args.blender_python)
     except ExpotionError as exc:
         print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

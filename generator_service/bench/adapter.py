@@ -35,7 +35,7 @@ def parameter_rows(latent_dim: int = 32, window_s: float = 10.0, lora_rank: int 
 def overhead_rows(size: str, seconds: float, device: str) -> list[list[object]]:
     from ..model.adapter import AdapterConfig
     from ..model.adapter_files import create_adapter
-    from ..pipeline.generate import generate_codes
+    from ..pipeline.generate import generate_codes, guidance_blocks
     from .generate import _music_model, _time
 
     mm = _music_model(size, device)
@@ -49,7 +49,7 @@ def overhead_rows(size: str, seconds: float, device: str) -> list[list[object]]:
         generate_codes(mm, frames, cfg)
 
     def adapted() -> None:
-        generate_codes(mm, frames, cfg, runner=loaded.runner(mm, condition, batch=1, guided=True))
+        generate_codes(mm, frames, cfg, runner=loaded.runner(mm, condition, batch=1, blocks=guidance_blocks(cfg)))
 
     base()  # warm-up
     times = {"base": [], "adapter": []}

@@ -75,7 +75,7 @@ def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
 
 def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
     from ..config import GenerationConfig
-    from ..pipeline.generate import decode_codes, generate_codes
+    from ..pipeline.generate import decode_codes, generate_codes, guidance_blocks
     from ..training.dataset import WindowDataset
 
     test = WindowDataset(args.data, "test", model_id=music.model_id)
@@ -97,7 +97,8 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
                                context_s=(window or 20.0) / 2)
         runner = None
         if system == "expotion":
-            runner = adapter.runner(music, type("C", (), {"values": values})(), batch=1, guided=True)
+            runner = adapter.runner(music, type("C", (), {"values": values})(), batch=1,
+                                    blocks=guidance_blocks(cfg))
         codes = generate_codes(music, frames, cfg, runner=runner)
         return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]
 

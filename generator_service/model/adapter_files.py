@@ -36,17 +36,19 @@ class LoadedAdapter:
     config: AdapterConfig
     attached: AttachedAdapter
     base_model: str
+    base_revision: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def module(self) -> ExpotionAdapter:
         return self.attached.adapter
 
-    def runner(self, music: MusicModel, condition: Any, *, batch: int, guided: bool):
+    def runner(self, music: MusicModel, condition: Any, *, batch: int, blocks: tuple[str, ...]):
+        """The conditioning seam for `condition` (`.values` [T, F]); `blocks` from guidance_blocks."""
         from .adapter_runner import AdapterRunner
 
         values = torch.as_tensor(condition.values, dtype=torch.float32, device=music.device)
-        return AdapterRunner(self.attached, values, batch=batch, guided=guided)
+        return AdapterRunner(self.attached, values, batch=batch, blocks=blocks)
 
 
 def _lora_config(config: AdapterConfig):
@@ -68,7 +70,7 @@ def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
     adapter = ExpotionAdapter(config, dcfg.num_hidden_layers, dcfg.hidden_size,
                               config.max_positions(music.frame_rate, music.num_codebooks)).to(music.device)
     return LoadedAdapter(name="new", config=config, attached=AttachedAdapter(decoder, adapter),
-                         base_model=music.model_id)
+                         base_model=music.model_id, base_revision=music.revision)
 
 
 def trainable_parameters(loaded: LoadedAdapter) -> list[torch.nn.Parameter]:
@@ -95,7 +97,7 @@ def save_adapter(loaded: LoadedAdapter, out_dir: Path, training: dict[str, Any] 
     dcfg = loaded.attached.decoder.config
     meta = {
         "format": "expotion-adapter", "format_version": 1, "expotion_version": __version__,
-        "base_model": loaded.base_model,
+        "base_model": loaded.base_model, "base_revision": loaded.base_revision,
         "base_shape": {"hidden_size": dcfg.hidden_size, "num_hidden_layers": dcfg.num_hidden_layers,
                        "num_codebooks": dcfg.num_codebooks},
         "adapter": loaded.config.to_dict(), "training": training or loaded.training,
@@ -117,6 +119,9 @@ def _check_compatible(meta: dict[str, Any], music: MusicModel, path: Path, expec
     have = (cfg.get("feature_spec"), cfg.get("feature_version"), cfg.get("feature_fps"))
     if have != expected_spec:
         problems.append(f"feature spec: adapter uses {have}, this service extracts {expected_spec}")
+    if meta.get("base_revision") and music.revision and meta["base_revision"] != music.revision:
+        logger.warning("adapter %s was trained on %s revision %s; loaded revision is %s", path,
+                       meta.get("base_model"), meta["base_revision"], music.revision)
     if problems:
         raise ConfigError(f"adapter {path} does not fit: " + "; ".join(problems),
                           hint="Load the base model the adapter was trained on, or train an adapter for this one.")

@@ -2,7 +2,8 @@
 
 Per generation window it computes the condition keys/values once (all `max_positions` frames from
 the window start, zero features past the clip's end, as in training); per decoder call it sets the
-window positions of the input tokens. The condition goes to both halves of a guided batch.
+window positions of the input tokens. Every block of the batch gets the condition except the
+"no_visual" block of visual guidance, which gets the null (zero) condition.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from .adapter import AttachedAdapter
 
 
 class AdapterRunner:
-    def __init__(self, attached: AttachedAdapter, condition: torch.Tensor, *, batch: int, guided: bool) -> None:
-        """`condition` [T, F]: frame s of the clip at the codec frame rate."""
+    def __init__(self, attached: AttachedAdapter, condition: torch.Tensor, *, batch: int,
+                 blocks: tuple[str, ...]) -> None:
+        """`condition` [T, F]: frame s of the clip at the codec frame rate; `blocks` as in
+        pipeline/generate.py `guidance_blocks`, `batch` rows each."""
         self.attached = attached
         self.condition = condition
-        self.rows = batch * (2 if guided else 1)
+        self.batch, self.blocks = batch, blocks
         self._window_start: int | None = None
         self._kv: list = []
 
@@ -30,8 +33,13 @@ class AdapterRunner:
         return out
 
     def _prepare(self, window_start: int) -> None:
-        self.attached.set_condition(self.window_condition(window_start))
-        self._kv = [tuple(t.expand(self.rows, -1, -1, -1) for t in kv) for kv in self.attached.state.kv]
+        window = self.window_condition(window_start)
+        self.attached.set_condition(torch.cat([window, torch.zeros_like(window)]))  # [condition, null]
+        kv = []
+        for layer in self.attached.state.kv:
+            kv.append(tuple(torch.cat([t[1 if b == "no_visual" else 0].expand(self.batch, -1, -1, -1)
+                                       for b in self.blocks]) for t in layer))
+        self._kv = kv
         self._window_start = window_start
 
     def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,

@@ -42,6 +42,8 @@ class MusicModel:
     frame_rate: int
     num_codebooks: int
     max_window_s: float = MUSICGEN_MAX_WINDOW_S
+    #: The hub commit the weights came from (None for local directories).
+    revision: str | None = None
 
     @property
     def hop_length(self) -> int:
@@ -132,4 +134,5 @@ def load_music_model(
         sample_rate=int(audio_cfg.sampling_rate),
         frame_rate=int(audio_cfg.frame_rate),
         num_codebooks=int(model.decoder.num_codebooks),
+        revision=getattr(model.config, "_commit_hash", None),
     )

@@ -74,16 +74,39 @@ def encode_prompts(mm: MusicModel, prompts: Sequence[str]) -> tuple[Any, Any]:
     return hidden * mask[..., None], mask
 
 
-def encode_text(mm: MusicModel, prompt: str, batch: int, guided: bool) -> tuple[Any, Any]:
-    """`prompt` for `batch` takes -> (hidden [B', L, D], mask [B', L]); with guidance the
-    null-condition half (zeros, fully masked) is stacked after, as transformers does."""
+def guidance_blocks(cfg: GenerationConfig) -> tuple[str, ...]:
+    """Row blocks of the decoder batch, `variants` rows each: "cond" (text + visual), "no_text"
+    (null text: text guidance), "no_visual" (null visual condition: visual guidance)."""
+    blocks = ["cond"]
+    if cfg.guidance_scale > 1.0:
+        blocks.append("no_text")
+    if cfg.visual_guidance > 1.0:
+        blocks.append("no_visual")
+    return tuple(blocks)
+
+
+def encode_text(mm: MusicModel, prompt: str, batch: int, blocks: Sequence[str] = ("cond",)) -> tuple[Any, Any]:
+    """`prompt` for `batch` takes, per block -> (hidden [B', L, D], mask [B', L]); the "no_text"
+    block is the null text condition (zeros, fully masked), as transformers does for guidance."""
     import torch
 
     hidden, mask = encode_prompts(mm, [prompt] * batch)
-    if guided:
-        hidden = torch.cat([hidden, torch.zeros_like(hidden)], dim=0)
-        mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
-    return hidden, mask
+    null = (torch.zeros_like(hidden), torch.zeros_like(mask))
+    parts = [null if block == "no_text" else (hidden, mask) for block in blocks]
+    return torch.cat([h for h, _ in parts], dim=0), torch.cat([m for _, m in parts], dim=0)
+
+
+def combine_guidance(logits: Any, blocks: Sequence[str], cfg: GenerationConfig) -> Any:
+    """Guided logits [B*K, V] from the blocks' logits stacked [len(blocks)*B*K, V]."""
+    parts = dict(zip(blocks, logits.split(logits.shape[0] // len(blocks))))
+    cond = parts["cond"]
+    out = cond
+    if "no_text" in parts:
+        uncond = parts["no_text"]
+        out = uncond + (cond - uncond) * cfg.guidance_scale
+    if "no_visual" in parts:
+        out = out + (cond - parts["no_visual"]) * (cfg.visual_guidance - 1.0)
+    return out
 
 
 def _initial_sequence(prompt_codes: Any, batch: int, window: Window, k: int, pad: int, device: str) -> Any:
@@ -133,22 +156,19 @@ def sample_window(
     import torch
 
     k, pad, batch = mm.num_codebooks, int(mm.model.generation_config.pad_token_id), len(generators)
-    guided = cfg.guidance_scale > 1.0
+    blocks = guidance_blocks(cfg)
     seq = _initial_sequence(prompt_codes, batch, window, k, pad, mm.device)
     hidden, mask = text
     cache, pos = None, 0
     for p in range(window.context + 1, seq.shape[-1]):
         cancel.check()
         ids = seq[:, :, pos:p]
-        ids = torch.cat([ids, ids]) if guided else ids
+        ids = ids.repeat(len(blocks), 1, 1)
         logits, cache = runner(
             ids.reshape(-1, p - pos), window_start=window.start, position=pos,
             encoder_hidden_states=hidden, encoder_attention_mask=mask, past_key_values=cache,
         )
-        last = logits[:, -1, :].float()
-        if guided:
-            cond, uncond = last.split(batch * k)
-            last = uncond + (cond - uncond) * cfg.guidance_scale
+        last = combine_guidance(logits[:, -1, :].float(), blocks, cfg)
         picked = _pick(last, cfg, generators, batch, k)
         todo = seq[:, :, p] == -1
         seq[:, :, p] = torch.where(todo, picked, seq[:, :, p])
@@ -187,7 +207,7 @@ def generate_codes(
     generators = [torch.Generator(device=mm.device).manual_seed(cfg.seed + i) for i in range(cfg.variants)]
     progress("generate", 0, total_steps)
     with torch.inference_mode():
-        text = encode_text(mm, cfg.prompt, cfg.variants, cfg.guidance_scale > 1.0)
+        text = encode_text(mm, cfg.prompt, cfg.variants, guidance_blocks(cfg))
         codes = None
         for window in windows:
             context = None if codes is None else codes[:, :, codes.shape[-1] - window.context :]

@@ -21,9 +21,10 @@ import numpy as np
 from .. import __version__
 from ..audio import exact_num_samples, fit_length
 from ..config import FeatureConfig, GenerationConfig
+from ..errors import ConfigError
 from ..model.loading import MusicModel
 from ..progress import CancelToken, ProgressCallback, no_progress
-from .generate import decode_codes, frames_for_samples, generate_codes
+from .generate import decode_codes, frames_for_samples, generate_codes, guidance_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ class Scorer:
         cancel = cancel or CancelToken()
         gen = request.generation
         # 1. Check inputs before any heavy work.
+        if gen.visual_guidance > 1.0 and self.adapter is None:
+            raise ConfigError("visual_guidance: needs an adapter (without one the video does not reach the model)",
+                              hint="Pass --adapter, or leave visual guidance at 1.")
         start, end = check_inputs(request)
         num_samples = exact_num_samples(end - start, self.music.sample_rate)
         # 2. Visual features, only when something uses them.
@@ -171,4 +175,4 @@ class Scorer:
         condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)
         visual = "present" if float(np.max(condition.mask, initial=0.0)) > 0 else "null"
         return self.adapter.runner(self.music, condition, batch=gen.variants,
-                                   guided=gen.guidance_scale > 1.0), visual
+                                   blocks=guidance_blocks(gen)), visual

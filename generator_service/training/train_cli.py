@@ -52,13 +52,13 @@ def _configs(args: argparse.Namespace, window_s: float, feature_fps: float):
 def _sample(music: Any, loaded: Any, item: dict[str, Any], out: Path) -> Path:
     from ..audio import write_wav
     from ..config import GenerationConfig
-    from ..pipeline.generate import decode_codes, generate_codes
+    from ..pipeline.generate import decode_codes, generate_codes, guidance_blocks
 
     frames = item["codes"].shape[-1]
     cfg = GenerationConfig(prompt=item.get("prompt", ""), window_s=loaded.config.window_s,
                            context_s=loaded.config.window_s / 2)
     values = type("Condition", (), {"values": item["condition"].numpy()})()
-    runner = loaded.runner(music, values, batch=1, guided=True)
+    runner = loaded.runner(music, values, batch=1, blocks=guidance_blocks(cfg))
     codes = generate_codes(music, frames, cfg, runner=runner)
     audio = decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)
     return write_wav(out / "sample.wav", audio[0], music.sample_rate)

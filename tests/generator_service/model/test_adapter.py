@@ -13,7 +13,7 @@ from generator_service.errors import ConfigError
 from generator_service.model.adapter import AdapterConfig
 from generator_service.model.adapter_files import create_adapter, load_adapter, save_adapter
 from generator_service.model.loading import load_music_model
-from generator_service.pipeline.generate import generate_codes
+from generator_service.pipeline.generate import generate_codes, guidance_blocks
 from generator_service.training.train import TrainConfig, collate, train
 
 F, K, CLASSES = 100, 4, 8  # 2 s windows at 50 Hz, 4 codebooks, 8 condition classes
@@ -43,7 +43,7 @@ class _Cond:
 
 def _codes(music, loaded, condition, cfg) -> torch.Tensor:
     runner = None if loaded is None else loaded.runner(music, _Cond(condition), batch=cfg.variants,
-                                                       guided=cfg.guidance_scale > 1)
+                                                       blocks=guidance_blocks(cfg))
     return generate_codes(music, F, cfg, runner=runner)
 
 
@@ -108,6 +108,27 @@ def test_save_load_into_a_fresh_base_gives_identical_generations(tmp_path: Path,
     reloaded = load_adapter(tmp_path / "a", other)
     assert torch.equal(_codes(other, reloaded, items[0]["condition"], GEN), before)
     assert (tmp_path / "a" / "adapter_model.safetensors").is_file()  # peft's LoRA file
+
+
+def test_visual_guidance_uses_the_null_condition_block(tmp_path: Path, fresh) -> None:
+    rng = np.random.default_rng(2)
+    items = [synthetic_item(rng) for _ in range(4)]
+    trained = train(fresh, items, [], tmp_path / "a", TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
+                    AdapterConfig(window_s=2.0, latent_dim=8))
+    plain = _codes(fresh, trained, items[0]["condition"], GEN)
+    from dataclasses import replace
+
+    guided = _codes(fresh, trained, items[0]["condition"], replace(GEN, visual_guidance=3.0))
+    assert guided.shape == plain.shape and not torch.equal(guided, plain)
+
+
+def test_visual_guidance_without_adapter_is_refused(tmp_path: Path, fresh) -> None:
+    from generator_service.demo_clip import make_performer_clip
+    from generator_service.pipeline.score import Scorer, ScoreRequest
+
+    clip = make_performer_clip(tmp_path / "c.mp4", duration=0.5, fps=25, size=(160, 90))
+    with pytest.raises(ConfigError, match="visual_guidance: needs an adapter"):
+        Scorer(fresh)(ScoreRequest(clip, generation=GenerationConfig(visual_guidance=2.0)))
 
 
 def test_loading_onto_another_base_says_what_differs(tmp_path: Path, fresh) -> None:

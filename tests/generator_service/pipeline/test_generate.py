@@ -49,7 +49,7 @@ def test_continuation_matches_transformers_audio_prompt(tiny, monkeypatch) -> No
     from generator_service.model.conditioning import PlainDecoder
 
     with torch.inference_mode():
-        text = encode_text(tiny, cfg.prompt, 1, guided=True)
+        text = encode_text(tiny, cfg.prompt, 1, ("cond", "no_text"))
         ours = sample_window(tiny, text, context, Window(0, 20, 30), cfg, [torch.Generator()],
                              runner=PlainDecoder(tiny.model.decoder), on_step=lambda: None, cancel=CancelToken())
     tok = tiny.tokenizer([cfg.prompt], return_tensors="pt")
