@@ -89,4 +89,12 @@ def network_refusal(settings: Settings) -> str:
             "(Preferences > System > Network)")
 
 
+def poll_network(operator: type, context: bpy.types.Context) -> bool:
+    """`poll()` helper: False, with the reason shown to the user, while networking is refused."""
+    reason = network_refusal(get(context))
+    if reason:
+        operator.poll_message_set(reason)
+    return not reason
+
+
 classes = (ExpotionPreferences,)

@@ -16,10 +16,7 @@ class EXPOTION_OT_check_service(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        reason = preferences.network_refusal(preferences.get(context))
-        if reason:
-            cls.poll_message_set(reason)
-        return not reason
+        return preferences.poll_network(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

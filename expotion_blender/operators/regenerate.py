@@ -39,10 +39,7 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         if context.scene is None or not scored_strips(context.scene):
             cls.poll_message_set("Select a sound strip made by Expotion")
             return False
-        reason = preferences.network_refusal(preferences.get(context))
-        if reason:
-            cls.poll_message_set(reason)
-        return not reason
+        return preferences.poll_network(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

@@ -28,10 +28,7 @@ class EXPOTION_OT_suggest_prompt(bpy.types.Operator):
         if active_movie(context) is None:
             cls.poll_message_set("Make a movie strip active")
             return False
-        reason = preferences.network_refusal(preferences.get(context))
-        if reason:
-            cls.poll_message_set(reason)
-        return not reason
+        return preferences.poll_network(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
