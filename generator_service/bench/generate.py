@@ -32,7 +32,7 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 1) -> str:
+def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2) -> str:
     import torch
 
     from ..model.loading import pick_device
@@ -54,10 +54,11 @@ def run(seconds: float | None = None, device: str | None = None, size: str = "sm
         generate_codes(mm, frames, cfg)
 
     ours()  # warm-up (allocator, kernels)
-    rows = []
-    for name, fn in (("transformers generate()", stock), ("expotion loop", ours)):
-        wall = min(_time(fn) for _ in range(repeats))
-        rows.append([name, seconds, wall, wall / seconds])
+    walls: dict[str, list[float]] = {"transformers generate()": [], "expotion loop": []}
+    for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
+        walls["transformers generate()"].append(_time(stock))
+        walls["expotion loop"].append(_time(ours))
+    rows = [[name, seconds, min(w), min(w) / seconds] for name, w in walls.items()]
     rows[1].append(rows[0][2] / rows[1][2])
     rows[0].append(1.0)
     head = f"generation at musicgen-{size} shape (random weights), device {device}, {torch.get_num_threads()} threads, " \
