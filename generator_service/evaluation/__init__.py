@@ -4,6 +4,9 @@
   at a feature rate), each returning a typed result that carries the tolerance it used.
 - `runner`: the evaluate loop over `EvalItem`s; generation is injected as `generate(item, system)`.
 - `report`: the self-contained HTML report (inline SVG plots) and the JSON of all numbers.
+- `references`: optional reference models loaded from local files only (EnCodec of the music
+  model, a transformers CLAP) for FAD and the CLAP text score.
+- `evaluate_cli`: the `evaluate` command (model + adapter vs the text-only baseline).
 
 Nothing here downloads anything. Heavy imports (librosa, scipy, matplotlib) happen inside functions.
 """

@@ -1,22 +1,32 @@
 """The `evaluate` command: generate with the model (+ adapter) and the text-only baseline, same
 seeds and prompts, score both against the video's motion and expression, write report.html/.json.
 
-`--clips DIR`: every video in DIR (features read with MediaPipe, music scored by the pipeline).
+`--clips DIR`: every video in DIR (features read with MediaPipe, music scored by the pipeline); a
+clip's own music (a sibling audio file with its stem, else its audio track) is the ground truth.
 `--data PREPARED`: the test split of a prepared dataset (condition at 50 Hz; its music, decoded
 from the stored codes, is scored as the ground truth).
+
+Optional reference models, off by default and loaded from local files only (see `references`):
+`--fad encodec|clap` adds FAD against the ground truth, `--clap PATH_OR_ID` the CLAP text score.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
 NAME = "evaluate"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+FAD_CHOICES = ("none", "encodec", "clap")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -31,6 +41,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N clips")
     p.add_argument("--tolerance", type=float, default=0.1, help="beat hit window, +- seconds")
+    p.add_argument("--fad", choices=FAD_CHOICES, default="none",
+                   help="FAD vs ground truth on this embedding: the music model's EnCodec or CLAP (needs --clap)")
+    p.add_argument("--clap", default=None, metavar="PATH_OR_ID",
+                   help="local CLAP dir or cached hub id (never downloaded): text score, and --fad clap")
     p.add_argument("--device", default=None)
     p.add_argument("--offline", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -48,17 +62,40 @@ def _item_from_features(clip_id: str, values: np.ndarray, fps: float, prompt: st
                     prompt=prompt, seed=seed, **extra)
 
 
+def _clip_truth(video: Path, info: Any, start: float, end: float, sample_rate: int) -> np.ndarray | None:
+    """The clip's own music over [start, end) -> [S] at `sample_rate`, or None when it has none.
+
+    A sibling audio file wins over the video's track (as in dataset preparation); unreadable audio is
+    logged and skipped, so that clip is scored without ground truth.
+    """
+    from ..training.audio_io import AudioError, decode_audio, sibling_audio
+
+    source = sibling_audio(video)
+    if source is None and not info.has_audio:
+        return None
+    try:
+        audio = decode_audio(source or video, sample_rate, origin=None if source else info.start_time)
+    except AudioError as err:
+        logger.warning("%s: no ground truth (%s)", video.name, err.message)
+        return None
+    return audio.samples[int(round(start * sample_rate)):int(round(end * sample_rate))]
+
+
 def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
-    from ..pipeline.score import check_inputs, ScoreRequest
+    from ..pipeline.score import ScoreRequest
+    from ..pipeline.video import probe_video, resolve_range
 
     videos = sorted(p for p in args.clips.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)[: args.limit]
     items, requests = [], {}
     base = scorer_for("text-only")
     for video in videos:
         request = ScoreRequest(video, analyze=True)
-        start, end = check_inputs(request)
+        info = probe_video(video)
+        start, end = resolve_range(info, request.start, request.end)
         track = base.read_features(video, start, end, lambda *a: None, None)
-        items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed))
+        truth = _clip_truth(video, info, start, end, base.music.sample_rate)
+        items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed,
+                                         ground_truth_audio=truth))
         requests[video.name] = request
 
     def generate(item, system: str) -> np.ndarray:
@@ -105,7 +142,39 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
     return items, generate
 
 
+def check_reference_args(args: argparse.Namespace) -> None:
+    """Fail before loading anything: `--fad clap` needs `--clap`."""
+    if args.fad == "clap" and not args.clap:
+        raise ConfigError("--fad clap needs --clap PATH_OR_ID",
+                          hint="Pass --clap with a local CLAP directory or a hub id in the local cache, "
+                               "or use --fad encodec.")
+
+
+def _references(args: argparse.Namespace, music: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """(embedder or None, text_scorer or None, report meta entries) for --fad / --clap."""
+    from .references import encodec_embedder, load_clap
+
+    embedder = text_scorer = None
+    meta: dict[str, Any] = {}
+    clap = load_clap(args.clap, device=music.device) if args.clap else None
+    if clap is not None:
+        text_scorer = clap.text_score
+        meta["text_score_model"] = f"{clap.description}: cosine(audio, prompt), mean over windows"
+        if args.clips is not None and not args.prompt.strip():
+            logger.warning("--clap with --clips but no --prompt: the text score is undefined")
+    if args.fad == "encodec":
+        embedder = encodec_embedder(music)
+        meta["fad_embedding"] = embedder.description
+    elif args.fad == "clap" and clap is not None:
+        embedder = clap.embed
+        meta["fad_embedding"] = clap.description
+    if meta:
+        meta["reference_models"] = "local files only; nothing downloaded"
+    return embedder, text_scorer, meta
+
+
 def run(args: argparse.Namespace) -> int:
+    check_reference_args(args)
     from ..cli import BarProgress
     from ..model.adapter_files import load_adapter
     from ..model.loading import load_music_model
@@ -114,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     from .runner import EvalConfig, evaluate
 
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
+    embedder, text_scorer, reference_meta = _references(args, music)
     adapter = load_adapter(args.adapter, music) if args.adapter else None
     systems = ("expotion", "text-only") if adapter is not None else ("text-only",)
     scorers = {"text-only": Scorer(music)}
@@ -125,10 +195,12 @@ def run(args: argparse.Namespace) -> int:
         items, generate = _data_items(args, music, adapter)
     bar = BarProgress(enabled=not args.quiet)
     meta = {"model": music.model_id, "adapter": str(args.adapter) if args.adapter else None,
-            "untrained": music.untrained, "source": str(args.clips or args.data)}
+            "untrained": music.untrained, "source": str(args.clips or args.data),
+            "ground_truth": f"{sum(i.ground_truth_audio is not None for i in items)} of {len(items)} clips",
+            **reference_meta}
     try:
         report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance),
-                          progress=bar, meta=meta)
+                          embedder=embedder, text_scorer=text_scorer, progress=bar, meta=meta)
     finally:
         bar.close()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -36,3 +36,38 @@ def test_evaluate_clips_writes_report_for_adapter_and_baseline(tmp_path: Path, t
     assert (tmp_path / "report" / "report.html").read_text().count("<svg") >= 2
     text = json.dumps(report)
     assert "expotion" in text and "text-only" in text and "bob.mp4" in text
+
+
+@pytest.mark.slow
+def test_evaluate_clips_with_encodec_fad_and_clap_score(tmp_path: Path, cache_dir: Path) -> None:
+    from .test_references import build_tiny_clap
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    make_performer_clip(clips / "bob.mp4", duration=2.0, fps=25, size=(160, 90), bob_hz=2.0, with_audio=True)
+    clap = build_tiny_clap(tmp_path / "clap")
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator_service", "evaluate", "--clips", str(clips), "--model", "tiny",
+         "--fad", "encodec", "--clap", str(clap), "--prompt", "calm ambient piano",
+         "--out", str(tmp_path / "report"), "--quiet"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["meta"]["ground_truth"] == "1 of 1 clips"  # the clip's own audio track
+    assert "EnCodec" in report["meta"]["fad_embedding"] and "meaningless" in report["meta"]["fad_embedding"]
+    assert "CLAP" in report["meta"]["text_score_model"]
+    assert "local" in report["meta"]["reference_models"]
+    assert set(report["fad"]) == {"text-only"} and report["fad"]["text-only"] >= 0.0
+    score = report["clips"][0]["scores"]["text-only"]["text_score"]
+    assert -1.0 <= score <= 1.0
+    assert "ground-truth" in report["clips"][0]["scores"]
+
+
+def test_evaluate_fad_clap_without_clap_fails_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from generator_service.cli import main
+
+    code = main(["evaluate", "--clips", str(tmp_path), "--model", "tiny", "--fad", "clap",
+                 "--out", str(tmp_path / "report")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--fad clap needs --clap" in err and "hint:" in err
+    assert not (tmp_path / "report").exists()
