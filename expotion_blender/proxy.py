@@ -34,7 +34,7 @@ def render_proxy(scene: bpy.types.Scene, strip: Any, max_height: int) -> str:
     tmp = bpy.data.scenes.new(f"expotion-proxy-{uuid.uuid4().hex[:8]}")
     try:
         tmp.render.fps, tmp.render.fps_base = scene.render.fps, scene.render.fps_base
-        copy = vse.new_movie(tmp, "proxy", strip.filepath, 1, int(strip.frame_start))
+        copy = vse.new_movie(tmp, "proxy", strip.filepath, 1, int(vse.content_start(strip)))
         vse.copy_movie_look(strip, copy)
         tmp.frame_start, tmp.frame_end = start, end - 1
         render = tmp.render

@@ -37,16 +37,30 @@ class AnalyzeRequest:
     upload_path: str | None = None
 
 
-class _Worker(threading.Thread):
-    """Runs submit/poll/download/cancel/analyze commands; results go to `outbox`."""
+class _Worker:
+    """Runs submit/poll/download/cancel/analyze commands on its own thread; results go to `outbox`.
+
+    It owns a `threading.Thread` rather than subclassing one: a subclass shares the instance namespace
+    with Thread's private attributes, and Python 3.13 (Blender 5.1+) added `Thread._handle`, which
+    silently replaced a method of that name and killed the thread on its first command.
+    """
 
     def __init__(self, outbox: queue.Queue[tuple[Any, ...]]) -> None:
-        super().__init__(name="expotion-worker", daemon=True)
         self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.outbox = outbox
         self._active: dict[str, tuple[JobRequest, Client, JobState, float, int]] = {}
+        self._thread = threading.Thread(target=self._run, name="expotion-worker", daemon=True)
 
-    def run(self) -> None:
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
         while True:
             try:
                 command = self.inbox.get(timeout=self._poll_wait())

@@ -20,6 +20,7 @@ from . import preferences, proxy, runtime, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
 from .protocol import ExpotionError, JobParams
+from .timing import StripTiming
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,8 @@ def audio_dir(settings: preferences.Settings) -> str:
     return os.path.abspath(bpy.path.abspath(folder))
 
 
-def use_path(settings: preferences.Settings, strip: Any, scene: bpy.types.Scene) -> bool:
+def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) -> bool:
     """Send a local path + range (True) or upload a proxy of exactly the visible range (False)."""
-    timing = vse.movie_timing(scene, strip)
     if settings.transfer == "UPLOAD":
         return False
     if settings.transfer == "PATH":
@@ -88,7 +88,7 @@ def request_for(context: bpy.types.Context, strip: Any, base: JobParams, setting
     strip[vse.KEY_PROP] = key
     params = dataclasses.replace(base, duration=timing.duration_s, end=None)
     upload = None
-    if use_path(settings, strip, scene):
+    if use_path(settings, strip, timing):
         params = dataclasses.replace(params, path=os.path.abspath(bpy.path.abspath(strip.filepath)),
                                      start=max(0.0, timing.source_start_s))
     else:

@@ -1,14 +1,17 @@
 """The only module that knows how Blender 4.2 / 4.5 / 5.x name VSE data, plus strip placement.
 
 Owns: `sequences` vs `strips` collections, the 5.2 timing renames (`frame_final_*` ->
-`left_handle`/`right_handle`/`duration`), strip creation/removal, the video output switch of 5.0
-(`image_settings.media_type`), finding strips again and finding free channels.
+`left_handle`/`right_handle`, `frame_start`/`frame_duration` -> `content_start`/`content_duration`,
+`frame_offset_*` -> `*_handle_offset`; the old names warn in 5.2), strip creation/removal, the video
+output switch of 5.0 (`image_settings.media_type`), finding strips again and finding free channels,
+and the movie frame-rate cache.
 Main thread only (all of it touches bpy data).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +27,17 @@ META_PROP = "expotion"  # id property group holding a scored strip's metadata
 
 _STRIP_TYPE = getattr(bpy.types, "Strip", None) or getattr(bpy.types, "Sequence")
 _STRIP_PROPS = set(_STRIP_TYPE.bl_rna.properties.keys())
-_HANDLES = "left_handle" in _STRIP_PROPS  # 5.2+
+_HANDLES = "left_handle" in _STRIP_PROPS  # 5.2+: same values under new names, the old ones deprecated
 _LEFT = "left_handle" if _HANDLES else "frame_final_start"
 _RIGHT = "right_handle" if _HANDLES else "frame_final_end"
+_CONTENT_START = "content_start" if _HANDLES else "frame_start"
+_CONTENT_FRAMES = "content_duration" if _HANDLES else "frame_duration"
+_HANDLE_OFFSETS = ("left_handle_offset", "right_handle_offset") if _HANDLES else ("frame_offset_start",
+                                                                                   "frame_offset_end")
+# Reading `MovieStrip.fps` opens the movie file (~25 ms each time in background mode, 5.0 and 5.2):
+# the rate is cached per (file, size, mtime, stream).
+_FPS_CACHE: dict[tuple[str, int, int, int], float] = {}
+_FPS_CACHE_MAX = 256
 
 
 def editor(scene: bpy.types.Scene, create: bool = False) -> Any:
@@ -66,6 +77,11 @@ def set_visible_end(strip: Any, end: int) -> None:
     setattr(strip, _RIGHT, int(end))
 
 
+def content_start(strip: Any) -> float:
+    """Timeline frame where the strip's content begins (before its handles are applied)."""
+    return float(getattr(strip, _CONTENT_START))
+
+
 def is_retimed(strip: Any) -> bool:
     """Any retiming key at all (an unretimed strip has none): conservative, a proxy is then used."""
     return len(getattr(strip, "retiming_keys", ()) or ()) > 0
@@ -76,13 +92,29 @@ def scene_fps_base(scene: bpy.types.Scene) -> float:
     return round(scene.render.fps_base, 6)
 
 
+def movie_fps(strip: Any) -> float:
+    """The movie's own frame rate (0.0 when unknown), read from Blender once per file version."""
+    path = bpy.path.abspath(strip.filepath)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return float(getattr(strip, "fps", 0.0))
+    key = (path, stat.st_size, stat.st_mtime_ns, int(getattr(strip, "stream_index", 0)))
+    if key not in _FPS_CACHE:
+        if len(_FPS_CACHE) >= _FPS_CACHE_MAX:
+            _FPS_CACHE.clear()
+        _FPS_CACHE[key] = float(getattr(strip, "fps", 0.0))
+    return _FPS_CACHE[key]
+
+
 def movie_timing(scene: bpy.types.Scene, strip: Any) -> StripTiming:
     start, end = visible_range(strip)
     plain = not (getattr(strip, "use_reverse_frames", False) or getattr(strip, "strobe", 1.0) > 1.0
                  or is_retimed(strip))
-    return StripTiming(content_start=float(strip.frame_start), visible_start=start, visible_end=end,
-                       movie_fps=float(getattr(strip, "fps", 0.0)), fps=scene.render.fps,
-                       fps_base=scene_fps_base(scene), plain=plain, content_frames=int(strip.frame_duration))
+    return StripTiming(content_start=content_start(strip), visible_start=start, visible_end=end,
+                       movie_fps=movie_fps(strip), fps=scene.render.fps,
+                       fps_base=scene_fps_base(scene), plain=plain,
+                       content_frames=int(getattr(strip, _CONTENT_FRAMES)))
 
 
 def movie_is_readable(strip: Any) -> bool:
@@ -150,7 +182,6 @@ def set_video_output(render: Any) -> None:
 
 def copy_movie_look(src: Any, dst: Any) -> None:
     """Copy what decides which source frame shows when (offsets, reverse, strobe, stream)."""
-    for attr in ("frame_offset_start", "frame_offset_end", "use_reverse_frames", "strobe", "stream_index",
-                 "use_flip_x", "use_flip_y"):
+    for attr in (*_HANDLE_OFFSETS, "use_reverse_frames", "strobe", "stream_index", "use_flip_x", "use_flip_y"):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate", "adapter", "service"])
+    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
@@ -217,6 +217,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.adapter import run as run_adapter
 
         print(run_adapter(seconds=args.seconds, device=args.device, size=args.size))
+    elif args.what == "blender":
+        from .bench.blender import run as run_blender
+
+        print(run_blender(seconds=args.seconds))
     elif args.what == "service":
         from .bench.service import run as run_service
 

@@ -2,6 +2,9 @@
 process. Each installs the built zip through Blender's extension install path, enables it, does its
 work with `assert`s, and prints `SCENARIO_RESULT <json>` for the pytest side.
 Inputs come from the environment: EXPOTION_TEST_ZIP, EXPOTION_SERVICE_URL, EXPOTION_TEST_ARGS.
+Every DeprecationWarning raised from the installed extension's files is recorded and reported under
+`deprecations` (the runner fails on any): a newer Blender's deprecations show up as test failures.
+The scenarios themselves read strip timing through `span`/`trim`/`move` (5.2 renamed those properties).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 import sys
 import time
+import warnings
 import wave
 from typing import Any
 
@@ -17,6 +21,33 @@ import bpy
 
 MODULE = "bl_ext.user_default.expotion"
 ARGS: dict[str, Any] = json.loads(os.environ.get("EXPOTION_TEST_ARGS", "{}"))
+EXTENSION_DIR = os.sep + os.path.join("user_default", "expotion") + os.sep
+_NEW_NAMES = "left_handle" in bpy.types.Strip.bl_rna.properties.keys()  # 5.2+
+_SPAN = ("left_handle", "right_handle") if _NEW_NAMES else ("frame_final_start", "frame_final_end")
+_TRIM = ("left_handle_offset", "right_handle_offset") if _NEW_NAMES else ("frame_offset_start", "frame_offset_end")
+_MOVE = "content_start" if _NEW_NAMES else "frame_start"
+_WARNINGS = warnings.catch_warnings(record=True)
+_RECORDED = _WARNINGS.__enter__()  # for the whole process, one scenario per process
+warnings.simplefilter("always", DeprecationWarning)
+
+
+def span(strip: Any) -> list[int]:
+    """[first visible frame, frame after the last]."""
+    return [getattr(strip, _SPAN[0]), getattr(strip, _SPAN[1])]
+
+
+def trim(strip: Any, start: int, end: int) -> None:
+    setattr(strip, _TRIM[0], start)
+    setattr(strip, _TRIM[1], end)
+
+
+def move(strip: Any, frame: int) -> None:
+    setattr(strip, _MOVE, frame)
+
+
+def extension_deprecations() -> list[str]:
+    return sorted({f"{w.filename}:{w.lineno}: {w.message}" for w in _RECORDED
+                   if issubclass(w.category, DeprecationWarning) and EXTENSION_DIR in w.filename})
 
 
 def install() -> Any:
@@ -35,9 +66,9 @@ def new_scene(fps: int, base: float, name: str = "Edit") -> bpy.types.Scene:
     return scene
 
 
-def add_movie(scene: bpy.types.Scene, name: str, clip: str, channel: int, frame: int, trim=(0, 0)) -> Any:
+def add_movie(scene: bpy.types.Scene, name: str, clip: str, channel: int, frame: int, trim_frames=(0, 0)) -> Any:
     strip = scene.sequence_editor.strips.new_movie(name=name, filepath=clip, channel=channel, frame_start=frame)
-    strip.frame_offset_start, strip.frame_offset_end = trim
+    trim(strip, *trim_frames)
     return strip
 
 
@@ -52,7 +83,7 @@ def select(scene: bpy.types.Scene, *strips: Any) -> None:
 
 def sounds(scene: bpy.types.Scene) -> list[Any]:
     return sorted((s for s in scene.sequence_editor.strips_all if s.type == "SOUND"),
-                  key=lambda s: (s.frame_final_start, s.channel))
+                  key=lambda s: (span(s)[0], s.channel))
 
 
 def wav_samples(strip: Any) -> int:
@@ -62,12 +93,14 @@ def wav_samples(strip: Any) -> int:
 
 def describe(strip: Any) -> dict[str, Any]:
     meta = strip.get("expotion")
-    return {"name": strip.name, "start": strip.frame_final_start, "end": strip.frame_final_end,
+    start, end = span(strip)
+    return {"name": strip.name, "start": start, "end": end,
             "channel": strip.channel, "mute": strip.mute, "samples": wav_samples(strip),
             "meta": meta.to_dict() if meta else None}
 
 
 def done(data: dict[str, Any]) -> None:
+    data["deprecations"] = extension_deprecations()
     sys.stdout.write("SCENARIO_RESULT " + json.dumps(data) + "\n")
     sys.stdout.flush()
 
@@ -89,8 +122,8 @@ def score() -> None:
     install()
     clips = ARGS["clips"]
     scene = new_scene(30, 1.001)
-    a = add_movie(scene, "A", clips["c2997"], 2, 7, trim=(5, 9))
-    b = add_movie(scene, "B", clips["c25"], 1, 120, trim=(3, 0))
+    a = add_movie(scene, "A", clips["c2997"], 2, 7, trim_frames=(5, 9))
+    b = add_movie(scene, "B", clips["c25"], 1, 120, trim_frames=(3, 0))
     blocker = scene.sequence_editor.strips.new_effect(name="blk", type="COLOR", channel=3, frame_start=40, length=10)
     select(scene, a, b, blocker)
     scene.expotion.prompt, scene.expotion.takes = "warm piano", 2
@@ -102,7 +135,7 @@ def score() -> None:
     assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
     score_s = time.perf_counter() - t0
     placed = [describe(s) for s in sounds(scene)]
-    video = {s.name: [s.frame_final_start, s.frame_final_end, s.channel] for s in (a, b)}
+    video = {s.name: [*span(s), s.channel] for s in (a, b)}
     first_a = next(s for s in sounds(scene) if s["expotion"]["source_name"] == "A" and s["expotion"]["take"] == 0)
     old_job = first_a["expotion"]["job_id"]
     select(scene, first_a)
@@ -120,10 +153,10 @@ def score_23976() -> None:
     """23.976 scene, 23.976 clip with trims: path mode, exact samples."""
     install()
     scene = new_scene(24, 1.001)
-    c = add_movie(scene, "C", ARGS["clips"]["c23976"], 1, -4, trim=(9, 2))
+    c = add_movie(scene, "C", ARGS["clips"]["c23976"], 1, -4, trim_frames=(9, 2))
     select(scene, c)
     assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
-    done({"video": [c.frame_final_start, c.frame_final_end, c.channel], "placed": [describe(s) for s in sounds(scene)]})
+    done({"video": [*span(c), c.channel], "placed": [describe(s) for s in sounds(scene)]})
 
 
 def async_moves() -> None:
@@ -140,7 +173,8 @@ def async_moves() -> None:
                 for s in (a, b)]
     ext.runtime.submit(requests)
     submit_s = (time.perf_counter() - t0) / 2
-    a.channel, a.frame_start = 5, 40  # moved while running
+    a.channel = 5  # moved while running
+    move(a, 40)
     scene.sequence_editor.strips.remove(b)  # deleted while running
     ticks, deadline = [], time.monotonic() + 30
     while ext.runtime.active_count() and time.monotonic() < deadline:
@@ -156,7 +190,7 @@ def async_moves() -> None:
     assert path_request.upload_path is None and path_request.params.path
     states = {s.label: [s.status, s.error] for s in ext.runtime.job_states()}
     done({"states": states, "placed": [describe(s) for s in sounds(scene)],
-          "a": [a.frame_final_start, a.frame_final_end, a.channel], "submit_s": submit_s, "path_snapshot_s": path_snapshot_s,
+          "a": [*span(a), a.channel], "submit_s": submit_s, "path_snapshot_s": path_snapshot_s,
           "tick_max_s": max(ticks), "tick_mean_s": sum(ticks) / len(ticks), "ticks": len(ticks)})
 
 
@@ -206,15 +240,15 @@ def e2e() -> None:
     install()
     clips = ARGS["clips"]
     scene = new_scene(30, 1.001)
-    a = add_movie(scene, "A", clips["c2997"], 1, 3, trim=(4, 6))
-    b = add_movie(scene, "B", clips["c25"], 1, 150, trim=(2, 3))
+    a = add_movie(scene, "A", clips["c2997"], 1, 3, trim_frames=(4, 6))
+    b = add_movie(scene, "B", clips["c25"], 1, 150, trim_frames=(2, 3))
     select(scene, a, b)
     scene.expotion.prompt, scene.expotion.seed_mode = "calm strings", "FIXED"
     try:
         bpy.ops.expotion.score_strips(wait=True)
     except RuntimeError as exc:  # warnings are fine (e.g. no person in a synthetic clip), errors are not
         assert "Error" not in str(exc), exc
-    video = {s.name: [s.frame_final_start, s.frame_final_end, s.channel] for s in (a, b)}
+    video = {s.name: [*span(s), s.channel] for s in (a, b)}
     done({"video": video, "placed": [describe(s) for s in sounds(scene)]})
 
 

@@ -95,6 +95,9 @@ def run_blender(built_zip: str, tmp_path: Path):
                               text=True, cwd=tmp_path, env=env, timeout=timeout, check=False)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("SCENARIO_RESULT ")]
         assert proc.returncode == 0 and lines, f"scenario {name} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        return json.loads(lines[-1].split(" ", 1)[1])
+        result = json.loads(lines[-1].split(" ", 1)[1])
+        deprecated = result.pop("deprecations", [])
+        assert not deprecated, "the extension uses API deprecated in this Blender:\n" + "\n".join(deprecated)
+        return result
 
     return run
