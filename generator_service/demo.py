@@ -73,32 +73,6 @@ def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) ->
     return {"clip": str(clip), "wav": str(wav), "video": str(video), "model": model_id}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc, timeout_s: float = 180.0) -> None:
-    import time
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the service exited early (status {proc.returncode}); see its log")
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not answer {url}/v1/health in {timeout_s:.0f} s") from None
-            time.sleep(0.5)
-
-
 def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> dict | None:
     """Score the clip in real Blender through the extension and a real service process."""
     import os
@@ -113,23 +87,14 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
         raise RuntimeError(f"building the extension failed:\n{build.stderr[-2000:]}")
     zip_path = sorted((root / "dist").glob("expotion-*.zip"))[-1]
     _say(f"built {zip_path} (validated by Blender's own validator)")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(out / "service.log", "w") as log:
-        service = subprocess.Popen([sys.executable, "-m", "generator_service", "serve", "--model", model_id,
-                                    "--port", str(port), "--media-root", str(out.resolve()),
-                                    "--work-dir", str(out / "service")], cwd=root, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        try:
-            _wait_healthy(url, service)
-            _say(f"service running at {url}; scoring in Blender (headless, through the extension)")
-            env = dict(os.environ, EXPOTION_SERVICE_URL=url, BLENDER_USER_RESOURCES=str(out / "blender_user"))
-            proc = subprocess.run([str(blender_python), str(Path(__file__).with_name("demo_blender_scene.py")),
-                                   str(zip_path), str(clip.resolve()), str(out.resolve())],
-                                  env=env, capture_output=True, text=True, timeout=900)
-        finally:
-            service.terminate()
-            service.wait(timeout=30)
+    from .api.launch import service_process
+
+    with service_process(model_id, out.resolve(), out, cwd=root) as url:
+        _say(f"service running at {url}; scoring in Blender (headless, through the extension)")
+        env = dict(os.environ, EXPOTION_SERVICE_URL=url, BLENDER_USER_RESOURCES=str(out / "blender_user"))
+        proc = subprocess.run([str(blender_python), str(Path(__file__).with_name("demo_blender_scene.py")),
+                               str(zip_path), str(clip.resolve()), str(out.resolve())],
+                              env=env, capture_output=True, text=True, timeout=900)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DEMO_BLENDER ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"the Blender stage failed:\n{(proc.stdout + proc.stderr)[-3000:]}")

@@ -13,15 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,45 +66,11 @@ def make_clips(folder: Path, count: int, seconds: float, size: tuple[int, int]) 
             for i in range(count)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVICE_START_S
-    while True:
-        if proc.poll() is not None:
-            raise BenchFailed(f"the service exited with status {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                raise BenchFailed(f"the service did not answer {url}/v1/health in {SERVICE_START_S:.0f} s") from None
-            time.sleep(0.3)
-
-
-@contextmanager
-def tiny_service(media_root: Path, work: Path) -> Iterator[str]:
+def tiny_service(media_root: Path, work: Path):
     """A real `serve --model tiny` process on a free loopback port -> its URL; stopped on exit."""
-    url_port = _free_port()
-    log = work / "service.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "generator_service", "serve", "--model", "tiny", "--port",
-                                 str(url_port), "--media-root", str(media_root), "--work-dir", str(work / "service")],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{url_port}"
-            _wait_healthy(url, proc, log)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    from ..api.launch import service_process
+
+    return service_process("tiny", media_root, work, cwd=ROOT, timeout_s=SERVICE_START_S)
 
 
 def run_scenario(python: Path, url: str, args: dict[str, Any], work: Path, timeout_s: float) -> dict[str, Any]:
