@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
-                       help="MusicGen shape for `bench generate` (random weights)")
+                       help="MusicGen shape for `bench generate` / `bench adapter` (random weights)")
+    bench.add_argument("--repeats", type=int, default=2,
+                       help="`bench generate` / `bench adapter`: interleaved runs per variant (the minimum is shown)")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -216,7 +218,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "adapter":
         from .bench.adapter import run as run_adapter
 
-        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size))
+        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats))
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 
@@ -228,7 +230,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from .bench.generate import run as run_generate
 
-        print(run_generate(seconds=args.seconds, device=args.device, size=args.size))
+        print(run_generate(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats))
     return 0
 
 

@@ -143,11 +143,19 @@ class ExpotionAdapter(nn.Module):
 
 
 class ConditionState:
-    """Per-window condition keys/values for every layer, and the positions of the current call."""
+    """Per-window condition queries/keys/values for every layer, and where the current call is.
+
+    `kv[l]` is (Qc, Kc, Vc), each [G, H, P, d]. With `groups` None the G conditions are row-aligned
+    with the batch (training); otherwise `groups` lists (rows, g): those batch rows attend to
+    condition g, so rows that share a condition (classifier-free guidance blocks, takes) share one
+    read of its keys/values (generation). `span` is the window position of the first input token
+    and the number of input tokens.
+    """
 
     def __init__(self) -> None:
         self.kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self.positions: torch.Tensor | None = None
+        self.groups: tuple[tuple[slice, int], ...] | None = None
+        self.span: tuple[int, int] = (0, 0)
         self.active = False
 
 
@@ -169,10 +177,6 @@ class ConditionedSelfAttention(nn.Module):
         if not self.state.active:
             return self.base(hidden_states, key_value_states=key_value_states, past_key_values=past_key_values,
                              attention_mask=attention_mask, output_attentions=output_attentions, **kwargs)
-        from transformers.cache_utils import EncoderDecoderCache
-        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-        from transformers.models.musicgen.modeling_musicgen import eager_attention_forward
-
         base = self.base
         shape = hidden_states.shape[:-1]
         heads = (*shape, -1, base.head_dim)
@@ -180,17 +184,45 @@ class ConditionedSelfAttention(nn.Module):
         k = base.k_proj(hidden_states).view(heads).transpose(1, 2)
         v = base.v_proj(hidden_states).view(heads).transpose(1, 2)
         if past_key_values is not None:
-            cache = past_key_values.self_attention_cache if isinstance(past_key_values, EncoderDecoderCache) \
+            cache = past_key_values.self_attention_cache if isinstance(past_key_values, _EncoderDecoderCache()) \
                 else past_key_values
             k, v = cache.update(k, v, base.layer_idx)
-        attend = ALL_ATTENTION_FUNCTIONS.get_interface(base.config._attn_implementation, eager_attention_forward)
+        attend = _attention_function(base.config._attn_implementation)
         out, weights = attend(base, q, k, v, attention_mask, dropout=0.0 if not base.training else base.dropout,
                               scaling=base.scaling, **kwargs)
-        qc, kc, vc = self.state.kv[self.layer]
-        extra = nn.functional.scaled_dot_product_attention(
-            q + qc[:, :, self.state.positions], kc, vc, scale=base.scaling)
-        out = out + self._adapter[0].gates[self.layer] * extra.transpose(1, 2)
+        out = out + self._adapter[0].gates[self.layer] * self.condition_attention(q).transpose(1, 2)
         return base.out_proj(out.reshape(*shape, -1).contiguous()), weights
+
+    def condition_attention(self, q: torch.Tensor) -> torch.Tensor:
+        """softmax((q_s + Qc_s) Kc^T * scale) Vc for q [B, H, t, d] at window positions span -> [B, H, t, d]."""
+        qc, kc, vc = self.state.kv[self.layer]
+        start, length = self.state.span
+        qc = qc[:, :, start : start + length]
+        attend = nn.functional.scaled_dot_product_attention
+        scale = self.base.scaling
+        if self.state.groups is None:
+            return attend(q + qc, kc, vc, scale=scale)
+        parts = []
+        for rows, g in self.state.groups:
+            query = q[rows] + qc[g]  # [n, H, t, d]; non-causal, so the n rows' queries can share one call
+            n, h, t, d = query.shape
+            flat = query.transpose(0, 1).reshape(1, h, n * t, d)
+            out = attend(flat, kc[g : g + 1], vc[g : g + 1], scale=scale)
+            parts.append(out.reshape(h, n, t, d).transpose(0, 1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def _EncoderDecoderCache() -> type:
+    from transformers.cache_utils import EncoderDecoderCache
+
+    return EncoderDecoderCache
+
+
+def _attention_function(implementation: str):
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    from transformers.models.musicgen.modeling_musicgen import eager_attention_forward
+
+    return ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
 
 
 def decoder_layers(decoder: nn.Module) -> nn.ModuleList:
@@ -205,6 +237,7 @@ class AttachedAdapter:
         self.decoder = decoder
         self.adapter = adapter
         self.state = ConditionState()
+        self._null: tuple[tuple, list] | None = None
         for i, layer in enumerate(decoder_layers(decoder)):
             base = layer.self_attn.base if isinstance(layer.self_attn, ConditionedSelfAttention) else layer.self_attn
             layer.self_attn = ConditionedSelfAttention(base, adapter, i, self.state)
@@ -216,8 +249,8 @@ class AttachedAdapter:
                 layer.self_attn = layer.self_attn.base
         self.state.active = False
 
-    def set_condition(self, condition: torch.Tensor) -> None:
-        """condition [B, T, F] for the window's T positions -> per-layer Qc, Kc, Vc [B, H, T, d]."""
+    def condition_kv(self, condition: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """condition [G, T, F] for window positions 0..T-1 -> per layer (Qc, Kc, Vc), each [G, H, T, d]."""
         z = self.adapter.latent(condition)
         kv = []
         for i, layer in enumerate(decoder_layers(self.decoder)):
@@ -225,8 +258,33 @@ class AttachedAdapter:
             c = layer.self_attn_layer_norm(self.adapter.layer_input(z, i))
             split = (*c.shape[:-1], -1, attn.head_dim)
             kv.append(tuple(proj(c).view(split).transpose(1, 2) for proj in (attn.q_proj, attn.k_proj, attn.v_proj)))
-        self.state.kv = kv
-        self.state.active = True
+        return kv
 
-    def set_positions(self, start: int, length: int, device: Any) -> None:
-        self.state.positions = torch.arange(start, start + length, device=device)
+    def null_kv(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per layer (Qc, Kc, Vc) [1, H, P, d] of the null (all-zero) condition over the whole window.
+
+        It depends only on the weights, so it is kept until any weight it reads changes (tracked by
+        the tensors' version counters: an optimizer step or a state-dict load invalidates it)."""
+        key = self._weights_key()
+        if self._null is None or self._null[0] != key:
+            p = self.adapter.positions
+            with torch.no_grad():
+                kv = self.condition_kv(p.new_zeros(1, self.adapter.max_positions, self.adapter.config.feature_dim))
+            self._null = (key, kv)
+        return self._null[1]
+
+    def _weights_key(self) -> tuple:
+        tensors = list(self.adapter.parameters())
+        for layer in decoder_layers(self.decoder):
+            tensors += list(layer.self_attn_layer_norm.parameters()) + list(layer.self_attn.base.parameters())
+        return tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
+
+    def set_condition(self, condition: torch.Tensor) -> None:
+        """Training: condition [B, T, F], row b of the batch attends to condition b."""
+        self.use(self.condition_kv(condition), groups=None)
+
+    def use(self, kv: list, groups: tuple[tuple[slice, int], ...] | None) -> None:
+        self.state.kv, self.state.groups, self.state.active = kv, groups, True
+
+    def set_positions(self, start: int, length: int) -> None:
+        self.state.span = (start, length)

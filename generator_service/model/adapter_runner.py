@@ -1,9 +1,11 @@
 """The conditioning seam with a visual adapter attached (see model/conditioning.py).
 
-Per generation window it computes the condition keys/values once (all `max_positions` frames from
-the window start, zero features past the clip's end, as in training); per decoder call it sets the
-window positions of the input tokens. Every block of the batch gets the condition except the
-"no_visual" block of visual guidance, which gets the null (zero) condition.
+Per generation window it sets up the condition queries/keys/values once: all `max_positions`
+frames from the window start, zero features past the clip's end, as in training. Frames past the end
+are exactly the null condition's, so only the frames inside the clip go through the layers; the
+rest come from the adapter's cached null condition. Per decoder call it sets the window positions of
+the input tokens. Every block of the batch gets the condition except the "no_visual" block of visual
+guidance, which gets the null condition; rows with the same condition share its keys/values.
 """
 
 from __future__ import annotations
@@ -11,6 +13,21 @@ from __future__ import annotations
 import torch
 
 from .adapter import AttachedAdapter
+
+#: Index of a block's condition in the per-window keys/values: the clip's, or the null condition.
+CLIP, NULL = 0, 1
+
+
+def row_groups(blocks: tuple[str, ...], batch: int) -> tuple[tuple[slice, int], ...]:
+    """Runs of consecutive rows that attend to the same condition: ((rows, CLIP or NULL), ...)."""
+    groups: list[tuple[slice, int]] = []
+    for i, block in enumerate(blocks):
+        g = NULL if block == "no_visual" else CLIP
+        if groups and groups[-1][1] == g:
+            groups[-1] = (slice(groups[-1][0].start, (i + 1) * batch), g)
+        else:
+            groups.append((slice(i * batch, (i + 1) * batch), g))
+    return tuple(groups)
 
 
 class AdapterRunner:
@@ -20,25 +37,20 @@ class AdapterRunner:
         pipeline/generate.py `guidance_blocks`, `batch` rows each."""
         self.attached = attached
         self.condition = condition
-        self.batch, self.blocks = batch, blocks
+        self.groups = row_groups(blocks, batch)
         self._window_start: int | None = None
         self._kv: list = []
 
-    def window_condition(self, window_start: int) -> torch.Tensor:
-        """[1, P, F]: frames window_start .. window_start + P - 1 (zeros past the end)."""
-        positions = self.attached.adapter.max_positions
-        out = self.condition.new_zeros(1, positions, self.condition.shape[-1])
-        part = self.condition[window_start : window_start + positions]
-        out[0, : part.shape[0]] = part
-        return out
-
     def _prepare(self, window_start: int) -> None:
-        window = self.window_condition(window_start)
-        self.attached.set_condition(torch.cat([window, torch.zeros_like(window)]))  # [condition, null]
+        null = self.attached.null_kv()
+        inside = self.condition[window_start : window_start + self.attached.adapter.max_positions]
+        clip = self.attached.condition_kv(inside[None]) if inside.shape[0] else null
+        with_null = any(g == NULL for _, g in self.groups)
         kv = []
-        for layer in self.attached.state.kv:
-            kv.append(tuple(torch.cat([t[1 if b == "no_visual" else 0].expand(self.batch, -1, -1, -1)
-                                       for b in self.blocks]) for t in layer))
+        for ours, nothing in zip(clip, null):
+            # the clip's frames, then the null condition's from the clip's end: [1, H, P, d] each
+            full = [torch.cat([a, b[:, :, a.shape[2]:]], dim=2) for a, b in zip(ours, nothing)]
+            kv.append(tuple(torch.cat([f, b]) for f, b in zip(full, nothing)) if with_null else tuple(full))
         self._kv = kv
         self._window_start = window_start
 
@@ -47,8 +59,8 @@ class AdapterRunner:
         if window_start != self._window_start:
             self._prepare(window_start)
         # The decoder may be shared with adapter-free callers: the adapter is active only inside this call.
-        self.attached.state.kv, self.attached.state.active = self._kv, True
-        self.attached.set_positions(position, input_ids.shape[-1], input_ids.device)
+        self.attached.use(self._kv, self.groups)
+        self.attached.set_positions(position, input_ids.shape[-1])
         try:
             out = self.attached.decoder(
                 input_ids=input_ids, encoder_hidden_states=encoder_hidden_states,

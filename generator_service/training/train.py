@@ -127,7 +127,7 @@ class AdapterTrainer:
             hidden, mask = encode_prompts(music, batch["prompt"])
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             attached.set_condition(window)
-            attached.set_positions(0, length - 1, music.device)
+            attached.set_positions(0, length - 1)
             try:
                 logits = attached.decoder(input_ids=seq[..., :-1].reshape(b * k, length - 1),
                                           encoder_hidden_states=hidden, encoder_attention_mask=mask,

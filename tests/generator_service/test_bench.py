@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator_service.bench import features, generate
+from generator_service.bench import adapter, features, generate
 
 
 def test_generate_bench_compares_both_loops_at_tiny_shape(tiny) -> None:
@@ -13,3 +13,9 @@ def test_generate_bench_compares_both_loops_at_tiny_shape(tiny) -> None:
 def test_features_bench_reports_real_time_multiples() -> None:
     out = features.run(seconds=1.0)
     assert "decode + face + pose (MediaPipe)" in out and "x real time" in out
+
+
+def test_adapter_bench_times_both_variants_at_tiny_shape(tiny) -> None:
+    rows = adapter.overhead_rows("tiny", 0.3, "cpu", repeats=1)
+    assert [r[0] for r in rows] == ["base model", "with adapter"]
+    assert all(r[1] == 18 and r[2] > 0 for r in rows)  # 15 frames + 3 delay steps, measured ms per step

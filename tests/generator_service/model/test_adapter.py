@@ -75,7 +75,7 @@ def test_untrained_adapter_is_exactly_the_base_model(fresh, lora_rank: int) -> N
     window[:, :F] = batch["condition"]
     with torch.no_grad():
         loaded.attached.set_condition(window)
-        loaded.attached.set_positions(0, ids.shape[-1], "cpu")
+        loaded.attached.set_positions(0, ids.shape[-1])
         logits = fresh.model.decoder(input_ids=ids, encoder_hidden_states=hidden, encoder_attention_mask=mask).logits
         loaded.attached.state.active = False
     assert (logits - base_logits).abs().max() < 1e-5  # training path (teacher forcing)
