@@ -84,6 +84,41 @@ def train_step_seconds() -> float:
         return (time.perf_counter() - start) / tcfg.steps
 
 
+def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: float = 10.0,
+                           steps: int = 3) -> tuple[float, float | None]:
+    """Training throughput at a MusicGen shape: (optimizer steps per second, peak GPU memory GiB or None).
+
+    Random weights and random targets: the cost of a step does not depend on what is learnt."""
+    import torch
+
+    from ..model.adapter import AdapterConfig
+    from ..model.adapter_files import create_adapter
+    from ..training.train import AdapterTrainer, TrainConfig, collate
+    from .generate import _music_model
+
+    mm = _music_model(size, device)
+    acfg = AdapterConfig(window_s=window_s)
+    trainer = AdapterTrainer(mm, create_adapter(mm, acfg), TrainConfig(steps=steps + 1, batch_size=batch), 1)
+    frames = round(window_s * mm.frame_rate)
+    rng = np.random.default_rng(0)
+    micro = [collate([{"codes": rng.integers(0, 2048, (mm.num_codebooks, frames)),
+                       "condition": rng.standard_normal((frames, 112)).astype(np.float32),
+                       "prompt": "drums and bass"} for _ in range(batch)])]
+    gen = torch.Generator().manual_seed(0)
+    cuda = device.startswith("cuda")
+    trainer.step(micro, acfg.visual_dropout, gen)  # warm-up (kernels, allocator)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step(micro, acfg.visual_dropout, gen)
+    if cuda:
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    return steps / elapsed, (torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
+
+
 def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2) -> str:
     import torch
 
@@ -102,4 +137,11 @@ def run(seconds: float | None = None, device: str | None = None, size: str = "sm
         "",
         f"debug training config (tiny model, batch 4, 2 s windows) on CPU: {train_step_seconds():.3f} s per step",
     ]
+    if device.startswith("cuda"):
+        rate, peak = train_steps_per_second(size, device)
+        parts.append(f"training at musicgen-{size} shape, batch 10, 10 s windows, bf16 autocast, {device}: "
+                     f"{rate:.2f} steps/s, peak GPU memory {peak:.1f} GiB")
+    else:
+        parts.append(f"training steps/s at musicgen-{size} shape, batch 10: not measured on {device} "
+                     "(run `bench adapter --device cuda` on a machine with a GPU)")
     return "\n".join(parts)

@@ -19,3 +19,8 @@ def test_adapter_bench_times_both_variants_at_tiny_shape(tiny) -> None:
     rows = adapter.overhead_rows("tiny", 0.3, "cpu", repeats=1)
     assert [r[0] for r in rows] == ["base model", "with adapter"]
     assert all(r[1] == 18 and r[2] > 0 for r in rows)  # 15 frames + 3 delay steps, measured ms per step
+
+
+def test_training_throughput_runs_real_steps_at_tiny_shape(tiny) -> None:
+    rate, peak = adapter.train_steps_per_second("tiny", "cpu", batch=2, window_s=0.5, steps=2)
+    assert rate > 0 and peak is None
