@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds idle before the model is unloaded (default 600; -1 never)")
     serve.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MiB (default 1024)")
     serve.add_argument("--adapters-dir", type=Path, default=None, help="folder of Expotion adapters")
+    serve.add_argument("--max-attempts", type=int, default=None,
+                       help="runs a job may start; one left running by a crash is resumed until then (default 3)")
+    serve.add_argument("--retention-days", type=float, default=None,
+                       help="days after last use that finished jobs and results are kept (default 30; -1 forever)")
+    serve.add_argument("--max-storage-mb", type=float, default=None,
+                       help="cap on results + feature cache in MiB, least recently used go first (default 10240; -1 none)")
+    serve.add_argument("--download-grace", type=float, default=None,
+                       help="seconds after a download during which a result is never removed (default 86400)")
+    serve.add_argument("--cleanup-interval", type=float, default=None, help="seconds between retention sweeps (default 600)")
     _add_model(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
@@ -198,7 +207,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     flags = {"host": args.host, "port": args.port, "model": args.model, "device": args.device,
              "work_dir": args.work_dir, "media_root": args.media_root, "token": args.token,
              "queue_size": args.queue_size, "idle_unload_s": args.idle_unload, "max_upload_mb": args.max_upload_mb,
-             "adapters_dir": args.adapters_dir, "allow_network": False if args.offline else None}
+             "adapters_dir": args.adapters_dir, "allow_network": False if args.offline else None,
+             "max_attempts": args.max_attempts, "retention_days": args.retention_days,
+             "max_storage_mb": args.max_storage_mb, "download_grace_s": args.download_grace,
+             "cleanup_interval_s": args.cleanup_interval}
     try:
         settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:

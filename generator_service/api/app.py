@@ -1,10 +1,11 @@
 """The app factory: `create_app(config)` builds the FastAPI app of the generator service.
 
 Settings come in explicitly (`ServiceSettings`); `check()` refuses unsafe ones (a non-loopback
-bind without a token). The job service (store, queue, worker, model holder) is built here unless
-one is passed in — tests pass one whose holder returns an already-loaded tiny model. The app's
-lifespan starts and stops the job service unless the caller started it already (as tests using
-httpx.ASGITransport, which runs no lifespan, do). `serve(config)` runs the app with uvicorn. Nothing here imports torch.
+bind without a token). The job service (store, queue, worker, model holder, retention) is built
+here unless one is passed in — tests build it with `build_service(config, holder)`, whose holder
+returns an already-loaded tiny model. The app's lifespan starts and stops the job service unless
+the caller started it already (as tests using httpx.ASGITransport, which runs no lifespan, do).
+`serve(config)` runs the app with uvicorn. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from .. import __version__
 from ..config import FeatureConfig
 from ..jobs.analyzer import Analyzer
 from ..jobs.holder import ModelHolder, default_loader
+from ..jobs.retention import DAY, RetentionPolicy
 from ..jobs.service import JobService
 from .errors import install_error_handlers
 from .routes import router
@@ -32,11 +35,23 @@ def feature_config(config: ServiceSettings) -> FeatureConfig:
     return FeatureConfig(feature_fps=config.feature_fps, allow_download=config.allow_download)
 
 
-def build_service(config: ServiceSettings) -> JobService:
-    """The job service for these settings (model loaded lazily on the first job)."""
-    holder = ModelHolder(default_loader(config.model, config.device, config.allow_network), model_id=config.model,
-                         device=config.device, idle_unload_s=config.idle_unload_s, features=feature_config(config))
-    return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir)
+def retention_policy(config: ServiceSettings) -> RetentionPolicy:
+    return RetentionPolicy(
+        max_age_s=None if config.retention_days == -1 else config.retention_days * DAY,
+        max_bytes=None if config.max_storage_mb == -1 else int(config.max_storage_mb * 2**20),
+        download_grace_s=config.download_grace_s, interval_s=config.cleanup_interval_s)
+
+
+def build_service(config: ServiceSettings, holder: ModelHolder | None = None) -> JobService:
+    """The job service for these settings (model loaded lazily on the first job); tests pass a
+    `holder` whose loader returns an already-loaded model."""
+    if holder is None:
+        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
+                             model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
+                             features=feature_config(config))
+    return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
+                      media_root=config.media_root, max_attempts=config.max_attempts,
+                      retention=retention_policy(config))
 
 
 def create_app(config: ServiceSettings, service: JobService | None = None) -> FastAPI:
@@ -60,6 +75,7 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
     app.state.settings = config
     app.state.service = service
     app.state.analyzer = Analyzer(service.holder.features, service.features)
+    app.state.analyze_slots = anyio.CapacityLimiter(1)  # analyses wait here, not in the thread pool
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(GuardMiddleware, token=config.token, max_body=config.max_upload_bytes)

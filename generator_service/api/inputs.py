@@ -1,27 +1,26 @@
 """The video input of a request: an uploaded file or, in path mode, a file under the media root.
 
-`receive_video` stores an upload in the job service's upload store (content-addressed) or confines
-a path to the media root: no `..` components, symlinks resolved before the containment check, a
-regular file. `probe_range` then reads the video's facts and resolves `[start, end)` — a bad file or
-range raises `VideoError` (422) before any job exists.
-Thread rule: blocking file I/O; call from a worker thread (FastAPI runs sync routes in its pool).
+`receive_video` takes the upload `read_job_form` already stored (content-addressed, see
+jobs/uploads.py) or confines `params.path` to the media root (jobs/media_root.py). `probe_range` then
+reads the video's facts and resolves `[start, end)` — a bad file or range raises `VideoError` (422)
+before any job exists. The caller keeps the upload's reference and releases it on failure.
+Thread rule: blocking file I/O; call from a worker thread.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import BinaryIO
+from pathlib import Path
 
 from ..errors import VideoError
 from ..jobs.errors import InputRejected
+from ..jobs.media_root import confine
 from ..jobs.service import JobService
+from ..jobs.uploads import StoredUpload
 from .schemas import JobParams
 
 logger = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class VideoInput:
@@ -30,29 +29,8 @@ class VideoInput:
     uploaded: bool
 
 
-def confine(media_root: Path | None, raw: str) -> Path:
-    """The real path of `raw` (absolute, or relative to the root) if it is a file inside `media_root`."""
-    if media_root is None:
-        raise InputRejected("path mode is off: this service accepts uploads only",
-                            "Upload the file as the `video` part, or start the service with --media-root.")
-    if "\x00" in raw or not raw.strip():
-        raise InputRejected("params.path is empty or contains a NUL byte")
-    given = PurePath(raw)
-    if ".." in given.parts:
-        raise InputRejected(f"params.path {raw!r} contains '..'", "Send the file's plain path under the media root.")
-    root = Path(os.path.realpath(media_root))
-    real = Path(os.path.realpath(given if given.is_absolute() else root / given))
-    if not real.is_relative_to(root):
-        raise InputRejected(f"params.path {raw!r} lies outside the media root {media_root}",
-                            "Move or link the file under the media root (links must stay inside it).")
-    if not real.is_file():
-        raise InputRejected(f"params.path {raw!r} is not an existing file under the media root",
-                            "Check the path; it is resolved on the service's machine.")
-    return real
-
-
-def receive_video(service: JobService, media_root: Path | None, params: JobParams,
-                  upload: BinaryIO | None, filename: str | None) -> VideoInput:
+def receive_video(service: JobService, media_root: Path | None, params: JobParams, upload: StoredUpload | None,
+                  filename: str | None) -> VideoInput:
     """Exactly one of an upload and `params.path` -> the stored/confined video."""
     if (upload is None) == (params.path is None):
         raise InputRejected("send exactly one of a `video` file part and params.path",
@@ -60,13 +38,11 @@ def receive_video(service: JobService, media_root: Path | None, params: JobParam
     if upload is None:
         path = confine(media_root, params.path or "")
         return VideoInput(path, service.hashes(path), uploaded=False)
-    path, digest, size = service.uploads.store(upload, filename)
-    if size == 0:
-        service.uploads.release(path)
+    if upload.size == 0:
         raise VideoError(f"the uploaded video {filename or ''!r} is empty (0 bytes)",
                          "Upload the movie file itself; it may not have been saved yet.")
-    service.hashes.remember(path, digest)
-    return VideoInput(path, digest, uploaded=True)
+    service.hashes.remember(upload.path, upload.sha256)
+    return VideoInput(upload.path, upload.sha256, uploaded=True)
 
 
 def probe_range(video: VideoInput, params: JobParams, label: str | None) -> tuple[float, float]:

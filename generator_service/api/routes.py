@@ -2,7 +2,10 @@
 
 Routes are thin: they parse and validate at the boundary and call the `JobService` found on
 `request.app.state`. Routes that touch files or block are plain `def` (FastAPI runs them in its
-thread pool); cheap reads are `async def`.
+thread pool); cheap reads are `async def`. `POST /v1/jobs` and `/v1/analyze` are `async def`: they
+stream the upload to its place (api/form.py), then run their blocking part in a worker thread —
+analyses one at a time behind `app.state.analyze_slots`, so waiting ones hold no pool thread and
+status polling stays responsive.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+import anyio
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import ConfigError, ExpotionError
+from ..errors import ConfigError
 from ..jobs.analyzer import Analyzer
 from ..jobs.records import CANCELLED, JobSpec
 from ..jobs.service import JobService
 from .errors import ApiError
+from .form import JobForm, form_body, read_job_form
 from .inputs import VideoInput, probe_range, receive_video
 from .schemas import ERRORS, HealthOut, JobCreated, JobParams, JobStatusOut, ModelsOut
 from .settings import ServiceSettings
@@ -28,9 +34,6 @@ from .sse import job_events
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
-
-VideoPart = Annotated[UploadFile | None, File(description="the movie clip (omit in path mode)")]
-ParamsPart = Annotated[str, Form(description="JSON object of job parameters (see JobParams)")]
 
 
 def _service(request: Request) -> JobService:
@@ -61,42 +64,52 @@ def models(request: Request) -> dict[str, Any]:
             "adapters": adapters, "licence": LICENCE_NOTE}
 
 
-def _accept_video(request: Request, params: JobParams, video: UploadFile | None) -> tuple[VideoInput, float, float]:
-    """Store/confine the video and resolve the range; the upload is released if anything fails."""
-    service = _service(request)
-    upload = None if video is None else video.file
-    filename = None if video is None else video.filename
-    source = receive_video(service, _settings(request).media_root, params, upload, filename)
-    try:
-        start, end = probe_range(source, params, filename)
-    except ExpotionError:
-        if source.uploaded:
-            service.uploads.release(source.path)
-        raise
+def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[VideoInput, float, float]:
+    """Take the stored upload (or confine params.path) and resolve the range."""
+    source = receive_video(_service(request), _settings(request).media_root, params, form.upload, form.filename)
+    start, end = probe_range(source, params, form.filename)
     return source, start, end
 
 
-@router.post("/jobs", status_code=202, response_model=JobCreated)
-def submit_job(request: Request, params: ParamsPart = "{}", video: VideoPart = None) -> dict[str, str]:
-    """Queue a scoring job; an identical earlier request is answered from the stored result."""
-    parsed = JobParams.parse_form(params)
-    service = _service(request)
-    if parsed.adapter is not None and parsed.adapter not in service.adapters():
+def _check_job_params(service: JobService, params: JobParams) -> None:
+    if params.adapter is not None and params.adapter not in service.adapters():
         known = ", ".join(service.adapters()) or "none"
-        raise ConfigError(f"adapter: no adapter named {parsed.adapter!r} (available: {known})",
+        raise ConfigError(f"adapter: no adapter named {params.adapter!r} (available: {known})",
                           "Pick a name from GET /v1/models, or send adapter null.")
-    source, start, end = _accept_video(request, parsed, video)
-    spec = JobSpec(video=str(source.path), video_sha256=source.sha256, start=start, end=end,
-                   prompt=parsed.prompt, auto_prompt=parsed.auto_prompt, seed=parsed.seed,
-                   variants=parsed.variants, top_k=parsed.top_k, temperature=parsed.temperature,
-                   guidance=parsed.guidance, adapter=parsed.adapter, model=service.holder.model_id,
-                   uploaded=source.uploaded)
+    if params.visual_guidance > 1.0 and params.adapter is None:
+        raise ConfigError(f"visual_guidance: {params.visual_guidance} needs an adapter (without one the video does "
+                          "not reach the model)", "Name an adapter from GET /v1/models, or send visual_guidance 1.")
+
+
+def _submit(request: Request, form: JobForm) -> dict[str, str]:
+    """The blocking part of `POST /v1/jobs`: validate, probe, queue (the upload goes to the job)."""
+    service = _service(request)
+    handed_over = False
     try:
+        parsed = JobParams.parse_form(form.params)
+        _check_job_params(service, parsed)
+        source, start, end = _accept_video(request, parsed, form)
+        spec = JobSpec(video=str(source.path), video_sha256=source.sha256, start=start, end=end,
+                       prompt=parsed.prompt, auto_prompt=parsed.auto_prompt, seed=parsed.seed,
+                       variants=parsed.variants, top_k=parsed.top_k, temperature=parsed.temperature,
+                       guidance=parsed.guidance, visual_guidance=max(1.0, parsed.visual_guidance),
+                       adapter=parsed.adapter, model=service.holder.model_id, uploaded=source.uploaded)
         record = service.submit(spec)
-    except ExpotionError:
-        service.release(spec)
-        raise
+        handed_over = True
+    finally:
+        if not handed_over:
+            form.release(service.uploads)
     return {"id": record.id, "status": record.status}
+
+
+@router.post("/jobs", status_code=202, response_model=JobCreated,
+             openapi_extra=form_body("Body_submit_job_v1_jobs_post"))
+async def submit_job(request: Request) -> dict[str, str]:
+    """Queue a scoring job; an identical earlier request is answered from the stored result.
+
+    Form: `params` (JSON text, see JobParams) and `video` (the movie file; omit in path mode)."""
+    form = await read_job_form(request, _service(request).uploads)
+    return await run_in_threadpool(_submit, request, form)
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatusOut)
@@ -116,7 +129,7 @@ async def job_events_route(request: Request, job_id: str) -> StreamingResponse:
 @router.get("/jobs/{job_id}/result", response_class=FileResponse,
             responses={200: {"content": {"audio/wav": {}}}})
 def job_result(request: Request, job_id: str, take: Annotated[int, Query(ge=0, le=1000)] = 0) -> FileResponse:
-    path, meta = _service(request).result_file(job_id, take)
+    path, meta = _service(request).result_file(job_id, take, download=True)
     return FileResponse(path, media_type="audio/wav", filename=f"{job_id}-take{take}.wav",
                         headers={"X-Expotion-Metadata": json.dumps(meta, separators=(",", ":"))})
 
@@ -137,15 +150,18 @@ def cancel_job(request: Request, job_id: str) -> JSONResponse:
     return JSONResponse({"id": record.id, "status": record.status}, status_code=200 if record.terminal else 202)
 
 
-@router.post("/analyze")
-def analyze(request: Request, params: ParamsPart = "{}", video: VideoPart = None) -> dict[str, Any]:
-    """Face/pose features of the range: coverage, motion, expression, suggested prompt."""
-    parsed = JobParams.parse_form(params)
+@router.post("/analyze", openapi_extra=form_body("Body_analyze_v1_analyze_post"))
+async def analyze(request: Request) -> dict[str, Any]:
+    """Face/pose features of the range: coverage, motion, expression, suggested prompt.
+
+    Form: like `POST /v1/jobs` (`params` with `start`, `end` or `path`; `video`)."""
     service = _service(request)
-    source, start, end = _accept_video(request, parsed, video)
+    form = await read_job_form(request, service.uploads)
     try:
+        parsed = JobParams.parse_form(form.params)
+        source, start, end = await run_in_threadpool(_accept_video, request, parsed, form)
         analyzer: Analyzer = request.app.state.analyzer
-        return analyzer(source.path, start, end)
+        return await anyio.to_thread.run_sync(analyzer, source.path, start, end,
+                                              limiter=request.app.state.analyze_slots)
     finally:
-        if source.uploaded:
-            service.uploads.release(source.path)
+        form.release(service.uploads)

@@ -35,6 +35,9 @@ class JobParams(BaseModel):
     temperature: float = Field(1.0, ge=0.01, le=10.0, allow_inf_nan=False)
     guidance: float = Field(3.0, ge=0.0, le=50.0, allow_inf_nan=False,
                             description="classifier-free guidance on the text; values <= 1 mean none")
+    visual_guidance: float = Field(1.0, ge=0.0, le=50.0, allow_inf_nan=False,
+                                   description="guidance on the visual condition; needs an adapter trained with "
+                                               "visual dropout; values <= 1 mean none")
     adapter: str | None = Field(None, max_length=200)
     path: str | None = Field(None, max_length=4096, description="a file under the media root (path mode)")
 
@@ -119,9 +122,11 @@ class JobStatusOut(BaseModel):
     hint: str | None
     created: float
     result: dict[str, Any] | None
+    attempts: int = Field(0, description="runs of the job started so far")
+    resumed: int = Field(0, description="times the job was resumed after the service restarted")
 
 
 #: Error responses documented on every route (for clients and the OpenAPI schema).
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503, 507)
 }

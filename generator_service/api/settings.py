@@ -60,6 +60,18 @@ class ServiceSettings(BaseSettings):
     allow_download: bool = False
     #: Face/pose sampling rate of visual features.
     feature_fps: float = Field(10.0, ge=1.0, le=60.0)
+    #: Runs a job may start: a job left running by a crash is resumed at the next start until it
+    #: has used this many, then it fails (a job that crashes the service every time).
+    max_attempts: int = Field(3, ge=1, le=100)
+    #: Finished jobs and their results are removed this many days after their last use (finish
+    #: or download); -1 keeps them forever.
+    retention_days: float = Field(30.0, ge=-1, allow_inf_nan=False)
+    #: Cap on the disk used by results and the feature cache, MiB (least recently used go first; -1: no cap).
+    max_storage_mb: float = Field(10240.0, ge=-1, allow_inf_nan=False)
+    #: A result downloaded less than this many seconds ago is never removed.
+    download_grace_s: float = Field(86400.0, ge=0, allow_inf_nan=False)
+    #: Seconds between retention sweeps (one also runs at start).
+    cleanup_interval_s: float = Field(600.0, ge=1, allow_inf_nan=False)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -69,6 +81,9 @@ class ServiceSettings(BaseSettings):
         """Raise `ConfigError` naming the setting when the service must not start like this."""
         if self.idle_unload_s < 0 and self.idle_unload_s != -1:
             raise ConfigError(f"idle_unload: {self.idle_unload_s} must be -1 (never) or >= 0 seconds")
+        for name, value in (("retention_days", self.retention_days), ("max_storage_mb", self.max_storage_mb)):
+            if value <= 0 and value != -1:
+                raise ConfigError(f"{name}: {value} must be -1 (no limit) or > 0")
         if not is_loopback_host(self.host) and not self.token:
             raise ConfigError(
                 f"host: binding {self.host} exposes the service beyond this machine and needs a token",

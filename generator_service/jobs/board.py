@@ -83,7 +83,19 @@ class JobBoard:
         return snapshot
 
     def start(self, job_id: str) -> JobRecord:
-        return self.update(job_id, persist=True, status=RUNNING, started=time.time(), phase="decode", progress=0.0)
+        """Mark the job running and count the attempt (persisted first: a crash mid-run is counted)."""
+        with self._lock:
+            attempts = self._jobs[job_id].attempts + 1
+        return self.update(job_id, persist=True, status=RUNNING, started=time.time(), phase="decode", progress=0.0,
+                           attempts=attempts)
+
+    def hand_back(self, job_id: str) -> JobRecord:
+        """A clean shutdown stopped the running job: it is queued again for the next start, and this
+        run does not count as an attempt (it did not fail)."""
+        with self._lock:
+            attempts = max(0, self._jobs[job_id].attempts - 1)
+        return self.update(job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None,
+                           attempts=attempts)
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> JobRecord:
         return self.update(job_id, status=SUCCEEDED, result=result, phase="", progress=1.0, eta_s=0.0,
@@ -107,6 +119,14 @@ class JobBoard:
                     break
                 self._changed.wait(left)
         return self.get(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """Drop a finished job from memory (retention removed or expired it; the store answers now)."""
+        with self._lock:
+            live = self._jobs.get(job_id)
+            if live is not None and live.terminal:
+                del self._jobs[job_id]
+                self._tokens.pop(job_id, None)
 
     def counts(self) -> dict[str, int]:
         with self._lock:

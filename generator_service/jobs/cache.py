@@ -4,8 +4,10 @@
 - `FeatureCache`: feature tracks (`FeatureTrack.save/load`, .npz) keyed by video content hash +
   range + feature spec + feature config; the `get`/`put` hook `Scorer.read_features` calls.
 - `ResultFiles`: the WAV takes + metadata.json of each job under `results/<job id>/`; a repeated
-  identical request gets hard links (or copies) of an earlier job's files.
-Thread rule: safe from any thread (files are written atomically; the memo has a lock).
+  identical request gets hard links (or copies) of an earlier job's files. Retention measures and
+  removes job folders through it (`usage`, `remove`); a failed write leaves no folder behind.
+Thread rule: safe from any thread (files are written atomically; the memo has a lock; copying and
+removing job folders share a lock, so a reuse never copies a half-removed result).
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ class FeatureCache:
             self.misses += 1
             return None
         self.hits += 1
+        try:
+            os.utime(path)  # last use, for retention's least-recently-used order
+        except OSError:
+            logger.debug("could not touch %s", path.name)
         return track
 
     def put(self, video: Path, start: float, end: float, config: FeatureConfig, track: Any) -> None:
@@ -112,6 +118,7 @@ class ResultFiles:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._lock = threading.Lock()
 
     def take_path(self, job_id: str, take: int) -> Path:
         return self.folder / job_id / f"take-{take}.wav"
@@ -121,26 +128,65 @@ class ResultFiles:
         from ..audio import write_wav
 
         folder = self.folder / job_id
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, audio in enumerate(takes):
-            write_wav(self.take_path(job_id, i), audio, sample_rate)
-        self._write_metadata(folder, metadata)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, audio in enumerate(takes):
+                write_wav(self.take_path(job_id, i), audio, sample_rate)
+            self._write_metadata(folder, metadata)
+        except OSError:  # e.g. a full disk: no half-written result stays behind
+            self.remove(job_id)
+            raise
 
     def copy(self, source_id: str, job_id: str, takes: int, metadata: dict[str, Any]) -> bool:
         """Give `job_id` the takes of `source_id` (hard links where possible) -> False if any is gone."""
         sources = [self.take_path(source_id, i) for i in range(takes)]
-        if not all(p.is_file() for p in sources):
-            return False
         folder = self.folder / job_id
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, src in enumerate(sources):
-            dst = self.take_path(job_id, i)
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
+        with self._lock:
+            if not all(p.is_file() for p in sources):
+                return False
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, src in enumerate(sources):
+                dst = self.take_path(job_id, i)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copyfile(src, dst)
         self._write_metadata(folder, metadata)
         return True
+
+    def usage(self) -> dict[str, int]:
+        """Bytes of each job folder (a file hard-linked into several folders counts once)."""
+        seen: set[tuple[int, int]] = set()
+        out: dict[str, int] = {}
+        if not self.folder.is_dir():
+            return out
+        for folder in os.scandir(self.folder):
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            total = 0
+            try:
+                for entry in os.scandir(folder.path):
+                    st = entry.stat(follow_symlinks=False)
+                    if (st.st_dev, st.st_ino) not in seen:
+                        seen.add((st.st_dev, st.st_ino))
+                        total += st.st_size
+            except FileNotFoundError:  # a file renamed or a folder removed while scanning
+                pass
+            out[folder.name] = total
+        return out
+
+    def remove(self, job_id: str) -> int:
+        """Delete a job's folder -> bytes freed (files still linked from another job free nothing)."""
+        folder = self.folder / job_id
+        freed = 0
+        with self._lock:
+            if not folder.is_dir():
+                return 0
+            for entry in os.scandir(folder):
+                st = entry.stat(follow_symlinks=False)
+                freed += st.st_size if st.st_nlink <= 1 else 0
+            shutil.rmtree(folder, ignore_errors=True)
+        return freed
 
     def has_takes(self, job_id: str, takes: int) -> bool:
         return all(self.take_path(job_id, i).is_file() for i in range(takes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..audio import OutputError
 from ..errors import ExpotionError
 
 
@@ -31,3 +32,10 @@ class InputRejected(ExpotionError, ValueError):
     file, or an upload that is empty."""
 
     hint = "Upload the video as the `video` part, or start the service with --media-root and send a path under it."
+
+
+class UploadNotStored(OutputError):
+    """An upload could not be written to the work dir (disk full, quota); nothing of it was kept."""
+
+    hint = ("Free disk space in the service's work dir (or lower EXPOTION_MAX_STORAGE_MB so older results are "
+            "removed sooner), then send the video again; nothing of this upload was kept.")

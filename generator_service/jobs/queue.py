@@ -22,9 +22,11 @@ class JobQueue:
         self._cond = threading.Condition()
         self._closed = False
 
-    def put(self, job_id: str) -> None:
+    def put(self, job_id: str, *, over_limit: bool = False) -> None:
+        """Append a job; `QueueFull` when the queue is full, unless `over_limit` (jobs resumed at
+        start, which held their slots before; a lowered limit applies to new jobs only)."""
         with self._cond:
-            if len(self._items) >= self.limit:
+            if len(self._items) >= self.limit and not over_limit:
                 raise QueueFull(f"the job queue is full ({self.limit} jobs waiting)")
             self._items.append(job_id)
             self._cond.notify()

@@ -43,6 +43,8 @@ class JobSpec:
     top_k: int = 250
     temperature: float = 1.0
     guidance: float = 3.0
+    #: Guidance on the visual condition (with an adapter; <= 1 means none).
+    visual_guidance: float = 1.0
     adapter: str | None = None
     #: The model the service generates with (part of the cache key).
     model: str = ""
@@ -54,6 +56,8 @@ class JobSpec:
         fields = asdict(self)
         for name in ("video", "uploaded"):
             fields.pop(name)
+        if self.visual_guidance <= 1.0:  # off: keys stay those of results made before the field existed
+            fields.pop("visual_guidance")
         fields["start"], fields["end"] = round(self.start, 6), round(self.end, 6)
         fields["features"] = feature_spec if self.auto_prompt or self.adapter else ""
         fields["version"] = __version__
@@ -87,6 +91,14 @@ class JobRecord:
     result: dict[str, Any] | None = None
     #: Key of identical requests (`JobSpec.cache_key`); not part of the public JSON.
     cache_key: str = ""
+    #: Runs of this job started so far (a run handed back by a clean shutdown does not count).
+    attempts: int = 0
+    #: How often the job was resumed after the service stopped while it was queued or running.
+    resumed: int = 0
+    #: When its result was last downloaded (retention keeps recently downloaded results).
+    downloaded: float | None = None
+    #: When its result files were removed to respect the storage cap (the record stays).
+    expired: float | None = None
     #: Bumped on every change (server-sent events compare it).
     version: int = 0
 
@@ -101,4 +113,5 @@ class JobRecord:
             "eta_s": None if self.eta_s is None else round(self.eta_s, 2), "error": self.error,
             "hint": self.hint, "created": self.created,
             "result": self.result if self.status == SUCCEEDED else None,
+            "attempts": self.attempts, "resumed": self.resumed,
         }

@@ -1,10 +1,11 @@
 """The job service: the one object the HTTP layer talks to about jobs.
 
 Owns the work dir layout (`jobs.sqlite3`, `uploads/`, `results/<job id>/`, `features/`), the store,
-board, queue, caches, worker and model holder, and the job lifecycle: submit (an identical earlier
-result is reused at once, without a queue slot), cancel (queued: removed; running: its token is
-set and the call waits briefly for the worker to stop), results, start/stop with recovery of jobs a
-dead process left behind.
+board, queue, caches, worker, janitor (retention) and model holder, and the job lifecycle: submit (an
+identical earlier result is reused at once, without a queue slot), cancel (queued: removed; running:
+its token is set and the call waits briefly for the worker to stop), results, start/stop. At start,
+jobs a previous process left queued or running are resumed (jobs/recovery.py) and a retention sweep
+runs; on a clean stop, queued jobs and the running one stay queued for the next start.
 Thread rule: every method is safe from any thread; blocking ones (`submit`, `cancel`) belong in
 a thread pool when called from async code.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,15 @@ from .errors import JobNotFinished, JobNotFound, QueueFull
 from .holder import ModelHolder
 from .queue import JobQueue
 from .records import SUCCEEDED, JobRecord, JobSpec, new_job_id
+from .recovery import input_problem, recover
+from .retention import Janitor, RetentionPolicy
 from .store import JobStore
 from .uploads import UploadStore
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
 
+RESUBMIT_HINT = "Resubmit the job: the same video, parameters and seed give the same music."
 #: Files that mark a folder under the adapters dir as an adapter.
 ADAPTER_MARKERS = ("expotion_config.json", "adapter_config.json")
 
@@ -36,7 +41,8 @@ class JobService:
     """Jobs, their queue and worker, results and caches under one work dir."""
 
     def __init__(self, work_dir: Path, holder: ModelHolder, *, queue_size: int = 8,
-                 adapters_dir: Path | None = None) -> None:
+                 adapters_dir: Path | None = None, media_root: Path | None = None, max_attempts: int = 3,
+                 retention: RetentionPolicy | None = None) -> None:
         self.work_dir = Path(work_dir)
         self.store = JobStore(self.work_dir / "jobs.sqlite3")
         self.board = JobBoard(self.store)
@@ -50,6 +56,10 @@ class JobService:
             holder.feature_cache = self.features
         self.holder = holder
         self.adapters_dir = adapters_dir
+        self.media_root = media_root
+        self.max_attempts = max_attempts
+        self.janitor = Janitor(retention or RetentionPolicy(), self.store, self.files, self.features.folder,
+                               forget=self.board.forget)
         self.worker = Worker(self.board, self.queue, holder, self.files, self.results,
                              adapters=self.adapters, release=self.release)
         self._submit_lock = threading.Lock()
@@ -62,18 +72,28 @@ class JobService:
         return self._started
 
     def start(self) -> None:
-        """Recover what a previous process left, then start the worker (idempotent)."""
+        """Resume what a previous process left, sweep old files, start the worker (idempotent)."""
         if self._started:
             return
         self._started = True
-        self.store.recover_interrupted()
-        self.uploads.clear()
+        resumed = recover(self.store, max_attempts=self.max_attempts,
+                          problem=lambda spec: input_problem(spec, self.media_root, self.hashes))
+        self.uploads.reset(keep=[Path(r.spec.video) for r in resumed if r.spec.uploaded])
+        self.janitor.remove_orphans()
+        self.janitor.sweep()
+        for record in resumed:
+            self.board.add(record)
+            self.queue.put(record.id, over_limit=True)  # they held their slots before the restart
         self.worker.start()
+        self.janitor.start()
 
     def stop(self) -> None:
+        """Stop the worker (a running job is handed back: queued again) and close the store;
+        queued jobs stay queued for the next start."""
         if not self._started or self.stopping:
             return
         self.stopping = True
+        self.janitor.stop()
         self.worker.stop()
         for job_id in self.board.queued_ids():
             self.board.token(job_id).cancel("service shutting down")
@@ -116,8 +136,9 @@ class JobService:
         self.board.token(job_id).cancel()
         return self.board.wait_terminal(job_id, wait_s)
 
-    def result_file(self, job_id: str, take: int) -> tuple[Path, dict[str, Any]]:
-        """The WAV of take `take` and the result metadata; `JobNotFinished` / `JobNotFound`."""
+    def result_file(self, job_id: str, take: int, *, download: bool = False) -> tuple[Path, dict[str, Any]]:
+        """The WAV of take `take` and the result metadata; `JobNotFinished` / `JobNotFound`.
+        `download=True` records the download (retention keeps recently downloaded results)."""
         record = self.board.get(job_id)
         if record.status != SUCCEEDED or record.result is None:
             raise JobNotFinished(f"job {job_id} has no result: it is {record.status}")
@@ -125,10 +146,15 @@ class JobService:
         if not 0 <= take < takes:
             raise JobNotFound(f"job {job_id} has no take {take}: it has takes 0..{takes - 1}",
                               "Ask for a take between 0 and takes - 1.")
+        if record.expired is not None:
+            raise JobNotFound(f"the result files of job {job_id} were removed to keep the service's storage under "
+                              "its cap (max_storage_mb)", RESUBMIT_HINT)
+        if download:
+            self.store.mark_downloaded(job_id, time.time())
         path = self.files.take_path(job_id, take)
         if not path.is_file():
             raise JobNotFound(f"the result file of job {job_id} take {take} is missing from the work dir",
-                              "Resubmit the job; its files were removed.")
+                              RESUBMIT_HINT)
         return path, record.result
 
     def release(self, spec: JobSpec) -> None:

@@ -1,8 +1,10 @@
 """The job store: job records in an embedded SQLite database under the work dir.
 
 Persisted on every status transition (queued, running, terminal) — not on every progress step
-(live progress lives on the board). On start, `recover_interrupted` turns jobs a dead process left queued or running
-into failed ones ("interrupted, resubmit"), so no job silently vanishes.
+(live progress lives on the board). What a dead process left queued or running is read back with
+`active()` at start (jobs/recovery.py decides whether each is resumed or failed); retention
+(jobs/retention.py) reads `finished()` and removes or expires old jobs. A database written by an
+earlier version gains the newer columns when it is opened.
 Thread rule: one connection shared by the event loop and the worker thread, serialised by a lock.
 """
 
@@ -12,15 +14,13 @@ import json
 import logging
 import sqlite3
 import threading
-import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
-from .records import ACTIVE, FAILED, SUCCEEDED, JobRecord, JobSpec
+from .records import ACTIVE, RUNNING, SUCCEEDED, TERMINAL, JobRecord, JobSpec
 
 logger = logging.getLogger(__name__)
-
-INTERRUPTED = "interrupted: the service stopped before this job finished; resubmit"
-INTERRUPTED_HINT = "Submit the job again; finished results were kept."
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -36,7 +36,26 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs (cache_key, status);
 """
-_COLUMNS = "id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, cache_key"
+#: Columns added after the first release: (name, declaration) — added to older databases on open.
+_ADDED = (("attempts", "INTEGER NOT NULL DEFAULT 0"), ("resumed", "INTEGER NOT NULL DEFAULT 0"),
+          ("downloaded", "REAL"), ("expired", "REAL"))
+_COLUMNS = ("id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, cache_key, "
+            "attempts, resumed, downloaded, expired")
+
+
+class FinishedJob(NamedTuple):
+    """What retention needs of a finished job."""
+
+    id: str
+    status: str
+    finished: float
+    downloaded: float | None
+    expired: float | None
+
+    @property
+    def last_used(self) -> float:
+        """When it finished or was last downloaded, whichever is later."""
+        return max(self.finished, self.downloaded or 0.0)
 
 
 class JobStore:
@@ -50,6 +69,10 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, declaration in _ADDED:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -61,11 +84,11 @@ class JobStore:
             record.id, record.status, record.phase, record.progress, record.error, record.hint,
             record.error_id, record.created, record.started, record.finished,
             json.dumps(record.spec.to_json()), None if record.result is None else json.dumps(record.result),
-            record.cache_key,
+            record.cache_key, record.attempts, record.resumed, record.downloaded, record.expired,
         )
+        marks = ", ".join("?" * len(row))
         with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES "
-                             f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            self._db.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({marks})", row)
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -73,31 +96,55 @@ class JobStore:
         return None if row is None else _record(row)
 
     def find_succeeded(self, cache_key: str) -> JobRecord | None:
-        """The newest succeeded job made with this cache key."""
+        """The newest succeeded job made with this cache key whose files were not expired."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE cache_key = ? AND status = ? ORDER BY finished DESC LIMIT 1",
+                f"SELECT {_COLUMNS} FROM jobs WHERE cache_key = ? AND status = ? AND expired IS NULL "
+                "ORDER BY finished DESC LIMIT 1",
                 (cache_key, SUCCEEDED),
             ).fetchone()
         return None if row is None else _record(row)
 
-    def recover_interrupted(self) -> int:
-        """Mark jobs left queued/running by a previous process as failed -> how many."""
+    def active(self) -> list[JobRecord]:
+        """Jobs left queued or running (by a previous process, when called at start): running first,
+        then in the order they were submitted."""
         marks = ",".join("?" * len(ACTIVE))
         with self._lock:
-            cur = self._db.execute(
-                f"UPDATE jobs SET status = ?, error = ?, hint = ?, finished = ?, phase = '' WHERE status IN ({marks})",
-                (FAILED, INTERRUPTED, INTERRUPTED_HINT, time.time(), *sorted(ACTIVE)),
-            )
-        if cur.rowcount:
-            logger.warning("%d job(s) were interrupted by the last shutdown and are marked failed", cur.rowcount)
-        return cur.rowcount
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE status IN ({marks}) ORDER BY status != ?, created",
+                (*sorted(ACTIVE), RUNNING),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def finished(self) -> list[FinishedJob]:
+        """Every finished (succeeded, failed, cancelled) job, oldest first."""
+        marks = ",".join("?" * len(TERMINAL))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, status, COALESCE(finished, created), downloaded, expired FROM jobs "
+                f"WHERE status IN ({marks}) ORDER BY COALESCE(finished, created)", tuple(sorted(TERMINAL)),
+            ).fetchall()
+        return [FinishedJob(*row) for row in rows]
+
+    def mark_downloaded(self, job_id: str, when: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET downloaded = ? WHERE id = ?", (when, job_id))
+
+    def mark_expired(self, job_id: str, when: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET expired = ? WHERE id = ?", (when, job_id))
+
+    def delete(self, job_ids: Iterable[str]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in job_ids])
 
 
 def _record(row: tuple) -> JobRecord:
-    (job_id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, key) = row
+    (job_id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, key,
+     attempts, resumed, downloaded, expired) = row
     return JobRecord(
         id=job_id, spec=JobSpec.from_json(json.loads(spec)), status=status, phase=phase, progress=progress,
         error=error, hint=hint, error_id=error_id, created=created, started=started, finished=finished,
-        result=None if result is None else json.loads(result), cache_key=key or "",
+        result=None if result is None else json.loads(result), cache_key=key or "", attempts=attempts,
+        resumed=resumed, downloaded=downloaded, expired=expired,
     )

@@ -3,7 +3,8 @@
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
 appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use), run
 `Scorer(...)(request, progress=..., cancel=token)` and write the takes + metadata. A DELETE sets the
-job's `CancelToken`, which the pipeline checks at every generation step.
+job's `CancelToken`, which the pipeline checks at every generation step. A clean shutdown stops the
+running job the same way and hands it back (queued again, its video kept) for the next start.
 
 Failure rule: no job failure stops the worker. Domain errors (`ExpotionError`), out-of-memory
 (torch.OutOfMemoryError / RuntimeError "out of memory" / MemoryError: the model is unloaded to free
@@ -27,7 +28,6 @@ from .holder import ModelHolder
 from .progress import JobProgress
 from .queue import JobQueue
 from .records import JobSpec, new_error_id
-from .store import INTERRUPTED, INTERRUPTED_HINT
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class Worker:
         if record.terminal:  # cancelled while it waited
             return
         self.current = job_id
+        if self._stopping.is_set():  # taken just as the service stopped: it stays queued for the next start
+            self.current = None
+            return
         self.board.start(job_id)
         try:
             self._execute(job_id, record.spec, record.cache_key)
@@ -103,7 +106,8 @@ class Worker:
                             f"This is a bug; report error id {error_id} with the service log.", error_id)
         finally:
             self.current = None
-            self.release(record.spec)
+            if self.board.get(job_id).terminal:  # a job handed back at shutdown keeps its video
+                self.release(record.spec)
             self.holder.touch()
 
     def _execute(self, job_id: str, spec: JobSpec, cache_key: str) -> None:
@@ -112,7 +116,7 @@ class Worker:
             self._score(job_id, spec, cache_key, token)
         except Cancelled:
             if token.reason == SHUTDOWN:
-                self.board.fail(job_id, INTERRUPTED, INTERRUPTED_HINT)
+                self.board.hand_back(job_id)
             else:
                 self.board.cancelled(job_id)
         except ExpotionError as exc:
@@ -142,7 +146,8 @@ class Worker:
                                                                           eta_s=eta),
                              features=spec.auto_prompt or adapter is not None)
         gen = GenerationConfig(prompt=spec.prompt, seed=spec.seed, variants=spec.variants, top_k=spec.top_k,
-                               temperature=spec.temperature, guidance_scale=max(1.0, spec.guidance))
+                               temperature=spec.temperature, guidance_scale=max(1.0, spec.guidance),
+                               visual_guidance=max(1.0, spec.visual_guidance))
         request = ScoreRequest(Path(spec.video), spec.start, spec.end, gen, auto_prompt=spec.auto_prompt)
         result = scorer(request, progress=report, cancel=token)
         token.check()

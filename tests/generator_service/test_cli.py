@@ -68,3 +68,18 @@ def test_unknown_model_offline_says_how_to_fix(tmp_path: Path, clip: Path) -> No
     proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "nobody/no-model", "--offline",
                 cwd=tmp_path)
     assert proc.returncode == 2 and "nobody/no-model" in proc.stderr and "tiny" in proc.stderr
+
+
+def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import generator_service.api.app as app
+    from generator_service.cli import main
+
+    seen = []
+    monkeypatch.setattr(app, "serve", seen.append)
+    assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--max-attempts", "5",
+                 "--retention-days", "7", "--max-storage-mb", "-1", "--download-grace", "60",
+                 "--cleanup-interval", "30"]) == 0
+    s = seen[0]
+    assert (s.max_attempts, s.retention_days, s.max_storage_mb, s.download_grace_s, s.cleanup_interval_s) == \
+        (5, 7.0, -1.0, 60.0, 30.0)
+    assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--max-attempts", "0"]) == 2  # error + hint

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from generator_service.api import ServiceSettings, create_app
+from generator_service.api.app import build_service
 from generator_service.demo_clip import make_performer_clip
 from generator_service.jobs.holder import ModelHolder
-from generator_service.jobs.service import JobService
 
 from .server import ServerProcess
 
@@ -50,8 +50,7 @@ class App:
         self.settings = ServiceSettings(work_dir=work_dir, model="tiny", device="cpu", **settings)
         self.holder = ModelHolder(loader, model_id="tiny", device="cpu",
                                   idle_unload_s=self.settings.idle_unload_s)
-        self.service = JobService(work_dir, self.holder, queue_size=self.settings.queue_size,
-                                  adapters_dir=self.settings.adapters_dir)
+        self.service = build_service(self.settings, self.holder)
         self.app = create_app(self.settings, self.service)
         self.service.start()
 

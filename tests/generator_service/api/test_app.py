@@ -181,11 +181,22 @@ def test_a_public_bind_without_a_token_refuses_to_start(tmp_path) -> None:
 
 
 def test_settings_come_from_expotion_environment(monkeypatch, tmp_path) -> None:
+    from generator_service.api.app import retention_policy
+
     monkeypatch.setenv("EXPOTION_PORT", "9999")
     monkeypatch.setenv("EXPOTION_QUEUE_SIZE", "3")
     monkeypatch.setenv("EXPOTION_IDLE_UNLOAD_S", "-1")
+    monkeypatch.setenv("EXPOTION_RETENTION_DAYS", "7")
+    monkeypatch.setenv("EXPOTION_MAX_STORAGE_MB", "-1")
+    monkeypatch.setenv("EXPOTION_MAX_ATTEMPTS", "5")
     settings = ServiceSettings(work_dir=tmp_path, queue_size=4)
     assert (settings.port, settings.queue_size, settings.idle_unload_s, settings.host) == (9999, 4, -1, "127.0.0.1")
+    assert settings.max_attempts == 5
+    policy = retention_policy(settings)
+    assert (policy.max_age_s, policy.max_bytes, policy.download_grace_s) == (7 * 86400, None, 86400)
+    for bad in ({"retention_days": 0}, {"max_storage_mb": 0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            create_app(ServiceSettings(work_dir=tmp_path, **bad))
 
 
 async def test_full_queue_is_429_and_cancel_frees_a_slot(make_app, clip, tiny) -> None:
@@ -258,7 +269,8 @@ async def test_model_loads_lazily_and_unloads_when_idle(make_app, clip, tiny) ->
         assert (await wait_done(client, job_id))["status"] == "succeeded" and loads == [1, 1]
 
 
-async def test_results_survive_a_restart_and_interrupted_jobs_fail(make_app, tmp_path, clip) -> None:
+async def test_results_survive_a_restart_and_interrupted_jobs_without_their_video_fail(make_app, tmp_path,
+                                                                                       clip) -> None:
     from generator_service.jobs.records import JobRecord, JobSpec
     from generator_service.jobs.store import JobStore
 
@@ -303,3 +315,95 @@ async def test_adapters_are_listed_and_a_broken_one_fails_only_its_job(make_app,
         assert failed["status"] == "failed" and failed["error"] and failed["hint"]
         ok = await wait_done(client, (await client.post("/v1/jobs", **job_form(clip, seed=3))).json()["id"])
         assert ok["status"] == "succeeded" and ok["result"]["adapter"] is None
+
+
+async def test_visual_guidance_is_validated_and_reaches_the_generation_config(make_app, tmp_path, clip,
+                                                                             monkeypatch) -> None:
+    from generator_service.errors import VideoError
+
+    adapters = tmp_path / "adapters"
+    (adapters / "dance").mkdir(parents=True)
+    (adapters / "dance" / "expotion_config.json").write_text("{}")
+    app = make_app(adapters_dir=adapters)
+    seen = []
+
+    def recording_scorer(request, progress, cancel):  # stands in for the pipeline: records what it was asked
+        seen.append(request.generation)
+        raise VideoError("recorded, not generated")
+
+    monkeypatch.setattr(app.holder, "scorer", lambda adapter=None: recording_scorer)
+    async with app.client() as client:
+        assert_error(await client.post("/v1/jobs", **job_form(clip, visual_guidance=2.0)), 422, "visual_guidance",
+                     "adapter")
+        for bad in (-1, 51, "x"):
+            assert_error(await client.post("/v1/jobs", **job_form(clip, adapter="dance", visual_guidance=bad)), 422,
+                         "visual_guidance")
+        for params in ({"visual_guidance": 2.5, "guidance": 4.0}, {"visual_guidance": 0.5}, {}):
+            r = await client.post("/v1/jobs", **job_form(clip, adapter="dance", **params))
+            assert r.status_code == 202, r.text
+            assert "recorded" in (await wait_done(client, r.json()["id"]))["error"]
+    assert [(g.visual_guidance, g.guidance_scale) for g in seen] == [(2.5, 4.0), (1.0, 3.0), (1.0, 3.0)]
+
+
+async def test_status_polling_stays_responsive_while_analyses_run(make_app, clip) -> None:
+    app = make_app()
+    entered, release = threading.Event(), threading.Event()
+    running, most = [0], [0]
+
+    def slow_analyzer(video, start, end):  # stands in for MediaPipe: blocks until released
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        entered.set()
+        release.wait(10)
+        running[0] -= 1
+        return {"start": start, "end": end, "suggested_prompt": "calm"}
+
+    app.app.state.analyzer = slow_analyzer
+    answers = []
+    async with app.client() as client:
+        job_id = (await client.post("/v1/jobs", **job_form(clip, seed=8))).json()["id"]
+
+        async def analyze() -> None:
+            answers.append(await client.post("/v1/analyze", **job_form(clip, end=0.5)))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(analyze)
+            await anyio.to_thread.run_sync(entered.wait, 10)
+            with anyio.fail_after(5):
+                status = await client.get(f"/v1/jobs/{job_id}")
+                health = await client.get("/v1/health")
+            assert status.status_code == 200 and health.status_code == 200
+            assert answers == [] and not release.is_set()  # answered while the analyses were still running
+            release.set()
+        await wait_done(client, job_id)
+    assert [a.status_code for a in answers] == [200] * 3 and most[0] == 1
+    assert app.service.uploads.in_use() == 0
+
+
+async def test_retention_removes_old_jobs_keeps_downloaded_results_and_explains_expired_ones(make_app, clip) -> None:
+    import time
+
+    from generator_service.jobs.retention import DAY
+
+    app = make_app(retention_days=1, download_grace_s=3 * DAY)
+    async with app.client() as client:
+        old, kept = [(await client.post("/v1/jobs", **job_form(clip, seed=s, end=0.5))).json()["id"] for s in (1, 2)]
+        for job_id in (old, kept):
+            await wait_done(client, job_id)
+        assert (await client.get(f"/v1/jobs/{kept}/result")).status_code == 200  # downloaded: kept for 3 days
+        app.service.janitor.clock = lambda: time.time() + 2 * DAY
+        assert app.service.janitor.sweep().removed_jobs == 1
+        assert_error(await client.get(f"/v1/jobs/{old}"), 404, old)
+        assert_error(await client.get(f"/v1/jobs/{old}/result"), 404)
+        assert (await client.get(f"/v1/jobs/{kept}/result")).status_code == 200
+    capped = make_app(max_storage_mb=0.01)  # 10 KiB: less than one 0.5 s take
+    async with capped.client() as client:
+        job_id = (await client.post("/v1/jobs", **job_form(clip, seed=3, end=0.5))).json()["id"]
+        await wait_done(client, job_id)
+        assert capped.service.janitor.sweep().expired_results == 1
+        assert (await client.get(f"/v1/jobs/{job_id}")).json()["status"] == "succeeded"
+        assert_error(await client.get(f"/v1/jobs/{job_id}/result"), 404, "storage", "cap")
+        again = await client.post("/v1/jobs", **job_form(clip, seed=3, end=0.5))
+        assert again.json()["status"] == "queued"  # not answered from the removed files
+        assert (await wait_done(client, again.json()["id"]))["status"] == "succeeded"

@@ -26,17 +26,46 @@ def spec(**kw) -> JobSpec:
     return JobSpec(**({"video": "/v.mp4", "video_sha256": "abc", "start": 0.0, "end": 1.0} | kw))
 
 
-def test_store_round_trip_and_recovery(tmp_path: Path) -> None:
+def test_store_round_trip_active_finished_and_expiry(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
-    done = JobRecord("j-done", spec(), status="succeeded", result={"takes": 1}, cache_key="k")
+    done = JobRecord("j-done", spec(), status="succeeded", result={"takes": 1}, cache_key="k", finished=5.0)
     store.save(done)
-    for status in ("queued", "running"):
-        store.save(JobRecord(f"j-{status}", spec(), status=status))
+    store.save(JobRecord("j-queued", spec(), status="queued", created=1.0))
+    store.save(JobRecord("j-running", spec(), status="running", created=2.0, attempts=2, resumed=1))
     assert store.get("j-done").result == {"takes": 1} and store.get("j-nope") is None
     assert store.find_succeeded("k").id == "j-done" and store.find_succeeded("other") is None
-    assert store.recover_interrupted() == 2
-    assert {store.get(i).status for i in ("j-queued", "j-running")} == {"failed"}
-    assert "resubmit" in store.get("j-running").error
+    assert [r.id for r in store.active()] == ["j-running", "j-queued"]  # the running one first
+    assert (store.get("j-running").attempts, store.get("j-running").resumed) == (2, 1)
+    assert [(j.id, j.last_used) for j in store.finished()] == [("j-done", 5.0)]
+    store.mark_downloaded("j-done", 9.0)
+    assert store.finished()[0].last_used == 9.0 and store.get("j-done").downloaded == 9.0
+    store.mark_expired("j-done", 10.0)
+    assert store.find_succeeded("k") is None and store.get("j-done").expired == 10.0
+    store.delete(["j-done"])
+    assert store.get("j-done") is None
+    store.close()
+
+
+def test_store_opens_a_database_written_by_the_first_release(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript("""CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, phase TEXT NOT NULL DEFAULT '',
+        progress REAL NOT NULL DEFAULT 0, error TEXT, hint TEXT, error_id TEXT, created REAL NOT NULL, started REAL,
+        finished REAL, spec TEXT NOT NULL, result TEXT, cache_key TEXT);""")
+    old_spec = {k: v for k, v in spec().to_json().items() if k != "visual_guidance"}
+    old.execute("INSERT INTO jobs (id, status, created, spec, cache_key) VALUES ('j-old', 'queued', 1.0, ?, 'k')",
+                (json.dumps(old_spec),))
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    record = store.get("j-old")
+    assert record.status == "queued" and record.attempts == 0 and record.spec.visual_guidance == 1.0
+    record.attempts = 1
+    store.save(record)
+    assert store.get("j-old").attempts == 1
     store.close()
 
 
@@ -46,6 +75,8 @@ def test_cache_key_ignores_the_path_but_not_the_content_or_parameters() -> None:
     assert spec(video_sha256="other").cache_key() != base
     assert spec(seed=1).cache_key() != base and spec(end=0.5).cache_key() != base
     assert spec(auto_prompt=True).cache_key("f/1") != spec(auto_prompt=True).cache_key("f/2")
+    assert spec(visual_guidance=2.0).cache_key() not in (base, spec(visual_guidance=3.0).cache_key())
+    assert spec(visual_guidance=0.5).cache_key() == base  # off, like the default
 
 
 def test_queue_is_bounded_fifo_and_cancellable() -> None:
@@ -63,10 +94,11 @@ def test_queue_is_bounded_fifo_and_cancellable() -> None:
 
 def test_uploads_are_content_addressed_and_deleted_with_the_last_reference(tmp_path: Path) -> None:
     uploads = UploadStore(tmp_path / "up")
-    uploads.clear()
-    a, digest, size = uploads.store(io.BytesIO(b"movie"), "Clip.MP4")
-    b, digest2, _ = uploads.store(io.BytesIO(b"movie"), "again.mp4")
-    assert a == b and digest == digest2 and size == 5 and a.name.endswith(".mp4")
+    uploads.reset()
+    first = uploads.store(io.BytesIO(b"movie"), "Clip.MP4")
+    second = uploads.store(io.BytesIO(b"movie"), "again.mp4")
+    a, digest, size = first.path, first.sha256, first.size
+    assert a == second.path and digest == second.sha256 and size == 5 and a.name.endswith(".mp4")
     uploads.release(a)
     assert a.is_file()
     uploads.release(a)
