@@ -2,8 +2,10 @@
 
 Thread rule: the worker thread does every HTTP call and never touches bpy data; it talks to the main
 thread only through two queues. The timer (`_tick`, main thread) drains the outbox, updates the job
-list the panel draws, and applies finished results. In background mode timers never fire, so
-`run_blocking` does the same work synchronously on the calling thread.
+list the panel draws, and applies finished results: at most one new sound strip per tick (see
+`results`), then, a tick later, one undo step per job. A worker that died of a bug is
+noticed by the next tick, which fails its jobs with a way out. In background mode timers never fire,
+so `run_blocking` does the same work synchronously on the calling thread.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +29,10 @@ from .protocol import ExpotionError, Health, JobParams, Models
 
 log = logging.getLogger(__name__)
 TICK_S = 0.25
+PLACE_TICK_S = 0.01  # between the steps of placing music: Blender redraws and takes input in between
 MAX_POLL_ERRORS = 3
+WORKER_HINT = ("Press Score again (a new worker starts) or disable and re-enable the add-on; "
+               "the system console has the details.")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class _Worker:
         self.outbox = outbox
         self._active: dict[str, tuple[JobRequest, Client, JobState, float, int]] = {}
         self._thread = threading.Thread(target=self._run, name="expotion-worker", daemon=True)
+        self.crash = ""  # why the thread died, if it did
 
     def start(self) -> None:
         self._thread.start()
@@ -61,6 +68,13 @@ class _Worker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug: recorded, so the main thread fails the jobs instead of waiting forever
+            self.crash = f"{type(exc).__name__}: {exc}"
+            log.exception("the Expotion worker thread stopped")
+
+    def _loop(self) -> None:
         while True:
             try:
                 command = self.inbox.get(timeout=self._poll_wait())
@@ -167,15 +181,34 @@ _states: dict[str, JobState] = {}
 _requests: dict[str, JobRequest] = {}
 _service: dict[str, Any] = {"health": None, "models": None, "error": "", "checking": False}
 _adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No adapter: zero-shot")]
-tick_seconds: list[float] = []  # main-thread time of recent ticks (measurement, bounded)
+_placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
+tick_log: list[tuple[float, str]] = []  # (main-thread seconds, work done) of recent ticks (bounded)
 
 
 def _ensure_worker() -> _Worker:
     global _worker
-    if _worker is None or not _worker.is_alive():
+    _reap_worker()
+    if _worker is None:
         _worker = _Worker(_outbox)
         _worker.start()
     return _worker
+
+
+def _reap_worker() -> None:
+    """If the worker thread died (a bug), apply what it sent and fail the jobs it was running."""
+    global _worker
+    if _worker is None or _worker.is_alive():
+        return
+    dead, _worker = _worker, None
+    _drain()
+    placing = {p.key for p in _placements}
+    reason = f" ({dead.crash})" if dead.crash else ""
+    for key, state in _states.items():
+        if state.active and key not in placing:
+            _states[key] = replace(state, status="failed", hint=WORKER_HINT,
+                                   error=f"the add-on's worker thread stopped{reason}; this job got no more updates")
+    if _service["checking"]:
+        _set_service(None, None, f"the add-on's worker thread stopped{reason}")
 
 
 def _ensure_timer() -> None:
@@ -194,11 +227,16 @@ def submit(requests: Sequence[JobRequest]) -> None:
 
 
 def cancel(key: str = "") -> None:
-    """Cancel one job (by key) or every active one (empty key)."""
+    """Cancel one job (by key) or every active one (empty key); music half placed is removed again."""
+    placing = {p.key for p in _placements}
+    for placement in [p for p in _placements if p.final is None and (not key or p.key == key)]:
+        placement.rollback()
+        _placements.remove(placement)
+        _states[placement.key] = replace(_states[placement.key], status="cancelled", error="cancelled by the user")
     if _worker is None:
         return
     for k, state in _states.items():
-        if state.active and (not key or k == key):
+        if state.active and k not in placing and (not key or k == key):
             _worker.inbox.put(("cancel", k))
 
 
@@ -252,30 +290,58 @@ def _set_analysis(scene_name: str, data: dict[str, Any] | None, error: str) -> N
     scene.expotion.analysis = results.analysis_summary(data)
 
 
-def _tick() -> float | None:
-    """Timer callback: drain the worker's outbox on the main thread."""
-    t0 = time.perf_counter()
-    placed = False
+def _drain() -> None:
+    """Apply the worker's events; a succeeded job is queued for placing and stays active meanwhile."""
     while True:
         try:
             event = _outbox.get_nowait()
         except queue.Empty:
-            break
+            return
         if event[0] == "state":
             _states[event[1].key] = event[1]
         elif event[0] == "done":
             request, state = event[1], event[2]
-            _states[request.key] = results.apply(request, state)
-            placed = placed or _states[request.key].status == "succeeded"
+            if state.status == "succeeded":
+                _placements.append(results.Placement(request, state))
+                state = replace(state, status="running", phase="placing music")
+            _states[request.key] = state
         elif event[0] == "service":
             _set_service(*event[1:])
         elif event[0] == "analysis":
             _set_analysis(*event[1:])
-    if placed:
-        bpy.ops.ed.undo_push(message="Expotion: add music")
+
+
+def _place_step() -> str:
+    """At most one piece of timeline work -> what was done: "strip", "undo", "failed" or ""."""
+    if not _placements:
+        return ""
+    placement = _placements[0]
+    if placement.final is None:
+        placement.step()
+        if placement.final is None or placement.final.status == "succeeded":
+            return "strip"
+        _placements.popleft()
+        _states[placement.key] = placement.final
+        return "failed"
+    _placements.popleft()  # the tick after a job's last strip: its one undo step
+    final = _states[placement.key] = placement.confirm()
+    if final.status != "succeeded":
+        return "failed"
+    bpy.ops.ed.undo_push(message=f"Expotion: music for {placement.request.label}")
+    return "undo"
+
+
+def _tick() -> float | None:
+    """Timer callback (main thread): drain the worker's outbox, then one piece of timeline work."""
+    t0 = time.perf_counter()
+    _reap_worker()
+    _drain()
+    work = _place_step()
     _redraw()
-    tick_seconds.append(time.perf_counter() - t0)
-    del tick_seconds[:-200]
+    tick_log.append((time.perf_counter() - t0, work))
+    del tick_log[:-200]
+    if _placements:
+        return PLACE_TICK_S
     busy = active_count() or _service["checking"] or not _outbox.empty() or (_worker and _worker.inbox.qsize())
     return TICK_S if busy else None
 
@@ -312,6 +378,10 @@ def stop() -> None:
     global _worker
     if bpy.app.timers.is_registered(_tick):
         bpy.app.timers.unregister(_tick)
+    for placement in _placements:
+        if placement.final is None:
+            placement.rollback()  # all or nothing: a job half placed is removed
+    _placements.clear()
     if _worker is not None and _worker.is_alive():
         _worker.inbox.put(("stop", None))
         _worker.join(timeout=5.0)

@@ -26,7 +26,8 @@ def frames_to_seconds(frames: float, fps: int, fps_base: float) -> float:
 
 @dataclass(frozen=True)
 class StripTiming:
-    """What a movie strip shows, in scene frames. `content_start` is where source frame 0 sits."""
+    """What a movie strip shows, in scene frames. Source frame `content_trim_start` sits at timeline
+    frame `content_start` (Blender's content trim drops the frames before it from the content)."""
 
     content_start: float
     visible_start: int
@@ -35,7 +36,8 @@ class StripTiming:
     fps: int
     fps_base: float
     plain: bool = True  # no reverse/strobe/retiming: source time is a pure offset
-    content_frames: int | None = None  # movie length in frames (None: unknown, assume it covers the range)
+    content_frames: int | None = None  # content length, trimmed frames excluded (None: unknown, assume it covers)
+    content_trim_start: int = 0  # source frames dropped before the content
 
     @property
     def frames(self) -> int:
@@ -65,4 +67,5 @@ class StripTiming:
     @property
     def source_start_s(self) -> float:
         """Second in the source file shown at the first visible frame (valid if addressable)."""
-        return frames_to_seconds(self.visible_start - self.content_start, self.fps, self.fps_base)
+        return frames_to_seconds(self.visible_start - self.content_start + self.content_trim_start, self.fps,
+                                 self.fps_base)

@@ -2,9 +2,16 @@
 
 Owns: `sequences` vs `strips` collections, the 5.2 timing renames (`frame_final_*` ->
 `left_handle`/`right_handle`, `frame_start`/`frame_duration` -> `content_start`/`content_duration`,
-`frame_offset_*` -> `*_handle_offset`; the old names warn in 5.2), strip creation/removal, the video
-output switch of 5.0 (`image_settings.media_type`), finding strips again and finding free channels,
-and the movie frame-rate cache.
+`frame_offset_*` -> `*_handle_offset`, `animation_offset_*` -> `content_trim_*`; the old names warn
+in 5.2), strip creation/removal, the video output switch of 5.0 (`image_settings.media_type`),
+finding strips again and finding free channels, and the movie frame-rate cache.
+
+Content trim (`animation_offset_*` before 5.2, `content_trim_*` from 5.2) drops source frames before
+the content: the content (`content_start` .. + `content_duration`) begins with source frame
+`trim_start`, so the source frame shown at timeline frame f is f - content_start + trim_start. Setting
+the trim keeps `content_start` in 5.0 and moves it by the trim change in 5.2 (both measured by
+rendering frames); `copy_movie_look` sets the start after the trim, so it holds either way.
+
 Main thread only (all of it touches bpy data).
 """
 
@@ -34,6 +41,9 @@ _CONTENT_START = "content_start" if _HANDLES else "frame_start"
 _CONTENT_FRAMES = "content_duration" if _HANDLES else "frame_duration"
 _HANDLE_OFFSETS = ("left_handle_offset", "right_handle_offset") if _HANDLES else ("frame_offset_start",
                                                                                    "frame_offset_end")
+_MOVIE_TYPE = getattr(bpy.types, "MovieStrip", None) or getattr(bpy.types, "MovieSequence")
+_CONTENT_TRIM = (("content_trim_start", "content_trim_end") if "content_trim_start" in
+                 _MOVIE_TYPE.bl_rna.properties.keys() else ("animation_offset_start", "animation_offset_end"))
 # Reading `MovieStrip.fps` opens the movie file (~25 ms each time in background mode, 5.0 and 5.2):
 # the rate is cached per (file, size, mtime, stream).
 _FPS_CACHE: dict[tuple[str, int, int, int], float] = {}
@@ -82,6 +92,16 @@ def content_start(strip: Any) -> float:
     return float(getattr(strip, _CONTENT_START))
 
 
+def content_trim(strip: Any) -> tuple[int, int]:
+    """Source frames dropped before and after the content (0, 0 for strips that have no trim)."""
+    return int(getattr(strip, _CONTENT_TRIM[0], 0)), int(getattr(strip, _CONTENT_TRIM[1], 0))
+
+
+def content_frames(strip: Any) -> int:
+    """Length of the content in frames (for a sound strip: of its file, however far the handles reach)."""
+    return int(getattr(strip, _CONTENT_FRAMES))
+
+
 def is_retimed(strip: Any) -> bool:
     """Any retiming key at all (an unretimed strip has none): conservative, a proxy is then used."""
     return len(getattr(strip, "retiming_keys", ()) or ()) > 0
@@ -114,7 +134,7 @@ def movie_timing(scene: bpy.types.Scene, strip: Any) -> StripTiming:
     return StripTiming(content_start=content_start(strip), visible_start=start, visible_end=end,
                        movie_fps=movie_fps(strip), fps=scene.render.fps,
                        fps_base=scene_fps_base(scene), plain=plain,
-                       content_frames=int(getattr(strip, _CONTENT_FRAMES)))
+                       content_frames=content_frames(strip), content_trim_start=content_trim(strip)[0])
 
 
 def movie_is_readable(strip: Any) -> bool:
@@ -128,14 +148,28 @@ def new_movie(scene: bpy.types.Scene, name: str, path: str, channel: int, frame:
 
 
 def new_sound(scene: bpy.types.Scene, name: str, path: str, channel: int, frame: int, frames: int) -> Any:
-    """A sound strip of exactly `frames` frames at `frame` on `channel`."""
+    """A sound strip of exactly `frames` frames at `frame` on `channel`, whose file is that long too.
+
+    Costs ~1 ms of main-thread time for a 24-bit WAV, ~15 ms for a 16-bit one (Blender 5.0 and 5.2;
+    see `wavfile`). A file Blender cannot read still gives a strip (1 frame of content whose handle
+    can be dragged anywhere): such a strip is removed again and `ValueError` raised. Blender moves a
+    strip that overlaps another one up a channel when its handle is set (the caller checks channels).
+    """
     strip = top_strips(scene).new_sound(name=name, filepath=path, channel=channel, frame_start=frame)
     set_visible_end(strip, frame + frames)
+    got = content_frames(strip)
+    if got != frames or visible_range(strip) != (frame, frame + frames):
+        remove(scene, strip, drop_sound=True)
+        raise ValueError(f"Blender read {got} frames of sound from {path}, expected {frames}")
     return strip
 
 
-def remove(scene: bpy.types.Scene, strip: Any) -> None:
+def remove(scene: bpy.types.Scene, strip: Any, drop_sound: bool = False) -> None:
+    """Remove a top-level strip; `drop_sound` also removes its sound data-block when nothing else uses it."""
+    sound = getattr(strip, "sound", None) if drop_sound else None
     top_strips(scene).remove(strip)
+    if sound is not None and sound.users == 0:
+        bpy.data.sounds.remove(sound)
 
 
 def find_strip(scene: bpy.types.Scene, key: str, name: str) -> Any | None:
@@ -150,21 +184,28 @@ def find_strip(scene: bpy.types.Scene, key: str, name: str) -> Any | None:
     return next((s for s in strips if s.name == name and not s.get(KEY_PROP)), None)
 
 
-def channel_is_free(scene: bpy.types.Scene, channel: int, start: int, end: int, ignore: Iterable[Any] = ()) -> bool:
+def busy_channels(scene: bpy.types.Scene, start: int, end: int, ignore: Iterable[Any] = ()) -> set[int]:
+    """Channels holding a strip that shows over [start, end) (one pass over the strips)."""
     skip = {s.as_pointer() for s in ignore}
+    busy: set[int] = set()
     for strip in all_strips(scene):
-        if strip.channel != channel or strip.as_pointer() in skip:
+        if strip.channel in busy or strip.as_pointer() in skip:
             continue
         s0, s1 = visible_range(strip)
         if s0 < end and start < s1:
-            return False
-    return True
+            busy.add(strip.channel)
+    return busy
+
+
+def channel_is_free(scene: bpy.types.Scene, channel: int, start: int, end: int, ignore: Iterable[Any] = ()) -> bool:
+    return channel not in busy_channels(scene, start, end, ignore)
 
 
 def free_channels(scene: bpy.types.Scene, start: int, end: int, above: int, count: int) -> int | None:
     """Lowest channel c > `above` with c .. c+count-1 all free over [start, end); None if none."""
+    busy = busy_channels(scene, start, end)
     for first in range(above + 1, MAX_CHANNEL - count + 2):
-        if all(channel_is_free(scene, first + i, start, end) for i in range(count)):
+        if not busy.intersection(range(first, first + count)):
             return first
     return None
 
@@ -181,7 +222,11 @@ def set_video_output(render: Any) -> None:
 
 
 def copy_movie_look(src: Any, dst: Any) -> None:
-    """Copy what decides which source frame shows when (offsets, reverse, strobe, stream)."""
+    """Copy what decides which source frame shows when (content trim and start, handle offsets,
+    reverse, strobe, stream). The trim goes first: in 5.2 setting it moves the content."""
+    for attr in _CONTENT_TRIM:
+        setattr(dst, attr, getattr(src, attr))
+    setattr(dst, _CONTENT_START, getattr(src, _CONTENT_START))
     for attr in (*_HANDLE_OFFSETS, "use_reverse_frames", "strobe", "stream_index", "use_flip_x", "use_flip_y"):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))

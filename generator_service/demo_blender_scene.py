@@ -3,7 +3,9 @@
 Installs the built extension zip through Blender's own extension path, makes a scene with the demo
 clip as a movie strip, scores it headless with `bpy.ops.expotion.score_strips(wait=True)` against
 the running service, saves the .blend and mixes the timeline down to a WAV. Standard library + bpy
-only. Usage: python demo_blender_scene.py ZIP CLIP OUT_DIR (EXPOTION_SERVICE_URL names the service).
+only; strips are made and read through the installed extension's `vse` module, which knows each
+Blender version's names (5.2 deprecates `frame_final_*`). Usage: python demo_blender_scene.py ZIP
+CLIP OUT_DIR (EXPOTION_SERVICE_URL names the service).
 """
 
 from __future__ import annotations
@@ -15,22 +17,24 @@ import wave
 
 import bpy
 
+MODULE = "bl_ext.user_default.expotion"
+
 
 def main(zip_path: str, clip: str, out_dir: str) -> dict:
     result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
                                                       enable_on_install=True)
-    if result != {"FINISHED"}:
+    if result != {"FINISHED"} or MODULE not in sys.modules:
         raise RuntimeError(f"installing {zip_path} failed: {result}")
+    vse = sys.modules[MODULE].vse
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 25, 1.0
-    scene.sequence_editor_create()
-    movie = scene.sequence_editor.strips.new_movie(name="performer", filepath=clip, channel=1, frame_start=1)
-    scene.frame_start, scene.frame_end = 1, movie.frame_final_end - 1
+    movie = vse.new_movie(scene, "performer", clip, 1, 1)
+    scene.frame_start, scene.frame_end = 1, vse.visible_range(movie)[1] - 1
     movie.select = True
     scene.sequence_editor.active_strip = movie
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(out_dir, "demo_edit.blend"))  # relative paths resolve
     bpy.ops.expotion.score_strips(wait=True)
-    sounds = [s for s in scene.sequence_editor.strips_all if s.type == "SOUND"]
+    sounds = [s for s in vse.all_strips(scene) if s.type == "SOUND"]
     if not sounds:
         raise RuntimeError("the extension placed no sound strip")
     bpy.ops.wm.save_mainfile()
@@ -41,8 +45,8 @@ def main(zip_path: str, clip: str, out_dir: str) -> dict:
         samples = w.getnframes()
     meta = sound.get("expotion")
     return {"blend": bpy.data.filepath, "mixdown": mixdown,
-            "movie": [movie.frame_final_start, movie.frame_final_end],
-            "sound": [sound.frame_final_start, sound.frame_final_end], "channel": sound.channel,
+            "movie": list(vse.visible_range(movie)),
+            "sound": list(vse.visible_range(sound)), "channel": sound.channel,
             "samples": samples, "metadata": meta.to_dict() if meta else None}
 
 

@@ -1,7 +1,10 @@
 """Main-thread cost of the Blender extension, in real Blender: operator calls, proxy render, timer ticks.
 
 Targets from issue #5: < 5 ms of main-thread time per timer tick, < 100 ms per operator call
-excluding the proxy render; the proxy render is reported as seconds per second of video.
+excluding the proxy render; the proxy render is reported as seconds per second of video. Ticks are
+reported by the work they did: a tick that places a strip is bounded below by Blender's own
+`strips.new_sound` (~15 ms in 5.0 and 5.2, whatever the file's length), shown on its own row; the
+view-layer evaluation Blender runs after a timer callback is shown apart (it is not the tick's).
 `blender_scenario.py` runs in a bpy interpreter ($EXPOTION_BPY_PYTHON, else .venv-blender) with a
 throwaway Blender user folder, installs the zip that build.py makes, and scores its strips against a
 real `python -m generator_service serve --model tiny` process on a free loopback port (media root =
@@ -109,13 +112,24 @@ def rows(result: dict[str, Any]) -> list[list[object]]:
     per_video_s = [s / (frames / fps) for s, frames in proxy["renders"]]
     ticks = path["ticks"] + proxy["ticks"]
     w, h = result["proxy_size"]
+
+    def tick_row(name: str, work: str) -> list[object]:
+        return _row(name, "ms/tick", [wall for wall, _, done in ticks if done == work], 1e3, TICK_TARGET_MS)
+
+    slow_cpu = [cpu for wall, cpu, _ in ticks if wall * 1e3 >= TICK_TARGET_MS]
+
     return [
         _row("score_strips call, path mode", "ms/call", [path["call_s"]], 1e3, CALL_TARGET_MS),
         _row("score_strips call, proxy mode, excl. render", "ms/call", [proxy["call_s"] - render_s], 1e3,
              CALL_TARGET_MS),
         _row(f"proxy render {w}x{h}", "s per s of video", per_video_s, 1.0, None),
-        _row("timer tick, no placement", "ms/tick", [s for s, placed in ticks if not placed], 1e3, TICK_TARGET_MS),
-        _row("timer tick that places strips", "ms/tick", [s for s, placed in ticks if placed], 1e3, TICK_TARGET_MS),
+        tick_row("timer tick, nothing placed", ""),
+        tick_row("timer tick that places a strip", "strip"),
+        _row("of which Blender's strips.new_sound", "ms/call", path["new_sound"] + proxy["new_sound"], 1e3, None),
+        tick_row("timer tick that pushes a job's undo step", "undo"),
+        _row("Blender's evaluation after such ticks", "ms/tick", path["evaluations"] + proxy["evaluations"], 1e3,
+             None),
+        _row(f"CPU time of the ticks over {TICK_TARGET_MS:g} ms wall", "ms/tick", slow_cpu, 1e3, TICK_TARGET_MS),
     ]
 
 
@@ -135,5 +149,7 @@ def run(seconds: float | None = None, strips: int = 3, size: tuple[int, int] = (
             f"`generator_service serve --model tiny` on 127.0.0.1; {strips} strips x {seconds:g} s of "
             f"{size[0]}x{size[1]} {result['fps']} fps H.264; proxy at the default height {result['proxy_height']}; "
             f"timer pumped every {TICK_INTERVAL_S * 1e3:.0f} ms until all {result['path']['jobs']}+"
-            f"{result['upload']['jobs']} jobs ended")
+            f"{result['upload']['jobs']} jobs ended and were placed, the view layer evaluated after each tick "
+            "as Blender's window manager does; times are wall-clock on Blender's main thread except the last "
+            "row, that thread's CPU time (on a loaded machine a tick can wait for a CPU)")
     return head + "\n" + table(["measure", "unit", "n", "mean", "p95", "max", "target", "met"], rows(result))

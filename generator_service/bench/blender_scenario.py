@@ -11,7 +11,12 @@ What is measured, per transfer mode (local path, then uploaded proxy):
    `snapshot.request_for` per selected strip, `dispatch.run(wait=False)`), with every
    `proxy.render_proxy` call timed on its own;
 2. the timer: `runtime._tick` pumped by hand (timers never fire in background) until every job has
-   ended; each tick is timed and flagged when it placed sound strips.
+   ended and its music is placed; each tick is timed and labelled with the work it reports in
+   `runtime.tick_log` ("strip": one new sound strip, "undo": a job's undo push, "" nothing placed).
+   Every `vse.new_sound` call is timed on its own too (Blender's part of a "strip" tick).
+   After each tick the view layer is evaluated, as Blender's window manager does after every timer
+   callback in the UI; that time is Blender's, not the tick's, and is reported apart. The scene is
+   evaluated once before the first tick for the same reason (in the UI that happened long before).
 """
 
 from __future__ import annotations
@@ -62,12 +67,27 @@ def make_scene(ext: Any, clips: list[str]) -> tuple[bpy.types.Scene, list[Any]]:
     return scene, movies
 
 
-def select_only(scene: bpy.types.Scene, strips: list[Any]) -> None:
-    for strip in scene.sequence_editor.strips_all:
+def select_only(ext: Any, scene: bpy.types.Scene, strips: list[Any]) -> None:
+    for strip in ext.vse.all_strips(scene):
         strip.select = False
     for strip in strips:
         strip.select = True
     scene.sequence_editor.active_strip = strips[0]
+
+
+def time_new_sound(ext: Any) -> list[float]:
+    """Wrap `vse.new_sound` (looked up by `results` at call time) -> list of seconds per call."""
+    calls: list[float] = []
+    original = ext.vse.new_sound
+
+    def timed(*args: Any) -> Any:
+        t0 = time.perf_counter()
+        strip = original(*args)
+        calls.append(time.perf_counter() - t0)
+        return strip
+
+    ext.vse.new_sound = timed
+    return calls
 
 
 def time_renders(ext: Any) -> list[tuple[float, int]]:
@@ -101,38 +121,45 @@ def score_interactive(ext: Any, context: Any) -> float:
     return time.perf_counter() - t0
 
 
-def sound_count(scene: bpy.types.Scene) -> int:
-    return sum(1 for s in scene.sequence_editor.strips_all if s.type == "SOUND")
-
-
-def pump(ext: Any, scene: bpy.types.Scene, interval_s: float, timeout_s: float) -> list[tuple[float, bool]]:
-    """Call the timer callback until no job is active -> (seconds, placed strips) per tick."""
-    ticks: list[tuple[float, bool]] = []
+def pump(ext: Any, interval_s: float, timeout_s: float) -> tuple[list[tuple[float, float, str]], list[float]]:
+    """Call the timer callback until no job is active -> ((wall seconds, this thread's CPU seconds,
+    work) per tick, seconds of the view layer evaluation after each tick that changed the timeline).
+    CPU time tells a tick that worked long from one that waited (for a CPU or for the GIL)."""
+    ticks: list[tuple[float, float, str]] = []
+    evaluations: list[float] = []
+    view_layer = bpy.context.view_layer
     deadline = time.monotonic() + timeout_s
     while ext.runtime.active_count():
         if time.monotonic() > deadline:
             raise RuntimeError(f"jobs still running after {timeout_s:.0f} s")
         time.sleep(interval_s)
-        before = sound_count(scene)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         ext.runtime._tick()
-        ticks.append((time.perf_counter() - t0, sound_count(scene) > before))
-    return ticks
+        ticks.append((time.perf_counter() - t0, time.thread_time() - c0, ext.runtime.tick_log[-1][1]))
+        t0 = time.perf_counter()
+        view_layer.update()
+        if ticks[-1][2]:
+            evaluations.append(time.perf_counter() - t0)
+    return ticks, evaluations
 
 
-def run_mode(ext: Any, scene: bpy.types.Scene, movies: list[Any], transfer: str, args: dict) -> dict[str, Any]:
-    """Score every movie strip with `transfer` (PATH or UPLOAD) -> raw timings."""
+def run_mode(ext: Any, scene: bpy.types.Scene, movies: list[Any], transfer: str, args: dict,
+             renders: list[tuple[float, int]], new_sound: list[float]) -> dict[str, Any]:
+    """Score every movie strip with `transfer` (PATH or UPLOAD) -> raw timings (`renders` and
+    `new_sound` are the lists the timing wrappers fill; this mode's part is reported)."""
     bpy.context.preferences.addons[MODULE].preferences.transfer = transfer
-    select_only(scene, movies)
-    renders = time_renders(ext)
+    select_only(ext, scene, movies)
+    bpy.context.view_layer.update()
+    first_render, first_sound = len(renders), len(new_sound)
     call_s = score_interactive(ext, bpy.context)
-    ticks = pump(ext, scene, args["tick_interval_s"], args["timeout_s"])
+    ticks, evaluations = pump(ext, args["tick_interval_s"], args["timeout_s"])
     states = [(s.label, s.status, s.error) for s in ext.runtime.job_states()]
     failed = [s for s in states if s[1] != "succeeded"]
     if failed:
         raise RuntimeError(f"jobs did not succeed: {failed}")
     ext.runtime.clear_finished()
-    return {"call_s": call_s, "renders": renders, "ticks": ticks, "jobs": len(states)}
+    return {"call_s": call_s, "renders": renders[first_render:], "ticks": ticks, "new_sound": new_sound[first_sound:],
+            "evaluations": evaluations, "jobs": len(states)}
 
 
 def main() -> dict[str, Any]:
@@ -144,8 +171,9 @@ def main() -> dict[str, Any]:
            "strips": len(movies), "proxy_height": prefs.proxy_height,
            "proxy_size": list(ext.proxy.proxy_size(movies[0], prefs.proxy_height)),
            "source_size": [movies[0].elements[0].orig_width, movies[0].elements[0].orig_height]}
+    renders, new_sound = time_renders(ext), time_new_sound(ext)
     for transfer in ("PATH", "UPLOAD"):
-        out[transfer.lower()] = run_mode(ext, scene, movies, transfer, args)
+        out[transfer.lower()] = run_mode(ext, scene, movies, transfer, args, renders, new_sound)
     return out
 
 

@@ -4,7 +4,9 @@ work with `assert`s, and prints `SCENARIO_RESULT <json>` for the pytest side.
 Inputs come from the environment: EXPOTION_TEST_ZIP, EXPOTION_SERVICE_URL, EXPOTION_TEST_ARGS.
 Every DeprecationWarning raised from the installed extension's files is recorded and reported under
 `deprecations` (the runner fails on any): a newer Blender's deprecations show up as test failures.
-The scenarios themselves read strip timing through `span`/`trim`/`move` (5.2 renamed those properties).
+The scenarios themselves reach strips through `top`/`every` (4.2 has only `sequences`) and strip
+timing through `span`/`trim`/`move`/`content_trim` (5.2 renamed those properties), so they run on
+every Blender the extension supports.
 """
 
 from __future__ import annotations
@@ -22,13 +24,38 @@ import bpy
 MODULE = "bl_ext.user_default.expotion"
 ARGS: dict[str, Any] = json.loads(os.environ.get("EXPOTION_TEST_ARGS", "{}"))
 EXTENSION_DIR = os.sep + os.path.join("user_default", "expotion") + os.sep
-_NEW_NAMES = "left_handle" in bpy.types.Strip.bl_rna.properties.keys()  # 5.2+
+_STRIP_TYPE = getattr(bpy.types, "Strip", None) or bpy.types.Sequence  # 4.x: Sequence
+_MOVIE_TYPE = getattr(bpy.types, "MovieStrip", None) or bpy.types.MovieSequence
+_NEW_NAMES = "left_handle" in _STRIP_TYPE.bl_rna.properties.keys()  # 5.2+
 _SPAN = ("left_handle", "right_handle") if _NEW_NAMES else ("frame_final_start", "frame_final_end")
 _TRIM = ("left_handle_offset", "right_handle_offset") if _NEW_NAMES else ("frame_offset_start", "frame_offset_end")
 _MOVE = "content_start" if _NEW_NAMES else "frame_start"
+_CONTENT_TRIM = (("content_trim_start", "content_trim_end") if "content_trim_start" in
+                 _MOVIE_TYPE.bl_rna.properties.keys() else ("animation_offset_start", "animation_offset_end"))
 _WARNINGS = warnings.catch_warnings(record=True)
 _RECORDED = _WARNINGS.__enter__()  # for the whole process, one scenario per process
 warnings.simplefilter("always", DeprecationWarning)
+
+
+def top(scene: bpy.types.Scene) -> Any:
+    """The top-level strip collection (`strips` from 4.4, `sequences` before)."""
+    ed = scene.sequence_editor
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
+def every(scene: bpy.types.Scene) -> list[Any]:
+    """Every strip, meta-strip contents included."""
+    ed = scene.sequence_editor
+    return list(ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all)
+
+
+def add_color(scene: bpy.types.Scene, name: str, channel: int, frame: int, length: int) -> Any:
+    """A COLOR effect strip (5.0 takes `length`, 4.x `frame_end`)."""
+    try:
+        return top(scene).new_effect(name=name, type="COLOR", channel=channel, frame_start=frame, length=length)
+    except TypeError:
+        return top(scene).new_effect(name=name, type="COLOR", channel=channel, frame_start=frame,
+                                     frame_end=frame + length)
 
 
 def span(strip: Any) -> list[int]:
@@ -43,6 +70,12 @@ def trim(strip: Any, start: int, end: int) -> None:
 
 def move(strip: Any, frame: int) -> None:
     setattr(strip, _MOVE, frame)
+
+
+def content_trim(strip: Any, start: int, end: int) -> None:
+    """Drop source frames before/after the content (Strip > Movie > Trim in the sidebar)."""
+    setattr(strip, _CONTENT_TRIM[0], start)
+    setattr(strip, _CONTENT_TRIM[1], end)
 
 
 def extension_deprecations() -> list[str]:
@@ -67,13 +100,13 @@ def new_scene(fps: int, base: float, name: str = "Edit") -> bpy.types.Scene:
 
 
 def add_movie(scene: bpy.types.Scene, name: str, clip: str, channel: int, frame: int, trim_frames=(0, 0)) -> Any:
-    strip = scene.sequence_editor.strips.new_movie(name=name, filepath=clip, channel=channel, frame_start=frame)
+    strip = top(scene).new_movie(name=name, filepath=clip, channel=channel, frame_start=frame)
     trim(strip, *trim_frames)
     return strip
 
 
 def select(scene: bpy.types.Scene, *strips: Any) -> None:
-    for s in scene.sequence_editor.strips_all:
+    for s in every(scene):
         s.select = False
     for s in strips:
         s.select = True
@@ -82,7 +115,7 @@ def select(scene: bpy.types.Scene, *strips: Any) -> None:
 
 
 def sounds(scene: bpy.types.Scene) -> list[Any]:
-    return sorted((s for s in scene.sequence_editor.strips_all if s.type == "SOUND"),
+    return sorted((s for s in every(scene) if s.type == "SOUND"),
                   key=lambda s: (span(s)[0], s.channel))
 
 
@@ -124,7 +157,7 @@ def score() -> None:
     scene = new_scene(30, 1.001)
     a = add_movie(scene, "A", clips["c2997"], 2, 7, trim_frames=(5, 9))
     b = add_movie(scene, "B", clips["c25"], 1, 120, trim_frames=(3, 0))
-    blocker = scene.sequence_editor.strips.new_effect(name="blk", type="COLOR", channel=3, frame_start=40, length=10)
+    blocker = add_color(scene, "blk", 3, 40, 10)
     select(scene, a, b, blocker)
     scene.expotion.prompt, scene.expotion.takes = "warm piano", 2
     scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 11
@@ -175,7 +208,7 @@ def async_moves() -> None:
     submit_s = (time.perf_counter() - t0) / 2
     a.channel = 5  # moved while running
     move(a, 40)
-    scene.sequence_editor.strips.remove(b)  # deleted while running
+    top(scene).remove(b)  # deleted while running
     ticks, deadline = [], time.monotonic() + 30
     while ext.runtime.active_count() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -192,6 +225,113 @@ def async_moves() -> None:
     done({"states": states, "placed": [describe(s) for s in sounds(scene)],
           "a": [*span(a), a.channel], "submit_s": submit_s, "path_snapshot_s": path_snapshot_s,
           "tick_max_s": max(ticks), "tick_mean_s": sum(ticks) / len(ticks), "ticks": len(ticks)})
+
+
+def pump(ext: Any, scene: bpy.types.Scene, until: Any = None, timeout: float = 30.0) -> list[list[Any]]:
+    """Call the timer callback (timers never fire in background) until no job is active or `until()`
+    -> [sound strips added, work reported by the tick, seconds] per tick."""
+    ticks, deadline = [], time.monotonic() + timeout
+    while ext.runtime.active_count() and not (until and until()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        before, t0 = len(sounds(scene)), time.perf_counter()
+        ext.runtime._tick()
+        ticks.append([len(sounds(scene)) - before, ext.runtime.tick_log[-1][1], time.perf_counter() - t0])
+    return ticks
+
+
+def requests_for(ext: Any, *strips: Any) -> list[Any]:
+    scene, settings = bpy.context.scene, ext.preferences.get(bpy.context)
+    return [ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings)
+            for s in strips]
+
+
+def async_takes() -> None:
+    """The timer path with 2 strips x 2 takes: one sound strip per tick, one undo step per job."""
+    ext = install()
+    clips = ARGS["clips"]
+    scene = new_scene(30, 1.001)
+    a = add_movie(scene, "A", clips["c2997"], 1, 1, trim_frames=(2, 3))
+    b = add_movie(scene, "B", clips["c2997"], 1, 120)
+    scene.expotion.takes = 2
+    bpy.ops.ed.undo_push(message="before scoring")
+    ext.runtime.submit(requests_for(ext, a, b))
+    ticks = pump(ext, scene)
+    states = {s.label: [s.status, s.error] for s in ext.runtime.job_states()}
+    placed = [describe(s) for s in sounds(scene)]
+    bpy.ops.ed.undo()
+    after_undo1 = [describe(s) for s in sounds(bpy.context.scene)]
+    bpy.ops.ed.undo()
+    after_undo2 = [describe(s) for s in sounds(bpy.context.scene)]
+    done({"ticks": ticks, "states": states, "placed": placed, "after_undo1": after_undo1, "after_undo2": after_undo2})
+
+
+def async_rollback() -> None:
+    """A job's second take finds its channel taken (the user dropped a strip there between ticks),
+    and another job is cancelled after its first take: neither leaves anything on the timeline."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    scene.expotion.takes = 2
+    sounds_before = len(bpy.data.sounds)
+    ext.runtime.submit(requests_for(ext, a))
+    first = pump(ext, scene, until=lambda: len(sounds(scene)) == 1)
+    take0 = sounds(scene)[0]
+    start = span(take0)[0]
+    add_color(scene, "dropped", take0.channel + 1, start + 5, 10)
+    pump(ext, scene)
+    conflict = {s.label: [s.status, s.error, s.hint] for s in ext.runtime.job_states()}
+    left_after_conflict = len(sounds(scene))
+    ext.runtime.clear_finished()
+    (request,) = requests_for(ext, a)
+    ext.runtime.submit([request])
+    pump(ext, scene, until=lambda: len(sounds(scene)) == 1)
+    ext.runtime.cancel(request.key)
+    cancelled = [[s.status, s.error] for s in ext.runtime.job_states()]
+    pump(ext, scene, timeout=2.0)
+    done({"first_ticks": first, "conflict": conflict, "left_after_conflict": left_after_conflict,
+          "cancelled": cancelled, "left_after_cancel": len(sounds(scene)),
+          "orphan_sounds": len(bpy.data.sounds) - sounds_before})
+
+
+def dead_worker() -> None:
+    """A bug kills the worker thread while a job runs: the next tick fails the job with a way out;
+    scoring again starts a new worker that works."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    finish = ext.jobs.finish
+
+    def broken(*args: Any) -> Any:
+        raise KeyError("simulated bug in the worker")
+
+    ext.jobs.finish = broken  # looked up at call time on the worker thread
+    ext.runtime.submit(requests_for(ext, a))
+    pump(ext, scene, timeout=20.0)
+    first = [[s.status, s.error, s.hint] for s in ext.runtime.job_states()]
+    ext.jobs.finish = finish
+    ext.runtime.clear_finished()
+    ext.runtime.submit(requests_for(ext, a))
+    pump(ext, scene, timeout=20.0)
+    again = [[s.status, s.error] for s in ext.runtime.job_states()]
+    done({"first": first, "again": again, "sounds": len(sounds(scene))})
+
+
+def content_trimmed() -> None:
+    """A movie strip with a content trim (source frames dropped) and handle trims, scored in path
+    mode and then as an uploaded proxy, in a scene at ARGS["fps"]/1.001."""
+    install()
+    scene = new_scene(ARGS["fps"], 1.001)
+    c = add_movie(scene, "C", ARGS["clips"][ARGS["clip"]], 1, 10)
+    content_trim(c, *ARGS["content_trim"])
+    trim(c, *ARGS["handles"])
+    select(scene, c)
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    out: dict[str, Any] = {"video": span(c)}
+    for transfer in ("PATH", "UPLOAD"):
+        prefs.transfer = transfer
+        assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    out["placed"] = [describe(s) for s in sounds(scene)]
+    done(out)
 
 
 def errors() -> None:

@@ -43,6 +43,18 @@ def count_frames(path: str) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+def brightness_drops(path: str) -> list[int]:
+    """Indices of the frames of `path` much darker than the frame before. In a `write_clip` clip,
+    source frame i has brightness (7 i) mod 255, so the drops sit at source frames 37 and 73: where
+    they fall in a clip rendered from one tells which source frames it shows, whatever (monotonic)
+    view transform the render applied."""
+    import av
+
+    with av.open(path) as container:
+        levels = [float(frame.to_ndarray(format="gray").mean()) for frame in container.decode(video=0)]
+    return [i for i in range(1, len(levels)) if levels[i - 1] - levels[i] > 100]
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("media")

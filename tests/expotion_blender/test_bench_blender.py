@@ -11,7 +11,9 @@ from generator_service.bench import blender
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
 ROWS = ("score_strips call, path mode", "score_strips call, proxy mode, excl. render", "proxy render 640x360",
-        "timer tick, no placement", "timer tick that places strips")
+        "timer tick, nothing placed", "timer tick that places a strip", "of which Blender's strips.new_sound",
+        "timer tick that pushes a job's undo step", "Blender's evaluation after such ticks",
+        "CPU time of the ticks over 5 ms wall")
 
 
 def test_bench_blender_table():
@@ -26,5 +28,5 @@ def test_bench_blender_table():
     assert header.startswith("Blender ") and "--model tiny" in header and set(rule) <= {"-", " "}
     names = [r.split("  ms/", 1)[0].split("  s per s", 1)[0].strip() for r in rows]
     assert names == list(ROWS), text
-    tick_rows = [r.split() for r in rows if "tick" in r]
+    tick_rows = [r.split() for r in rows if "tick" in r and "CPU time" not in r]  # slow ticks may not occur
     assert all(int(r[r.index("ms/tick") + 1]) > 0 for r in tick_rows), text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import wave
+
 import pytest
 
 from expotion_blender import jobs
@@ -12,6 +14,11 @@ from expotion_blender.jobs import JobRequest, Target
 from expotion_blender.protocol import JobParams, read_wav_info
 
 from .stub_service import StubService
+
+
+def wave_width(path: str) -> int:
+    with wave.open(path, "rb") as w:
+        return w.getsampwidth()
 
 
 def client_for(url: str, **kw) -> Client:
@@ -36,6 +43,7 @@ def test_path_job_exact_samples(stub, clips, tmp_path):
     (state,) = states
     assert state.status == "succeeded" and len(state.take_paths) == 3
     assert {read_wav_info(p).num_samples for p in state.take_paths} == {81148}
+    assert {wave_width(p) for p in state.take_paths} == {3}  # stored as 24-bit (see wavfile.py)
     assert state.result.seeds == (3, 4, 5)
 
 

@@ -26,6 +26,13 @@ def test_23976():
     assert t.source_addressable and t.source_start_s == pytest.approx(9 * 1.001 / 24)
 
 
+def test_content_trim_shifts_the_source_start():
+    """Blender's content trim drops source frames before `content_start`: 7 dropped + 5 into the content."""
+    t = timing(content_trim_start=7, content_frames=83)
+    assert t.source_addressable and t.source_start_s == pytest.approx(12 * 1.001 / 30, abs=1e-12)
+    assert t.duration_s == pytest.approx(76 * 1.001 / 30, abs=1e-12)
+
+
 @pytest.mark.parametrize("kw", [
     {"movie_fps": 25.0},  # a 25 fps movie in a 29.97 scene plays frame by frame: proxy only
     {"plain": False},  # reversed / strobed / retimed
