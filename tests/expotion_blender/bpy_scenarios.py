@@ -414,5 +414,106 @@ def reregister() -> None:
     done({"sounds": len(sounds(scene))})
 
 
+class CheckedLayout:
+    """A stand-in for `bpy.types.UILayout` (bpy has no window to draw in) that checks every call
+    against this Blender's own RNA: the function exists, each argument is one of its parameters, enum
+    arguments (icons, progress types) are valid, `prop` names a real property, `operator` a
+    registered operator and the properties set on it exist. Records (call, text) pairs."""
+
+    CONTAINERS = ("row", "column", "box", "split", "column_flow", "grid_flow")
+
+    def __init__(self, calls: list[list[str]]) -> None:
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        fn = bpy.types.UILayout.bl_rna.functions.get(name)
+        assert fn is not None, f"UILayout has no {name}() in this Blender"
+        params = fn.parameters
+
+        def call(*args: Any, **kw: Any) -> Any:
+            named = dict(zip(params.keys(), args), **kw)
+            for key, value in named.items():
+                assert key in params.keys(), f"UILayout.{name}() has no parameter {key!r}"
+                param = params[key]
+                if param.type == "ENUM" and isinstance(value, str):
+                    assert value in {i.identifier for i in param.enum_items}, f"{name}({key}={value!r}) is not valid"
+            self._calls.append([name, str(named.get("text", ""))])
+            if name in self.CONTAINERS:
+                return CheckedLayout(self._calls)
+            if name == "prop":
+                data, prop = named["data"], named["property"]
+                assert prop in data.bl_rna.properties.keys(), f"{data!r} has no property {prop!r}"
+            if name == "operator":
+                module, op = named["operator"].split(".")
+                rna = getattr(getattr(bpy.ops, module), op).get_rna_type()  # KeyError if not registered
+                return CheckedProperties(rna)
+            return None
+
+        return call
+
+
+class CheckedProperties:
+    """The operator properties `layout.operator()` returns: only real properties can be set."""
+
+    def __init__(self, rna: Any) -> None:
+        object.__setattr__(self, "_rna", rna)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        assert name in self._rna.properties.keys(), f"{self._rna.identifier} has no property {name!r}"
+
+
+class Drawn:
+    """`self` of a draw() call: the checking layout, everything else from the real object."""
+
+    def __init__(self, real: Any, layout: CheckedLayout) -> None:
+        self._real, self.layout = real, layout
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def panels() -> None:
+    """The sidebar panels drawn in every state they show (no service, checking, healthy untrained
+    service, error; jobs active/finished/failed), through `CheckedLayout`."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    rt, jobs, protocol = ext.runtime, ext.jobs, ext.protocol
+    panel_classes = [ext.ui.panel.SEQUENCER_PT_expotion, ext.ui.job_list.SEQUENCER_PT_expotion_jobs]
+    health = protocol.Health(status="ok", version="9.9", device="cpu", model="tiny", untrained=True, queue_depth=2)
+    models = protocol.Models(base_model="tiny", adapters=("mine",), untrained=True)
+    services = {
+        "unknown": dict(health=None, models=None, error="", checking=False),
+        "checking": dict(health=None, models=None, error="", checking=True),
+        "healthy": dict(health=health, models=models, error="", checking=False),
+        "down": dict(health=None, models=None, error="service down at http://127.0.0.1:9", checking=False),
+    }
+    job_sets = {
+        "none": [],
+        "mixed": [jobs.JobState(key="a", label="A", status="running", phase="generate", progress=0.4, eta_s=12.0),
+                  jobs.JobState(key="b", label="B", status="queued"),
+                  jobs.JobState(key="c", label="C", status="failed", error="no person", hint="pick a clip"),
+                  jobs.JobState(key="d", label="D", status="succeeded"),
+                  jobs.JobState(key="e", label="E", status="cancelled")],
+    }
+    out: dict[str, Any] = {}
+    for (sname, service), (jname, states) in [(s, j) for s in services.items() for j in job_sets.items()]:
+        rt._service.update(service)
+        rt._states.clear()
+        rt._states.update({st.key: st for st in states})
+        for mode in ("RANDOM", "FIXED"):
+            scene.expotion.seed_mode = mode
+            scene.expotion.analysis = "motion 120 bpm" if mode == "FIXED" else ""
+            calls: list[list[str]] = []
+            for cls in panel_classes:
+                cls.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
+            out[f"{sname}/{jname}/{mode}"] = calls
+    rt._states.clear()
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    calls = []
+    type(prefs).draw(Drawn(prefs, CheckedLayout(calls)), bpy.context)
+    done({"drawn": out, "preferences": calls})
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]]()
