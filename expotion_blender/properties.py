@@ -31,6 +31,10 @@ class ExpotionSceneSettings(bpy.types.PropertyGroup):
         description="Variants per strip, on consecutive channels; only the first is unmuted")
     guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Guidance", default=3.0, min=0.0, max=15.0, description="Classifier-free guidance on the text")
+    visual_guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Visual Guidance", default=1.0, min=1.0, max=10.0,
+        description="Classifier-free guidance on the video (needs an adapter; 1 = off): higher follows the "
+                    "performer more closely, at the cost of a second conditioned pass")
     adapter: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Adapter", items=_adapter_items,
         description="Expotion adapter to condition on the video (none = the base model, zero-shot)")
@@ -41,7 +45,8 @@ def params_from(settings: ExpotionSceneSettings) -> JobParams:
     seed = settings.seed if settings.seed_mode == "FIXED" else random.randrange(2**31)
     adapter = settings.adapter if settings.adapter not in ("", "NONE") else None
     return JobParams(prompt=settings.prompt.strip(), auto_prompt=not settings.prompt.strip(), seed=seed,
-                     variants=settings.takes, guidance=settings.guidance, adapter=adapter)
+                     variants=settings.takes, guidance=settings.guidance, adapter=adapter,
+                     visual_guidance=settings.visual_guidance if adapter else 1.0)
 
 
 def register() -> None:

@@ -68,6 +68,9 @@ class JobParams:
     top_k: int = 250
     temperature: float = 1.0
     guidance: float = 3.0
+    #: Guidance on the visual condition (needs an adapter); 1 = off, and then it is not sent, so
+    #: services from before the field still accept the request.
+    visual_guidance: float = 1.0
     adapter: str | None = None
     path: str | None = None
 
@@ -83,6 +86,11 @@ class JobParams:
             raise ProtocolError(f"end {self.end} s is not after start {self.start} s")
         if self.guidance < 0:
             raise ProtocolError(f"guidance {self.guidance} is negative", "Use a guidance of 0 or more (3 is typical).")
+        if not 0 <= self.visual_guidance <= 50:
+            raise ProtocolError(f"visual guidance {self.visual_guidance} is outside 0..50", "1 is off; 2-4 is typical.")
+        if self.visual_guidance > 1 and not self.adapter:
+            raise ProtocolError("visual guidance needs an adapter (the base model does not see the video)",
+                                "Pick an adapter, or set Visual Guidance to 1.")
         if not 0 <= self.seed < 2**31:
             raise ProtocolError(f"seed {self.seed} is outside 0..2^31-1")
         if self.top_k < 1 or self.temperature <= 0:
@@ -90,7 +98,10 @@ class JobParams:
 
     def to_json(self) -> str:
         self.validate()
-        return json.dumps(dataclasses.asdict(self))
+        data = dataclasses.asdict(self)
+        if self.visual_guidance <= 1:
+            del data["visual_guidance"]
+        return json.dumps(data)
 
 
 def _require(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:

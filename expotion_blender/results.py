@@ -45,7 +45,7 @@ def metadata(request: JobRequest, state: JobState, take: int) -> dict[str, Any]:
         "key": uuid.uuid4().hex, "job_id": state.job_id, "take": take, "takes": result.takes,
         "prompt": params.prompt, "prompt_used": result.prompt_used, "auto_prompt": params.auto_prompt,
         "seed": int(result.seeds[take] if take < len(result.seeds) else params.seed),
-        "guidance": params.guidance, "model": result.model, "adapter": result.adapter or "",
+        "guidance": params.guidance, "visual_guidance": params.visual_guidance, "model": result.model, "adapter": result.adapter or "",
         "service_version": result.version, "untrained": result.untrained, "visual": result.visual,
         "source_key": request.target.strip_key, "source_name": request.target.strip_name,
         "source_start_s": params.start, "duration_s": params.duration or 0.0,

@@ -18,6 +18,7 @@ def params_from_metadata(meta: Any, new_seed: bool) -> JobParams:
     seed = random.randrange(2**31) if new_seed else int(meta.get("seed", 0))
     return JobParams(prompt=str(meta.get("prompt", "")), auto_prompt=bool(meta.get("auto_prompt", False)),
                      seed=seed, variants=1, guidance=float(meta.get("guidance", 3.0)),
+                     visual_guidance=float(meta.get("visual_guidance", 1.0)),
                      adapter=str(meta.get("adapter", "")) or None)
 
 

@@ -48,6 +48,9 @@ class SEQUENCER_PT_expotion(bpy.types.Panel):
         layout.prop(settings, "takes")
         layout.prop(settings, "guidance")
         layout.prop(settings, "adapter")
+        row = layout.row()
+        row.enabled = settings.adapter not in ("", "NONE")  # the base model does not see the video
+        row.prop(settings, "visual_guidance")
         models = runtime.service_state()["models"]
         if models is not None:
             layout.label(text=f"Model: {models.base_model}")

@@ -512,7 +512,14 @@ def panels() -> None:
     prefs = bpy.context.preferences.addons[MODULE].preferences
     calls = []
     type(prefs).draw(Drawn(prefs, CheckedLayout(calls)), bpy.context)
-    done({"drawn": out, "preferences": calls})
+    rt._set_service(health, models, "")  # adapters listed: visual guidance goes with an adapter only
+    settings = scene.expotion
+    settings.visual_guidance = 3.0
+    visual = []
+    for adapter in ("mine", "NONE"):
+        settings.adapter = adapter
+        visual.append(ext.properties.params_from(settings).visual_guidance)
+    done({"drawn": out, "preferences": calls, "visual_guidance": visual})
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     out = run_blender("panels", stub.url, clips=clips)
     drawn = out["drawn"]
     assert [c[0] for c in out["preferences"]].count("prop") == 7
+    assert out["visual_guidance"] == [3.0, 1.0]  # sent with an adapter, off without one
     assert len(drawn) == 4 * 2 * 2
     assert "Checking" in texts(drawn["checking/none/RANDOM"])
     healthy = texts(drawn["healthy/none/FIXED"])

@@ -78,3 +78,18 @@ def test_wav_info(tmp_path):
     (tmp_path / "b.wav").write_bytes(b"nope")
     with pytest.raises(ProtocolError, match="not a PCM WAV"):
         read_wav_info(str(tmp_path / "b.wav"))
+
+
+def test_visual_guidance_is_sent_only_when_on_and_the_service_accepts_it():
+    from generator_service.api.schemas import JobParams as ServiceParams
+
+    off = JobParams(adapter="mine").to_json()
+    assert "visual_guidance" not in json.loads(off)  # services from before the field accept it
+    on = JobParams(adapter="mine", visual_guidance=3.0).to_json()
+    assert json.loads(on)["visual_guidance"] == 3.0
+    for text in (off, on):
+        ServiceParams.model_validate_json(text)  # the service's own schema (extra fields forbidden)
+    with pytest.raises(ProtocolError, match="needs an adapter"):
+        JobParams(visual_guidance=2.0).to_json()
+    with pytest.raises(ProtocolError, match="0..50"):
+        JobParams(adapter="mine", visual_guidance=60.0).to_json()
