@@ -184,7 +184,7 @@ class ConditionedSelfAttention(nn.Module):
         k = base.k_proj(hidden_states).view(heads).transpose(1, 2)
         v = base.v_proj(hidden_states).view(heads).transpose(1, 2)
         if past_key_values is not None:
-            cache = past_key_values.self_attention_cache if isinstance(past_key_values, _EncoderDecoderCache()) \
+            cache = past_key_values.self_attention_cache if isinstance(past_key_values, _encoder_decoder_cache()) \
                 else past_key_values
             k, v = cache.update(k, v, base.layer_idx)
         attend = _attention_function(base.config._attn_implementation)
@@ -212,7 +212,7 @@ class ConditionedSelfAttention(nn.Module):
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def _EncoderDecoderCache() -> type:
+def _encoder_decoder_cache() -> type:
     from transformers.cache_utils import EncoderDecoderCache
 
     return EncoderDecoderCache
