@@ -46,12 +46,12 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) 
 
 @contextmanager
 def service_process(model: str, media_root: Path, work: Path, *, cwd: Path | None = None,
-                    timeout_s: float = 180.0) -> Iterator[str]:
+                    timeout_s: float = 180.0, python: str | None = None) -> Iterator[str]:
     """A real `python -m generator_service serve` on a free loopback port -> its URL; stopped on exit."""
     port = free_port()
     log = work / "service.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "generator_service", "serve", "--model", model, "--port",
+        proc = subprocess.Popen([python or sys.executable, "-m", "generator_service", "serve", "--model", model, "--port",
                                  str(port), "--media-root", str(media_root), "--work-dir", str(work / "service")],
                                 cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         try:

@@ -9,15 +9,13 @@ service is being built). Set EXPOTION_SERVICE_PYTHON to run the service with ano
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from generator_service.api.launch import service_process
 
 from .conftest import ROOT
 
@@ -34,12 +32,6 @@ def service_python() -> str:
     return sys.executable if not main_venv.exists() else str(main_venv)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def real_service(clips, tmp_path):
     python = service_python()
@@ -48,30 +40,9 @@ def real_service(clips, tmp_path):
     if probe.returncode != 0:
         tail = (probe.stderr.strip().splitlines() or ["?"])[-1]
         pytest.skip(f"generator_service.api is not importable yet with {python}: {tail}")
-    port = free_port()
-    log = open(tmp_path / "service.log", "w")
-    proc = subprocess.Popen([python, "-m", "generator_service", "serve", "--model", "tiny", "--port", str(port),
-                             "--media-root", str(Path(clips["c25"]).parent)], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, f"service exited:\n{(tmp_path / 'service.log').read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(url + "/v1/health", timeout=2):
-                    break
-            except (urllib.error.URLError, OSError):
-                assert time.monotonic() < deadline, "service did not answer /v1/health in time"
-                time.sleep(0.5)
+    with service_process("tiny", Path(clips["c25"]).parent, tmp_path, cwd=ROOT, timeout_s=START_TIMEOUT_S,
+                         python=python) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_score_against_real_service(run_blender, real_service, clips):
