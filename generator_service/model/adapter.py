@@ -159,39 +159,47 @@ class ConditionState:
         self.active = False
 
 
-class ConditionedSelfAttention(nn.Module):
-    """A decoder self-attention with the gated, non-causal condition term (step 3 above).
+class ConditionHook:
+    """The gated, non-causal condition term of one decoder self-attention (step 3 above).
 
-    Wraps the frozen `MusicgenAttention`; with the state inactive it is exactly the original call.
+    Attached through PyTorch's public module hooks, never through transformers' attention call
+    signature (which changes between releases): a forward hook on the layer's `q_proj` keeps the
+    music queries of the call, a forward pre-hook on its `out_proj` adds `gate * extra` to the
+    attention output before the output projection. With the state inactive both hooks are no-ops,
+    and with the gate at 0 the added term is exactly zero: the base model, bit for bit.
     """
 
-    def __init__(self, base: nn.Module, adapter: ExpotionAdapter, layer: int, state: ConditionState) -> None:
-        super().__init__()
-        self.base = base
+    def __init__(self, attention: nn.Module, adapter: ExpotionAdapter, layer: int, state: ConditionState,
+                 num_heads: int) -> None:
+        self.attention = attention
         self.layer = layer
         self.state = state
-        self._adapter = [adapter]  # not a submodule: its weights are saved on their own
+        self.num_heads = num_heads
+        self.scaling = (attention.q_proj.out_features // num_heads) ** -0.5
+        self._adapter = adapter
+        self._query: torch.Tensor | None = None
+        self._handles = [
+            attention.q_proj.register_forward_hook(self._keep_query),
+            attention.out_proj.register_forward_pre_hook(self._add_condition),
+        ]
 
-    def forward(self, hidden_states, key_value_states=None, past_key_values=None, attention_mask=None,
-                output_attentions=False, **kwargs):
-        if not self.state.active:
-            return self.base(hidden_states, key_value_states=key_value_states, past_key_values=past_key_values,
-                             attention_mask=attention_mask, output_attentions=output_attentions, **kwargs)
-        base = self.base
-        shape = hidden_states.shape[:-1]
-        heads = (*shape, -1, base.head_dim)
-        q = base.q_proj(hidden_states).view(heads).transpose(1, 2)
-        k = base.k_proj(hidden_states).view(heads).transpose(1, 2)
-        v = base.v_proj(hidden_states).view(heads).transpose(1, 2)
-        if past_key_values is not None:
-            cache = past_key_values.self_attention_cache if isinstance(past_key_values, _encoder_decoder_cache()) \
-                else past_key_values
-            k, v = cache.update(k, v, base.layer_idx)
-        attend = _attention_function(base.config._attn_implementation)
-        out, weights = attend(base, q, k, v, attention_mask, dropout=0.0 if not base.training else base.dropout,
-                              scaling=base.scaling, **kwargs)
-        out = out + self._adapter[0].gates[self.layer] * self.condition_attention(q).transpose(1, 2)
-        return base.out_proj(out.reshape(*shape, -1).contiguous()), weights
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._query = None
+
+    def _keep_query(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        self._query = output if self.state.active else None
+
+    def _add_condition(self, module: nn.Module, args: tuple) -> tuple | None:
+        query, self._query = self._query, None
+        if not self.state.active or query is None:
+            return None
+        (attn,) = args  # [B, t, D], heads concatenated
+        b, t, _ = query.shape
+        q = query.view(b, t, self.num_heads, -1).transpose(1, 2)
+        extra = self.condition_attention(q).transpose(1, 2).reshape(b, t, -1)
+        return (attn + self._adapter.gates[self.layer].to(attn.dtype) * extra.to(attn.dtype),)
 
     def condition_attention(self, q: torch.Tensor) -> torch.Tensor:
         """softmax((q_s + Qc_s) Kc^T * scale) Vc for q [B, H, t, d] at window positions span -> [B, H, t, d]."""
@@ -199,7 +207,7 @@ class ConditionedSelfAttention(nn.Module):
         start, length = self.state.span
         qc = qc[:, :, start : start + length]
         attend = nn.functional.scaled_dot_product_attention
-        scale = self.base.scaling
+        scale = self.scaling
         if self.state.groups is None:
             return attend(q + qc, kc, vc, scale=scale)
         parts = []
@@ -210,19 +218,6 @@ class ConditionedSelfAttention(nn.Module):
             out = attend(flat, kc[g : g + 1], vc[g : g + 1], scale=scale)
             parts.append(out.reshape(h, n, t, d).transpose(0, 1))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _encoder_decoder_cache() -> type:
-    from transformers.cache_utils import EncoderDecoderCache
-
-    return EncoderDecoderCache
-
-
-def _attention_function(implementation: str):
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-    from transformers.models.musicgen.modeling_musicgen import eager_attention_forward
-
-    return ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
 
 
 def decoder_layers(decoder: nn.Module) -> nn.ModuleList:
@@ -238,15 +233,15 @@ class AttachedAdapter:
         self.adapter = adapter
         self.state = ConditionState()
         self._null: tuple[tuple, list] | None = None
-        for i, layer in enumerate(decoder_layers(decoder)):
-            base = layer.self_attn.base if isinstance(layer.self_attn, ConditionedSelfAttention) else layer.self_attn
-            layer.self_attn = ConditionedSelfAttention(base, adapter, i, self.state)
+        heads = int(decoder.config.num_attention_heads)
+        self.hooks = [ConditionHook(layer.self_attn, adapter, i, self.state, heads)
+                      for i, layer in enumerate(decoder_layers(decoder))]
 
     def detach(self) -> None:
-        """Restore the decoder's own attention modules."""
-        for layer in decoder_layers(self.decoder):
-            if isinstance(layer.self_attn, ConditionedSelfAttention):
-                layer.self_attn = layer.self_attn.base
+        """Take the hooks off: the decoder is its own self again."""
+        for hook in self.hooks:
+            hook.remove()
+        self.hooks = []
         self.state.active = False
 
     def condition_kv(self, condition: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -254,9 +249,9 @@ class AttachedAdapter:
         z = self.adapter.latent(condition)
         kv = []
         for i, layer in enumerate(decoder_layers(self.decoder)):
-            attn = layer.self_attn.base
+            attn = layer.self_attn
             c = layer.self_attn_layer_norm(self.adapter.layer_input(z, i))
-            split = (*c.shape[:-1], -1, attn.head_dim)
+            split = (*c.shape[:-1], self.hooks[i].num_heads, -1)
             kv.append(tuple(proj(c).view(split).transpose(1, 2) for proj in (attn.q_proj, attn.k_proj, attn.v_proj)))
         return kv
 
@@ -276,7 +271,7 @@ class AttachedAdapter:
     def _weights_key(self) -> tuple:
         tensors = list(self.adapter.parameters())
         for layer in decoder_layers(self.decoder):
-            tensors += list(layer.self_attn_layer_norm.parameters()) + list(layer.self_attn.base.parameters())
+            tensors += list(layer.self_attn_layer_norm.parameters()) + list(layer.self_attn.parameters())
         return tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
 
     def set_condition(self, condition: torch.Tensor) -> None:

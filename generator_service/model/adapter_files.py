@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "expotion_config.json"
 WEIGHTS_FILE = "expotion_adapter.safetensors"
-LORA_PATTERN = r".*self_attn(\.base)?\.({targets})$"
+LORA_PATTERN = r".*self_attn\.({targets})$"
 
 
 @dataclass
@@ -150,8 +150,10 @@ def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, f
     if config.lora_rank:
         from peft import set_peft_model_state_dict
 
-        set_peft_model_state_dict(loaded.attached.decoder, load_file(str(path / "adapter_model.safetensors"),
-                                                                     device=music.device))
+        lora = load_file(str(path / "adapter_model.safetensors"), device=music.device)
+        # adapters saved before 0.2 wrapped the attention module ("self_attn.base.q_proj")
+        lora = {k.replace(".self_attn.base.", ".self_attn."): v for k, v in lora.items()}
+        set_peft_model_state_dict(loaded.attached.decoder, lora)
     loaded.name, loaded.base_model, loaded.training = path.name, meta["base_model"], meta.get("training", {})
     loaded.attached.state.active = False
     return loaded

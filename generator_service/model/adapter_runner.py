@@ -55,7 +55,7 @@ class AdapterRunner:
         self._window_start = window_start
 
     def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,
-                 past_key_values):
+                 cache):
         if window_start != self._window_start:
             self._prepare(window_start)
         # The decoder may be shared with adapter-free callers: the adapter is active only inside this call.
@@ -64,8 +64,8 @@ class AdapterRunner:
         try:
             out = self.attached.decoder(
                 input_ids=input_ids, encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values, use_cache=True,
+                encoder_attention_mask=encoder_attention_mask, cache=cache, use_cache=True,
             )
         finally:
             self.attached.state.active = False
-        return out.logits, out.past_key_values
+        return out.logits, out.cache

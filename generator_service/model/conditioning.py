@@ -22,7 +22,7 @@ class DecoderRunner(Protocol):
         position: int,
         encoder_hidden_states: Any,
         encoder_attention_mask: Any,
-        past_key_values: Any,
+        cache: Any,
     ) -> tuple[Any, Any]:
         """Run the decoder on `input_ids` [B*K, t] whose first token is at window position
         `position`; return (logits [B*K, t, V], the updated cache)."""
@@ -36,12 +36,12 @@ class PlainDecoder:
         self.decoder = decoder
 
     def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,
-                 past_key_values):
+                 cache):
         out = self.decoder(
             input_ids=input_ids,
             encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
             use_cache=True,
         )
-        return out.logits, out.past_key_values
+        return out.logits, out.cache

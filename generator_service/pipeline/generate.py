@@ -166,7 +166,7 @@ def sample_window(
         ids = ids.repeat(len(blocks), 1, 1)
         logits, cache = runner(
             ids.reshape(-1, p - pos), window_start=window.start, position=pos,
-            encoder_hidden_states=hidden, encoder_attention_mask=mask, past_key_values=cache,
+            encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=cache,
         )
         last = combine_guidance(logits[:, -1, :].float(), blocks, cfg)
         picked = _pick(last, cfg, generators, batch, k)

@@ -42,11 +42,11 @@ def teacher_forced(music, attached, ids, windows, hidden, mask) -> torch.Tensor:
 def stepped(runner, ids, window_start, hidden, mask, prefill: int = 5) -> torch.Tensor:
     """The generation path: a prefill, then one token per call through the KV cache."""
     logits, cache = runner(ids[..., :prefill].reshape(-1, prefill), window_start=window_start, position=0,
-                           encoder_hidden_states=hidden, encoder_attention_mask=mask, past_key_values=None)
+                           encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=None)
     out = [logits]
     for p in range(prefill, ids.shape[-1]):
         logits, cache = runner(ids[..., p : p + 1].reshape(-1, 1), window_start=window_start, position=p,
-                               encoder_hidden_states=hidden, encoder_attention_mask=mask, past_key_values=cache)
+                               encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=cache)
         out.append(logits)
     return torch.cat(out, dim=1)
 
