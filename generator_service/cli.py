@@ -71,7 +71,8 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m generator_service", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"expotion {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, and the libraries' own log lines and warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
     score = sub.add_parser("score", help="write music for a video (exactly the clip's length)")
@@ -250,8 +251,14 @@ COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "ben
             dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
+    """Run a command. `program` (the process entry points only): also silence library chatter
+    process-wide unless --verbose (see quiet.py)."""
     args = build_parser().parse_args(argv)
+    if program:
+        from .quiet import quiet_process
+
+        quiet_process(args.verbose)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blender-python", type=Path, default=Path(".venv-blender/bin/python"),
                         help="a Python with bpy for the Blender stage (default .venv-blender)")
     parser.add_argument("--no-blender", action="store_true", help="stop after the command-line stage")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' own log lines and warnings")
     args = parser.parse_args(argv)
+    if __name__ == "__main__":
+        from .quiet import quiet_process
+
+        quiet_process(args.verbose)
     from .errors import ExpotionError
 
     try:

