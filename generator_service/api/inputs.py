@@ -33,14 +33,14 @@ class VideoInput:
     uploaded: bool
 
 
-def receive_video(service: JobService, media_root: Path | None, params: JobParams, upload: StoredUpload | None,
+def receive_video(service: JobService, params: JobParams, upload: StoredUpload | None,
                   filename: str | None) -> VideoInput:
     """Exactly one of an upload and `params.path` -> the stored/confined video."""
     if (upload is None) == (params.path is None):
         raise InputRejected("send exactly one of a `video` file part and params.path",
                             "Upload the video as the `video` part, or (path mode) name it in params.path.")
     if upload is None:
-        with open_confined(media_root, params.path or "", service.hashes, scratch=service.staging) as opened:
+        with open_confined(service.media_root, params.path or "", service.hashes, scratch=service.staging) as opened:
             return VideoInput(opened.path, opened.sha256, uploaded=False)
     if upload.size == 0:
         raise VideoError(f"the uploaded video {filename or ''!r} is empty (0 bytes)",

@@ -66,7 +66,7 @@ def models(request: Request) -> dict[str, Any]:
 
 def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[VideoInput, float, float]:
     """Take the stored upload (or confine params.path) and resolve the range."""
-    source = receive_video(_service(request), _settings(request).media_root, params, form.upload, form.filename)
+    source = receive_video(_service(request), params, form.upload, form.filename)
     start, end = probe_range(_service(request), source, params, form.filename)
     return source, start, end
 

@@ -7,12 +7,14 @@ swapped (a file replaced by a symlink leading out, a folder by a link elsewhere)
 `open_confined` is therefore what every read goes through (submit, probe, run, analyze): it opens
 the confined file once (`O_NOFOLLOW` on the last component, no blocking on a FIFO), then checks what
 was opened — a regular file, and the very inode (device, inode number) that the name resolves to
-*now*, inside the root — hashes it through the descriptor and compares the SHA-256 recorded when the
-job was submitted. The pipeline then reads a path bound to that open file (`/proc/self/fd/N`, which
-re-opens the same inode whatever happens to the name), or, on a system without one, a private copy
-in the work dir made and hashed in one pass. A swap after the check cannot redirect the read; a swap
-before it, or a changed file, raises `MediaChanged` naming the media root.
-Not stopped here: a hard link inside the root to a file elsewhere *is* a file inside the root.
+*now*, inside the root as resolved when the service started — hashes it through the descriptor and
+compares the SHA-256 recorded when the job was submitted. The pipeline then reads a path bound to
+that open file (`/proc/self/fd/N`, which re-opens the same inode whatever happens to the name), or,
+on a system without one, a private copy in the work dir made and hashed in one pass. A swap after
+the check cannot redirect the read; a swap before it, or a changed file, raises `MediaChanged`
+naming the media root.
+Not stopped here: a hard link inside the root to a file elsewhere *is* a file inside the root; a
+file rewritten in place after the check is read as it is then (it is still the file inside the root).
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
                   expected_sha256: str | None = None, scratch: Path) -> Iterator[ConfinedFile]:
     """Open `raw` under `media_root` once and check what was opened (see the module docstring).
 
+    `media_root` is a real path, resolved once when the service started (`JobService.media_root`):
+    the opened file must lie under that folder, whatever the configured path names now.
+
     `hashes` hashes the opened file (and remembers a private copy's hash); `scratch` holds private
     copies where the system has no `FD_DIR`. `expected_sha256` is the hash recorded when the job was
     submitted (None at submit: nothing to compare with yet). Raises `InputRejected` (`MediaChanged` when the file
@@ -89,7 +94,7 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
             raise
         named = "" if str(media_root) in exc.message else f" (media root {media_root})"
         raise MediaChanged(f"the video {raw} changed since the job was submitted: {exc.message}{named}") from exc
-    root = Path(os.path.realpath(media_root or ""))
+    root = Path(media_root or "")  # as resolved at start: a root swapped for a link since then serves nothing
     fd = _open(real, root)
     try:
         _check_opened(fd, real, root)

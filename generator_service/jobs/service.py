@@ -14,6 +14,7 @@ a thread pool when called from async code.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -61,7 +62,8 @@ class JobService:
             holder.feature_cache = self.features
         self.holder = holder
         self.adapters_dir = adapters_dir
-        self.media_root = media_root
+        #: Resolved once: path mode serves the folder the configured path named when the service started.
+        self.media_root = None if media_root is None else Path(os.path.realpath(media_root))
         self.staging = self.work_dir / "staging"
         self.max_attempts = max_attempts
         self.janitor = Janitor(retention or RetentionPolicy(), self.store, self.files, self.features.folder,
