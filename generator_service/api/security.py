@@ -8,7 +8,7 @@
   must be a loopback origin too (403) — so a web page cannot drive the service (DNS rebinding,
   CSRF). `Origin: null` is refused: browsers send it from sandboxed iframes, `data:` and `file:`
   pages and after cross-origin redirects, i.e. exactly from pages whose origin is hidden.
-  Browsers send `Origin` with every POST and DELETE; clients that are not browsers send none.
+  Browsers send `Origin` with every cross-origin POST, DELETE and fetch; other clients send none.
 - Body size: a declared `Content-Length` over the limit is refused before reading (413); a body
   that grows past the limit while streaming stops with 413 as well.
 Errors use the API's `{detail, hint, error_id}` shape.
