@@ -118,6 +118,13 @@ async def test_analyze_does_not_read_a_file_swapped_after_its_probe(make_app, tm
     video.write_bytes(clip.read_bytes())
     make_performer_clip(outside / "secret.mp4", duration=1.0, fps=25, size=(160, 90), seed=9)
     app = make_app(media_root=root)
+    read: list[bytes] = []
+
+    def analyzer(path: Path, start: float, end: float) -> dict:  # stands in for MediaPipe: what is it handed?
+        read.append(Path(path).read_bytes())
+        return {"start": start, "end": end}
+
+    app.app.state.analyzer = analyzer
     slots: anyio.CapacityLimiter = app.app.state.analyze_slots
     async with app.client() as client:
         answer: list[httpx.Response] = []
@@ -135,6 +142,8 @@ async def test_analyze_does_not_read_a_file_swapped_after_its_probe(make_app, tm
             video.symlink_to(outside / "secret.mp4")
             slots.release()
         assert_error(answer[0], 400, "media root")
+        assert read == []
         video.unlink()
         video.write_bytes(clip.read_bytes())
         assert (await client.post("/v1/analyze", **job_form(path="take.mp4"))).status_code == 200
+        assert read == [clip.read_bytes()]
