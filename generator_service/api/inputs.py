@@ -49,7 +49,8 @@ def receive_video(service: JobService, params: JobParams, upload: StoredUpload |
     return VideoInput(upload.path, upload.sha256, uploaded=True)
 
 
-def probe_range(service: JobService, video: VideoInput, params: JobParams, label: str | None) -> tuple[float, float]:
+def probe_range(service: JobService, video: VideoInput, params: JobParams,
+                label: str | None) -> tuple[float, float]:
     """Probe the video and resolve the requested range -> (start, end); `VideoError` names the upload."""
     from ..pipeline.video import probe_video, resolve_range
 
@@ -63,7 +64,8 @@ def probe_range(service: JobService, video: VideoInput, params: JobParams, label
         raise
 
 
-def analyze_range(service: JobService, analyzer: Analyzer, video: VideoInput, start: float, end: float) -> dict[str, Any]:
+def analyze_range(service: JobService, analyzer: Analyzer, video: VideoInput, start: float,
+                  end: float) -> dict[str, Any]:
     """The analysis of `[start, end)` of the video accepted for an analyze request."""
     with service.open_video(str(video.path), video.sha256, video.uploaded) as readable:
         return analyzer(readable, start, end)

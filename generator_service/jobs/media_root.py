@@ -83,9 +83,10 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
     the opened file must lie under that folder, whatever the configured path names now.
 
     `hashes` hashes the opened file (and remembers a private copy's hash); `scratch` holds private
-    copies where the system has no `FD_DIR`. `expected_sha256` is the hash recorded when the job was
-    submitted (None at submit: nothing to compare with yet). Raises `InputRejected` (`MediaChanged` when the file
-    changed or left the root); a `VideoError` raised inside the block names `path`, not `readable`.
+    copies where the system has no `FD_DIR`. `expected_sha256` is the hash recorded when the file
+    was accepted (None at submit: nothing to compare with yet). Raises `InputRejected` (`MediaChanged`
+    when the file changed or left the root); a `VideoError` raised inside the block names `path`,
+    not `readable`.
     """
     try:
         real = confine(media_root, raw)
@@ -93,7 +94,7 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
         if expected_sha256 is None:  # nothing was accepted yet: the plain refusal
             raise
         named = "" if str(media_root) in exc.message else f" (media root {media_root})"
-        raise MediaChanged(f"the video {raw} changed since the job was submitted: {exc.message}{named}") from exc
+        raise MediaChanged(f"the video {raw} changed since it was accepted: {exc.message}{named}") from exc
     root = Path(media_root or "")  # as resolved at start: a root swapped for a link since then serves nothing
     fd = _open(real, root)
     try:
@@ -108,8 +109,8 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
             digest = hashes.of_descriptor(fd)
         try:
             if expected_sha256 is not None and digest != expected_sha256:
-                raise MediaChanged(f"the video {real} under the media root {root} changed since the job was "
-                                   "submitted (its SHA-256 differs)")
+                raise MediaChanged(f"the video {real} under the media root {root} changed since it was accepted "
+                                   "(its SHA-256 differs)")
             yield ConfinedFile(real, readable, digest)
         except VideoError as exc:
             raise VideoError(exc.message.replace(str(readable), str(real)), exc.hint) from exc

@@ -89,7 +89,8 @@ async def test_a_path_mode_file_swapped_or_changed_after_submit_is_not_read(open
     async with open_server.client() as client:
         busy = (await client.post("/v1/jobs", **upload(long_clip))).json()["id"]  # holds the worker
         ids = {}
-        for name, extra in (("linked.mp4", {"auto_prompt": True}), ("changed.mp4", {}), ("alias.mp4", {"auto_prompt": True})):
+        for name, extra in (("linked.mp4", {"auto_prompt": True}), ("changed.mp4", {}),
+                            ("alias.mp4", {"auto_prompt": True})):
             response = await client.post("/v1/jobs", **job_form(path=name, **extra))
             assert response.status_code == 202, response.text
             ids[name] = response.json()["id"]

@@ -57,7 +57,8 @@ path_forms = st.one_of(
     st.sampled_from(INSIDE_FORMS),
     st.sampled_from(NAMED),
     st.builds(lambda prefix, parts: prefix + "/".join(parts),
-              st.sampled_from(["", "<root>/", "<base>/", "/"]), st.lists(st.sampled_from(PARTS), min_size=1, max_size=4)),
+              st.sampled_from(["", "<root>/", "<base>/", "/"]),
+              st.lists(st.sampled_from(PARTS), min_size=1, max_size=4)),
 )
 
 
