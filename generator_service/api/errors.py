@@ -2,7 +2,8 @@
 
 Domain errors (`ExpotionError` subclasses) map to statuses by type; request validation and
 Starlette's HTTP errors get the same shape; any other exception becomes a 500 whose error id is
-logged with the traceback. Every error is logged once with its error id.
+logged with the traceback. Every error is logged once with its error id. Every 401 carries the
+`WWW-Authenticate: Bearer` challenge (RFC 9110 section 15.5.2, RFC 6750).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ STATUS: tuple[tuple[type[ExpotionError], int], ...] = (
     (OutputError, 507),
 )
 
+#: The challenge of every 401: this service authenticates with a bearer token.
+BEARER_CHALLENGE = 'Bearer realm="expotion"'
+
 _HINTS = {
     400: "Check the request against docs/http-api.md.",
     401: "Send the header `Authorization: Bearer <token>` with the token the service was started with.",
@@ -58,6 +62,8 @@ class ApiError(HTTPException):
 
 def error_response(status: int, detail: str, hint: str, headers: dict[str, str] | None = None) -> JSONResponse:
     error_id = new_error_id()
+    if status == 401 and not any(k.lower() == "www-authenticate" for k in headers or {}):
+        headers = {**(headers or {}), "WWW-Authenticate": BEARER_CHALLENGE}
     log = logger.error if status >= 500 else logger.info
     log("HTTP %d [%s]: %s", status, error_id, detail)
     return JSONResponse({"detail": detail, "hint": hint, "error_id": error_id}, status_code=status, headers=headers)

@@ -1,9 +1,11 @@
 """The video input of a request: an uploaded file or, in path mode, a file under the media root.
 
 `receive_video` takes the upload `read_job_form` already stored (content-addressed, see
-jobs/uploads.py) or confines `params.path` to the media root (jobs/media_root.py). `probe_range` then
-reads the video's facts and resolves `[start, end)` — a bad file or range raises `VideoError` (422)
-before any job exists. The caller keeps the upload's reference and releases it on failure.
+jobs/uploads.py) or opens `params.path` confined to the media root and hashes it (jobs/media_root.py).
+`probe_range` then reads the video's facts and resolves `[start, end)` — a bad file or range raises
+`VideoError` (422) before any job exists; `analyze_range` runs the analyzer on it. Both read a
+path-mode file through `JobService.open_video`, which checks it again (same file, same content,
+still inside the root). The caller keeps the upload's reference and releases it on failure.
 Thread rule: blocking file I/O; call from a worker thread.
 """
 
@@ -12,10 +14,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import VideoError
+from ..jobs.analyzer import Analyzer
 from ..jobs.errors import InputRejected
-from ..jobs.media_root import confine
+from ..jobs.media_root import open_confined
 from ..jobs.service import JobService
 from ..jobs.uploads import StoredUpload
 from .schemas import JobParams
@@ -29,15 +33,15 @@ class VideoInput:
     uploaded: bool
 
 
-def receive_video(service: JobService, media_root: Path | None, params: JobParams, upload: StoredUpload | None,
+def receive_video(service: JobService, params: JobParams, upload: StoredUpload | None,
                   filename: str | None) -> VideoInput:
     """Exactly one of an upload and `params.path` -> the stored/confined video."""
     if (upload is None) == (params.path is None):
         raise InputRejected("send exactly one of a `video` file part and params.path",
                             "Upload the video as the `video` part, or (path mode) name it in params.path.")
     if upload is None:
-        path = confine(media_root, params.path or "")
-        return VideoInput(path, service.hashes(path), uploaded=False)
+        with open_confined(service.media_root, params.path or "", service.hashes, scratch=service.staging) as opened:
+            return VideoInput(opened.path, opened.sha256, uploaded=False)
     if upload.size == 0:
         raise VideoError(f"the uploaded video {filename or ''!r} is empty (0 bytes)",
                          "Upload the movie file itself; it may not have been saved yet.")
@@ -45,14 +49,23 @@ def receive_video(service: JobService, media_root: Path | None, params: JobParam
     return VideoInput(upload.path, upload.sha256, uploaded=True)
 
 
-def probe_range(video: VideoInput, params: JobParams, label: str | None) -> tuple[float, float]:
+def probe_range(service: JobService, video: VideoInput, params: JobParams,
+                label: str | None) -> tuple[float, float]:
     """Probe the video and resolve the requested range -> (start, end); `VideoError` names the upload."""
     from ..pipeline.video import probe_video, resolve_range
 
     try:
-        return resolve_range(probe_video(video.path), params.start, params.resolved_end())
+        with service.open_video(str(video.path), video.sha256, video.uploaded) as readable:
+            return resolve_range(probe_video(readable), params.start, params.resolved_end())
     except VideoError as exc:
         if video.uploaded:  # name the user's file, not the service's content-addressed copy
             message = exc.message.replace(str(video.path), f"uploaded video {label or 'file'!r}")
             raise VideoError(message, exc.hint) from exc
         raise
+
+
+def analyze_range(service: JobService, analyzer: Analyzer, video: VideoInput, start: float,
+                  end: float) -> dict[str, Any]:
+    """The analysis of `[start, end)` of the video accepted for an analyze request."""
+    with service.open_video(str(video.path), video.sha256, video.uploaded) as readable:
+        return analyzer(readable, start, end)

@@ -26,7 +26,7 @@ from ..jobs.records import CANCELLED, JobSpec
 from ..jobs.service import JobService
 from .errors import ApiError
 from .form import JobForm, form_body, read_job_form
-from .inputs import VideoInput, probe_range, receive_video
+from .inputs import VideoInput, analyze_range, probe_range, receive_video
 from .schemas import ERRORS, HealthOut, JobCreated, JobParams, JobStatusOut, ModelsOut
 from .settings import ServiceSettings
 from .sse import job_events
@@ -66,8 +66,8 @@ def models(request: Request) -> dict[str, Any]:
 
 def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[VideoInput, float, float]:
     """Take the stored upload (or confine params.path) and resolve the range."""
-    source = receive_video(_service(request), _settings(request).media_root, params, form.upload, form.filename)
-    start, end = probe_range(source, params, form.filename)
+    source = receive_video(_service(request), params, form.upload, form.filename)
+    start, end = probe_range(_service(request), source, params, form.filename)
     return source, start, end
 
 
@@ -161,7 +161,7 @@ async def analyze(request: Request) -> dict[str, Any]:
         parsed = JobParams.parse_form(form.params)
         source, start, end = await run_in_threadpool(_accept_video, request, parsed, form)
         analyzer: Analyzer = request.app.state.analyzer
-        return await anyio.to_thread.run_sync(analyzer, source.path, start, end,
+        return await anyio.to_thread.run_sync(analyze_range, service, analyzer, source, start, end,
                                               limiter=request.app.state.analyze_slots)
     finally:
         form.release(service.uploads)

@@ -122,7 +122,8 @@ class JobStatusOut(BaseModel):
     hint: str | None
     created: float
     result: dict[str, Any] | None
-    attempts: int = Field(0, description="runs of the job started so far")
+    attempts: int = Field(0, description="runs of the job started so far, not counting runs a clean stop "
+                                         "interrupted (those are handed back)")
     resumed: int = Field(0, description="times the job was resumed after the service restarted")
 
 

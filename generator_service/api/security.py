@@ -1,9 +1,14 @@
 """Request guards of the HTTP service, as one ASGI middleware in front of the app.
 
 - Token: when the service has a token, every request needs `Authorization: Bearer <token>`
-  (compared in constant time); 401 otherwise.
-- Loopback without a token: the `Host` must be a loopback name or address and a browser `Origin`,
-  if sent, must be loopback too (403) — so a web page cannot drive the service (DNS rebinding, CSRF).
+  (compared in constant time); 401 with `WWW-Authenticate: Bearer` otherwise. The token decides:
+  a page cannot send it (it does not know it, and a cross-origin `Authorization` header needs a CORS
+  preflight this service never grants).
+- Loopback without a token: the `Host` must be a loopback name or address and an `Origin`, if sent,
+  must be a loopback origin too (403) — so a web page cannot drive the service (DNS rebinding,
+  CSRF). `Origin: null` is refused: browsers send it from sandboxed iframes, `data:` and `file:`
+  pages and after cross-origin redirects, i.e. exactly from pages whose origin is hidden.
+  Browsers send `Origin` with every cross-origin POST, DELETE and fetch; other clients send none.
 - Body size: a declared `Content-Length` over the limit is refused before reading (413); a body
   that grows past the limit while streaming stops with 413 as well.
 Errors use the API's `{detail, hint, error_id}` shape.
@@ -27,7 +32,19 @@ TOO_LARGE_HINT = "Send a smaller file (the limit is set by --max-upload-mb), or 
 
 
 def _host_name(value: str) -> str:
-    return urlsplit(f"//{value}").hostname or ""
+    try:
+        return urlsplit(f"//{value}").hostname or ""
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return ""
+
+
+def _loopback_origin(origin: str) -> bool:
+    """`http(s)://<loopback host>[:port]`; "null", other schemes and other hosts are not."""
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
 class UploadTooLarge(ApiError):
@@ -64,7 +81,7 @@ class GuardMiddleware:
                 return 403, "this service answers only requests addressed to a loopback host", \
                     "Use http://127.0.0.1:<port>; to serve other machines start it with --host and --token."
             origin = headers.get("origin")
-            if origin and origin != "null" and not is_loopback_host(urlsplit(origin).hostname or ""):
+            if origin is not None and not _loopback_origin(origin):
                 return 403, f"requests from web pages ({origin}) are refused", \
                     "Call the service from the Blender extension or a local script."
         declared = headers.get("content-length")

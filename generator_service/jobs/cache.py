@@ -1,6 +1,7 @@
 """Caches of the service: video content hashes, feature tracks, and job results on disk.
 
-- `content_hash(path)`: SHA-256 of a file's bytes, memoised by (path, size, mtime).
+- `ContentHashes`: SHA-256 of a file's bytes, by path or open descriptor, memoised per inode while
+  its size, mtime and ctime stay the same.
 - `FeatureCache`: feature tracks (`FeatureTrack.save/load`, .npz) keyed by video content hash +
   range + feature spec + feature config; the `get`/`put` hook `Scorer.read_features` calls.
 - `ResultFiles`: the WAV takes + metadata.json of each job under `results/<job id>/`; a repeated
@@ -30,37 +31,56 @@ _CHUNK = 1 << 20
 
 
 def hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+        return hash_descriptor(fh.fileno())
+
+
+def hash_descriptor(fd: int) -> str:
+    """SHA-256 of the whole file open as `fd`, read from its start with `os.read` (the offset is moved)."""
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, _CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
 class ContentHashes:
-    """SHA-256 of files, remembered while a file's size and mtime stay the same."""
+    """SHA-256 of files, remembered per file (device and inode) while its size, mtime and ctime stay
+    the same. Every write changes the ctime and no user can set it back, so a rewritten file is
+    hashed again even when its size and mtime were restored."""
 
     def __init__(self) -> None:
-        self._memo: dict[str, tuple[int, int, str]] = {}
+        self._memo: dict[tuple[int, int], tuple[tuple[int, int, int], str]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, path: Path) -> str:
-        st = os.stat(path)
-        key = str(Path(path).resolve())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            return self.of_descriptor(fd)
+        finally:
+            os.close(fd)
+
+    def of_descriptor(self, fd: int) -> str:
+        """The hash of the file open as `fd` (read through `fd` unless remembered)."""
+        key, stamp = _identity(os.fstat(fd))
         with self._lock:
             known = self._memo.get(key)
-        if known and known[:2] == (st.st_size, st.st_mtime_ns):
-            return known[2]
-        digest = hash_file(path)
+        if known and known[0] == stamp:
+            return known[1]
+        digest = hash_descriptor(fd)
         with self._lock:
-            self._memo[key] = (st.st_size, st.st_mtime_ns, digest)
+            self._memo[key] = (stamp, digest)
         return digest
 
     def remember(self, path: Path, digest: str) -> None:
         """Record a hash computed while the file was written."""
-        st = os.stat(path)
+        key, stamp = _identity(os.stat(path))
         with self._lock:
-            self._memo[str(Path(path).resolve())] = (st.st_size, st.st_mtime_ns, digest)
+            self._memo[key] = (stamp, digest)
+
+
+def _identity(st: os.stat_result) -> tuple[tuple[int, int], tuple[int, int, int]]:
+    return (st.st_dev, st.st_ino), (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def feature_key(content: str, start: float, end: float, config: FeatureConfig) -> str:

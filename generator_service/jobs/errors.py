@@ -34,6 +34,13 @@ class InputRejected(ExpotionError, ValueError):
     hint = "Upload the video as the `video` part, or start the service with --media-root and send a path under it."
 
 
+class MediaChanged(InputRejected):
+    """A path-mode file is not what was checked: it changed, or its name leads outside the media root now."""
+
+    hint = ("Leave a path-mode file in place and unchanged until its job has run (links must stay inside the media "
+            "root), then submit the job again.")
+
+
 class UploadNotStored(OutputError):
     """An upload could not be written to the work dir (disk full, quota); nothing of it was kept."""
 

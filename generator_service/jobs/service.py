@@ -1,6 +1,7 @@
 """The job service: the one object the HTTP layer talks to about jobs.
 
-Owns the work dir layout (`jobs.sqlite3`, `uploads/`, `results/<job id>/`, `features/`), the store,
+Owns the work dir layout (`jobs.sqlite3`, `uploads/`, `results/<job id>/`, `features/`, `staging/`:
+private copies of path-mode files on systems without /proc/self/fd), the store,
 board, queue, caches, worker, janitor (retention) and model holder, and the job lifecycle: submit (an
 identical earlier result is reused at once, without a queue slot), cancel (queued: removed; running:
 its token is set and the call waits briefly for the worker to stop), results, start/stop. At start,
@@ -13,8 +14,12 @@ a thread pool when called from async code.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from .board import JobBoard
 from .cache import ContentHashes, FeatureCache, ResultCache, ResultFiles
 from .errors import JobNotFinished, JobNotFound, QueueFull
 from .holder import ModelHolder
+from .media_root import open_confined
 from .queue import JobQueue
 from .records import SUCCEEDED, JobRecord, JobSpec, new_job_id
 from .recovery import input_problem, recover
@@ -56,12 +62,15 @@ class JobService:
             holder.feature_cache = self.features
         self.holder = holder
         self.adapters_dir = adapters_dir
-        self.media_root = media_root
+        #: Resolved once: path mode serves the folder the configured path named when the service started.
+        self.media_root = None if media_root is None else Path(os.path.realpath(media_root))
+        self.staging = self.work_dir / "staging"
         self.max_attempts = max_attempts
         self.janitor = Janitor(retention or RetentionPolicy(), self.store, self.files, self.features.folder,
                                forget=self.board.forget)
         self.worker = Worker(self.board, self.queue, holder, self.files, self.results,
-                             adapters=self.adapters, release=self.release)
+                             adapters=self.adapters, release=self.release,
+                             open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded))
         self._submit_lock = threading.Lock()
         self._started = False
         self.stopping = False
@@ -79,6 +88,7 @@ class JobService:
         resumed = recover(self.store, max_attempts=self.max_attempts,
                           problem=lambda spec: input_problem(spec, self.media_root, self.hashes))
         self.uploads.reset(keep=[Path(r.spec.video) for r in resumed if r.spec.uploaded])
+        shutil.rmtree(self.staging, ignore_errors=True)  # private copies a dead process left
         self.janitor.remove_orphans()
         self.janitor.sweep()
         for record in resumed:
@@ -156,6 +166,18 @@ class JobService:
             raise JobNotFound(f"the result file of job {job_id} take {take} is missing from the work dir",
                               RESUBMIT_HINT)
         return path, record.result
+
+    @contextmanager
+    def open_video(self, video: str, sha256: str, uploaded: bool) -> Iterator[Path]:
+        """The path to read a job's video from while the block runs. An upload is the service's own
+        file; a path-mode file is opened once and checked again — still inside the media root, still
+        the content hashed at submit (`MediaChanged` otherwise) — and read through that open file."""
+        if uploaded:
+            yield Path(video)
+            return
+        with open_confined(self.media_root, video, self.hashes, expected_sha256=sha256,
+                           scratch=self.staging) as opened:
+            yield opened.readable
 
     def release(self, spec: JobSpec) -> None:
         """The job no longer needs its uploaded video."""

@@ -2,9 +2,11 @@
 
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
 appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use), run
-`Scorer(...)(request, progress=..., cancel=token)` and write the takes + metadata. A DELETE sets the
-job's `CancelToken`, which the pipeline checks at every generation step. A clean shutdown stops the
-running job the same way and hands it back (queued again, its video kept) for the next start.
+`Scorer(...)(request, progress=..., cancel=token)` on the video as `open_video(spec)` gives it (a
+path-mode file is checked again and read through one open file) and write the takes + metadata.
+A DELETE sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean
+shutdown stops the running job the same way and hands it back (queued again, its video kept) for
+the next start.
 
 Failure rule: no job failure stops the worker. Domain errors (`ExpotionError`), out-of-memory
 (torch.OutOfMemoryError / RuntimeError "out of memory" / MemoryError: the model is unloaded to free
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +50,15 @@ class Worker:
 
     def __init__(self, board: JobBoard, queue: JobQueue, holder: ModelHolder, files: ResultFiles,
                  results: ResultCache, *, adapters: Callable[[], dict[str, str]] = dict,
-                 release: Callable[[JobSpec], None] = lambda spec: None, idle_poll_s: float = 0.5) -> None:
+                 release: Callable[[JobSpec], None] = lambda spec: None,
+                 open_video: Callable[[JobSpec], AbstractContextManager[Path]] | None = None,
+                 idle_poll_s: float = 0.5) -> None:
         self.board, self.queue, self.holder = board, queue, holder
         self.files, self.results = files, results
         self.adapters = adapters
         self.release = release
+        #: The video of a job, as a context: the service checks path-mode files again (default: as named).
+        self.open_video = open_video or (lambda spec: nullcontext(Path(spec.video)))
         self.idle_poll_s = idle_poll_s
         self.current: str | None = None
         self._thread: threading.Thread | None = None
@@ -148,8 +155,9 @@ class Worker:
         gen = GenerationConfig(prompt=spec.prompt, seed=spec.seed, variants=spec.variants, top_k=spec.top_k,
                                temperature=spec.temperature, guidance_scale=max(1.0, spec.guidance),
                                visual_guidance=max(1.0, spec.visual_guidance))
-        request = ScoreRequest(Path(spec.video), spec.start, spec.end, gen, auto_prompt=spec.auto_prompt)
-        result = scorer(request, progress=report, cancel=token)
+        with self.open_video(spec) as video:  # path mode: checked again now and read through the open file
+            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=spec.auto_prompt)
+            result = scorer(request, progress=report, cancel=token)
         token.check()
         report("write", 0, 1)
         meta = result.metadata() | {"cached": False, "job_id": job_id}
