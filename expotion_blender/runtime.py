@@ -116,10 +116,11 @@ class _Worker:
             elif kind == "analyze":
                 self._analyze(arg)
         except (ExpotionError, ValueError, TypeError) as exc:  # TypeError/ValueError: a malformed answer
-            text = exc.user_text() if isinstance(exc, ExpotionError) else f"unexpected answer: {exc}"
-            log.warning("%s failed: %s", kind, text)
+            text = exc.message if isinstance(exc, ExpotionError) else f"unexpected answer: {exc}"
+            hint = exc.hint if isinstance(exc, ExpotionError) else ""
+            log.warning("%s failed: %s %s", kind, text, hint)
             if kind == "refresh":
-                self.outbox.put(("service", arg.base_url, None, None, text))
+                self.outbox.put(("service", arg.base_url, None, None, text, hint))
 
     def _submit(self, request: JobRequest) -> None:
         state = JobState(request.key, request.label)
@@ -191,8 +192,8 @@ _worker: _Worker | None = None
 _states: dict[str, JobState] = {}
 _requests: dict[str, JobRequest] = {}
 _strip_keys: dict[str, str] = {}  # job key -> key of the movie strip it scores
-_service: dict[str, Any] = {"health": None, "models": None, "error": "", "checking": False, "url": "",
-                            "checked_at": 0.0}
+_service: dict[str, Any] = {"health": None, "models": None, "error": "", "hint": "", "checking": False,
+                            "url": "", "checked_at": 0.0}
 _adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No adapter: zero-shot")]
 _preparing: deque[Preparation] = deque()  # strips between a click on Score and their job being sent
 _placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
@@ -348,9 +349,9 @@ def adapter_items() -> list[tuple[str, str, str]]:
     return _adapter_cache
 
 
-def _set_service(url: str, health: Health | None, models: Models | None, error: str) -> None:
-    _service.update(health=health, models=models, error=error, checking=False, url=url,
-                    checked_at=time.monotonic())
+def _set_service(url: str, health: Health | None, models: Models | None, error: str, hint: str = "") -> None:
+    _service.update(health=health, models=models, error=error, hint=hint if error else "", checking=False,
+                    url=url, checked_at=time.monotonic())
     names = models.adapters if models else ()
     _adapter_cache[:] = [_adapter_cache[0]] + [(n, n, f"Adapter {n}") for n in names]
     _release_waiting()
@@ -364,7 +365,7 @@ def _release_waiting() -> None:
         refusal = service_refusal(prep.settings.client.base_url)
         if refusal:
             _preparing.remove(prep)
-            hint = _service["health"].hint if _service["health"] is not None else ""
+            hint = _service["health"].hint if _service["health"] is not None else _service["hint"]
             _states[prep.key] = replace(_states[prep.key], status="failed", error=refusal, hint=hint)
         else:
             prep.cleared = True
@@ -494,7 +495,7 @@ def check_service_blocking(service: ClientSettings) -> Health:
     try:
         health, models = client.health(), client.models()
     except ExpotionError as exc:
-        _set_service(service.base_url, None, None, exc.user_text())
+        _set_service(service.base_url, None, None, exc.message, exc.hint)
         raise
     _set_service(service.base_url, health, models, "")
     if not health.ready:

@@ -28,6 +28,7 @@ def draw_service(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     row.operator("expotion.check_service", text="", icon="FILE_REFRESH")
     if health is None and known and state["error"]:
         wrapped(layout, context, state["error"])
+        wrapped(layout, context, state["hint"], "INFO")
     if health is not None and health.hint:
         wrapped(layout, context, health.hint, "ERROR" if not health.ready else "INFO")
     if health is not None and health.untrained:

@@ -81,9 +81,8 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
     if _network_allowed(allow_network):
         return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
                        "from the Hugging Face hub (needs internet)")
-    return None, (f"the weights of {model_id} are not in the local cache and the hub may not be contacted: "
-                  f"download them once (`huggingface-cli download {model_id}`), allow the network, or "
-                  "start the service with --model tiny")
+    return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
+                  f"`huggingface-cli download {model_id}`, or serve --model tiny")
 
 
 @router.get("/models", response_model=ModelsOut)

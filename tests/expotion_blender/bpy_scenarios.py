@@ -718,7 +718,7 @@ class CheckedLayout:
     """A stand-in for `bpy.types.UILayout` (bpy has no window to draw in) that checks every call
     against this Blender's own RNA: the function exists, each argument is one of its parameters, enum
     arguments (icons, progress types) are valid, `prop` names a real property, `operator` a
-    registered operator and the properties set on it exist. Records [call, text, icon]."""
+    registered operator and the properties set on it exist. Records [call, text, icon, operator]."""
 
     CONTAINERS = ("row", "column", "box", "split", "column_flow", "grid_flow")
 
@@ -737,7 +737,8 @@ class CheckedLayout:
                 param = params[key]
                 if param.type == "ENUM" and isinstance(value, str):
                     assert value in {i.identifier for i in param.enum_items}, f"{name}({key}={value!r}) is not valid"
-            self._calls.append([name, str(named.get("text", "")), str(named.get("icon", ""))])
+            self._calls.append([name, str(named.get("text", "")), str(named.get("icon", "")),
+                                str(named.get("operator", ""))])
             if name in self.CONTAINERS:
                 return CheckedLayout(self._calls)
             if name == "prop":
