@@ -27,7 +27,7 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     handlers.register()
-    if not bpy.app.background:  # headless runs check the service themselves, blocking
+    if runtime.ui_mode():  # headless runs check the service themselves, blocking
         runtime.refresh_service(preferences.get().client)
 
 

@@ -1,6 +1,7 @@
 """Blender application handlers of the extension, registered persistent and removed on unregister.
 
-- `save_pre`: music made while the .blend was unsaved moves next to it (`audio_folder.follow`);
+- `save_pre`: music made while the .blend was unsaved moves next to it (`audio_folder.follow`), and
+  proxy renders in progress drop their temporary scene (rendered again after the save);
 - `load_post`: strips being prepared for the old file stop, and the service is checked again.
 Main thread only.
 """
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 @bpy.app.handlers.persistent
 def _save_pre(filepath: str = "", *args: Any) -> None:
+    runtime.before_save()
     if not filepath:
         return
     try:

@@ -93,18 +93,22 @@ def take_path(out_dir: str, job_id: str, take: int) -> str:
     return os.path.join(out_dir, f"{safe}_take{take}.wav")
 
 
-def submit(client: Client, request: JobRequest) -> str:
-    """Send the job (proxy frames are first wrapped into an AVI); the proxy is deleted afterwards,
-    sent or not."""
+def upload_file(request: JobRequest) -> str | None:
+    """The file to upload for `request` (proxy frames are wrapped into an AVI first), or None."""
+    if request.upload_frames is None:
+        return request.upload_path
+    frames = request.upload_frames
     try:
-        upload = request.upload_path
-        if request.upload_frames is not None:
-            frames = request.upload_frames
-            upload = avi.write_mjpeg_avi(os.path.join(frames.folder, "proxy.avi"), frames)
-        return client.submit(request.params, upload)
-    except avi.AviError as exc:
+        return avi.write_mjpeg_avi(os.path.join(frames.folder, "proxy.avi"), frames)
+    except (avi.AviError, OSError) as exc:
         raise ProtocolError(f"the proxy of '{request.label}' cannot be sent: {exc}",
                             "Lower the proxy height in the add-on preferences or score a shorter strip.") from exc
+
+
+def submit(client: Client, request: JobRequest) -> str:
+    """Send the job; the proxy is deleted afterwards, sent or not."""
+    try:
+        return client.submit(request.params, upload_file(request))
     finally:
         request.discard_upload()
 

@@ -29,6 +29,7 @@ class Preparation:
     base: JobParams
     settings: Settings
     replace_key: str = ""
+    analyze: bool = False  # for "Suggest from video": the request goes to POST /v1/analyze
     cleared: bool = False  # the service answered and is ready
     plan: snapshot.Plan | None = field(default=None, repr=False)
     render: proxy.ProxyRender | None = field(default=None, repr=False)
@@ -54,7 +55,8 @@ class Preparation:
             strip = vse.find_strip(scene, self.strip_key, self.strip_name) if scene is not None else None
             if strip is None:
                 raise snapshot.StripError(f"the movie strip '{self.strip_name}' was deleted before it was sent")
-            self.plan = snapshot.plan(scene, strip, self.base, self.settings, self.replace_key)
+            self.plan = snapshot.plan(scene, strip, self.base, self.settings, self.replace_key,
+                                      for_analysis=self.analyze)
             if not self.plan.needs_proxy:
                 return snapshot.request(self.plan, self.settings)
             self.render = proxy.ProxyRender(scene, strip, self.settings.proxy_height)
@@ -66,3 +68,9 @@ class Preparation:
     def abort(self) -> None:
         if self.render is not None:
             self.render.abort()
+
+    def restart(self) -> None:
+        """Drop the render in progress (before a save: its scene must not be saved); the next step
+        snapshots the strip again."""
+        self.abort()
+        self.plan = self.render = None

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -44,14 +44,6 @@ CHECK_EVERY_S = 10.0  # while the panel is drawn
 PANEL_LINGER_S = 30.0  # the timer keeps checking this long after the panel was last drawn
 WORKER_HINT = ("Press Score again (a new worker starts) or disable and re-enable the add-on; "
                "the system console has the details.")
-
-
-@dataclass(frozen=True)
-class AnalyzeRequest:
-    scene: str
-    params: JobParams
-    service: ClientSettings
-    upload_path: str | None = None
 
 
 class _Worker:
@@ -175,15 +167,14 @@ class _Worker:
                     self.outbox.put(("state", new))
                 self._active[key] = (request, client, new, deadline, 0)
 
-    def _analyze(self, request: AnalyzeRequest) -> None:
+    def _analyze(self, request: JobRequest) -> None:
         try:
-            data = Client(request.service).analyze(request.params, request.upload_path)
-            self.outbox.put(("analysis", request.scene, data, ""))
+            data = Client(request.service).analyze(request.params, jobs.upload_file(request))
+            self.outbox.put(("analysis", request.target.scene, data, ""))
         except ExpotionError as exc:
-            self.outbox.put(("analysis", request.scene, None, exc.user_text()))
+            self.outbox.put(("analysis", request.target.scene, None, exc.user_text()))
         finally:
-            if request.upload_path and os.path.exists(request.upload_path):
-                os.remove(request.upload_path)
+            request.discard_upload()
 
 
 # -- main-thread state --------------------------------------------------------------------------
@@ -198,6 +189,8 @@ _adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No 
 _preparing: deque[Preparation] = deque()  # strips between a click on Score and their job being sent
 _placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
 _panel: dict[str, Any] = {"seen": 0.0, "client": None}
+_files = {"generation": 0}  # bumped when a .blend is loaded: results of jobs from before do not belong to it
+_generation_of: dict[str, int] = {}  # job key -> file generation it was started in
 tick_log: list[tuple[float, str]] = []  # (main-thread seconds, work done) of recent ticks (bounded)
 
 
@@ -239,6 +232,7 @@ def submit(requests: Sequence[JobRequest]) -> None:
         _states[request.key] = JobState(request.key, request.label)
         _requests[request.key] = request
         _strip_keys[request.key] = request.target.strip_key
+        _generation_of[request.key] = _files["generation"]
         worker.inbox.put(("submit", request))
     _ensure_timer()
 
@@ -251,6 +245,7 @@ def prepare(preparations: Sequence[Preparation], service: ClientSettings) -> Non
         prep.cleared = cleared
         _states[prep.key] = JobState(prep.key, prep.label, phase=prep.phase)
         _strip_keys[prep.key] = prep.strip_key
+        _generation_of[prep.key] = _files["generation"]
         _preparing.append(prep)
     if not cleared and not _service["checking"]:
         refresh_service(service)
@@ -300,11 +295,6 @@ def panel_drawn(settings: ClientSettings) -> None:
         refresh_service(settings)
 
 
-def analyze(request: AnalyzeRequest) -> None:
-    _ensure_worker().inbox.put(("analyze", request))
-    _ensure_timer()
-
-
 def job_states() -> list[JobState]:
     return list(_states.values())
 
@@ -323,6 +313,7 @@ def clear_finished() -> None:
         _states.pop(key)
         _requests.pop(key, None)
         _strip_keys.pop(key, None)
+        _generation_of.pop(key, None)
 
 
 def service_state() -> dict[str, Any]:
@@ -394,7 +385,11 @@ def _drain() -> None:
             _states[event[1].key] = event[1]
         elif event[0] == "done":
             request, state = event[1], event[2]
-            if state.status == "succeeded":
+            if state.status == "succeeded" and _generation_of.get(request.key) != _files["generation"]:
+                folder = os.path.dirname(state.take_paths[0]) if state.take_paths else request.out_dir
+                state = replace(state, status="failed", error="another file was opened while this job ran",
+                                hint=f"Its music is kept in {folder}.")
+            elif state.status == "succeeded":
                 _placements.append(results.Placement(request, state))
                 state = replace(state, status="running", phase="placing music")
             _states[request.key] = state
@@ -441,6 +436,11 @@ def _prepare_step() -> str:
         return "proxy"
     _preparing.remove(prep)
     request = replace(request, key=prep.key)
+    if prep.analyze:  # "Suggest from video": the answer fills the prompt (`_set_analysis`)
+        _states.pop(prep.key, None)
+        _strip_keys.pop(prep.key, None)
+        _ensure_worker().inbox.put(("analyze", request))
+        return "sent"
     _requests[prep.key] = request
     _states[prep.key] = replace(_states[prep.key], phase="sending")
     _ensure_worker().inbox.put(("submit", request))
@@ -475,9 +475,18 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
+def before_save() -> None:
+    """A save is about to write the file (save_pre): proxy renders in progress remove their temporary
+    scene (it must not be saved) and start again after the save."""
+    for prep in _preparing:
+        prep.restart()
+        _states[prep.key] = replace(_states[prep.key], phase=prep.phase, progress=prep.progress)
+
+
 def file_loaded() -> None:
-    """A .blend was loaded (load_post): strips being prepared belong to the old file and stop;
-    the service is checked again."""
+    """A .blend was loaded (load_post): strips being prepared belong to the old file and stop, jobs
+    running for it will not place their music in this one; the service is checked again."""
+    _files["generation"] += 1
     for prep in list(_preparing):
         prep.abort()
         _preparing.remove(prep)
@@ -515,6 +524,7 @@ def run_blocking(service: ClientSettings, requests: Sequence[JobRequest],
     for request in requests:
         _states[request.key] = JobState(request.key, request.label)
         _strip_keys[request.key] = request.target.strip_key
+        _generation_of[request.key] = _files["generation"]
     final = jobs.run_blocking(client, requests, on_state=lambda s: _states.__setitem__(s.key, s), stop=stop)
     for request, state in zip(requests, final):
         _states[request.key] = results.apply(request, state)
@@ -537,6 +547,7 @@ def stop() -> None:
     _states.clear()
     _requests.clear()
     _strip_keys.clear()
+    _generation_of.clear()
     while not _outbox.empty():
         _outbox.get_nowait()
     _set_service("", None, None, "")

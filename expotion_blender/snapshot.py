@@ -94,7 +94,7 @@ class Plan:
 
 
 def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
-         replace_key: str = "") -> Plan:
+         replace_key: str = "", for_analysis: bool = False) -> Plan:
     """Check and snapshot one movie strip (cheap: no rendering). Its music strip, if it has one, is
     the one the result replaces."""
     check_strip(strip)
@@ -103,7 +103,7 @@ def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferen
         raise StripError(f"'{strip.name}' shows no frames")
     key = strip.get(vse.KEY_PROP) or uuid.uuid4().hex
     strip[vse.KEY_PROP] = key
-    if not replace_key:
+    if not replace_key and not for_analysis:
         music = takes.music_strip(scene, strip)
         replace_key = str(music[vse.META_PROP].get("key", "")) if music is not None else ""
     params = dataclasses.replace(base, duration=timing.duration_s, end=None)

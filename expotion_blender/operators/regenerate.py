@@ -7,7 +7,7 @@ from typing import Any
 
 import bpy
 
-from .. import preferences, properties, scoring, takes, vse
+from .. import preferences, properties, runtime, scoring, takes, vse
 from ..protocol import ExpotionError, JobParams
 from ..snapshot import StripError
 from . import dispatch
@@ -83,4 +83,4 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         except ExpotionError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}
-        return scoring.run_operator(self, items, settings, self.wait or bpy.app.background)
+        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())

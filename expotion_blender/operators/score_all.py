@@ -5,7 +5,7 @@ import os
 
 import bpy
 
-from .. import interrupt, preferences, properties, scoring, takes, vse
+from .. import interrupt, preferences, properties, runtime, scoring, takes, vse
 from ..protocol import ExpotionError
 from . import dispatch
 
@@ -62,7 +62,7 @@ class EXPOTION_OT_score_all(bpy.types.Operator):
         items, skipped = batch_items(self.rescore, self.all_scenes, context.scene)
         if skipped:
             self.report({"INFO"}, f"Expotion: {skipped} strip(s) already have music (Score Again to replace it)")
-        if not (self.wait or bpy.app.background):
+        if runtime.ui_mode() and not self.wait:
             return scoring.run_operator(self, items, settings, wait=False)
         return self.run_headless(settings, items)
 

@@ -2,7 +2,7 @@
 
 import bpy
 
-from .. import preferences, properties, scoring, snapshot, vse
+from .. import preferences, properties, runtime, scoring, snapshot, vse
 from . import dispatch
 
 
@@ -40,4 +40,4 @@ class EXPOTION_OT_score_strips(bpy.types.Operator):
         if len(movies) < len(selected):
             self.report({"WARNING"}, f"Skipping {len(selected) - len(movies)} selected strip(s) that are not movies")
         items = [scoring.Item(scene, s, properties.params_from(scene.expotion)) for s in movies]
-        return scoring.run_operator(self, items, settings, self.wait or bpy.app.background)
+        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())

@@ -39,8 +39,12 @@ class EXPOTION_OT_take_audition(bpy.types.Operator):
                 if playing(context):
                     bpy.ops.screen.animation_cancel(restore_frame=False)
             else:
-                strip = takes.audition(scene, active_music(context), self.take_id)
-                if not bpy.app.background and not playing(context):
+                strip = active_music(context) or (takes.find_by_key(scene, state["strip"]) if state else None)
+                if strip is None:
+                    self.report({"ERROR"}, "Make an Expotion music strip active")
+                    return {"CANCELLED"}
+                strip = takes.audition(scene, strip, self.take_id)
+                if getattr(context, "screen", None) is not None and not playing(context):
                     bpy.ops.screen.animation_play()
         except ExpotionError as exc:
             self.report({"ERROR"}, exc.user_text())

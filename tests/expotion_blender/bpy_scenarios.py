@@ -425,7 +425,10 @@ def proxy_steps() -> None:
     content_trim(c, *ARGS["content_trim"])
     trim(c, *ARGS["handles"])
     bpy.context.preferences.addons[MODULE].preferences.transfer = "UPLOAD"
-    interactive(ext, scene, [c])
+    select(scene, c)
+    ext.runtime.ui_mode = lambda: True  # the operators as a click in the UI runs them
+    assert bpy.ops.expotion.score_strips() == {"FINISHED"}  # returns at once: nothing rendered yet
+    at_once = states(ext)
     phases: list[str] = []
     ticks = []
     deadline = time.monotonic() + 120
@@ -444,9 +447,44 @@ def proxy_steps() -> None:
     ext.runtime.cancel("")
     pump(ext, scene, timeout=5)
     left = [f for f in folders if os.path.exists(os.path.join(tempfile.gettempdir(), f))]
-    done({"video": span(c), "ticks": ticks, "phases": phases, "first": first, "cancelled": states(ext),
-          "folders_during": folders, "folders_left": left, "music": music(scene),
-          "temp_scenes": [s.name for s in bpy.data.scenes if s.name.startswith("expotion-proxy-")]})
+    cancelled = states(ext)
+    ext.runtime.clear_finished()
+    assert bpy.ops.expotion.suggest_prompt() == {"FINISHED"}  # its proxy goes the same way
+    analysing = scene.expotion.analysis
+    deadline = time.monotonic() + 60
+    while scene.expotion.analysis == analysing and time.monotonic() < deadline:
+        ext.runtime._tick()
+        time.sleep(0.005)
+    done({"video": span(c), "ticks": ticks, "phases": phases, "at_once": at_once, "first": first,
+          "cancelled": cancelled, "folders_during": folders, "folders_left": left, "music": music(scene),
+          "temp_scenes": [s.name for s in bpy.data.scenes if s.name.startswith("expotion-proxy-")],
+          "analysing": analysing, "analysis": scene.expotion.analysis, "prompt": scene.expotion.prompt,
+          "jobs_after_analysis": states(ext)})
+
+
+def file_changes() -> None:
+    """A save while a proxy renders: the temporary scene is not saved and the render starts again, so
+    the job still gets its whole proxy. Opening another file while a job runs: its music does not go
+    into the file now open."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    bpy.context.preferences.addons[MODULE].preferences.transfer = "UPLOAD"
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: "rendering proxy 5/" in ext.runtime.job_states()[0].phase)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("during.blend"), copy=True)  # (copy: readable below)
+    with bpy.data.libraries.load(os.path.abspath("during.blend")) as (data_from, _):
+        saved_scenes = list(data_from.scenes)
+    phase_after_save = ext.runtime.job_states()[0].phase
+    pump(ext, scene, timeout=60)
+    first = states(ext)
+    ext.runtime.clear_finished()
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"), timeout=60)
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath("during.blend"))
+    pump(ext, bpy.context.scene, timeout=60)
+    done({"saved_scenes": saved_scenes, "phase_after_save": phase_after_save, "first": first,
+          "second": states(ext), "music_in_reopened": music(bpy.context.scene)})
 
 
 def batch_setup() -> None:
