@@ -29,6 +29,13 @@ def score_refusal(context: bpy.types.Context, strips: Iterable[Any]) -> str:
     return ""
 
 
+def refuse(operator: type, reason: str) -> bool:
+    """`poll()` helper: False, with the reason shown to the user, when there is one."""
+    if reason:
+        operator.poll_message_set(reason)  # type: ignore[attr-defined]
+    return not reason
+
+
 def discard(requests: Sequence[JobRequest]) -> None:
     """Delete proxies of requests that will not be sent."""
     for request in requests:

@@ -35,7 +35,7 @@ def video_of(scene: bpy.types.Scene, sound: Any) -> Any:
 
 
 class EXPOTION_OT_regenerate(bpy.types.Operator):
-    """Generate the selected Expotion music again and swap the new take in (older takes stay in the Takes panel)"""
+    """Make the selected Expotion music again and swap the new take in (older takes are kept)"""
 
     bl_idname = "expotion.regenerate"
     bl_label = "Regenerate"
@@ -45,7 +45,7 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         name="New Seed", default=True, description="Use a new random seed (off: reproduce with the stored seed)")
     use_panel: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Panel Settings", default=False,
-        description="Use the panel's prompt, seed, takes, guidance and adapter instead of those the music was made with")
+        description="Use the panel's prompt, seed, takes, guidance and adapter, not those the music was made with")
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Wait", default=False, options={"SKIP_SAVE"},
         description="Block until the music is replaced (always on in background mode)")
@@ -63,11 +63,7 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
             return False
         videos = [vse.find_strip(context.scene, s[vse.META_PROP].get("source_key", ""),
                                  s[vse.META_PROP].get("source_name", "")) for s in scored_strips(context.scene)]
-        reason = dispatch.score_refusal(context, [v for v in videos if v is not None])
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
+        return dispatch.refuse(cls, dispatch.score_refusal(context, [v for v in videos if v is not None]))
 
     def params(self, scene: bpy.types.Scene, meta: Any) -> JobParams:
         if self.use_panel:

@@ -28,7 +28,7 @@ def batch_items(rescore: bool, all_scenes: bool, scene: bpy.types.Scene) -> tupl
 
 
 class EXPOTION_OT_score_all(bpy.types.Operator):
-    """Score every movie strip of every scene that has no Expotion music yet; headless it waits, records each strip's outcome in a JSON report and saves the file"""
+    """Score every movie strip without Expotion music in every scene (headless: then save and report)"""
 
     bl_idname = "expotion.score_all"
     bl_label = "Score All Strips"
@@ -51,11 +51,7 @@ class EXPOTION_OT_score_all(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        reason = dispatch.score_refusal(context, ())
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
+        return dispatch.refuse(cls, dispatch.score_refusal(context, ()))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

@@ -11,7 +11,7 @@ def selected_movies(scene: bpy.types.Scene) -> list:
 
 
 class EXPOTION_OT_score_strips(bpy.types.Operator):
-    """Generate music for the selected movie strips with the Expotion service and add it under them (a strip scored before gets its music replaced; older takes stay in the Takes panel)"""
+    """Generate music for the selected movie strips (music made before is replaced; its takes are kept)"""
 
     bl_idname = "expotion.score_strips"
     bl_label = "Score Strips"
@@ -25,12 +25,8 @@ class EXPOTION_OT_score_strips(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         if context.scene is None:
             return False
-        reason = snapshot.why_not_scorable(context.scene) or dispatch.score_refusal(
-            context, selected_movies(context.scene))
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
+        return dispatch.refuse(cls, snapshot.why_not_scorable(context.scene) or dispatch.score_refusal(
+            context, selected_movies(context.scene)))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

@@ -4,7 +4,7 @@ import bpy
 
 from .. import takes
 from ..protocol import ExpotionError
-from .take_swap import active_music, make_active, poll_music
+from .take_common import TakeOperator, active_music, make_active, poll_music
 
 
 def playing(context: bpy.types.Context) -> bool:
@@ -12,14 +12,12 @@ def playing(context: bpy.types.Context) -> bool:
     return bool(screen is not None and screen.is_animation_playing)
 
 
-class EXPOTION_OT_take_audition(bpy.types.Operator):
-    """Solo this take: it plays alone from the strip's start (other sound muted); press again to stop and get the previous take back"""
+class EXPOTION_OT_take_audition(TakeOperator, bpy.types.Operator):
+    """Solo this take from the strip's start, other sound muted; again to stop and get the previous take back"""
 
     bl_idname = "expotion.take_audition"
     bl_label = "Audition Take"
-    bl_options = {"REGISTER", "UNDO"}
 
-    take_id: bpy.props.StringProperty(name="Take", options={"SKIP_SAVE", "HIDDEN"})  # type: ignore[valid-type]
     stop: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Stop", default=False, options={"SKIP_SAVE", "HIDDEN"}, description="End the audition")
 

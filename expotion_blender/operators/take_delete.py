@@ -4,21 +4,14 @@ import bpy
 
 from .. import takes
 from ..protocol import ExpotionError
-from .take_swap import active_music, poll_music
+from .take_common import TakeOperator, active_music
 
 
-class EXPOTION_OT_take_delete(bpy.types.Operator):
+class EXPOTION_OT_take_delete(TakeOperator, bpy.types.Operator):
     """Remove this take from the list (not the one that plays; its WAV stays in the audio folder)"""
 
     bl_idname = "expotion.take_delete"
     bl_label = "Remove Take"
-    bl_options = {"REGISTER", "UNDO"}
-
-    take_id: bpy.props.StringProperty(name="Take", options={"SKIP_SAVE", "HIDDEN"})  # type: ignore[valid-type]
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return poll_music(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:

@@ -1,5 +1,6 @@
-"""The sidebar panels and the add-on preferences drawn inside real Blender in every state, each call checked against Blender's
-own UILayout RNA (bpy has no window, so a checking stand-in layout records what would be drawn)."""
+"""The sidebar panels and the add-on preferences drawn inside real Blender in every state, each call
+checked against Blender's own UILayout RNA (bpy has no window, so a checking stand-in layout records
+what would be drawn)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     assert "take_0042_final_final.mp4 does not exist" in " ".join(c[1] for c in mixed if c[0] == "label")
     assert "Prompt: warm piano, 120 bpm, energetic" in text and "D: music placed (2 takes)" in text
     assert "No person was found" in labels_with(mixed, "ERROR")  # a warning on a job that succeeded
-    assert "expotion.clear_jobs" in operators(mixed) and "expotion.clear_jobs" not in operators(drawn["unknown/none/RANDOM"])
+    assert "expotion.clear_jobs" in operators(mixed)
+    assert "expotion.clear_jobs" not in operators(drawn["unknown/none/RANDOM"])
     assert "expotion.open_audio_folder" in operators(mixed) and "Score All" in operators(mixed)
     assert ["Regenerate", "With Panel Settings"] == [t for t in operators(mixed) if "Regenerate" in t or "Panel" in t]
     assert ["prop", "", "", ""] in drawn["unknown/none/FIXED"]  # the fixed seed field appears only in FIXED mode
