@@ -27,8 +27,7 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     handlers.register()
-    if runtime.ui_mode():  # headless runs check the service themselves, blocking
-        runtime.refresh_service(preferences.get().client)
+    runtime.check_automatically(preferences.get().client)  # in the UI; headless runs check when they run
 
 
 def unregister() -> None:

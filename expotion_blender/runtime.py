@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import bpy
 
 from . import jobs, results
-from .client import Client, ClientSettings
+from .client import Client, ClientSettings, is_loopback
 from .jobs import JobRequest, JobState
 from .protocol import ExpotionError, Health, Models
 from .worker import Worker
@@ -155,12 +155,18 @@ def ui_mode() -> bool:
     return not bpy.app.background
 
 
+def check_automatically(settings: ClientSettings) -> None:
+    """Have the service checked unless a check is running, or Blender's "Allow Online Access" is off
+    for a service that is not on this machine (automatic checks follow the same network rule)."""
+    if not _service["checking"] and ui_mode() and (is_loopback(settings.base_url) or bpy.app.online_access):
+        refresh_service(settings)
+
+
 def panel_drawn(settings: ClientSettings) -> None:
     """Called by the panel's draw: keeps the service state fresh while the panel is shown."""
     _panel.update(seen=time.monotonic(), client=settings)
-    stale = _service["url"] != settings.base_url or time.monotonic() - _service["checked_at"] > CHECK_EVERY_S
-    if stale and not _service["checking"] and ui_mode():
-        refresh_service(settings)
+    if _service["url"] != settings.base_url or time.monotonic() - _service["checked_at"] > CHECK_EVERY_S:
+        check_automatically(settings)
 
 
 def job_states() -> list[JobState]:
@@ -359,10 +365,9 @@ def file_loaded() -> None:
         prep.abort()
         _preparing.remove(prep)
         _states[prep.key] = replace(_states[prep.key], status="cancelled", error="another file was opened")
-    if ui_mode():
-        from . import preferences
+    from . import preferences
 
-        refresh_service(preferences.get().client)
+    check_automatically(preferences.get().client)
 
 
 def check_service_blocking(service: ClientSettings) -> Health:

@@ -392,7 +392,11 @@ def auto_check() -> None:
     while ext.runtime.service_state()["checking"] and time.monotonic() < deadline:
         time.sleep(0.02)
         ext.runtime._tick()
+    os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"  # not this machine; online access is off
+    ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout([])), bpy.context)
+    remote_checked = ext.runtime.service_state()["checking"]
     done({"down_reports": down_reports.lines, "at_once": at_once, "down": down, "up_reports": up_reports.lines,
+          "remote_checked_without_online_access": remote_checked,
           "up": up, "rendered": len(rendered), "rechecking": rechecking,
           "fresh_after": ext.runtime.service_fresh(ARGS["url"]), "sounds": len(sounds(scene))})
 

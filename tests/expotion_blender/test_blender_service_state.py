@@ -34,6 +34,7 @@ def test_score_checks_the_service_first_and_lists_the_job_at_once(run_blender, s
     ((job),) = stub.routes("POST", "/v1/jobs")
     assert job["params"]["path"] == clips["c25"] and job["upload"] is None
     assert out["rechecking"] is True and out["fresh_after"] is True  # the panel asked again by itself
+    assert out["remote_checked_without_online_access"] is False  # automatic checks follow the network rule
 
 
 def test_score_is_disabled_while_the_strips_job_runs(run_blender, stub, clips):
