@@ -414,7 +414,9 @@ def busy() -> None:
     refused = expect_error(bpy.ops.expotion.score_strips, "already scoring", "'A'", wait=True)
     ext.runtime.cancel("")
     pump(ext, scene, timeout=10)
-    done({"refused": refused, "states": states(ext)})
+    cancelled = states(ext)
+    assert bpy.ops.expotion.clear_jobs() == {"FINISHED"}
+    done({"refused": refused, "states": cancelled, "after_clear": states(ext)})
 
 
 def proxy_steps() -> None:
@@ -485,10 +487,12 @@ def file_changes() -> None:
     ext.runtime.clear_finished()
     interactive(ext, scene, [a])
     pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"), timeout=60)
+    ext.runtime.ui_mode = lambda: True  # in the UI, opening a file has the service checked again
     bpy.ops.wm.open_mainfile(filepath=os.path.abspath("during.blend"))
+    checked_on_load = ext.runtime.service_state()["checking"]
     pump(ext, bpy.context.scene, timeout=60)
     done({"saved_scenes": saved_scenes, "phase_after_save": phase_after_save, "first": first,
-          "second": states(ext), "music_in_reopened": music(bpy.context.scene)})
+          "second": states(ext), "music_in_reopened": music(bpy.context.scene), "checked_on_load": checked_on_load})
 
 
 def batch_setup() -> None:

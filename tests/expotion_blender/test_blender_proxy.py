@@ -49,4 +49,4 @@ def test_saving_or_opening_a_file_while_jobs_run(run_blender, stub, clips):
     assert count_frames(first_upload) == 75  # the whole 3 s clip at 25 fps, frames rendered after the save
     status, error, hint, _ = out["second"]["A"]
     assert status == "failed" and "another file was opened" in error and "kept in" in hint
-    assert out["music_in_reopened"] == []
+    assert out["music_in_reopened"] == [] and out["checked_on_load"] is True

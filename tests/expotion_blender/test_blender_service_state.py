@@ -40,5 +40,5 @@ def test_score_checks_the_service_first_and_lists_the_job_at_once(run_blender, s
 def test_score_is_disabled_while_the_strips_job_runs(run_blender, stub, clips):
     out = run_blender("busy", stub.url, clips=clips)
     assert "already scoring 'A'" in out["refused"]
-    assert out["states"]["A"][0] == "cancelled"
+    assert out["states"]["A"][0] == "cancelled" and out["after_clear"] == {}
     assert len(stub.routes("POST", "/v1/jobs")) == 1 and len(stub.routes("DELETE")) == 1
