@@ -4,7 +4,8 @@ generator service (a separate local process). Standard library only.
 `protocol`, `client`, `jobs` and `timing` import no bpy, so this file imports the bpy-touching
 modules inside `register`/`unregister`: the package imports anywhere (tests, scripts) and only
 loads Blender parts inside Blender. Registration in order, unregistration in reverse; the runtime
-(worker thread, timer) is stopped and the Scene property removed on unregister.
+(worker thread, timer) is stopped, the handlers and the Scene property removed on unregister. In the
+UI the service is checked as soon as the add-on is enabled (on the worker thread).
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ def classes() -> tuple[type, ...]:
 def register() -> None:
     import bpy
 
-    from . import properties
+    from . import handlers, preferences, properties, runtime
 
     for cls in classes():
         bpy.utils.register_class(cls)
     properties.register()
+    handlers.register()
+    runtime.check_automatically(preferences.get().client)  # in the UI; headless runs check when they run
 
 
 def unregister() -> None:
     import bpy
 
-    from . import properties, runtime
+    from . import handlers, properties, runtime
 
     runtime.stop()
+    handlers.unregister()
     properties.unregister()
     for cls in reversed(classes()):
         bpy.utils.unregister_class(cls)

@@ -2,8 +2,9 @@
 
 Owns: `JobRequest` (everything an operator snapshots: parameters, the file to send, where the result
 goes), `JobState` (what the UI shows), and the HTTP steps submit -> wait -> fetch takes, plus a
-synchronous runner for background mode. Imports no `bpy`; the steps run on the worker thread (or on
-the calling thread in background mode) and never touch Blender data.
+synchronous runner for background mode that cancels its jobs on the service when asked to stop
+(SIGINT/SIGTERM, see `interrupt`). Imports no `bpy`; the steps run on the worker thread (or on the
+calling thread in background mode) and never touch Blender data.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from . import wavfile
+from . import avi, wavfile
 from .client import Client, ClientSettings, JobFailed, finished_result
 from .protocol import ExpotionError, JobParams, JobResult, JobStatus, ProtocolError, expected_samples, read_wav_info
 
@@ -44,10 +46,18 @@ class JobRequest:
     out_dir: str
     service: ClientSettings = field(default_factory=ClientSettings)
     upload_path: str | None = None  # a rendered proxy, deleted once sent
+    upload_frames: avi.FrameSequence | None = None  # proxy frames (interactive), made into an AVI when sent
 
     @property
     def takes(self) -> int:
         return self.params.variants
+
+    def discard_upload(self) -> None:
+        """Delete the proxy (file or frames) of a request that is sent or will never be."""
+        if self.upload_path and os.path.exists(self.upload_path):
+            os.remove(self.upload_path)
+        if self.upload_frames is not None and self.upload_frames.folder:
+            shutil.rmtree(self.upload_frames.folder, ignore_errors=True)
 
 
 @dataclass
@@ -83,13 +93,24 @@ def take_path(out_dir: str, job_id: str, take: int) -> str:
     return os.path.join(out_dir, f"{safe}_take{take}.wav")
 
 
-def submit(client: Client, request: JobRequest) -> str:
-    """Send the job; the proxy file (if any) is deleted afterwards, sent or not."""
+def upload_file(request: JobRequest) -> str | None:
+    """The file to upload for `request` (proxy frames are wrapped into an AVI first), or None."""
+    if request.upload_frames is None:
+        return request.upload_path
+    frames = request.upload_frames
     try:
-        return client.submit(request.params, request.upload_path)
+        return avi.write_mjpeg_avi(os.path.join(frames.folder, "proxy.avi"), frames)
+    except (avi.AviError, OSError) as exc:
+        raise ProtocolError(f"the proxy of '{request.label}' cannot be sent: {exc}",
+                            "Lower the proxy height in the add-on preferences or score a shorter strip.") from exc
+
+
+def submit(client: Client, request: JobRequest) -> str:
+    """Send the job; the proxy is deleted afterwards, sent or not."""
+    try:
+        return client.submit(request.params, upload_file(request))
     finally:
-        if request.upload_path and os.path.exists(request.upload_path):
-            os.remove(request.upload_path)
+        request.discard_upload()
 
 
 def fetch_takes(client: Client, request: JobRequest, job_id: str, result: JobResult) -> tuple[str, ...]:
@@ -125,11 +146,20 @@ def finish(client: Client, request: JobRequest, state: JobState, status: JobStat
 
 
 def run_blocking(client: Client, requests: Sequence[JobRequest],
-                 on_state: Callable[[JobState], None] | None = None) -> list[JobState]:
-    """Background mode: submit every request, then wait for each in turn; never raises per job."""
+                 on_state: Callable[[JobState], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> list[JobState]:
+    """Background mode: submit every request, then wait for each in turn; never raises per job.
+
+    When `stop()` turns true (checked between polls) every job not finished yet is cancelled on the
+    service and ends "cancelled"; jobs that already succeeded keep their takes."""
+    stop = stop or (lambda: False)
     states: list[JobState] = []
     for request in requests:
         state = JobState(request.key, request.label)
+        if stop():
+            request.discard_upload()
+            states.append(replace(state, status="cancelled", error="interrupted before it was sent"))
+            continue
         try:
             state = replace(state, job_id=submit(client, request), status="queued")
         except ExpotionError as exc:
@@ -138,9 +168,12 @@ def run_blocking(client: Client, requests: Sequence[JobRequest],
     for i, (request, state) in enumerate(zip(requests, states)):
         if not state.job_id:
             continue
+        if stop():
+            states[i] = cancel_quietly(client, state, "interrupted")
+            continue
         notify = (lambda s, st=state: on_state(st.updated(s))) if on_state else None
         try:
-            client.wait(state.job_id, on_status=notify)
+            client.wait(state.job_id, on_status=notify, should_cancel=stop)
         except JobFailed:
             pass  # the final status below carries the error and hint
         except ExpotionError as exc:
@@ -150,5 +183,16 @@ def run_blocking(client: Client, requests: Sequence[JobRequest],
             states[i] = finish(client, request, state, client.status(state.job_id))
         except ExpotionError as exc:
             states[i] = state.failed(exc)
+        if stop() and states[i].status == "cancelled":
+            states[i] = replace(states[i], error="interrupted")
         log.info("job %s (%s): %s %s", state.job_id, request.label, states[i].status, states[i].error)
     return states
+
+
+def cancel_quietly(client: Client, state: JobState, reason: str) -> JobState:
+    """Cancel a job on the service -> its state "cancelled" (a failing cancel is logged, not raised)."""
+    try:
+        client.cancel(state.job_id)
+    except ExpotionError as exc:
+        log.warning("cancelling job %s failed: %s", state.job_id, exc.user_text())
+    return replace(state, status="cancelled", error=reason)

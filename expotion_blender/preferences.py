@@ -43,7 +43,8 @@ class ExpotionPreferences(bpy.types.AddonPreferences):
         description="Height in pixels of uploaded proxy clips")
     audio_dir: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Audio folder", subtype="DIR_PATH", default="//expotion_audio/",
-        description="Where generated music is saved (// = next to the .blend; temp folder if unsaved)")
+        description="Where generated music is saved (// = next to the .blend; while the file is unsaved the "
+                    "music waits in a temporary folder and moves here when it is first saved)")
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

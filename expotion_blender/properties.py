@@ -28,7 +28,7 @@ class ExpotionSceneSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, max=2**31 - 1)  # type: ignore[valid-type]
     takes: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Takes", default=1, min=1, max=MAX_TAKES,
-        description="Variants per strip, on consecutive channels; only the first is unmuted")
+        description="Variants per strip: the first plays, the others wait in the Takes panel to be auditioned")
     guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Guidance", default=3.0, min=0.0, max=15.0, description="Classifier-free guidance on the text")
     visual_guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]

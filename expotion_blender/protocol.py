@@ -126,11 +126,18 @@ class Health:
     queue_depth: int = 0
     queue_limit: int = 0
     path_mode: bool = False
+    #: A job can run now (services from before the field: True unless the worker is degraded).
+    ready: bool = True
+    #: The model's weights are on the service's machine (False: the first job downloads them).
+    model_available: bool = True
+    #: What to do while not ready, or what the first job will do; empty otherwise.
+    hint: str = ""
 
     @classmethod
     def from_json(cls, data: Any) -> Health:
+        status = _require(data, "status", str, "health")
         return cls(
-            status=_require(data, "status", str, "health"),
+            status=status,
             version=_require(data, "version", str, "health"),
             device=str(data.get("device", "")),
             model=str(data.get("model", "")),
@@ -139,7 +146,16 @@ class Health:
             queue_depth=int(data.get("queue_depth", 0)),
             queue_limit=int(data.get("queue_limit", 0)),
             path_mode=bool(data.get("path_mode", False)),
+            ready=bool(data.get("ready", status == "ok")),
+            model_available=bool(data.get("model_available", True)),
+            hint=str(data.get("hint") or ""),
         )
+
+    def refusal(self) -> str:
+        """Why no job can succeed now (empty when one can)."""
+        if self.ready:
+            return ""
+        return f"The Expotion service is not ready: {self.hint or self.status}"
 
 
 @dataclass(frozen=True)
@@ -179,10 +195,15 @@ class JobResult:
     visual: str = "present"
     cached: bool = False
     version: str = ""
+    #: Further scalar facts the service reports (e.g. `precision`, beat-lock fields, `note`).
+    details: dict[str, str | int | float | bool] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Any) -> JobResult:
         seeds = _require(data, "seeds", list, "result")
+        known = {f.name for f in dataclasses.fields(cls)} | {"model", "start", "end", "job_id"}
+        details = {str(k): v for k, v in data.items()
+                   if k not in known and isinstance(v, (str, int, float, bool)) and v != ""}
         return cls(
             takes=int(_require(data, "takes", int, "result")),
             sample_rate=int(_require(data, "sample_rate", int, "result")),
@@ -196,6 +217,7 @@ class JobResult:
             visual=str(data.get("visual") or "present"),
             cached=bool(data.get("cached", False)),
             version=str(data.get("version") or ""),
+            details=details,
         )
 
 

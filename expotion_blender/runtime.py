@@ -1,11 +1,16 @@
-"""All runtime state of the extension: the one worker thread, its queues, the timer, the job list.
+"""All runtime state of the extension: the one worker thread (`worker`), its queues, the timer, the job list,
+the strips being prepared (`preparing`) and what is known about the service.
 
 Thread rule: the worker thread does every HTTP call and never touches bpy data; it talks to the main
 thread only through two queues. The timer (`_tick`, main thread) drains the outbox, updates the job
-list the panel draws, and applies finished results: at most one new sound strip per tick (see
-`results`), then, a tick later, one undo step per job. A worker that died of a bug is
-noticed by the next tick, which fails its jobs with a way out. In background mode timers never fire,
-so `run_blocking` does the same work synchronously on the calling thread.
+list the panel draws, and does at most one piece of timeline work per tick: place one finished job's
+music (see `results`; its undo step a tick later), or one step of a strip being prepared (one proxy
+frame). A Score first has the service checked unless it answered in the last `FRESH_S` seconds:
+nothing is rendered or sent to a service that is down or not ready. The service is also checked when
+a file is loaded and every `CHECK_EVERY_S` seconds while the panel is drawn, always on the worker.
+A worker that died of a bug is noticed by the next tick, which fails its jobs with a way out. In
+background mode timers never fire, so `run_blocking` does the same work synchronously on the calling
+thread (and cancels its jobs on the service on SIGINT/SIGTERM, see `interrupt`).
 """
 
 from __future__ import annotations
@@ -13,183 +18,55 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
 from . import jobs, results
-from .client import Client, ClientSettings
+from .client import Client, ClientSettings, is_loopback
 from .jobs import JobRequest, JobState
-from .protocol import ExpotionError, Health, JobParams, Models
+from .protocol import ExpotionError, Health, Models
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from .preparing import Preparation
 
 log = logging.getLogger(__name__)
 TICK_S = 0.25
 PLACE_TICK_S = 0.01  # between the steps of placing music: Blender redraws and takes input in between
-MAX_POLL_ERRORS = 3
+FRESH_S = 3.0  # a service answer younger than this lets Score go on without asking again
+CHECK_EVERY_S = 10.0  # while the panel is drawn
+PANEL_LINGER_S = 30.0  # the timer keeps checking this long after the panel was last drawn
 WORKER_HINT = ("Press Score again (a new worker starts) or disable and re-enable the add-on; "
                "the system console has the details.")
 
 
-@dataclass(frozen=True)
-class AnalyzeRequest:
-    scene: str
-    params: JobParams
-    service: ClientSettings
-    upload_path: str | None = None
-
-
-class _Worker:
-    """Runs submit/poll/download/cancel/analyze commands on its own thread; results go to `outbox`.
-
-    It owns a `threading.Thread` rather than subclassing one: a subclass shares the instance namespace
-    with Thread's private attributes, and Python 3.13 (Blender 5.1+) added `Thread._handle`, which
-    silently replaced a method of that name and killed the thread on its first command.
-    """
-
-    def __init__(self, outbox: queue.Queue[tuple[Any, ...]]) -> None:
-        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
-        self.outbox = outbox
-        self._active: dict[str, tuple[JobRequest, Client, JobState, float, int]] = {}
-        self._thread = threading.Thread(target=self._run, name="expotion-worker", daemon=True)
-        self.crash = ""  # why the thread died, if it did
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # a bug: recorded, so the main thread fails the jobs instead of waiting forever
-            self.crash = f"{type(exc).__name__}: {exc}"
-            log.exception("the Expotion worker thread stopped")
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                command = self.inbox.get(timeout=self._poll_wait())
-            except queue.Empty:
-                command = None
-            if command is not None and command[0] == "stop":
-                self._cancel_all()
-                return
-            if command is not None:
-                self._handle(command)
-            self._poll_active()
-
-    def _poll_wait(self) -> float | None:
-        if not self._active:
-            return None
-        return min(req.service.poll_interval_s for req, *_ in self._active.values())
-
-    def _handle(self, command: tuple[Any, ...]) -> None:
-        kind, arg = command
-        try:
-            if kind == "submit":
-                self._submit(arg)
-            elif kind == "cancel":
-                self._cancel(arg)
-            elif kind == "refresh":
-                client = Client(arg)
-                self.outbox.put(("service", client.health(), client.models(), ""))
-            elif kind == "analyze":
-                self._analyze(arg)
-        except (ExpotionError, ValueError, TypeError) as exc:  # TypeError/ValueError: a malformed answer
-            text = exc.user_text() if isinstance(exc, ExpotionError) else f"unexpected answer: {exc}"
-            log.warning("%s failed: %s", kind, text)
-            if kind == "refresh":
-                self.outbox.put(("service", None, None, text))
-
-    def _submit(self, request: JobRequest) -> None:
-        state = JobState(request.key, request.label)
-        try:
-            client = Client(request.service)
-            state = replace(state, job_id=jobs.submit(client, request), status="queued")
-        except ExpotionError as exc:
-            self.outbox.put(("done", request, state.failed(exc)))
-            return
-        except OSError as exc:  # the proxy file vanished before upload
-            self.outbox.put(("done", request, state.failed(ExpotionError(str(exc)))))
-            return
-        deadline = time.monotonic() + request.service.job_timeout_s
-        self._active[request.key] = (request, client, state, deadline, 0)
-        self.outbox.put(("state", state))
-
-    def _cancel(self, key: str, reason: str = "cancelled by the user", hint: str = "") -> None:
-        entry = self._active.pop(key, None)
-        if entry is None:
-            return
-        request, client, state, _, _ = entry
-        self.outbox.put(("done", request, replace(state, status="cancelled", error=reason, hint=hint)))
-        client.cancel(state.job_id)
-
-    def _cancel_all(self) -> None:
-        for key in list(self._active):
-            try:
-                self._cancel(key)
-            except ExpotionError as exc:
-                log.warning("cancel on shutdown failed: %s", exc.user_text())
-
-    def _poll_active(self) -> None:
-        for key, (request, client, state, deadline, errors) in list(self._active.items()):
-            try:
-                status = client.status(state.job_id)
-            except ExpotionError as exc:
-                if errors + 1 >= MAX_POLL_ERRORS:
-                    del self._active[key]
-                    self.outbox.put(("done", request, state.failed(exc)))
-                else:
-                    self._active[key] = (request, client, state, deadline, errors + 1)
-                continue
-            if status.finished:
-                del self._active[key]
-                self.outbox.put(("done", request, jobs.finish(client, request, state, status)))
-            elif time.monotonic() > deadline:
-                self._cancel(key, f"gave up after {request.service.job_timeout_s:.0f} s",
-                             "Raise the job timeout in the add-on preferences.")
-            else:
-                new = state.updated(status)
-                if new != state:
-                    self.outbox.put(("state", new))
-                self._active[key] = (request, client, new, deadline, 0)
-
-    def _analyze(self, request: AnalyzeRequest) -> None:
-        try:
-            data = Client(request.service).analyze(request.params, request.upload_path)
-            self.outbox.put(("analysis", request.scene, data, ""))
-        except ExpotionError as exc:
-            self.outbox.put(("analysis", request.scene, None, exc.user_text()))
-        finally:
-            if request.upload_path and os.path.exists(request.upload_path):
-                os.remove(request.upload_path)
-
-
 # -- main-thread state --------------------------------------------------------------------------
 _outbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
-_worker: _Worker | None = None
+_worker: Worker | None = None
 _states: dict[str, JobState] = {}
 _requests: dict[str, JobRequest] = {}
-_service: dict[str, Any] = {"health": None, "models": None, "error": "", "checking": False}
+_strip_keys: dict[str, str] = {}  # job key -> key of the movie strip it scores
+_service: dict[str, Any] = {"health": None, "models": None, "error": "", "hint": "", "checking": False,
+                            "url": "", "checked_at": 0.0}
 _adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No adapter: zero-shot")]
+_preparing: deque[Preparation] = deque()  # strips between a click on Score and their job being sent
 _placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
+_panel: dict[str, Any] = {"seen": 0.0, "client": None}
+_files = {"generation": 0}  # bumped when a .blend is loaded: results of jobs from before do not belong to it
+_generation_of: dict[str, int] = {}  # job key -> file generation it was started in
 tick_log: list[tuple[float, str]] = []  # (main-thread seconds, work done) of recent ticks (bounded)
 
 
-def _ensure_worker() -> _Worker:
+def _ensure_worker() -> Worker:
     global _worker
     _reap_worker()
     if _worker is None:
-        _worker = _Worker(_outbox)
+        _worker = Worker(_outbox)
         _worker.start()
     return _worker
 
@@ -201,14 +78,14 @@ def _reap_worker() -> None:
         return
     dead, _worker = _worker, None
     _drain()
-    placing = {p.key for p in _placements}
+    placing = {p.key for p in _placements} | {p.key for p in _preparing}
     reason = f" ({dead.crash})" if dead.crash else ""
     for key, state in _states.items():
         if state.active and key not in placing:
             _states[key] = replace(state, status="failed", hint=WORKER_HINT,
                                    error=f"the add-on's worker thread stopped{reason}; this job got no more updates")
     if _service["checking"]:
-        _set_service(None, None, f"the add-on's worker thread stopped{reason}")
+        _set_service(_service["url"], None, None, f"the add-on's worker thread stopped{reason}")
 
 
 def _ensure_timer() -> None:
@@ -222,19 +99,45 @@ def submit(requests: Sequence[JobRequest]) -> None:
     for request in requests:
         _states[request.key] = JobState(request.key, request.label)
         _requests[request.key] = request
+        _strip_keys[request.key] = request.target.strip_key
+        _generation_of[request.key] = _files["generation"]
         worker.inbox.put(("submit", request))
     _ensure_timer()
 
 
+def prepare(preparations: Sequence[Preparation], service: ClientSettings) -> None:
+    """Interactive Score: list the jobs at once, have the service checked (unless it just answered),
+    then prepare and send them from timer ticks."""
+    cleared = service_fresh(service.base_url) and not service_refusal(service.base_url)
+    for prep in preparations:
+        prep.cleared = cleared
+        _states[prep.key] = JobState(prep.key, prep.label, phase=prep.phase)
+        _strip_keys[prep.key] = prep.strip_key
+        _generation_of[prep.key] = _files["generation"]
+        _preparing.append(prep)
+    if not cleared and not _service["checking"]:
+        refresh_service(service)
+    _ensure_timer()
+
+
+def fail_now(key: str, label: str, exc: ExpotionError) -> None:
+    """List a job that failed before it could be sent (a strip that cannot be scored)."""
+    _states[key] = JobState(key, label).failed(exc)
+
+
 def cancel(key: str = "") -> None:
-    """Cancel one job (by key) or every active one (empty key); music half placed is removed again."""
-    placing = {p.key for p in _placements}
+    """Cancel one job (by key) or every active one (empty key): a strip being prepared stops
+    rendering, a job on the service is cancelled there, music not yet placed is not placed."""
+    for prep in [p for p in _preparing if not key or p.key == key]:
+        prep.abort()
+        _preparing.remove(prep)
+        _states[prep.key] = replace(_states[prep.key], status="cancelled", error="cancelled by the user")
     for placement in [p for p in _placements if p.final is None and (not key or p.key == key)]:
-        placement.rollback()
         _placements.remove(placement)
         _states[placement.key] = replace(_states[placement.key], status="cancelled", error="cancelled by the user")
     if _worker is None:
         return
+    placing = {p.key for p in _placements}
     for k, state in _states.items():
         if state.active and k not in placing and (not key or k == key):
             _worker.inbox.put(("cancel", k))
@@ -246,9 +149,24 @@ def refresh_service(settings: ClientSettings) -> None:
     _ensure_timer()
 
 
-def analyze(request: AnalyzeRequest) -> None:
-    _ensure_worker().inbox.put(("analyze", request))
-    _ensure_timer()
+def ui_mode() -> bool:
+    """True in Blender's UI: timers fire, the service is checked automatically and the last check
+    gates Score. False headless, where every run checks the service itself, blocking."""
+    return not bpy.app.background
+
+
+def check_automatically(settings: ClientSettings) -> None:
+    """Have the service checked unless a check is running, or Blender's "Allow Online Access" is off
+    for a service that is not on this machine (automatic checks follow the same network rule)."""
+    if not _service["checking"] and ui_mode() and (is_loopback(settings.base_url) or bpy.app.online_access):
+        refresh_service(settings)
+
+
+def panel_drawn(settings: ClientSettings) -> None:
+    """Called by the panel's draw: keeps the service state fresh while the panel is shown."""
+    _panel.update(seen=time.monotonic(), client=settings)
+    if _service["url"] != settings.base_url or time.monotonic() - _service["checked_at"] > CHECK_EVERY_S:
+        check_automatically(settings)
 
 
 def job_states() -> list[JobState]:
@@ -259,24 +177,64 @@ def active_count() -> int:
     return sum(1 for s in _states.values() if s.active)
 
 
+def busy_strip_keys() -> set[str]:
+    """Keys of the movie strips with a job being prepared, run or placed."""
+    return {_strip_keys.get(k, "") for k, s in _states.items() if s.active} - {""}
+
+
 def clear_finished() -> None:
     for key in [k for k, s in _states.items() if not s.active]:
         _states.pop(key)
         _requests.pop(key, None)
+        _strip_keys.pop(key, None)
+        _generation_of.pop(key, None)
 
 
 def service_state() -> dict[str, Any]:
     return dict(_service)
 
 
+def service_fresh(url: str) -> bool:
+    """The service at `url` answered (or failed to) in the last `FRESH_S` seconds."""
+    return (_service["url"] == url and not _service["checking"] and _service["checked_at"] > 0
+            and time.monotonic() - _service["checked_at"] < FRESH_S)
+
+
+def service_refusal(url: str) -> str:
+    """Why the service at `url` cannot take a job, as last checked (empty: fine, or not known)."""
+    if _service["url"] != url:
+        return ""
+    if _service["error"]:
+        return str(_service["error"])
+    health = _service["health"]
+    return health.refusal() if health is not None else ""
+
+
 def adapter_items() -> list[tuple[str, str, str]]:
     return _adapter_cache
 
 
-def _set_service(health: Health | None, models: Models | None, error: str) -> None:
-    _service.update(health=health, models=models, error=error, checking=False)
+def _set_service(url: str, health: Health | None, models: Models | None, error: str, hint: str = "") -> None:
+    _service.update(health=health, models=models, error=error, hint=hint if error else "", checking=False,
+                    url=url, checked_at=time.monotonic())
     names = models.adapters if models else ()
     _adapter_cache[:] = [_adapter_cache[0]] + [(n, n, f"Adapter {n}") for n in names]
+    _release_waiting()
+
+
+def _release_waiting() -> None:
+    """Strips waiting for the service check go on, or fail with its answer (nothing rendered)."""
+    for prep in [p for p in _preparing if not p.cleared]:
+        if _service["url"] != prep.settings.client.base_url:
+            continue
+        refusal = service_refusal(prep.settings.client.base_url)
+        if refusal:
+            _preparing.remove(prep)
+            hint = _service["health"].hint if _service["health"] is not None else _service["hint"]
+            _states[prep.key] = replace(_states[prep.key], status="failed", error=refusal, hint=hint)
+        else:
+            prep.cleared = True
+            _states[prep.key] = replace(_states[prep.key], phase=prep.phase)
 
 
 def _set_analysis(scene_name: str, data: dict[str, Any] | None, error: str) -> None:
@@ -301,7 +259,11 @@ def _drain() -> None:
             _states[event[1].key] = event[1]
         elif event[0] == "done":
             request, state = event[1], event[2]
-            if state.status == "succeeded":
+            if state.status == "succeeded" and _generation_of.get(request.key) != _files["generation"]:
+                folder = os.path.dirname(state.take_paths[0]) if state.take_paths else request.out_dir
+                state = replace(state, status="failed", error="another file was opened while this job ran",
+                                hint=f"Its music is kept in {folder}.")
+            elif state.status == "succeeded":
                 _placements.append(results.Placement(request, state))
                 state = replace(state, status="running", phase="placing music")
             _states[request.key] = state
@@ -318,12 +280,12 @@ def _place_step() -> str:
     placement = _placements[0]
     if placement.final is None:
         placement.step()
-        if placement.final is None or placement.final.status == "succeeded":
+        if placement.final is not None and placement.final.status == "succeeded":
             return "strip"
         _placements.popleft()
-        _states[placement.key] = placement.final
+        _states[placement.key] = placement.final or placement.state
         return "failed"
-    _placements.popleft()  # the tick after a job's last strip: its one undo step
+    _placements.popleft()  # the tick after a job's strip: its one undo step
     final = _states[placement.key] = placement.confirm()
     if final.status != "succeeded":
         return "failed"
@@ -331,19 +293,52 @@ def _place_step() -> str:
     return "undo"
 
 
+def _prepare_step() -> str:
+    """One step of the first strip cleared for preparing -> "proxy", "sent", "failed" or ""."""
+    prep = next((p for p in _preparing if p.cleared), None)
+    if prep is None:
+        return ""
+    try:
+        request = prep.step()
+    except ExpotionError as exc:
+        prep.abort()
+        _preparing.remove(prep)
+        _states[prep.key] = JobState(prep.key, prep.label).failed(exc)
+        return "failed"
+    if request is None:
+        _states[prep.key] = replace(_states[prep.key], phase=prep.phase, progress=prep.progress)
+        return "proxy"
+    _preparing.remove(prep)
+    request = replace(request, key=prep.key)
+    if prep.analyze:  # "Suggest from video": the answer fills the prompt (`_set_analysis`)
+        _states.pop(prep.key, None)
+        _strip_keys.pop(prep.key, None)
+        _ensure_worker().inbox.put(("analyze", request))
+        return "sent"
+    _requests[prep.key] = request
+    _states[prep.key] = replace(_states[prep.key], phase="sending")
+    _ensure_worker().inbox.put(("submit", request))
+    return "sent"
+
+
 def _tick() -> float | None:
     """Timer callback (main thread): drain the worker's outbox, then one piece of timeline work."""
     t0 = time.perf_counter()
     _reap_worker()
     _drain()
-    work = _place_step()
+    work = _place_step() or _prepare_step()
     _redraw()
     tick_log.append((time.perf_counter() - t0, work))
     del tick_log[:-200]
-    if _placements:
+    if _placements or any(p.cleared for p in _preparing):
         return PLACE_TICK_S
-    busy = active_count() or _service["checking"] or not _outbox.empty() or (_worker and _worker.inbox.qsize())
-    return TICK_S if busy else None
+    busy = (active_count() or _service["checking"] or not _outbox.empty()
+            or (_worker and _worker.inbox.qsize()))
+    if busy:
+        return TICK_S
+    if time.monotonic() - _panel["seen"] < PANEL_LINGER_S:
+        return CHECK_EVERY_S / 2  # the redraw above lets the panel ask for a fresh check
+    return None
 
 
 def _redraw() -> None:
@@ -354,20 +349,56 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
+def before_save() -> None:
+    """A save is about to write the file (save_pre): proxy renders in progress remove their temporary
+    scene (it must not be saved) and start again after the save."""
+    for prep in _preparing:
+        prep.restart()
+        _states[prep.key] = replace(_states[prep.key], phase=prep.phase, progress=prep.progress)
+
+
+def file_loaded() -> None:
+    """A .blend was loaded (load_post): strips being prepared belong to the old file and stop, jobs
+    running for it will not place their music in this one; the service is checked again."""
+    _files["generation"] += 1
+    for prep in list(_preparing):
+        prep.abort()
+        _preparing.remove(prep)
+        _states[prep.key] = replace(_states[prep.key], status="cancelled", error="another file was opened")
+    from . import preferences
+
+    check_automatically(preferences.get().client)
+
+
 def check_service_blocking(service: ClientSettings) -> Health:
-    """Background mode: health + models on this thread (raises `ServiceError` with a hint)."""
+    """Background mode: health + models on this thread (raises `ServiceError` with a hint, and
+    `ServiceNotReady` when the service answers that no job can run)."""
     client = Client(service)
-    health, models = client.health(), client.models()
-    _set_service(health, models, "")
+    try:
+        health, models = client.health(), client.models()
+    except ExpotionError as exc:
+        _set_service(service.base_url, None, None, exc.message, exc.hint)
+        raise
+    _set_service(service.base_url, health, models, "")
+    if not health.ready:
+        raise ServiceNotReady(health.refusal(), health.hint)
     return health
 
 
-def run_blocking(service: ClientSettings, requests: Sequence[JobRequest]) -> list[JobState]:
-    """Background mode: run the jobs on this thread and apply the results; returns final states."""
+class ServiceNotReady(ExpotionError, RuntimeError):
+    """The service answers but says no job can run (e.g. the model's weights are missing)."""
+
+
+def run_blocking(service: ClientSettings, requests: Sequence[JobRequest],
+                 stop: Any = None) -> list[JobState]:
+    """Background mode: run the jobs on this thread and apply the results; returns final states.
+    `stop()` turning true cancels the jobs not finished on the service (see `jobs.run_blocking`)."""
     client = Client(service)
     for request in requests:
         _states[request.key] = JobState(request.key, request.label)
-    final = jobs.run_blocking(client, requests, on_state=lambda s: _states.__setitem__(s.key, s))
+        _strip_keys[request.key] = request.target.strip_key
+        _generation_of[request.key] = _files["generation"]
+    final = jobs.run_blocking(client, requests, on_state=lambda s: _states.__setitem__(s.key, s), stop=stop)
     for request, state in zip(requests, final):
         _states[request.key] = results.apply(request, state)
     return [_states[r.key] for r in requests]
@@ -378,16 +409,19 @@ def stop() -> None:
     global _worker
     if bpy.app.timers.is_registered(_tick):
         bpy.app.timers.unregister(_tick)
-    for placement in _placements:
-        if placement.final is None:
-            placement.rollback()  # all or nothing: a job half placed is removed
-    _placements.clear()
+    for prep in _preparing:
+        prep.abort()
+    _preparing.clear()
+    _placements.clear()  # music not placed yet is not placed: nothing is half on the timeline
     if _worker is not None and _worker.is_alive():
         _worker.inbox.put(("stop", None))
         _worker.join(timeout=5.0)
     _worker = None
     _states.clear()
     _requests.clear()
+    _strip_keys.clear()
+    _generation_of.clear()
     while not _outbox.empty():
         _outbox.get_nowait()
-    _set_service(None, None, "")
+    _set_service("", None, None, "")
+    _service["checked_at"] = 0.0

@@ -1,8 +1,11 @@
-"""Turn selected strips + scene settings + preferences into plain `JobRequest`s.
+"""Turn a movie strip + scene settings + preferences into a plain `JobRequest`.
 
-Owns: which strips can be scored (and why not), the choice between sending a local path and
-uploading a rendered proxy, and where results are saved. Main thread only; after this, nothing
-downstream reads bpy data until the result is applied.
+Owns: which strips can be scored (and why not: the movie file itself is checked, by name), the
+choice between sending a local path and uploading a rendered proxy, which music strip the result
+replaces (a strip scored before gets its music replaced, not a second strip), and where results
+are saved. `plan()` is the cheap part (no rendering); `request_for()` adds a blocking proxy render
+(headless), the interactive path renders in steps (`proxy.ProxyRender`, driven by the runtime).
+Main thread only; after this, nothing downstream reads bpy data until the result is applied.
 """
 
 from __future__ import annotations
@@ -10,19 +13,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import tempfile
 import uuid
 from typing import Any
 
 import bpy
 
-from . import preferences, proxy, runtime, vse
+from . import audio_folder, avi, preferences, proxy, runtime, takes, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
 from .protocol import ExpotionError, JobParams
 from .timing import StripTiming
 
 log = logging.getLogger(__name__)
+MISSING_HINT = "Fix the file path (File > External Data > Find Missing Files) or restore the file."
 
 
 class StripError(ExpotionError, ValueError):
@@ -47,11 +50,9 @@ def why_not_scorable(scene: bpy.types.Scene) -> str:
 
 
 def audio_dir(settings: preferences.Settings) -> str:
-    """Absolute folder for generated music (the temp folder when the .blend is unsaved)."""
-    folder = settings.audio_dir or "//expotion_audio/"
-    if folder.startswith("//") and not bpy.data.filepath:
-        return os.path.join(tempfile.gettempdir(), "expotion_audio")
-    return os.path.abspath(bpy.path.abspath(folder))
+    """Absolute folder for generated music (a holding folder while the .blend is unsaved, whose
+    files move next to the .blend when it is saved: `audio_folder`)."""
+    return audio_folder.audio_dir(settings.audio_dir)
 
 
 def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) -> bool:
@@ -69,33 +70,70 @@ def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) ->
                 and is_loopback(settings.client.base_url))
 
 
-def request_for(context: bpy.types.Context, strip: Any, base: JobParams, settings: preferences.Settings,
-                replace_key: str = "") -> JobRequest:
-    """Snapshot one movie strip (rendering its proxy if needed) into a request."""
-    scene = context.scene
+def check_strip(strip: Any) -> None:
+    """Raise `StripError` (naming the strip and its file) unless `strip` is a movie Expotion can send."""
     if not vse.is_movie(strip):
         raise StripError(f"'{strip.name}' is a {strip.type.lower()} strip, not a movie")
-    if not vse.movie_is_readable(strip):
-        raise StripError(f"the movie of '{strip.name}' cannot be read: {strip.filepath}",
-                         "Fix the file path (File > External Data > Find Missing Files).")
+    problem = vse.movie_problem(strip)
+    if problem:
+        raise StripError(f"'{strip.name}': {problem}", MISSING_HINT)
     if vse.is_retimed(strip):
         raise StripError(f"'{strip.name}' has retiming keys, which Expotion cannot send yet",
                          "Remove the retiming (Strip > Retiming > Reset) or render the strip to a new movie.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A strip's request before its video is attached: a path (`needs_proxy` False) or a proxy to render."""
+
+    label: str
+    params: JobParams
+    target: Target
+    out_dir: str
+    needs_proxy: bool
+
+
+def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
+         replace_key: str = "", for_analysis: bool = False) -> Plan:
+    """Check and snapshot one movie strip (cheap: no rendering). Its music strip, if it has one, is
+    the one the result replaces."""
+    check_strip(strip)
     timing = vse.movie_timing(scene, strip)
     if timing.frames < 1:
         raise StripError(f"'{strip.name}' shows no frames")
     key = strip.get(vse.KEY_PROP) or uuid.uuid4().hex
     strip[vse.KEY_PROP] = key
+    if not replace_key and not for_analysis:
+        music = takes.music_strip(scene, strip)
+        replace_key = str(music[vse.META_PROP].get("key", "")) if music is not None else ""
     params = dataclasses.replace(base, duration=timing.duration_s, end=None)
-    upload = None
-    if use_path(settings, strip, timing):
-        params = dataclasses.replace(params, path=os.path.abspath(bpy.path.abspath(strip.filepath)),
-                                     start=max(0.0, timing.source_start_s))
+    by_path = use_path(settings, strip, timing)
+    if by_path:
+        params = dataclasses.replace(params, path=vse.movie_path(strip), start=max(0.0, timing.source_start_s))
     else:
         params = dataclasses.replace(params, path=None, start=0.0)
-        upload = proxy.render_proxy(scene, strip, settings.proxy_height)
     params.validate()
     target = Target(scene=scene.name, strip_name=strip.name, strip_key=key, frame_start=timing.visible_start,
                     frames=timing.frames, channel=strip.channel, replace_key=replace_key)
-    return JobRequest(key=uuid.uuid4().hex, label=strip.name, params=params, target=target,
-                      out_dir=audio_dir(settings), service=settings.client, upload_path=upload)
+    return Plan(strip.name, params, target, audio_dir(settings), needs_proxy=not by_path)
+
+
+def request(plan_: Plan, settings: preferences.Settings, upload_path: str | None = None,
+            upload_frames: avi.FrameSequence | None = None) -> JobRequest:
+    return JobRequest(key=uuid.uuid4().hex, label=plan_.label, params=plan_.params, target=plan_.target,
+                      out_dir=plan_.out_dir, service=settings.client, upload_path=upload_path,
+                      upload_frames=upload_frames)
+
+
+def request_in(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
+               replace_key: str = "") -> JobRequest:
+    """Snapshot one movie strip of `scene`, rendering its proxy now if one is needed (blocking)."""
+    plan_ = plan(scene, strip, base, settings, replace_key)
+    upload = proxy.render_proxy(scene, strip, settings.proxy_height) if plan_.needs_proxy else None
+    return request(plan_, settings, upload_path=upload)
+
+
+def request_for(context: Any, strip: Any, base: JobParams, settings: preferences.Settings,
+                replace_key: str = "") -> JobRequest:
+    """`request_in` for the context's scene."""
+    return request_in(context.scene, strip, base, settings, replace_key)

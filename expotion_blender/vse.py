@@ -70,6 +70,10 @@ def all_strips(scene: bpy.types.Scene) -> list[Any]:
     return list(ed.strips_all if hasattr(ed, "strips_all") else ed.sequences_all)
 
 
+def strip_named(scene: bpy.types.Scene, name: str) -> Any | None:
+    return next((s for s in all_strips(scene) if s.name == name), None)
+
+
 def selected_strips(scene: bpy.types.Scene) -> list[Any]:
     return [s for s in all_strips(scene) if s.select]
 
@@ -137,10 +141,34 @@ def movie_timing(scene: bpy.types.Scene, strip: Any) -> StripTiming:
                        content_frames=content_frames(strip), content_trim_start=content_trim(strip)[0])
 
 
-def movie_is_readable(strip: Any) -> bool:
-    """A missing/broken file still yields a (1-frame) strip; its element has no size."""
+def movie_path(strip: Any) -> str:
+    """Absolute path of a movie strip's file."""
+    return os.path.abspath(bpy.path.abspath(strip.filepath))
+
+
+def movie_problem(strip: Any) -> str:
+    """Why the strip's movie cannot be read (empty when it can).
+
+    The file itself is checked: a missing or broken file still yields a (1-frame) strip whose
+    element has no size, but a file that vanished after the .blend was saved keeps the size stored
+    in the .blend (and renders black frames)."""
+    path = movie_path(strip)
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(1):
+                return f"the movie file {path} is empty"
+    except FileNotFoundError:
+        return f"the movie file {path} does not exist"
+    except OSError as exc:
+        return f"the movie file {path} cannot be read: {exc.strerror or exc}"
     elements = getattr(strip, "elements", None)
-    return bool(elements) and elements[0].orig_width > 0 and elements[0].orig_height > 0
+    if not elements or elements[0].orig_width <= 0 or elements[0].orig_height <= 0:
+        return f"Blender cannot read the movie file {path}"
+    return ""
+
+
+def movie_is_readable(strip: Any) -> bool:
+    return not movie_problem(strip)
 
 
 def new_movie(scene: bpy.types.Scene, name: str, path: str, channel: int, frame: int) -> Any:
@@ -201,9 +229,10 @@ def channel_is_free(scene: bpy.types.Scene, channel: int, start: int, end: int, 
     return channel not in busy_channels(scene, start, end, ignore)
 
 
-def free_channels(scene: bpy.types.Scene, start: int, end: int, above: int, count: int) -> int | None:
+def free_channels(scene: bpy.types.Scene, start: int, end: int, above: int, count: int,
+                  ignore: Iterable[Any] = ()) -> int | None:
     """Lowest channel c > `above` with c .. c+count-1 all free over [start, end); None if none."""
-    busy = busy_channels(scene, start, end)
+    busy = busy_channels(scene, start, end, ignore)
     for first in range(above + 1, MAX_CHANNEL - count + 2):
         if not busy.intersection(range(first, first + count)):
             return first

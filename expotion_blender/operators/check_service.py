@@ -20,7 +20,7 @@ class EXPOTION_OT_check_service(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
-        if not bpy.app.background:
+        if runtime.ui_mode():
             runtime.refresh_service(settings.client)
             return {"FINISHED"}
         try:

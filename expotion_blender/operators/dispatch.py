@@ -1,45 +1,52 @@
-"""Hand snapshotted requests to the runtime (interactive) or run them now (background / wait=True),
-and turn the outcomes into operator reports. Main thread only."""
+"""What the scoring operators share: why Score is disabled now (`score_refusal`, shown by `poll`),
+and the hand-over of ready requests to the runtime (`run`, used by the bench). Main thread only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import bpy
 
-from .. import runtime, snapshot
+from .. import preferences, runtime, vse
 from ..jobs import JobRequest
 from ..preferences import Settings
-from ..protocol import ExpotionError
+
+
+def score_refusal(context: bpy.types.Context, strips: Iterable[Any]) -> str:
+    """Why scoring `strips` cannot succeed now (empty when it can): networking refused, the service
+    down or not ready as last checked, or a job for one of them still running."""
+    settings = preferences.get(context)
+    reason = preferences.network_refusal(settings)
+    if not reason and runtime.ui_mode():  # headless runs check the service themselves, blocking
+        reason = runtime.service_refusal(settings.client.base_url)
+    if reason:
+        return reason
+    busy = runtime.busy_strip_keys()
+    running = [s.name for s in strips if s.get(vse.KEY_PROP) in busy]
+    if running:
+        return f"Expotion is already scoring '{running[0]}': wait for it or cancel it"
+    return ""
+
+
+def refuse(operator: type, reason: str) -> bool:
+    """`poll()` helper: False, with the reason shown to the user, when there is one."""
+    if reason:
+        operator.poll_message_set(reason)  # type: ignore[attr-defined]
+    return not reason
 
 
 def discard(requests: Sequence[JobRequest]) -> None:
     """Delete proxies of requests that will not be sent."""
     for request in requests:
-        snapshot.remove_file(request.upload_path)
+        request.discard_upload()
 
 
-def run(op: bpy.types.Operator, settings: Settings, requests: Sequence[JobRequest], wait: bool) -> set[str]:
-    if not wait:
-        runtime.submit(requests)
-        runtime.refresh_service(settings.client)  # keeps status, adapters and path mode current
-        op.report({"INFO"}, f"Expotion: {len(requests)} job(s) sent; the music appears when ready")
-        return {"FINISHED"}
-    try:
-        states = runtime.run_blocking(settings.client, requests)
-    except ExpotionError as exc:
-        discard(requests)
-        op.report({"ERROR"}, exc.user_text())
-        return {"CANCELLED"}
-    done = 0
-    for state in states:
-        if state.status == "succeeded":
-            done += 1
-            if state.hint:
-                op.report({"WARNING"}, f"{state.label}: {state.hint}")
-        else:
-            text = f"{state.label}: {state.error or state.status}" + (f" ({state.hint})" if state.hint else "")
-            op.report({"ERROR"}, text)
-    if done:
-        op.report({"INFO"}, f"Expotion: placed music for {done} of {len(states)} strip(s)")
-    return {"FINISHED"} if done else {"CANCELLED"}
+def run(op: Any, settings: Settings, requests: Sequence[JobRequest], wait: bool = False) -> set[str]:
+    """Send requests that are ready (proxies rendered) through the runtime's worker (`wait` is
+    accepted for older callers; headless runs go through `scoring.run_headless`)."""
+    runtime.submit(requests)
+    op.report({"INFO"}, f"Expotion: {len(requests)} job(s) sent; the music appears when ready")
+    return {"FINISHED"}
+
+

@@ -1,17 +1,20 @@
-"""`expotion.regenerate`: score a scored strip again from its stored metadata and replace it in place."""
+"""`expotion.regenerate`: generate a music strip's music again — as it was (its stored prompt,
+guidance, adapter; same or new seed) or with the panel's current settings — and swap the new take
+in (the older takes stay in the Takes panel)."""
 
 import random
 from typing import Any
 
 import bpy
 
-from .. import preferences, runtime, snapshot, vse
+from .. import preferences, properties, runtime, scoring, takes, vse
 from ..protocol import ExpotionError, JobParams
+from ..snapshot import StripError
 from . import dispatch
 
 
 def scored_strips(scene: bpy.types.Scene) -> list[Any]:
-    return [s for s in vse.selected_strips(scene) if s.type == "SOUND" and s.get(vse.META_PROP)]
+    return [s for s in vse.selected_strips(scene) if takes.is_music(s)]
 
 
 def params_from_metadata(meta: Any, new_seed: bool) -> JobParams:
@@ -22,8 +25,17 @@ def params_from_metadata(meta: Any, new_seed: bool) -> JobParams:
                      adapter=str(meta.get("adapter", "")) or None)
 
 
+def video_of(scene: bpy.types.Scene, sound: Any) -> Any:
+    meta = sound[vse.META_PROP]
+    video = vse.find_strip(scene, meta.get("source_key", ""), meta.get("source_name", ""))
+    if video is None:
+        raise StripError(f"the video strip '{meta.get('source_name')}' of '{sound.name}' is gone",
+                         "Score the video strip again instead.")
+    return video
+
+
 class EXPOTION_OT_regenerate(bpy.types.Operator):
-    """Generate the selected Expotion music strips again (same or new seed) and replace them in place"""
+    """Make the selected Expotion music again and swap the new take in (older takes are kept)"""
 
     bl_idname = "expotion.regenerate"
     bl_label = "Regenerate"
@@ -31,34 +43,40 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
 
     new_seed: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="New Seed", default=True, description="Use a new random seed (off: reproduce with the stored seed)")
+    use_panel: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Panel Settings", default=False,
+        description="Use the panel's prompt, seed, takes, guidance and adapter, not those the music was made with")
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Wait", default=False, options={"SKIP_SAVE"},
         description="Block until the music is replaced (always on in background mode)")
+
+    @classmethod
+    def description(cls, context: bpy.types.Context, properties: Any) -> str:
+        if properties.use_panel:
+            return "Generate the selected Expotion music again with the panel's current settings"
+        return "Generate the selected Expotion music again as it was made (same prompt and settings)"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if context.scene is None or not scored_strips(context.scene):
             cls.poll_message_set("Select a sound strip made by Expotion")
             return False
-        return preferences.poll_network(cls, context)
+        videos = [vse.find_strip(context.scene, s[vse.META_PROP].get("source_key", ""),
+                                 s[vse.META_PROP].get("source_name", "")) for s in scored_strips(context.scene)]
+        return dispatch.refuse(cls, dispatch.score_refusal(context, [v for v in videos if v is not None]))
+
+    def params(self, scene: bpy.types.Scene, meta: Any) -> JobParams:
+        if self.use_panel:
+            return properties.params_from(scene.expotion)
+        return params_from_metadata(meta, self.new_seed)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
-        wait = self.wait or bpy.app.background
-        requests = []
+        scene = context.scene
         try:
-            if wait:
-                runtime.check_service_blocking(settings.client)
-            for sound in scored_strips(context.scene):
-                meta = sound[vse.META_PROP]
-                video = vse.find_strip(context.scene, meta.get("source_key", ""), meta.get("source_name", ""))
-                if video is None:
-                    raise snapshot.StripError(f"the video strip '{meta.get('source_name')}' of '{sound.name}' is gone",
-                                              "Score the video strip again instead.")
-                base = params_from_metadata(meta, self.new_seed)
-                requests.append(snapshot.request_for(context, video, base, settings, replace_key=meta["key"]))
+            items = [scoring.Item(scene, video_of(scene, s), self.params(scene, s[vse.META_PROP]),
+                                  replace_key=str(s[vse.META_PROP].get("key", ""))) for s in scored_strips(scene)]
         except ExpotionError as exc:
-            dispatch.discard(requests)
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}
-        return dispatch.run(self, settings, requests, wait)
+        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())

@@ -2,13 +2,16 @@
 
 import bpy
 
-from .. import preferences, properties, runtime, snapshot, vse
-from ..protocol import ExpotionError
+from .. import preferences, properties, runtime, scoring, snapshot, vse
 from . import dispatch
 
 
+def selected_movies(scene: bpy.types.Scene) -> list:
+    return [s for s in vse.selected_strips(scene) if vse.is_movie(s)]
+
+
 class EXPOTION_OT_score_strips(bpy.types.Operator):
-    """Generate music for the selected movie strips with the Expotion service and add it under them"""
+    """Generate music for the selected movie strips (music made before is replaced; its takes are kept)"""
 
     bl_idname = "expotion.score_strips"
     bl_label = "Score Strips"
@@ -22,28 +25,15 @@ class EXPOTION_OT_score_strips(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         if context.scene is None:
             return False
-        reason = snapshot.why_not_scorable(context.scene) or preferences.network_refusal(preferences.get(context))
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
+        return dispatch.refuse(cls, snapshot.why_not_scorable(context.scene) or dispatch.score_refusal(
+            context, selected_movies(context.scene)))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
-        wait = self.wait or bpy.app.background
-        selected = vse.selected_strips(context.scene)
-        movies = [s for s in selected if vse.is_movie(s)]
+        scene = context.scene
+        selected = vse.selected_strips(scene)
+        movies = selected_movies(scene)
         if len(movies) < len(selected):
             self.report({"WARNING"}, f"Skipping {len(selected) - len(movies)} selected strip(s) that are not movies")
-        requests = []
-        try:
-            if wait:
-                runtime.check_service_blocking(settings.client)
-            for strip in movies:
-                base = properties.params_from(context.scene.expotion)
-                requests.append(snapshot.request_for(context, strip, base, settings))
-        except ExpotionError as exc:
-            dispatch.discard(requests)
-            self.report({"ERROR"}, exc.user_text())
-            return {"CANCELLED"}
-        return dispatch.run(self, settings, requests, wait)
+        items = [scoring.Item(scene, s, properties.params_from(scene.expotion)) for s in movies]
+        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import bpy
 
-from .. import preferences, results, runtime, snapshot, vse
+from .. import preferences, preparing, results, runtime, scoring, snapshot, vse
 from ..client import Client
 from ..protocol import ExpotionError, JobParams
 
@@ -32,17 +33,22 @@ class EXPOTION_OT_suggest_prompt(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
+        strip = active_movie(context)
         try:
-            request = snapshot.request_for(context, active_movie(context), JobParams(), settings)
-            params = dataclasses.replace(request.params, variants=1)
-            if not bpy.app.background:
-                runtime.analyze(runtime.AnalyzeRequest(context.scene.name, params, settings.client,
-                                                       request.upload_path))
+            snapshot.check_strip(strip)
+            if runtime.ui_mode():  # prepared (proxy rendered in steps) and sent by the runtime
+                prep = preparing.Preparation(uuid.uuid4().hex, f"{strip.name} (suggest)", context.scene.name,
+                                             scoring.strip_key(strip), strip.name, JobParams(), settings,
+                                             analyze=True)
+                runtime.prepare([prep], settings.client)
+                context.scene.expotion.analysis = f"Analysing '{strip.name}'..."
                 return {"FINISHED"}
+            request = snapshot.request_for(context, strip, JobParams(), settings)
             try:
-                data = Client(settings.client).analyze(params, request.upload_path)
+                data = Client(settings.client).analyze(dataclasses.replace(request.params, variants=1),
+                                                       request.upload_path)
             finally:
-                snapshot.remove_file(request.upload_path)
+                request.discard_upload()
         except ExpotionError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}

@@ -1,5 +1,5 @@
 """Sidebar UI; `classes` in registration order (parent panel first)."""
 
-from . import job_list, panel
+from . import job_list, panel, takes_browser
 
-classes = panel.classes + job_list.classes
+classes = panel.classes + takes_browser.classes + job_list.classes

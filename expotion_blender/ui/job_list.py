@@ -1,4 +1,5 @@
-"""Sub-panel listing jobs: phase, progress, ETA, cancel; errors with their hint."""
+"""Sub-panel listing jobs: phase, progress, ETA, cancel; the prompt used; errors and warnings wrapped
+with their hint; clear finished jobs."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import bpy
 
 from .. import runtime
 from ..jobs import JobState
+from .text import wrapped
 
 SHOW_FINISHED = 6
 
 
-def draw_job(layout: bpy.types.UILayout, state: JobState) -> None:
+def draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, state: JobState) -> None:
     box = layout.box()
     row = box.row(align=True)
     if state.active:
@@ -19,11 +21,17 @@ def draw_job(layout: bpy.types.UILayout, state: JobState) -> None:
         row.progress(factor=state.progress, type="BAR", text=text)
         row.operator("expotion.cancel_job", text="", icon="X").key = state.key
         return
-    icon = {"succeeded": "CHECKMARK", "cancelled": "CANCEL"}.get(state.status, "ERROR")
-    row.label(text=f"{state.label}: {state.status}", icon=icon)
-    for line in (state.error, state.hint):
-        if line:
-            box.label(text=line)
+    if state.status == "succeeded":
+        takes = state.result.takes if state.result else 1
+        row.label(text=f"{state.label}: music placed" + (f" ({takes} takes)" if takes > 1 else ""),
+                  icon="ERROR" if state.hint else "CHECKMARK")
+        wrapped(box, context, state.hint, "ERROR")  # a warning: no person found, length changed
+        if state.result is not None and state.result.prompt_used:
+            wrapped(box, context, f"Prompt: {state.result.prompt_used}")
+        return
+    row.label(text=f"{state.label}: {state.status}", icon="CANCEL" if state.status == "cancelled" else "ERROR")
+    wrapped(box, context, state.error)
+    wrapped(box, context, state.hint, "INFO")
 
 
 class SEQUENCER_PT_expotion_jobs(bpy.types.Panel):
@@ -40,9 +48,12 @@ class SEQUENCER_PT_expotion_jobs(bpy.types.Panel):
         if not states:
             self.layout.label(text="No jobs yet")
         for state in active + finished[::-1]:
-            draw_job(self.layout, state)
+            draw_job(self.layout, context, state)
+        row = self.layout.row(align=True)
         if len(active) > 1:
-            self.layout.operator("expotion.cancel_job", text="Cancel All").key = ""
+            row.operator("expotion.cancel_job", text="Cancel All").key = ""
+        if finished:
+            row.operator("expotion.clear_jobs", icon="TRASH")
 
 
 classes = (SEQUENCER_PT_expotion_jobs,)

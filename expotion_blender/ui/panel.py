@@ -1,28 +1,48 @@
-"""Sidebar panel Sequencer > Expotion: service status, prompt, seed, takes, guidance, adapter, Score."""
+"""Sidebar panel Sequencer > Expotion: service status (checked automatically while shown), prompt,
+seed, takes, guidance, adapter, Score / Score All / Regenerate, the audio folder."""
 
 from __future__ import annotations
 
 import bpy
 
 from .. import preferences, runtime
+from .text import wrapped
 
 
 def draw_service(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-    state = runtime.service_state()
     settings = preferences.get(context)
+    runtime.panel_drawn(settings.client)
+    state = runtime.service_state()
+    known = state["url"] == settings.client.base_url
+    health = state["health"] if known else None
     row = layout.row(align=True)
-    health = state["health"]
-    if state["checking"]:
+    if state["checking"] and health is None:
         row.label(text=f"Checking {settings.client.base_url}...", icon="SORTTIME")
     elif health is not None:
-        row.label(text=f"Service {health.version} on {health.device}, queue {health.queue_depth}", icon="CHECKMARK")
-    elif state["error"]:
-        row.label(text=state["error"], icon="ERROR")
+        icon = "CHECKMARK" if health.ready and health.model_available else ("INFO" if health.ready else "ERROR")
+        row.label(text=f"Service {health.version} on {health.device}, queue {health.queue_depth}", icon=icon)
+    elif known and state["error"]:
+        row.label(text="Service unavailable", icon="ERROR")
     else:
         row.label(text=settings.client.base_url, icon="URL")
     row.operator("expotion.check_service", text="", icon="FILE_REFRESH")
+    if health is None and known and state["error"]:
+        wrapped(layout, context, state["error"])
+        wrapped(layout, context, state["hint"], "INFO")
+    if health is not None and health.hint:
+        wrapped(layout, context, health.hint, "ERROR" if not health.ready else "INFO")
     if health is not None and health.untrained:
-        layout.label(text="Untrained/tiny model: output is noise, for testing only", icon="INFO")
+        wrapped(layout, context, "Untrained/tiny model: output is noise, for testing only", "INFO")
+
+
+def draw_model(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The model in use and, for real MusicGen weights, their licence (not for the random `tiny`)."""
+    models = runtime.service_state()["models"]
+    if models is None:
+        return
+    layout.label(text=f"Model: {models.base_model}")
+    if not models.untrained:
+        wrapped(layout, context, models.licence or "MusicGen weights: CC-BY-NC 4.0 (non-commercial)", "INFO")
 
 
 class SEQUENCER_PT_expotion(bpy.types.Panel):
@@ -51,12 +71,19 @@ class SEQUENCER_PT_expotion(bpy.types.Panel):
         row = layout.row()
         row.enabled = settings.adapter not in ("", "NONE")  # the base model does not see the video
         row.prop(settings, "visual_guidance")
-        models = runtime.service_state()["models"]
-        if models is not None:
-            layout.label(text=f"Model: {models.base_model}")
-        layout.label(text="MusicGen weights: CC-BY-NC 4.0 (non-commercial)", icon="INFO")
-        layout.operator("expotion.score_strips", icon="PLAY_SOUND")
-        layout.operator("expotion.regenerate", icon="FILE_REFRESH")
+        draw_model(layout, context)
+        row = layout.row(align=True)
+        row.operator("expotion.score_strips", icon="PLAY_SOUND")
+        row.operator("expotion.score_all", text="Score All", icon="SEQUENCE")
+        draw_regenerate(layout)
+        layout.operator("expotion.open_audio_folder", icon="FILE_FOLDER")
+
+
+def draw_regenerate(layout: bpy.types.UILayout) -> None:
+    """"Regenerate as it was" beside "regenerate with the panel's settings"."""
+    row = layout.row(align=True)
+    row.operator("expotion.regenerate", text="Regenerate", icon="FILE_REFRESH").use_panel = False
+    row.operator("expotion.regenerate", text="With Panel Settings").use_panel = True
 
 
 classes = (SEQUENCER_PT_expotion,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -48,10 +49,40 @@ def _settings(request: Request) -> ServiceSettings:
 def health(request: Request) -> dict[str, Any]:
     service, settings = _service(request), _settings(request)
     holder = service.holder
-    return {"status": "ok" if service.worker.alive else "degraded", "version": __version__,
+    available, hint = model_availability(holder.model_id, holder.loaded, settings.allow_network)
+    alive = service.worker.alive
+    if not alive:
+        hint = "The service's job worker has stopped: restart the service (its log says why)."
+    return {"status": "ok" if alive else "degraded", "version": __version__,
             "device": holder.device, "model": holder.model_id, "model_loaded": holder.loaded,
             "untrained": holder.untrained, "queue_depth": service.queue_depth(),
-            "queue_limit": service.queue.limit, "path_mode": settings.media_root is not None}
+            "queue_limit": service.queue.limit, "path_mode": settings.media_root is not None,
+            "ready": alive and available is not None, "model_available": bool(available), "hint": hint}
+
+
+def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tuple[bool | None, str]:
+    """Whether the model's weights are here -> (True: on this machine, False: not here but may be
+    downloaded by the first job, None: not here and cannot be fetched; a hint saying what to do).
+
+    Cheap (a few file lookups in the Hugging Face cache): `GET /v1/health` is polled."""
+    # the loader's own rule for contacting the hub (HF_HUB_OFFLINE included), so health and the
+    # first job agree
+    from ..model.loading import TINY, _network_allowed, hub_weights_cached
+
+    if loaded or model_id == TINY or Path(model_id).expanduser().is_dir():
+        return True, ""
+    try:
+        cached = hub_weights_cached(model_id)
+    except ValueError:  # not a hub id either (huggingface_hub's HFValidationError)
+        return None, (f"the model {model_id!r} is neither a folder nor a Hugging Face id: "
+                      "start the service with an existing --model")
+    if cached:
+        return True, ""
+    if _network_allowed(allow_network):
+        return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
+                       "from the Hugging Face hub (needs internet)")
+    return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
+                  f"`huggingface-cli download {model_id}`, or serve --model tiny")
 
 
 @router.get("/models", response_model=ModelsOut)

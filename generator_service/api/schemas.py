@@ -93,6 +93,12 @@ class HealthOut(BaseModel):
     queue_depth: int
     queue_limit: int
     path_mode: bool
+    #: A job can run now: the worker is alive and the model's weights are here or may be downloaded.
+    ready: bool = True
+    #: The model's weights are on this machine (loaded, a local folder, `tiny`, or in the hub cache).
+    model_available: bool = True
+    #: What to do when not ready, or what the first job will do (download); empty otherwise.
+    hint: str = ""
 
 
 class AdapterOut(BaseModel):

@@ -127,9 +127,16 @@ def wav_samples(strip: Any) -> int:
 def describe(strip: Any) -> dict[str, Any]:
     meta = strip.get("expotion")
     start, end = span(strip)
+    stored = strip.get("expotion_takes")
     return {"name": strip.name, "start": start, "end": end,
             "channel": strip.channel, "mute": strip.mute, "samples": wav_samples(strip),
-            "meta": meta.to_dict() if meta else None}
+            "file": strip.sound.filepath, "meta": meta.to_dict() if meta else None,
+            "takes": [t.to_dict() for t in stored] if stored is not None else []}
+
+
+def music(scene: bpy.types.Scene) -> list[dict[str, Any]]:
+    """Every Expotion music strip, described."""
+    return [describe(s) for s in sounds(scene) if s.get("expotion") is not None]
 
 
 def done(data: dict[str, Any]) -> None:
@@ -148,83 +155,23 @@ def expect_error(op: Any, *words: str, **kwargs: Any) -> str:
     raise AssertionError(f"{op} did not fail")
 
 
-# -- scenarios ---------------------------------------------------------------------------------
-def score() -> None:
-    """29.97 scene: a plain-offset strip (path mode) and a 25 fps strip (proxy), 2 takes, a blocker
-    strip; then regenerate in place and undo both steps."""
-    install()
-    clips = ARGS["clips"]
-    scene = new_scene(30, 1.001)
-    a = add_movie(scene, "A", clips["c2997"], 2, 7, trim_frames=(5, 9))
-    b = add_movie(scene, "B", clips["c25"], 1, 120, trim_frames=(3, 0))
-    blocker = add_color(scene, "blk", 3, 40, 10)
-    select(scene, a, b, blocker)
-    scene.expotion.prompt, scene.expotion.takes = "warm piano", 2
-    scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 11
-    bpy.ops.ed.undo_push(message="before scoring")
-    t0 = time.perf_counter()
-    # bpy.ops calls from Python push an undo step only when asked (positional `undo=True`), as a
-    # click in the UI does.
-    assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
-    score_s = time.perf_counter() - t0
-    placed = [describe(s) for s in sounds(scene)]
-    video = {s.name: [*span(s), s.channel] for s in (a, b)}
-    first_a = next(s for s in sounds(scene) if s["expotion"]["source_name"] == "A" and s["expotion"]["take"] == 0)
-    old_job = first_a["expotion"]["job_id"]
-    select(scene, first_a)
-    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
-    regenerated = [describe(s) for s in sounds(scene)]
-    bpy.ops.ed.undo()
-    after_undo1 = [describe(s) for s in sounds(bpy.context.scene)]
-    bpy.ops.ed.undo()
-    after_undo2 = [describe(s) for s in sounds(bpy.context.scene)]
-    done({"video": video, "placed": placed, "regenerated": regenerated, "old_job": old_job,
-          "after_undo1": after_undo1, "after_undo2": after_undo2, "score_s": score_s})
+class Reports:
+    """Stands in for an operator's `report()` where the interactive path is driven by hand."""
+
+    def __init__(self) -> None:
+        self.lines: list[list[str]] = []
+
+    def report(self, kind: set[str], text: str) -> None:
+        self.lines.append([sorted(kind)[0], text])
 
 
-def score_23976() -> None:
-    """23.976 scene, 23.976 clip with trims: path mode, exact samples."""
-    install()
-    scene = new_scene(24, 1.001)
-    c = add_movie(scene, "C", ARGS["clips"]["c23976"], 1, -4, trim_frames=(9, 2))
-    select(scene, c)
-    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
-    done({"video": [*span(c), c.channel], "placed": [describe(s) for s in sounds(scene)]})
-
-
-def async_moves() -> None:
-    """The worker/timer path (timers never fire in background, so `_tick` is pumped by hand):
-    one strip is moved and one deleted while their jobs run."""
-    ext = install()
-    clips = ARGS["clips"]
-    scene = new_scene(25, 1.0)
-    a = add_movie(scene, "A", clips["c25"], 1, 1)
-    b = add_movie(scene, "B", clips["c25"], 1, 200)
-    settings = ext.preferences.get(bpy.context)
-    t0 = time.perf_counter()
-    requests = [ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings)
-                for s in (a, b)]
-    ext.runtime.submit(requests)
-    submit_s = (time.perf_counter() - t0) / 2
-    a.channel = 5  # moved while running
-    move(a, 40)
-    top(scene).remove(b)  # deleted while running
-    ticks, deadline = [], time.monotonic() + 30
-    while ext.runtime.active_count() and time.monotonic() < deadline:
-        time.sleep(0.05)
-        t = time.perf_counter()
-        ext.runtime._tick()
-        ticks.append(time.perf_counter() - t)
-    ext.runtime._tick()
-    ext.runtime.check_service_blocking(settings.client)  # the service has path mode: no proxy render
-    t0 = time.perf_counter()
-    path_request = ext.snapshot.request_for(bpy.context, a, ext.properties.params_from(scene.expotion), settings)
-    path_snapshot_s = time.perf_counter() - t0
-    assert path_request.upload_path is None and path_request.params.path
-    states = {s.label: [s.status, s.error] for s in ext.runtime.job_states()}
-    done({"states": states, "placed": [describe(s) for s in sounds(scene)],
-          "a": [*span(a), a.channel], "submit_s": submit_s, "path_snapshot_s": path_snapshot_s,
-          "tick_max_s": max(ticks), "tick_mean_s": sum(ticks) / len(ticks), "ticks": len(ticks)})
+def write_wav(path: str, seconds: float) -> str:
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(32000)
+        w.writeframes(b"\0\0" * round(seconds * 32000))
+    return path
 
 
 def pump(ext: Any, scene: bpy.types.Scene, until: Any = None, timeout: float = 30.0) -> list[list[Any]]:
@@ -239,14 +186,387 @@ def pump(ext: Any, scene: bpy.types.Scene, until: Any = None, timeout: float = 3
     return ticks
 
 
+def interactive(ext: Any, scene: bpy.types.Scene, strips: list[Any]) -> Reports:
+    """What a click on Score runs in the UI (background mode forces wait=True on the operator)."""
+    reports = Reports()
+    settings = ext.preferences.get(bpy.context)
+    items = [ext.scoring.Item(scene, s, ext.properties.params_from(scene.expotion)) for s in strips]
+    ext.scoring.run_operator(reports, items, settings, wait=False)
+    return reports
+
+
+def states(ext: Any) -> dict[str, list[Any]]:
+    return {s.label: [s.status, s.error, s.hint, s.phase] for s in ext.runtime.job_states()}
+
+
 def requests_for(ext: Any, *strips: Any) -> list[Any]:
     scene, settings = bpy.context.scene, ext.preferences.get(bpy.context)
     return [ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings)
             for s in strips]
 
 
+# -- scenarios ---------------------------------------------------------------------------------
+def score() -> None:
+    """29.97 scene: a plain-offset strip (path mode) and a 25 fps strip (proxy), 2 takes, a blocker
+    strip; then regenerate in place and undo both steps."""
+    install()
+    clips = ARGS["clips"]
+    scene = new_scene(30, 1.001)
+    a = add_movie(scene, "A", clips["c2997"], 2, 7, trim_frames=(5, 9))
+    b = add_movie(scene, "B", clips["c25"], 1, 120, trim_frames=(3, 0))
+    blocker = add_color(scene, "blk", 3, 40, 10)
+    select(scene, a, b, blocker)
+    scene.expotion.prompt, scene.expotion.takes = "warm piano", 2
+    scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 11
+    bpy.ops.ed.undo_push(message="before scoring")
+    # bpy.ops calls from Python push an undo step only when asked (positional `undo=True`), as a
+    # click in the UI does.
+    assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    placed = music(scene)
+    video = {s.name: [*span(s), s.channel] for s in (a, b)}
+    first_a = next(s for s in sounds(scene) if s["expotion"]["source_name"] == "A")
+    old_job = first_a["expotion"]["job_id"]
+    select(scene, first_a)
+    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
+    regenerated = music(scene)
+    bpy.ops.ed.undo()
+    after_undo1 = music(bpy.context.scene)
+    bpy.ops.ed.undo()
+    after_undo2 = music(bpy.context.scene)
+    done({"video": video, "placed": placed, "regenerated": regenerated, "old_job": old_job,
+          "after_undo1": after_undo1, "after_undo2": after_undo2})
+
+
+def takes_browser() -> None:
+    """Scoring a strip again replaces its music (one strip; older takes kept), then the takes
+    browser's operators: use a take, audition one solo and stop, remove one, regenerate with the
+    panel's settings and as it was."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    dialog = top(scene).new_sound(name="dialog", filepath=write_wav(os.path.abspath("dialog.wav"), 2.0),
+                                  channel=6, frame_start=10)
+    scene.expotion.takes, scene.expotion.prompt = 2, "first"
+    scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 100
+    select(scene, a)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    first = music(scene)
+    scene.expotion.takes, scene.expotion.prompt, scene.expotion.seed = 1, "second", 200
+    select(scene, a)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    rescored = music(scene)
+    ids = [t["take_id"] for t in rescored[0]["takes"]]
+    strip = next(s for s in sounds(scene) if s.get("expotion") is not None)
+    select(scene, strip)
+    assert bpy.ops.expotion.take_swap(take_id=ids[1]) == {"FINISHED"}
+    swapped = music(scene)
+    assert bpy.ops.expotion.take_audition(take_id=ids[0]) == {"FINISHED"}
+    auditioning = {"music": music(scene), "dialog_muted": dialog.mute, "frame": scene.frame_current,
+                   "state": ext.takes.audition_state(scene)}
+    assert bpy.ops.expotion.take_audition(stop=True) == {"FINISHED"}
+    stopped = {"music": music(scene), "dialog_muted": dialog.mute, "state": ext.takes.audition_state(scene)}
+    assert bpy.ops.expotion.take_delete(take_id=ids[2]) == {"FINISHED"}
+    refused = expect_error(bpy.ops.expotion.take_delete, "cannot be removed", take_id=ids[1])
+    deleted = music(scene)
+    scene.expotion.prompt, scene.expotion.seed = "third", 300
+    select(scene, *[s for s in sounds(scene) if s.get("expotion") is not None])
+    assert bpy.ops.expotion.regenerate(use_panel=True, wait=True) == {"FINISHED"}
+    with_panel = music(scene)
+    scene.expotion.prompt = "not used"
+    assert bpy.ops.expotion.regenerate(use_panel=False, new_seed=False, wait=True) == {"FINISHED"}
+    as_it_was = music(scene)
+    done({"first": first, "rescored": rescored, "swapped": swapped, "auditioning": auditioning,
+          "stopped": stopped, "refused": refused, "deleted": deleted, "with_panel": with_panel,
+          "as_it_was": as_it_was, "sound_strips": len(sounds(scene))})
+
+
+def missing_after_save() -> None:
+    """A movie file deleted after the .blend was saved: scoring and regenerating are refused naming
+    the file, and the timeline and the audio folder stay as they were."""
+    import shutil
+
+    install()
+    mine = os.path.abspath("mine.mp4")
+    shutil.copy(ARGS["clips"]["c25"], mine)
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", mine, 1, 1)
+    bpy.context.preferences.addons[MODULE].preferences.transfer = "UPLOAD"
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("proj.blend"))
+    select(scene, a)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    bpy.ops.wm.save_mainfile()
+    before = music(scene)
+    files_before = sorted(os.listdir("expotion_audio"))
+    os.remove(mine)
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath("proj.blend"))
+    scene = bpy.context.scene
+    a = next(s for s in every(scene) if s.name == "A")
+    select(scene, a)
+    scored = expect_error(bpy.ops.expotion.score_strips, mine, "does not exist", wait=True)
+    select(scene, *[s for s in sounds(scene) if s.get("expotion") is not None])
+    regenerated = expect_error(bpy.ops.expotion.regenerate, mine, "does not exist", wait=True, new_seed=True)
+    done({"before": before, "after": music(scene), "score_error": scored, "regenerate_error": regenerated,
+          "files_before": files_before, "files_after": sorted(os.listdir("expotion_audio"))})
+
+
+def unsaved_follows_save() -> None:
+    """Music scored in a never-saved file moves next to it on Save As (a job finishing after the
+    save too), with relative paths that survive moving the project; 'open audio folder' opens it."""
+    import shutil
+
+    ext = install()
+    clips = ARGS["clips"]
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", clips["c25"], 1, 1)
+    b = add_movie(scene, "B", clips["c25"], 1, 200)
+    select(scene, a)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    unsaved = music(scene)
+    held = bpy.path.abspath(unsaved[0]["file"])
+    interactive(ext, scene, [b])  # still running when the file is saved
+    project = os.path.abspath("project")
+    os.makedirs(project)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "edit.blend"))
+    pump(ext, scene)
+    bpy.ops.wm.save_mainfile()
+    saved = music(scene)
+    audio = ext.snapshot.audio_dir(ext.preferences.get(bpy.context))
+    assert bpy.ops.expotion.open_audio_folder() == {"FINISHED"}
+    moved = os.path.abspath("moved")
+    shutil.move(project, moved)
+    bpy.ops.wm.open_mainfile(filepath=os.path.join(moved, "edit.blend"))
+    reopened = [[s.sound.filepath, os.path.isfile(bpy.path.abspath(s.sound.filepath))]
+                for s in sounds(bpy.context.scene)]
+    done({"unsaved": unsaved, "held_exists_after_save": os.path.exists(held), "held": held,
+          "unsaved_root": ext.audio_folder.unsaved_root(), "saved": saved, "audio_dir": audio,
+          "states": states(ext), "reopened": reopened})
+
+
+def not_ready() -> None:
+    """A service that answers but cannot run a job (weights missing): Score is refused with the
+    service's hint before anything is rendered or sent, and disabled in the UI with that reason."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    select(scene, a)
+    headless = expect_error(bpy.ops.expotion.score_strips, "not ready", *ARGS["words"], wait=True)
+    ext.runtime.ui_mode = lambda: True  # as in the UI
+    disabled = expect_error(bpy.ops.expotion.score_strips, "not ready", *ARGS["words"])
+    calls: list[list[str]] = []
+    ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
+    done({"headless": headless, "disabled": disabled, "drawn": calls, "sounds": len(sounds(scene))})
+
+
+def auto_check() -> None:
+    """The interactive Score: the job is listed at once; the service is checked first, so a service
+    that is down fails the job without rendering a proxy, and the first Score after start uses path
+    mode when the service offers it. The panel re-checks a stale state by itself."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    rendered: list[str] = []
+    original = ext.proxy.ProxyRender
+
+    class Counting(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any) -> None:
+            rendered.append("proxy")
+            super().__init__(*args)
+
+    ext.proxy.ProxyRender = Counting
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["down_url"]
+    down_reports = interactive(ext, scene, [a])
+    at_once = states(ext)
+    pump(ext, scene)
+    down = states(ext)
+    ext.runtime.clear_finished()
+    os.environ["EXPOTION_SERVICE_URL"] = ARGS["url"]
+    up_reports = interactive(ext, scene, [a])
+    pump(ext, scene)
+    up = states(ext)
+    ext.runtime._service["checked_at"] -= 3600  # long ago: the panel asks again when drawn
+    calls: list[list[str]] = []
+    ext.runtime.ui_mode = lambda: True  # as in the UI, where the panel is drawn
+    ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
+    rechecking = ext.runtime.service_state()["checking"]
+    deadline = time.monotonic() + 20
+    while ext.runtime.service_state()["checking"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+        ext.runtime._tick()
+    os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"  # not this machine; online access is off
+    ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout([])), bpy.context)
+    remote_checked = ext.runtime.service_state()["checking"]
+    done({"down_reports": down_reports.lines, "at_once": at_once, "down": down, "up_reports": up_reports.lines,
+          "remote_checked_without_online_access": remote_checked,
+          "up": up, "rendered": len(rendered), "rechecking": rechecking,
+          "fresh_after": ext.runtime.service_fresh(ARGS["url"]), "sounds": len(sounds(scene))})
+
+
+def busy() -> None:
+    """While a strip's job runs, Score for that strip is disabled with the reason (no double submit);
+    cancelling it cancels the job on the service."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    scene.expotion.prompt = "SLOW"
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"))
+    select(scene, a)
+    refused = expect_error(bpy.ops.expotion.score_strips, "already scoring", "'A'", wait=True)
+    ext.runtime.cancel("")
+    pump(ext, scene, timeout=10)
+    cancelled = states(ext)
+    assert bpy.ops.expotion.clear_jobs() == {"FINISHED"}
+    done({"refused": refused, "states": cancelled, "after_clear": states(ext)})
+
+
+def proxy_steps() -> None:
+    """The interactive proxy: rendered one frame per timer tick with progress, sent as an MJPEG AVI
+    of exactly the visible range; a second render cancelled halfway leaves no scene, no frames and
+    sends nothing."""
+    import tempfile
+
+    ext = install()
+    scene = new_scene(ARGS["fps"], 1.001)
+    c = add_movie(scene, "C", ARGS["clips"][ARGS["clip"]], 1, 10)
+    content_trim(c, *ARGS["content_trim"])
+    trim(c, *ARGS["handles"])
+    bpy.context.preferences.addons[MODULE].preferences.transfer = "UPLOAD"
+    select(scene, c)
+    ext.runtime.ui_mode = lambda: True  # the operators as a click in the UI runs them
+    assert bpy.ops.expotion.score_strips() == {"FINISHED"}  # returns at once: nothing rendered yet
+    at_once = states(ext)
+    phases: list[str] = []
+    ticks = []
+    deadline = time.monotonic() + 120
+    while ext.runtime.active_count() and time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        ext.runtime._tick()
+        ticks.append([ext.runtime.tick_log[-1][1], time.perf_counter() - t0])
+        phases.append(ext.runtime.job_states()[0].phase)
+        time.sleep(0.005)
+    first = states(ext)
+    ext.runtime.clear_finished()
+    before = set(os.listdir(tempfile.gettempdir()))
+    interactive(ext, scene, [c])
+    pump(ext, scene, until=lambda: "rendering proxy 5/" in ext.runtime.job_states()[0].phase)
+    folders = [f for f in set(os.listdir(tempfile.gettempdir())) - before if f.startswith("expotion-proxy-")]
+    ext.runtime.cancel("")
+    pump(ext, scene, timeout=5)
+    left = [f for f in folders if os.path.exists(os.path.join(tempfile.gettempdir(), f))]
+    cancelled = states(ext)
+    ext.runtime.clear_finished()
+    assert bpy.ops.expotion.suggest_prompt() == {"FINISHED"}  # its proxy goes the same way
+    analysing = scene.expotion.analysis
+    deadline = time.monotonic() + 60
+    while scene.expotion.analysis == analysing and time.monotonic() < deadline:
+        ext.runtime._tick()
+        time.sleep(0.005)
+    done({"video": span(c), "ticks": ticks, "phases": phases, "at_once": at_once, "first": first,
+          "cancelled": cancelled, "folders_during": folders, "folders_left": left, "music": music(scene),
+          "temp_scenes": [s.name for s in bpy.data.scenes if s.name.startswith("expotion-proxy-")],
+          "analysing": analysing, "analysis": scene.expotion.analysis, "prompt": scene.expotion.prompt,
+          "jobs_after_analysis": states(ext)})
+
+
+def file_changes() -> None:
+    """A save while a proxy renders: the temporary scene is not saved and the render starts again, so
+    the job still gets its whole proxy. Opening another file while a job runs: its music does not go
+    into the file now open."""
+    ext = install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    bpy.context.preferences.addons[MODULE].preferences.transfer = "UPLOAD"
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: "rendering proxy 5/" in ext.runtime.job_states()[0].phase)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("during.blend"), copy=True)  # (copy: readable below)
+    with bpy.data.libraries.load(os.path.abspath("during.blend")) as (data_from, _):
+        saved_scenes = list(data_from.scenes)
+    phase_after_save = ext.runtime.job_states()[0].phase
+    pump(ext, scene, timeout=60)
+    first = states(ext)
+    ext.runtime.clear_finished()
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"), timeout=60)
+    ext.runtime.ui_mode = lambda: True  # in the UI, opening a file has the service checked again
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath("during.blend"))
+    checked_on_load = ext.runtime.service_state()["checking"]
+    pump(ext, bpy.context.scene, timeout=60)
+    done({"saved_scenes": saved_scenes, "phase_after_save": phase_after_save, "first": first,
+          "second": states(ext), "music_in_reopened": music(bpy.context.scene), "checked_on_load": checked_on_load})
+
+
+def batch_setup() -> None:
+    """Install the extension as a user would (preferences saved) and write edit.blend: scene One with
+    a good strip; scene Two with a strip whose movie was deleted after saving and a good strip."""
+    import shutil
+
+    install()
+    bpy.ops.wm.save_userpref()
+    clips = ARGS["clips"]
+    one = new_scene(25, 1.0, "One")
+    add_movie(one, "A", clips["c25"], 1, 1)
+    doomed = os.path.abspath("doomed.mp4")
+    shutil.copy(clips["c25"], doomed)
+    two = bpy.data.scenes.new("Two")
+    two.render.fps, two.render.fps_base = 25, 1.0
+    two.sequence_editor_create()
+    add_movie(two, "B", doomed, 1, 1)
+    add_movie(two, "C", clips["c25"], 1, 200)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("edit.blend"))
+    os.remove(doomed)
+    done({"doomed": doomed})
+
+
+def run_literally() -> None:
+    """Run ARGS["code"] as written (a README recipe) in this fresh, bare bpy process -> whether it
+    raised RuntimeError (and its text), then what edit.blend holds now."""
+    error = ""
+    try:
+        exec(compile(ARGS["code"], "README", "exec"), {})
+    except RuntimeError as exc:
+        error = str(exc)
+    inspect_blend(error)
+
+
+def inspect_blend(error: str = "") -> None:
+    """What edit.blend (in the working folder) holds: music per scene, and the batch report."""
+    bpy.ops.wm.open_mainfile(filepath=os.path.abspath("edit.blend"))
+    report = None
+    if os.path.exists("expotion_report.json"):
+        with open("expotion_report.json") as fh:
+            report = json.load(fh)
+    found = {sc.name: [[s.name, s.get("expotion").to_dict()["source_name"],
+                        os.path.isfile(bpy.path.abspath(s.sound.filepath)), s.sound.filepath]
+                       for s in sounds(sc) if s.get("expotion") is not None]
+             for sc in bpy.data.scenes if sc.sequence_editor}
+    done({"error": error, "music": found, "report": report})
+
+
+def batch_interrupt() -> None:
+    """`expotion.score_all` over scene One (a quick job) and scene Two (a job that never ends): the
+    test interrupts it with ARGS["signal"] once One's music is downloaded."""
+    ext = install()
+    clips = ARGS["clips"]
+    one = new_scene(25, 1.0, "One")
+    add_movie(one, "A", clips["c25"], 1, 1)
+    two = bpy.data.scenes.new("Two")
+    two.render.fps, two.render.fps_base = 25, 1.0
+    two.sequence_editor_create()
+    add_movie(two, "B", clips["c25"], 1, 1)
+    two.expotion.prompt = "SLOW"
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("edit.blend"))
+    sys.stdout.write("SCENARIO_READY\n")
+    sys.stdout.flush()
+    error = ""
+    try:
+        bpy.ops.expotion.score_all()
+    except RuntimeError as exc:
+        error = str(exc)
+    done({"error": error, "states": states(ext)})
+
+
 def async_takes() -> None:
-    """The timer path with 2 strips x 2 takes: one sound strip per tick, one undo step per job."""
+    """The timer path with 2 strips x 2 takes: one sound strip per job, its undo step a tick later."""
     ext = install()
     clips = ARGS["clips"]
     scene = new_scene(30, 1.001)
@@ -256,41 +576,59 @@ def async_takes() -> None:
     bpy.ops.ed.undo_push(message="before scoring")
     ext.runtime.submit(requests_for(ext, a, b))
     ticks = pump(ext, scene)
-    states = {s.label: [s.status, s.error] for s in ext.runtime.job_states()}
-    placed = [describe(s) for s in sounds(scene)]
+    placed = music(scene)
     bpy.ops.ed.undo()
-    after_undo1 = [describe(s) for s in sounds(bpy.context.scene)]
+    after_undo1 = music(bpy.context.scene)
     bpy.ops.ed.undo()
-    after_undo2 = [describe(s) for s in sounds(bpy.context.scene)]
-    done({"ticks": ticks, "states": states, "placed": placed, "after_undo1": after_undo1, "after_undo2": after_undo2})
+    after_undo2 = music(bpy.context.scene)
+    done({"ticks": ticks, "states": states(ext), "placed": placed, "after_undo1": after_undo1,
+          "after_undo2": after_undo2})
 
 
-def async_rollback() -> None:
-    """A job's second take finds its channel taken (the user dropped a strip there between ticks),
-    and another job is cancelled after its first take: neither leaves anything on the timeline."""
+def async_undone() -> None:
+    """The user undoes between the tick that placed a job's strip and the tick that confirms it: the
+    job fails saying so and keeps its WAVs; nothing is left on the timeline."""
     ext = install()
     scene = new_scene(25, 1.0)
+    bpy.ops.ed.undo_push(message="empty")  # undo needs a step before the one it goes back to
     a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
-    scene.expotion.takes = 2
+    bpy.ops.ed.undo_push(message="before scoring")
     sounds_before = len(bpy.data.sounds)
     ext.runtime.submit(requests_for(ext, a))
     first = pump(ext, scene, until=lambda: len(sounds(scene)) == 1)
-    take0 = sounds(scene)[0]
-    start = span(take0)[0]
-    add_color(scene, "dropped", take0.channel + 1, start + 5, 10)
+    bpy.ops.ed.undo()
+    scene = bpy.context.scene
     pump(ext, scene)
-    conflict = {s.label: [s.status, s.error, s.hint] for s in ext.runtime.job_states()}
-    left_after_conflict = len(sounds(scene))
-    ext.runtime.clear_finished()
-    (request,) = requests_for(ext, a)
-    ext.runtime.submit([request])
-    pump(ext, scene, until=lambda: len(sounds(scene)) == 1)
-    ext.runtime.cancel(request.key)
-    cancelled = [[s.status, s.error] for s in ext.runtime.job_states()]
-    pump(ext, scene, timeout=2.0)
-    done({"first_ticks": first, "conflict": conflict, "left_after_conflict": left_after_conflict,
-          "cancelled": cancelled, "left_after_cancel": len(sounds(scene)),
+    done({"first_ticks": first, "states": states(ext), "left": len(sounds(scene)),
           "orphan_sounds": len(bpy.data.sounds) - sounds_before})
+
+
+def async_moves() -> None:
+    """The worker/timer path (timers never fire in background, so `_tick` is pumped by hand):
+    one strip is moved and one deleted while their jobs run."""
+    ext = install()
+    clips = ARGS["clips"]
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", clips["c25"], 1, 1)
+    b = add_movie(scene, "B", clips["c25"], 1, 200)
+    ext.runtime.submit(requests_for(ext, a, b))
+    a.channel = 5  # moved while running
+    move(a, 40)
+    top(scene).remove(b)  # deleted while running
+    ticks = pump(ext, scene)
+    ext.runtime._tick()
+    done({"states": states(ext), "placed": music(scene), "a": [*span(a), a.channel],
+          "tick_max_s": max(t[2] for t in ticks)})
+
+
+def score_23976() -> None:
+    """23.976 scene, 23.976 clip with trims: path mode, exact samples."""
+    install()
+    scene = new_scene(24, 1.001)
+    c = add_movie(scene, "C", ARGS["clips"]["c23976"], 1, -4, trim_frames=(9, 2))
+    select(scene, c)
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    done({"video": [*span(c), c.channel], "placed": music(scene)})
 
 
 def dead_worker() -> None:
@@ -330,12 +668,13 @@ def content_trimmed() -> None:
     for transfer in ("PATH", "UPLOAD"):
         prefs.transfer = transfer
         assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
-    out["placed"] = [describe(s) for s in sounds(scene)]
+    out["placed"] = music(scene)
     done(out)
 
 
 def errors() -> None:
-    """Service down, wrong token, failed job, no person, non-movie selection, missing file."""
+    """Service down, wrong token, failed job, no person, non-movie selection, missing file; a strip
+    that cannot be scored does not stop the others."""
     install()
     clips = ARGS["clips"]
     scene = new_scene(25, 1.0)
@@ -343,7 +682,6 @@ def errors() -> None:
     prefs = bpy.context.preferences.addons[MODULE].preferences
     out: dict[str, Any] = {}
     select(scene, a)
-    os.environ["EXPOTION_SERVICE_URL"] = ARGS["down_url"]
     os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"  # not loopback, online access is off
     assert not bpy.app.online_access
     out["offline"] = expect_error(bpy.ops.expotion.score_strips, "online access", wait=True)
@@ -363,11 +701,13 @@ def errors() -> None:
     select(scene, snd)
     out["sound_only"] = expect_error(bpy.ops.expotion.score_strips, "movie", wait=True)
     missing = add_movie(scene, "M", "/nonexistent/clip.mp4", 6, 1)
-    select(scene, missing)
-    out["missing"] = expect_error(bpy.ops.expotion.score_strips, "cannot be read", wait=True)
+    good = add_movie(scene, "G", clips["c25"], 8, 300)
+    scene.expotion.prompt = "fine"
+    select(scene, missing, good)
+    out["missing"] = expect_error(bpy.ops.expotion.score_strips, "/nonexistent/clip.mp4", "does not exist", wait=True)
+    out["good_scored_anyway"] = [s.get("expotion")["source_name"] for s in sounds(scene)]
     select(scene)
     out["nothing"] = expect_error(bpy.ops.expotion.score_strips, "select", wait=True)
-    assert len(sounds(scene)) == 1
     out["no_person_visual"] = snd["expotion"]["visual"]
     select(scene, a)
     assert bpy.ops.expotion.suggest_prompt() == {"FINISHED"}
@@ -376,8 +716,9 @@ def errors() -> None:
 
 
 def e2e() -> None:
-    """Against the real service: a path-mode strip and a proxy-upload strip in a 29.97 scene."""
-    install()
+    """Against the real service: a path-mode strip and a proxy-upload strip in a 29.97 scene, headless;
+    then B again through the interactive path (proxy rendered in steps, sent as an MJPEG AVI)."""
+    ext = install()
     clips = ARGS["clips"]
     scene = new_scene(30, 1.001)
     a = add_movie(scene, "A", clips["c2997"], 1, 3, trim_frames=(4, 6))
@@ -389,11 +730,14 @@ def e2e() -> None:
     except RuntimeError as exc:  # warnings are fine (e.g. no person in a synthetic clip), errors are not
         assert "Error" not in str(exc), exc
     video = {s.name: [*span(s), s.channel] for s in (a, b)}
-    done({"video": video, "placed": [describe(s) for s in sounds(scene)]})
+    headless = music(scene)
+    interactive(ext, scene, [b])
+    pump(ext, scene, timeout=300)
+    done({"video": video, "placed": headless, "interactive": states(ext), "after": music(scene)})
 
 
 def reregister() -> None:
-    """Disable/enable twice: classes, Scene property and worker go away and come back cleanly."""
+    """Disable/enable twice: classes, Scene property, handlers and worker go away and come back cleanly."""
     import addon_utils
 
     ext = install()
@@ -407,18 +751,20 @@ def reregister() -> None:
         assert not hasattr(bpy.types.Scene, "expotion")
         assert not hasattr(bpy.types, "EXPOTION_OT_score_strips")
         assert not hasattr(bpy.types, "SEQUENCER_PT_expotion")
+        assert not any(getattr(h, "__module__", "").startswith(MODULE) for h in bpy.app.handlers.save_pre)
         assert worker is None or not worker.is_alive()
         addon_utils.enable(MODULE, default_set=True)
         assert hasattr(bpy.types.Scene, "expotion")
+    handlers = sum(getattr(h, "__module__", "").startswith(MODULE) for h in bpy.app.handlers.save_pre)
     assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
-    done({"sounds": len(sounds(scene))})
+    done({"sounds": len(sounds(scene)), "save_handlers": handlers})
 
 
 class CheckedLayout:
     """A stand-in for `bpy.types.UILayout` (bpy has no window to draw in) that checks every call
     against this Blender's own RNA: the function exists, each argument is one of its parameters, enum
     arguments (icons, progress types) are valid, `prop` names a real property, `operator` a
-    registered operator and the properties set on it exist. Records (call, text) pairs."""
+    registered operator and the properties set on it exist. Records [call, text, icon, operator]."""
 
     CONTAINERS = ("row", "column", "box", "split", "column_flow", "grid_flow")
 
@@ -437,7 +783,8 @@ class CheckedLayout:
                 param = params[key]
                 if param.type == "ENUM" and isinstance(value, str):
                     assert value in {i.identifier for i in param.enum_items}, f"{name}({key}={value!r}) is not valid"
-            self._calls.append([name, str(named.get("text", ""))])
+            self._calls.append([name, str(named.get("text", "")), str(named.get("icon", "")),
+                                str(named.get("operator", ""))])
             if name in self.CONTAINERS:
                 return CheckedLayout(self._calls)
             if name == "prop":
@@ -473,53 +820,82 @@ class Drawn:
 
 
 def panels() -> None:
-    """The sidebar panels drawn in every state they show (no service, checking, healthy untrained
-    service, error; jobs active/finished/failed), through `CheckedLayout`."""
+    """The sidebar panels drawn in every state they show (service unknown, checking, healthy with the
+    tiny model or a real one, not ready, down; jobs active/finished/failed; the takes of a music
+    strip), through `CheckedLayout`."""
     ext = install()
     scene = new_scene(25, 1.0)
-    add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    select(scene, a)
+    scene.expotion.takes = 2
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    sound = next(s for s in sounds(scene) if s.get("expotion") is not None)
     rt, jobs, protocol = ext.runtime, ext.jobs, ext.protocol
-    panel_classes = [ext.ui.panel.SEQUENCER_PT_expotion, ext.ui.job_list.SEQUENCER_PT_expotion_jobs]
+    url = ext.preferences.get(bpy.context).client.base_url
+    panel_classes = [ext.ui.panel.SEQUENCER_PT_expotion, ext.ui.takes_browser.SEQUENCER_PT_expotion_takes,
+                     ext.ui.job_list.SEQUENCER_PT_expotion_jobs]
     health = protocol.Health(status="ok", version="9.9", device="cpu", model="tiny", untrained=True, queue_depth=2)
+    real = protocol.Health(status="ok", version="9.9", device="cuda:0", model="facebook/musicgen-small",
+                           model_available=False, hint="the first job downloads the weights")
+    missing = protocol.Health(status="ok", version="9.9", device="cpu", model="facebook/musicgen-small",
+                              ready=False, model_available=False, hint="weights not in the local cache")
     models = protocol.Models(base_model="tiny", adapters=("mine",), untrained=True)
+    real_models = protocol.Models(base_model="facebook/musicgen-small", licence="MusicGen weights: CC-BY-NC 4.0")
+    now = time.monotonic()
     services = {
-        "unknown": dict(health=None, models=None, error="", checking=False),
-        "checking": dict(health=None, models=None, error="", checking=True),
-        "healthy": dict(health=health, models=models, error="", checking=False),
-        "down": dict(health=None, models=None, error="service down at http://127.0.0.1:9", checking=False),
+        "unknown": dict(health=None, models=None, error="", checking=False, url="", checked_at=0.0),
+        "checking": dict(health=None, models=None, error="", checking=True, url="", checked_at=0.0),
+        "healthy": dict(health=health, models=models, error="", checking=False, url=url, checked_at=now),
+        "real": dict(health=real, models=real_models, error="", checking=False, url=url, checked_at=now),
+        "not_ready": dict(health=missing, models=real_models, error="", checking=False, url=url, checked_at=now),
+        "down": dict(health=None, models=None, error="service down at http://127.0.0.1:9", checking=False,
+                     url=url, checked_at=now),
     }
+    result = protocol.JobResult(takes=2, sample_rate=32000, num_samples=1, duration_s=1.0, seeds=(1, 2),
+                                prompt_used="warm piano, 120 bpm, energetic")
+    long_error = "the movie file /very/long/path/to/some/project/footage/take_0042_final_final.mp4 does not exist"
     job_sets = {
         "none": [],
         "mixed": [jobs.JobState(key="a", label="A", status="running", phase="generate", progress=0.4, eta_s=12.0),
-                  jobs.JobState(key="b", label="B", status="queued"),
-                  jobs.JobState(key="c", label="C", status="failed", error="no person", hint="pick a clip"),
-                  jobs.JobState(key="d", label="D", status="succeeded"),
+                  jobs.JobState(key="b", label="B", status="pending", phase="rendering proxy 3/75", progress=0.004),
+                  jobs.JobState(key="c", label="C", status="failed", error=long_error, hint="Fix the file path"),
+                  jobs.JobState(key="d", label="D", status="succeeded", result=result),
+                  jobs.JobState(key="f", label="F", status="succeeded", result=result,
+                                hint=ext.results.NO_PERSON_NOTE),
                   jobs.JobState(key="e", label="E", status="cancelled")],
     }
     out: dict[str, Any] = {}
-    for (sname, service), (jname, states) in [(s, j) for s in services.items() for j in job_sets.items()]:
+    rt.ui_mode = lambda: False  # drawing here must not start service checks
+    for (sname, service), (jname, states_) in [(s, j) for s in services.items() for j in job_sets.items()]:
         rt._service.update(service)
         rt._states.clear()
-        rt._states.update({st.key: st for st in states})
+        rt._states.update({st.key: st for st in states_})
         for mode in ("RANDOM", "FIXED"):
             scene.expotion.seed_mode = mode
             scene.expotion.analysis = "motion 120 bpm" if mode == "FIXED" else ""
+            scene.sequence_editor.active_strip = sound if mode == "FIXED" else a
             calls: list[list[str]] = []
             for cls in panel_classes:
-                cls.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
+                if cls.poll(bpy.context) if hasattr(cls, "poll") else True:
+                    cls.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
             out[f"{sname}/{jname}/{mode}"] = calls
     rt._states.clear()
+    ext.takes.audition(scene, sound, ext.takes.takes_of(sound)[1]["take_id"])
+    scene.sequence_editor.active_strip = next(s for s in sounds(scene) if s.get("expotion") is not None)
+    auditioning: list[list[str]] = []
+    ext.ui.takes_browser.SEQUENCER_PT_expotion_takes.draw(Drawn(None, CheckedLayout(auditioning)), bpy.context)
     prefs = bpy.context.preferences.addons[MODULE].preferences
     calls = []
     type(prefs).draw(Drawn(prefs, CheckedLayout(calls)), bpy.context)
-    rt._set_service(health, models, "")  # adapters listed: visual guidance goes with an adapter only
+    rt._set_service(url, health, models, "")  # adapters listed: visual guidance goes with an adapter only
     settings = scene.expotion
     settings.visual_guidance = 3.0
     visual = []
     for adapter in ("mine", "NONE"):
         settings.adapter = adapter
         visual.append(ext.properties.params_from(settings).visual_guidance)
-    done({"drawn": out, "preferences": calls, "visual_guidance": visual})
+    done({"drawn": out, "auditioning": auditioning, "preferences": calls, "visual_guidance": visual,
+          "width": ext.ui.text.DEFAULT_CHARS})
 
 
 if __name__ == "__main__":

@@ -91,25 +91,42 @@ def built_zip(tmp_path_factory: pytest.TempPathFactory) -> str:
     return proc.stdout.strip()
 
 
+def scenario_result(name: str, returncode: int, stdout: str, stderr: str) -> dict:
+    """The JSON a scenario printed (the run must have succeeded and used no deprecated API)."""
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("SCENARIO_RESULT ")]
+    assert returncode == 0 and lines, f"scenario {name} failed ({returncode}):\n{stdout[-4000:]}\n{stderr[-4000:]}"
+    result = json.loads(lines[-1].split(" ", 1)[1])
+    deprecated = result.pop("deprecations", [])
+    assert not deprecated, "the extension uses API deprecated in this Blender:\n" + "\n".join(deprecated)
+    return result
+
+
 @pytest.fixture()
-def run_blender(built_zip: str, tmp_path: Path):
-    """Run `bpy_scenarios.<name>(args)` in a fresh bpy process with the zip installed; returns its JSON."""
+def blender_command(built_zip: str, tmp_path: Path):
+    """(argv, env) running `bpy_scenarios.<name>(args)` in a fresh bpy process (cwd: tmp_path)."""
     python = bpy_python()
     if python is None:
         pytest.skip("no Python with bpy: pip install bpy==5.0.1 (here or in .venv-blender)")
 
+    def command(name: str, service_url: str, env: dict[str, str] | None = None,
+                **args: object) -> tuple[list[str], dict[str, str]]:
+        full = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"),
+                    EXPOTION_SERVICE_URL=service_url, EXPOTION_TEST_ZIP=built_zip,
+                    EXPOTION_TEST_ARGS=json.dumps(args), PYTHONPATH=str(ROOT), **(env or {}))
+        return [python, "-m", "tests.expotion_blender.bpy_scenarios", name], full
+
+    return command
+
+
+@pytest.fixture()
+def run_blender(blender_command, tmp_path: Path):
+    """Run `bpy_scenarios.<name>(args)` in a fresh bpy process (most install the zip); returns its JSON."""
+
     def run(name: str, service_url: str, env: dict[str, str] | None = None, timeout: float = 120,
             **args: object) -> dict:
-        env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"), EXPOTION_SERVICE_URL=service_url,
-                   EXPOTION_TEST_ZIP=built_zip, EXPOTION_TEST_ARGS=json.dumps(args), PYTHONPATH=str(ROOT),
-                   **(env or {}))
-        proc = subprocess.run([python, "-m", "tests.expotion_blender.bpy_scenarios", name], capture_output=True,
-                              text=True, cwd=tmp_path, env=env, timeout=timeout, check=False)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("SCENARIO_RESULT ")]
-        assert proc.returncode == 0 and lines, f"scenario {name} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        result = json.loads(lines[-1].split(" ", 1)[1])
-        deprecated = result.pop("deprecations", [])
-        assert not deprecated, "the extension uses API deprecated in this Blender:\n" + "\n".join(deprecated)
-        return result
+        argv, full = blender_command(name, service_url, env, **args)
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=full, timeout=timeout,
+                              check=False)
+        return scenario_result(name, proc.returncode, proc.stdout, proc.stderr)
 
     return run

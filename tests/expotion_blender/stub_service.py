@@ -3,7 +3,9 @@ WAVs of exactly the requested length. An honest stand-in for protocol and placem
 service is exercised by test_e2e_service.py.
 
 Behaviour switches live in the prompt: "FAIL" -> the job fails with a hint, "NOPERSON" -> succeeds
-with `visual: "null"`. Jobs advance one step per status request or event (no sleeps, deterministic).
+with `visual: "null"`, "SLOW" -> never finishes (until cancelled). Jobs advance one step per status
+request or event (no sleeps, deterministic). `ready`/`hint` set what /v1/health says about the
+model's weights. Every request is logged (`log`); `wait_for(predicate)` blocks on that log.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ class StubJob:
         self.steps_left -= 1
         self.status, self.progress = "running", min(0.9, self.progress + 0.3)
         if self.steps_left <= 0:
-            if "FAIL" in self.params.get("prompt", ""):
+            if "SLOW" in self.params.get("prompt", ""):
+                self.steps_left = 1
+            elif "FAIL" in self.params.get("prompt", ""):
                 self.status, self.error, self.hint = "failed", "generation failed (stub)", "Try another seed (stub)"
             else:
                 self.status, self.progress = "succeeded", 1.0
@@ -77,7 +81,7 @@ class StubJob:
                 "seeds": [self.params["seed"] + i for i in range(takes)], "prompt_used": self.params["prompt"] or "auto",
                 "model": "stub/tiny", "adapter": self.params.get("adapter"), "untrained": True,
                 "visual": "null" if "NOPERSON" in self.params.get("prompt", "") else "present",
-                "cached": False, "version": VERSION}
+                "cached": False, "version": VERSION, "precision": "fp32", "beat_lock": "motion"}
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "phase": "generate" if self.status == "running" else "",
@@ -90,11 +94,27 @@ class StubService:
     token: str = ""
     media_root: str | None = None
     steps: int = 2
+    ready: bool = True
+    hint: str = ""
     jobs: dict[str, StubJob] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
     upload_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="expotion-stub-"))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(default_factory=threading.Condition)
     _server: ThreadingHTTPServer | None = None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.changed:
+            self.log.append(entry)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Any, timeout: float = 60.0) -> bool:
+        """Block until `predicate(log)` holds (re-checked on every request) -> whether it did."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.log), timeout)
+
+    def routes(self, method: str, suffix: str = "") -> list[dict[str, Any]]:
+        return [e for e in self.log if e.get("method") == method and e["route"].endswith(suffix)]
 
     @property
     def url(self) -> str:
@@ -170,11 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         url = urlsplit(self.path)
+        self.stub.record({"method": "GET", "route": url.path})
         parts = url.path.split("/")
         if url.path == "/v1/health":
             self._json(200, {"status": "ok", "version": VERSION, "device": "cpu", "model": "stub/tiny",
                              "model_loaded": True, "untrained": True, "queue_depth": len(self.stub.jobs),
-                             "queue_limit": 8, "path_mode": self.stub.media_root is not None})
+                             "queue_limit": 8, "path_mode": self.stub.media_root is not None,
+                             "ready": self.stub.ready, "model_available": self.stub.ready, "hint": self.stub.hint})
         elif url.path == "/v1/models":
             self._json(200, {"base_model": "stub/tiny", "untrained": True,
                              "adapters": [{"name": "stub-adapter", "path": "/nowhere"}], "licence": "stub"})
@@ -232,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             upload = os.path.join(self.stub.upload_dir, uuid.uuid4().hex + ".mp4")
             with open(upload, "wb") as fh:
                 fh.write(video)
-        self.stub.log.append({"route": self.path, "params": params, "upload": upload})
+        self.stub.record({"method": "POST", "route": self.path, "params": params, "upload": upload})
         if self.path == "/v1/analyze":
             return self._json(200, {"duration_s": params.get("duration"), "face": {"coverage": 0.9},
                                     "person": {"coverage": 1.0}, "motion": {"tempo_bpm": 120.0},
@@ -249,4 +271,5 @@ class _Handler(BaseHTTPRequestHandler):
         if job := self._job(urlsplit(self.path).path):
             if job.status not in ("succeeded", "failed"):
                 job.status = "cancelled"
+            self.stub.record({"method": "DELETE", "route": urlsplit(self.path).path})
             self._json(200, {"id": job.id, "status": job.status})

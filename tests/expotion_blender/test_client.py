@@ -52,7 +52,7 @@ def test_upload_is_sent_and_proxy_deleted(stub, clips, tmp_path):
     proxy.write_bytes(open(clips["c25"], "rb").read())
     (state,) = jobs.run_blocking(client_for(stub.url), [request(tmp_path, JobParams(duration=3.0), str(proxy))])
     assert state.status == "succeeded" and not proxy.exists()
-    assert open(stub.log[-1]["upload"], "rb").read() == open(clips["c25"], "rb").read()
+    assert open(stub.routes("POST", "/v1/jobs")[-1]["upload"], "rb").read() == open(clips["c25"], "rb").read()
 
 
 def test_failed_job_carries_hint(stub, tmp_path, clips):

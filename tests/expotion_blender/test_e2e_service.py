@@ -1,4 +1,5 @@
-"""End to end: real Blender (bpy) -> the REAL generator service with the tiny model.
+"""End to end: real Blender (bpy) -> the REAL generator service with the tiny model (and a service
+whose model's weights are missing, which must refuse before anything is sent).
 
 The service is started as `python -m generator_service serve --model tiny --port <free>
 --media-root <clips>`; the test skips only while `generator_service.api` cannot be imported (the
@@ -32,16 +33,20 @@ def service_python() -> str:
     return sys.executable if not main_venv.exists() else str(main_venv)
 
 
-@pytest.fixture()
-def real_service(clips, tmp_path):
+def start_service(model: str, clips: dict[str, str], tmp_path: Path):
     python = service_python()
     probe = subprocess.run([python, "-c", "import generator_service.api"], cwd=ROOT, capture_output=True, text=True,
                            check=False)
     if probe.returncode != 0:
         tail = (probe.stderr.strip().splitlines() or ["?"])[-1]
         pytest.skip(f"generator_service.api is not importable yet with {python}: {tail}")
-    with service_process("tiny", Path(clips["c25"]).parent, tmp_path, cwd=ROOT, timeout_s=START_TIMEOUT_S,
-                         python=python) as url:
+    return service_process(model, Path(clips["c25"]).parent, tmp_path, cwd=ROOT, timeout_s=START_TIMEOUT_S,
+                           python=python)
+
+
+@pytest.fixture()
+def real_service(clips, tmp_path):
+    with start_service("tiny", clips, tmp_path) as url:
         yield url
 
 
@@ -55,4 +60,18 @@ def test_score_against_real_service(run_blender, real_service, clips):
         assert p["samples"] == round((v1 - v0) * 1.001 / 30 * SR)
         meta = p["meta"]
         assert meta["job_id"] and meta["service_version"] and meta["untrained"] is True
-        assert meta["prompt"] == "calm strings"
+        assert meta["prompt"] == "calm strings" and meta["visual"] == "unused"  # no adapter
+    # B again, interactively: its proxy rendered in steps and uploaded as an MJPEG AVI, which the
+    # real service decodes; the new take replaces B's music, the first one stays in its takes
+    assert out["interactive"]["B"][0] == "succeeded", out["interactive"]
+    after = {p["meta"]["source_name"]: p for p in out["after"]}
+    assert len(after["B"]["takes"]) == 2 and after["B"]["samples"] == placed["B"]["samples"]
+    assert after["B"]["meta"]["job_id"] != placed["B"]["meta"]["job_id"]
+
+
+def test_service_without_model_weights_refuses_before_sending(run_blender, clips, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the service may not fetch the (uncached) weights
+    with start_service("expotion-test/never-cached", clips, tmp_path) as url:
+        out = run_blender("not_ready", url, clips=clips, words=["expotion-test/never-cached", "--model tiny"])
+    assert out["sounds"] == 0
+    assert "not ready" in out["headless"] and "not ready" in out["disabled"]
