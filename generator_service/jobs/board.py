@@ -69,16 +69,22 @@ class JobBoard:
         self._notify(record.id)
 
     def update(self, job_id: str, *, persist: bool = False, **fields: Any) -> JobRecord:
-        """Set fields of a live job -> a copy of the new record (persisted when asked or terminal)."""
+        """Set fields of a live job -> a copy of the new record (persisted when asked or terminal).
+
+        A persisted change is written before anyone can see it: a client that saw "running" (an
+        attempt counted) or an end can rely on it surviving a crash right after."""
         with self._lock:
             record = self._jobs[job_id]
+            snapshot = copy.copy(record)
+            for name, value in fields.items():
+                setattr(snapshot, name, value)
+            snapshot.version += 1
+            if persist or snapshot.terminal:
+                self.store.save(snapshot)
             for name, value in fields.items():
                 setattr(record, name, value)
-            record.version += 1
-            snapshot = copy.copy(record)
+            record.version = snapshot.version
             self._changed.notify_all()
-        if persist or snapshot.terminal:
-            self.store.save(snapshot)
         self._notify(job_id)
         return snapshot
 
