@@ -56,6 +56,8 @@ class RemoteScoring:
         try:
             return self._follow(stream, progress)
         except RequestCancelledError as exc:
+            if not cancel.cancelled:  # Serve itself stopped the request (e.g. its replica was shut down)
+                raise RunLost("the generator replica stopped the job's run") from exc
             raise Cancelled(f"work stopped: {cancel.reason}") from exc
         except RayActorError as exc:
             raise RunLost(f"the generator replica running the job died ({type(exc).__name__})") from exc

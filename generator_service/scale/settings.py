@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ..errors import ConfigError
 
 
+#: Seconds a generator replica that Serve stops may take to finish its running job.
+REPLICA_SHUTDOWN_S = 600.0
+
+
 class ScaleSettings(BaseSettings):
     """How the service runs on Ray Serve (env: EXPOTION_RAY_<NAME>, e.g. EXPOTION_RAY_REPLICAS)."""
 
@@ -79,6 +83,8 @@ class ScaleSettings(BaseSettings):
         options: dict[str, object] = {
             "max_ongoing_requests": 1,
             "ray_actor_options": {"num_cpus": self.cpus_per_replica, "num_gpus": gpus},
+            # a replica being scaled down finishes its job first (a clean stop cancels jobs at once)
+            "graceful_shutdown_timeout_s": REPLICA_SHUTDOWN_S,
         }
         if self.autoscaling:
             options["autoscaling_config"] = {

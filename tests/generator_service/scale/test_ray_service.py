@@ -67,10 +67,12 @@ async def generating(client: httpx.AsyncClient, job_ids: list[str], count: int) 
                      lambda ss: sum(s["status"] == "running" and s["phase"] == "generate" for s in ss) >= count)
 
 
-async def submit(client: httpx.AsyncClient, ray_service: RayService, upload: bool = False, **values: Any) -> str:
-    files = {"video": ("clip.mp4", ray_service.clip.read_bytes(), "video/mp4")} if upload else None
+async def submit(client: httpx.AsyncClient, ray_service: RayService, upload: bool = False, long: bool = False,
+                 **values: Any) -> str:
+    clip = ray_service.long_clip if long else ray_service.clip
+    files = {"video": ("clip.mp4", clip.read_bytes(), "video/mp4")} if upload else None
     if not upload:
-        values["path"] = str(ray_service.clip)
+        values["path"] = str(clip)
     r = await client.post("/v1/jobs", files=files, data=params(**values))
     assert r.status_code == 202, r.text
     return r.json()["id"]
@@ -122,7 +124,7 @@ async def test_eight_jobs_at_once_all_succeed_with_exact_lengths_on_both_replica
 
 async def test_cancel_reaches_a_running_job_on_either_replica(ray_service: RayService,
                                                               client: httpx.AsyncClient) -> None:
-    ids = [await submit(client, ray_service, seed=200 + i) for i in range(2)]  # the whole 2 s clip
+    ids = [await submit(client, ray_service, long=True, seed=200 + i) for i in range(2)]
     await generating(client, ids, 2)  # one job per replica at a time: both replicas are generating
     async with anyio.create_task_group() as tg:
         for job_id in ids:
@@ -148,22 +150,22 @@ async def test_jobs_for_an_adapter_go_to_the_replica_that_holds_it(ray_service: 
 
 async def test_a_generator_replica_killed_mid_job_is_restarted_and_every_job_succeeds(
         ray_service: RayService, client: httpx.AsyncClient) -> None:
-    ids = [await submit(client, ray_service, seed=300 + i, duration=1.0) for i in range(4)]
+    ids = [await submit(client, ray_service, long=True, seed=300 + i, duration=6.0) for i in range(3)]
     await generating(client, ids, 2)
     pids = replica_pids("Generator")
     assert len(pids) == 2
     os.kill(pids[0], signal.SIGKILL)
     statuses = await finished(client, ids)
-    assert [s["status"] for s in statuses] == ["succeeded"] * 4
+    assert [s["status"] for s in statuses] == ["succeeded"] * 3
     assert max(s["attempts"] for s in statuses) == 2  # the killed replica's job ran again
-    assert all(s["result"]["num_samples"] == 32000 for s in statuses)
+    assert all(s["result"]["num_samples"] == 6 * 32000 for s in statuses)
     health = (await client.get("/v1/health")).json()
     assert health["status"] == "ok" and health["queue_depth"] == 0
 
 
 async def test_a_killed_ingress_comes_back_and_resumes_its_jobs(ray_service: RayService,
                                                                 client: httpx.AsyncClient) -> None:
-    ids = [await submit(client, ray_service, seed=400 + i, duration=1.0) for i in range(3)]
+    ids = [await submit(client, ray_service, long=True, seed=400 + i, duration=6.0) for i in range(3)]
     await generating(client, ids, 1)
     (ingress,) = replica_pids("Ingress")
     os.kill(ingress, signal.SIGKILL)

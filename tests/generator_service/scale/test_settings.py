@@ -15,14 +15,15 @@ from generator_service.api.settings import ServiceSettings
 from generator_service.cli import main
 from generator_service.errors import ConfigError
 from generator_service.scale.events import BASE_MODEL, ReplicaScoreResult, adapter_of, model_id_for
-from generator_service.scale.settings import ScaleSettings, scale_settings
+from generator_service.scale.settings import REPLICA_SHUTDOWN_S, ScaleSettings, scale_settings
 
 
 def test_fixed_replicas_and_autoscaling_options() -> None:
     fixed = ScaleSettings(replicas=3, cpus_per_replica=0.5)
     assert fixed.slots == 3 and not fixed.autoscaling
     assert fixed.generator_options(1.0) == {"max_ongoing_requests": 1, "num_replicas": 3,
-                                            "ray_actor_options": {"num_cpus": 0.5, "num_gpus": 1.0}}
+                                            "ray_actor_options": {"num_cpus": 0.5, "num_gpus": 1.0},
+                                            "graceful_shutdown_timeout_s": REPLICA_SHUTDOWN_S}
     auto = ScaleSettings(min_replicas=0, max_replicas=8, target_queue_depth=2)
     assert auto.slots == 16  # every replica at the target: the autoscaler sees the whole load
     config = auto.generator_options(1.0)["autoscaling_config"]
