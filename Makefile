@@ -125,6 +125,7 @@ bench: install
 	$(BIN)/python -m generator_service bench adapter
 	$(BIN)/python -m generator_service bench service
 	$(BIN)/python -m generator_service bench blender
+	$(BIN)/python -m generator_service bench ray --seconds 4
 
 clean:
 	rm -rf $(VENV) .venv-blender .venv-blender-next .venv-blender-45 .venv-latest demo_out dist build .pytest_cache

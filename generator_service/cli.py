@@ -68,6 +68,30 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
 
 
+#: `serve` flags of the Ray face -> their `ScaleSettings` field.
+RAY_FLAGS = {"ray_address": "address", "replicas": "replicas", "min_replicas": "min_replicas",
+             "max_replicas": "max_replicas", "target_queue_depth": "target_queue_depth",
+             "gpus_per_replica": "gpus_per_replica", "cpus_per_replica": "cpus_per_replica",
+             "adapters_per_replica": "adapters_per_replica"}
+
+
+def _add_ray(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray Serve (pip install expotion[ray]; env EXPOTION_RAY_*)")
+    g.add_argument("--ray", action="store_true", help="run on Ray Serve: the same API, jobs run by generator replicas")
+    g.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local Ray instance)")
+    g.add_argument("--replicas", type=int, default=None, help="generator replicas (default 1; one GPU each on GPUs)")
+    g.add_argument("--min-replicas", type=int, default=None, help="autoscaling lower bound (default 1)")
+    g.add_argument("--max-replicas", type=int, default=None, help="autoscaling upper bound (turns autoscaling on)")
+    g.add_argument("--target-queue-depth", type=float, default=None,
+                   help="jobs per replica (running + waiting) the autoscaler aims at (default 1)")
+    g.add_argument("--gpus-per-replica", type=float, default=None, help="default: 1 when the cluster has GPUs, else 0")
+    g.add_argument("--cpus-per-replica", type=float, default=None, help="CPUs each replica reserves (default 1)")
+    g.add_argument("--adapters-per-replica", type=int, default=None,
+                   help="models (base + one adapter each) a replica keeps warm, LRU (default 2)")
+    g.add_argument("--write-config", type=Path, default=None, metavar="FILE",
+                   help="write a Serve config (YAML) for `serve run`/`serve deploy` with these settings and exit")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m generator_service", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"expotion {__version__}")
@@ -123,15 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds after a download during which a result is never removed (default 86400)")
     serve.add_argument("--cleanup-interval", type=float, default=None, help="seconds between retention sweeps (default 600)")
     _add_model(serve)
+    _add_ray(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender"])
+    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
                        help="MusicGen shape for `bench generate` / `bench adapter` (random weights)")
     bench.add_argument("--repeats", type=int, default=2,
-                       help="`bench generate` / `bench adapter`: interleaved runs per variant (the minimum is shown)")
+                       help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)")
+    bench.add_argument("--jobs", type=int, default=8, help="`bench ray`: jobs submitted at once per replica count")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -217,9 +243,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"serve settings: {problems}") from exc
+    ray_flags = {field: getattr(args, flag) for flag, field in RAY_FLAGS.items()}
+    if not (args.ray or args.write_config) and any(v is not None for v in ray_flags.values()):
+        given = ", ".join(f"--{flag.replace('_', '-')}" for flag, f in RAY_FLAGS.items() if ray_flags[f] is not None)
+        raise ConfigError(f"{given}: only with --ray", "Add --ray to run the service on Ray Serve.")
     if settings.model == "tiny":
         print("NOTE: serving the UNTRAINED tiny test model: its output is not music.", file=sys.stderr)
+    if args.ray or args.write_config:
+        return _serve_on_ray(settings, ray_flags, args.write_config)
     serve(settings)
+    return 0
+
+
+def _serve_on_ray(settings: Any, ray_flags: dict[str, Any], write_config: Path | None) -> int:
+    from .scale.settings import require_ray, scale_settings
+
+    require_ray()
+    scale = scale_settings(**ray_flags)
+    if write_config is not None:
+        import yaml
+
+        from .scale.app import serve_config
+
+        write_config.write_text(yaml.safe_dump(serve_config(settings, scale), sort_keys=False))
+        print(f"wrote {write_config}: run it with `serve run {write_config}` or `serve deploy {write_config}`")
+        return 0
+    from .scale.launch import serve_on_ray
+
+    serve_on_ray(settings, scale)
     return 0
 
 
@@ -236,6 +287,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.blender import run as run_blender
 
         print(run_blender(seconds=args.seconds))
+    elif args.what == "ray":
+        from .scale.bench import run as run_ray
+        from .scale.settings import require_ray
+
+        require_ray()
+        print(run_ray(seconds=args.seconds, jobs=args.jobs, repeats=args.repeats))
     elif args.what == "service":
         from .bench.service import run as run_service
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import FeatureConfig
 from ..jobs.analyzer import Analyzer
+from ..jobs.execution import Executor
 from ..jobs.holder import ModelHolder, default_loader
 from ..jobs.retention import DAY, RetentionPolicy
 from ..jobs.service import JobService
@@ -42,16 +43,18 @@ def retention_policy(config: ServiceSettings) -> RetentionPolicy:
         download_grace_s=config.download_grace_s, interval_s=config.cleanup_interval_s)
 
 
-def build_service(config: ServiceSettings, holder: ModelHolder | None = None) -> JobService:
+def build_service(config: ServiceSettings, holder: ModelHolder | None = None, *, executor: Executor | None = None,
+                  slots: int = 1) -> JobService:
     """The job service for these settings (model loaded lazily on the first job); tests pass a
-    `holder` whose loader returns an already-loaded model."""
+    `holder` whose loader returns an already-loaded model. An `executor` runs jobs elsewhere on
+    `slots` worker threads (the Ray Serve face, generator_service/scale/)."""
     if holder is None:
         holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
                              features=feature_config(config))
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
                       media_root=config.media_root, max_attempts=config.max_attempts,
-                      retention=retention_policy(config))
+                      retention=retention_policy(config), executor=executor, slots=slots)
 
 
 def create_app(config: ServiceSettings, service: JobService | None = None) -> FastAPI:

@@ -138,8 +138,6 @@ def _summarise(stamps: list[dict[str, float]], clocks: list[_PhaseClock]) -> lis
 
 
 def _polling_rows(clip: Path, work: Path, seconds: float) -> list[list[object]]:
-    import httpx
-
     from ..jobs.records import JobRecord, JobSpec
     from ..jobs.store import JobStore
 
@@ -150,24 +148,31 @@ def _polling_rows(clip: Path, work: Path, seconds: float) -> list[list[object]]:
     rows = []
     try:
         for conns in (1, 8):
-            async def poll(n_conns: int = conns) -> int:
-                async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as client:
-                    count, stop = 0, time.perf_counter() + seconds
-
-                    async def loop() -> None:
-                        nonlocal count
-                        while time.perf_counter() < stop:
-                            (await client.get("/v1/jobs/j-bench")).raise_for_status()
-                            count += 1
-
-                    await asyncio.gather(*(loop() for _ in range(n_conns)))
-                    return count
-
-            count = asyncio.run(poll())
+            count = poll_count(server.url, "j-bench", conns, seconds)
             rows.append([f"GET /v1/jobs/{{id}}, {conns} connection(s)", count / seconds, count])
     finally:
         server.stop()
     return rows
+
+
+def poll_count(url: str, job_id: str, connections: int, seconds: float) -> int:
+    """Status requests of `job_id` answered in `seconds` to `connections` concurrent keep-alive clients."""
+    import httpx
+
+    async def poll() -> int:
+        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as client:
+            count, stop = 0, time.perf_counter() + seconds
+
+            async def loop() -> None:
+                nonlocal count
+                while time.perf_counter() < stop:
+                    (await client.get(f"/v1/jobs/{job_id}")).raise_for_status()
+                    count += 1
+
+            await asyncio.gather(*(loop() for _ in range(connections)))
+            return count
+
+    return asyncio.run(poll())
 
 
 class _ServeProcess:

@@ -46,3 +46,10 @@ class UploadNotStored(OutputError):
 
     hint = ("Free disk space in the service's work dir (or lower EXPOTION_MAX_STORAGE_MB so older results are "
             "removed sooner), then send the video again; nothing of this upload was kept.")
+
+
+class RunLost(ExpotionError):
+    """The process running a job died mid-run (e.g. a Ray generator replica was killed); the job is
+    deterministic given its inputs and seed, so it may run again."""
+
+    hint = "The job runs again on another worker until it has used the service's max_attempts."

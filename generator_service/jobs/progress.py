@@ -15,6 +15,25 @@ from collections.abc import Callable
 WEIGHTS = {"decode": 0.02, "features": 0.25, "generate": 0.63, "decode_audio": 0.07, "write": 0.03}
 
 
+class Throttle:
+    """Decides which `(phase, done, total)` reports to pass on: a new phase, a finished phase, or at
+    least `min_interval_s` since the last one passed on. (A Ray generator replica uses it before
+    sending reports to the ingress; `JobProgress` before touching the board.)"""
+
+    def __init__(self, min_interval_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._min_interval = min_interval_s
+        self._last_phase = ""
+        self._last_report = float("-inf")
+
+    def due(self, phase: str, done: int, total: int) -> bool:
+        now = self._clock()
+        if not (phase != self._last_phase or done >= total or now - self._last_report >= self._min_interval):
+            return False
+        self._last_phase, self._last_report = phase, now
+        return True
+
+
 class JobProgress:
     """A `(phase, done, total)` callback that reports `(phase, progress, eta_s)` to `sink`."""
 
@@ -31,9 +50,7 @@ class JobProgress:
         self._sink = sink
         self._clock = clock
         self._started = clock()
-        self._min_interval = min_interval_s
-        self._last_phase = ""
-        self._last_report = float("-inf")
+        self._throttle = Throttle(min_interval_s, clock)
 
     def fraction(self, phase: str, done: int, total: int) -> float:
         offset, share = self._offsets.get(phase, (0.0, 0.0))
@@ -41,12 +58,9 @@ class JobProgress:
         return min(1.0, offset + share * part)
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        now = self._clock()
-        new_phase = phase != self._last_phase
-        if not (new_phase or done >= total or now - self._last_report >= self._min_interval):
+        if not self._throttle.due(phase, done, total):
             return
-        self._last_phase, self._last_report = phase, now
         progress = self.fraction(phase, done, total)
-        elapsed = now - self._started
+        elapsed = self._clock() - self._started
         eta = elapsed * (1.0 - progress) / progress if progress > 0.05 else None
         self._sink(phase, progress, eta)

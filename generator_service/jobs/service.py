@@ -26,6 +26,7 @@ from typing import Any
 from .board import JobBoard
 from .cache import ContentHashes, FeatureCache, ResultCache, ResultFiles
 from .errors import JobNotFinished, JobNotFound, QueueFull
+from .execution import Executor
 from .holder import ModelHolder
 from .media_root import open_confined
 from .queue import JobQueue
@@ -48,7 +49,8 @@ class JobService:
 
     def __init__(self, work_dir: Path, holder: ModelHolder, *, queue_size: int = 8,
                  adapters_dir: Path | None = None, media_root: Path | None = None, max_attempts: int = 3,
-                 retention: RetentionPolicy | None = None) -> None:
+                 retention: RetentionPolicy | None = None, executor: Executor | None = None,
+                 slots: int = 1) -> None:
         self.work_dir = Path(work_dir)
         self.store = JobStore(self.work_dir / "jobs.sqlite3")
         self.board = JobBoard(self.store)
@@ -68,9 +70,10 @@ class JobService:
         self.max_attempts = max_attempts
         self.janitor = Janitor(retention or RetentionPolicy(), self.store, self.files, self.features.folder,
                                forget=self.board.forget)
-        self.worker = Worker(self.board, self.queue, holder, self.files, self.results,
-                             adapters=self.adapters, release=self.release,
-                             open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded))
+        self.worker = Worker(self.board, self.queue, holder, self.files, self.results, adapters=self.adapters,
+                             release=self.release,
+                             open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded),
+                             executor=executor, slots=slots, max_attempts=max_attempts)
         self._submit_lock = threading.Lock()
         self._started = False
         self.stopping = False
@@ -125,7 +128,7 @@ class JobService:
             self.release(spec)
             return self.board.get(record.id)
         with self._submit_lock:
-            if self.queue.depth() >= self.queue.limit:
+            if self.queue_depth() >= self.queue.limit:
                 raise QueueFull(f"the job queue is full ({self.queue.limit} jobs waiting)")
             self.board.add(record)
             self.queue.put(record.id)
@@ -194,4 +197,5 @@ class JobService:
                 if p.is_dir() and any((p / m).is_file() for m in ADAPTER_MARKERS)}
 
     def queue_depth(self) -> int:
-        return self.queue.depth()
+        """Jobs waiting: in the queue, or taken by a worker slot and not yet started on a model."""
+        return self.queue.depth() + self.worker.waiting

@@ -1,18 +1,24 @@
-"""The single worker thread: runs queued jobs one at a time on the warm model.
+"""The worker: threads that run queued jobs on the warm model (one thread) or, with an executor that
+runs them elsewhere (Ray Serve replicas, generator_service/scale/), on several slots at once.
 
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
-appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use), run
-`Scorer(...)(request, progress=..., cancel=token)` on the video as `open_video(spec)` gives it (a
-path-mode file is checked again and read through one open file) and write the takes + metadata.
-A DELETE sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean
-shutdown stops the running job the same way and hands it back (queued again, its video kept) for
-the next start.
+For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
+appeared meanwhile; otherwise hand the job to the `Executor` (jobs/execution.py; by default the
+`LocalExecutor`: the warm `Scorer`, loading the model on first use), which marks it running when
+it really starts and reports progress, on the video as `open_video(spec)` gives it (a path-mode
+file is checked again and read through one open file); then write the takes + metadata. A DELETE
+sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean shutdown
+stops the running jobs the same way and hands them back (queued again, their videos kept) for the
+next start. A run lost with the process that ran it (`RunLost`) runs again until the job has used
+`max_attempts` runs, then fails — the bound recovery applies to jobs a crashed service left.
 
 Failure rule: no job failure stops the worker. Domain errors (`ExpotionError`), out-of-memory
 (torch.OutOfMemoryError / RuntimeError "out of memory" / MemoryError: the model is unloaded to free
 memory) and `OSError` fail the job with a hint; anything else is caught by the one documented
 catch-all in `_run_one`, logged with its traceback and reported with an error id.
 Between jobs the worker unloads the model once it has been idle for the configured time.
+Thread rule: `slots` threads take jobs; with the `LocalExecutor` there is exactly one (the holder's
+thread rule).
 """
 
 from __future__ import annotations
@@ -25,12 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, ExpotionError
+from ..progress import CancelToken
 from .board import JobBoard
 from .cache import ResultCache, ResultFiles
+from .errors import RunLost
+from .execution import Executor, LocalExecutor
 from .holder import ModelHolder
 from .progress import JobProgress
 from .queue import JobQueue
-from .records import JobSpec, new_error_id
+from .records import QUEUED, RUNNING, JobSpec, new_error_id
+from .recovery import CRASH_HINT
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +56,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 class Worker:
-    """Owns the worker thread; `start()` / `stop()` from the service."""
+    """Owns the worker threads; `start()` / `stop()` from the service."""
 
     def __init__(self, board: JobBoard, queue: JobQueue, holder: ModelHolder, files: ResultFiles,
                  results: ResultCache, *, adapters: Callable[[], dict[str, str]] = dict,
                  release: Callable[[JobSpec], None] = lambda spec: None,
                  open_video: Callable[[JobSpec], AbstractContextManager[Path]] | None = None,
-                 idle_poll_s: float = 0.5) -> None:
+                 idle_poll_s: float = 0.5, executor: Executor | None = None, slots: int = 1,
+                 max_attempts: int = 3) -> None:
+        if slots < 1 or (executor is None and slots != 1):
+            raise ValueError(f"slots {slots}: the local executor runs exactly one job at a time")
         self.board, self.queue, self.holder = board, queue, holder
         self.files, self.results = files, results
         self.adapters = adapters
@@ -60,30 +73,45 @@ class Worker:
         #: The video of a job, as a context: the service checks path-mode files again (default: as named).
         self.open_video = open_video or (lambda spec: nullcontext(Path(spec.video)))
         self.idle_poll_s = idle_poll_s
-        self.current: str | None = None
-        self._thread: threading.Thread | None = None
+        self.execute: Executor = executor or LocalExecutor(holder)
+        self.slots = slots
+        self.max_attempts = max_attempts
+        #: Jobs taken from the queue, and those of them not started yet (waiting for a replica).
+        self.running: set[str] = set()
+        self._waiting: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="expotion-worker", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            self._threads = [threading.Thread(target=self._loop, name=f"expotion-worker-{i}", daemon=True)
+                             for i in range(self.slots)]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking jobs, interrupt the running one, wait for the thread."""
+        """Stop taking jobs, interrupt the running ones, wait for the threads."""
         self._stopping.set()
         self.queue.close()
-        current = self.current
-        if current is not None:
-            self.board.token(current).cancel(SHUTDOWN)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("the worker did not stop within %.0f s", timeout)
+        with self._lock:
+            running = list(self.running)
+        for job_id in running:
+            self.board.token(job_id).cancel(SHUTDOWN)
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("the worker thread %s did not stop within %.0f s", thread.name, timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
+    @property
+    def waiting(self) -> int:
+        """Jobs taken from the queue that have not started on a model yet (they wait for one)."""
+        with self._lock:
+            return len(self._waiting)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -97,11 +125,12 @@ class Worker:
         record = self.board.get(job_id)
         if record.terminal:  # cancelled while it waited
             return
-        self.current = job_id
+        with self._lock:
+            self.running.add(job_id)
+            self._waiting.add(job_id)
         if self._stopping.is_set():  # taken just as the service stopped: it stays queued for the next start
-            self.current = None
+            self._leave(job_id)
             return
-        self.board.start(job_id)
         try:
             self._execute(job_id, record.spec, record.cache_key)
         # The one documented catch-all of the service: whatever unexpected error a job raises must
@@ -112,20 +141,44 @@ class Worker:
             self.board.fail(job_id, f"internal error ({type(exc).__name__}): {exc}",
                             f"This is a bug; report error id {error_id} with the service log.", error_id)
         finally:
-            self.current = None
+            self._leave(job_id)
             if self.board.get(job_id).terminal:  # a job handed back at shutdown keeps its video
                 self.release(record.spec)
             self.holder.touch()
 
+    def _leave(self, job_id: str) -> None:
+        with self._lock:
+            self.running.discard(job_id)
+            self._waiting.discard(job_id)
+
     def _execute(self, job_id: str, spec: JobSpec, cache_key: str) -> None:
+        """Run the job; a lost run runs again until the job used `max_attempts` (counted also for
+        lost runs that never started, so a job cannot go round forever)."""
         token = self.board.token(job_id)
+        lost_runs = 0
+        while (lost := self._attempt(job_id, spec, cache_key, token)) is not None:
+            lost_runs += 1
+            attempts = self.board.get(job_id).attempts
+            if max(lost_runs, attempts) >= self.max_attempts:
+                self.board.fail(job_id, f"{lost.message}; after {max(lost_runs, attempts)} attempt(s) it is not "
+                                "run again", CRASH_HINT)
+                return
+            logger.warning("job %s: %s; running it again (%d of %d attempts used)", job_id, lost.message,
+                           attempts, self.max_attempts)
+            with self._lock:
+                self._waiting.add(job_id)
+            self.board.update(job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None)
+
+    def _attempt(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> RunLost | None:
+        """One run of the job -> the `RunLost` error when the run was lost (the job may run again)."""
         try:
             self._score(job_id, spec, cache_key, token)
+        except RunLost as exc:
+            if not token.cancelled:
+                return exc
+            self._stopped(job_id, token)  # it went down while being cancelled: it stopped, as asked
         except Cancelled:
-            if token.reason == SHUTDOWN:
-                self.board.hand_back(job_id)
-            else:
-                self.board.cancelled(job_id)
+            self._stopped(job_id, token)
         except ExpotionError as exc:
             self.board.fail(job_id, exc.message, exc.hint)
         except (MemoryError, RuntimeError) as exc:
@@ -137,6 +190,15 @@ class Worker:
         except OSError as exc:
             self.board.fail(job_id, f"file error while running the job: {exc}",
                             "Check free disk space and that the video is still readable, then resubmit.")
+        return None
+
+    def _stopped(self, job_id: str, token: CancelToken) -> None:
+        """The run stopped on its token: cancelled on request, or handed back at shutdown (a job
+        still waiting for a replica has not started and simply stays queued)."""
+        if token.reason != SHUTDOWN:
+            self.board.cancelled(job_id)
+        elif self.board.get(job_id).status == RUNNING:
+            self.board.hand_back(job_id)
 
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: Any) -> None:
         from ..config import GenerationConfig
@@ -147,7 +209,7 @@ class Worker:
             self.board.succeed(job_id, reused)
             return
         adapter = None if spec.adapter is None else (spec.adapter, self.adapters().get(spec.adapter, ""))
-        scorer = self.holder.scorer(adapter)
+        scorer = self.execute(adapter, start=lambda: self._start(job_id))
         token.check()  # a cancel that arrived during model loading
         report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
                                                                           eta_s=eta),
@@ -165,3 +227,9 @@ class Worker:
             meta["suggested_prompt"] = result.analysis.get("suggested_prompt", "")
         self.files.write(job_id, result.takes, result.sample_rate, meta)
         self.board.succeed(job_id, meta)
+
+    def _start(self, job_id: str) -> None:
+        """The job begins on a model now: running, one attempt counted (called by the executor)."""
+        with self._lock:
+            self._waiting.discard(job_id)
+        self.board.start(job_id)
