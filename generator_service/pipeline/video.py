@@ -353,6 +353,7 @@ class _Picker:
         self.index = 0
         self.shown: tuple[Any, float] | None = None  # the frame on screen now and its time
         self._image_for: tuple[float, np.ndarray] | None = None
+        self._reformatter: Any = None  # one scaler for the clip: FFmpeg builds its filters once
 
     @property
     def done(self) -> bool:
@@ -384,20 +385,29 @@ class _Picker:
 
     def _emit(self, frame: Any, time: float) -> SampledFrame:
         if self._image_for is None or self._image_for[0] != time:
-            self._image_for = (time, _upright_rgb(frame, self.max_side, self.sar))
+            if self._reformatter is None:
+                from av.video.reformatter import VideoReformatter
+
+                self._reformatter = VideoReformatter()
+            self._image_for = (time, _upright_rgb(frame, self.max_side, self.sar, self._reformatter))
         sample = SampledFrame(index=self.index, target_time=self.targets[self.index], time=time,
                               image=self._image_for[1])
         self.index += 1
         return sample
 
 
-def _upright_rgb(frame: Any, max_side: int, sar: Fraction | None) -> np.ndarray:
-    """A decoded frame -> [H, W, 3] uint8 RGB, aspect and rotation applied, longest side <= max_side."""
+def _upright_rgb(frame: Any, max_side: int, sar: Fraction | None, reformatter: Any) -> np.ndarray:
+    """A decoded frame -> [H, W, 3] uint8 RGB, aspect and rotation applied, longest side <= max_side.
+
+    Scaling and the YUV -> RGB conversion are one pass of FFmpeg's scaler; `reformatter` (a PyAV
+    `VideoReformatter`) keeps that scaler between frames of a clip (rebuilding it costs more than
+    the conversion itself at 720p).
+    """
     width, height = _stored_display_size(frame.width, frame.height, sar)
     scale = min(1.0, max_side / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = "AREA" if scale < 1 else None
-    rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation=interpolation)
+    rgb = reformatter.reformat(frame, width=size[0], height=size[1], format="rgb24", interpolation=interpolation)
     rgb = rgb.to_ndarray()
     turns = _clockwise(frame.rotation) // 90
     if turns:
