@@ -330,8 +330,9 @@ class ExtractionStats:
 
     `seconds` is the wall time of the call. The stage times are summed over the clip: `setup_seconds`
     getting this clip's landmarkers, `frames_seconds` waiting for the frame source (decoding),
-    `pose_seconds` / `face_seconds` / `crop_seconds` inside MediaPipe. Pose and face run at the same
-    time and the next frame decodes meanwhile, so the stages add up to more than `seconds`.
+    `pose_seconds` / `face_seconds` / `crop_seconds` inside MediaPipe. The pose of the next frame
+    runs while the face of this one is read (and the frame after decodes), so the stages add up to
+    more than `seconds`.
     """
 
     frames: int = 0
@@ -430,8 +431,10 @@ class FeatureExtractor:
     Model files are resolved, verified and read once (lazily, on the first clip). VIDEO-mode
     landmarkers track (their detectors run only when tracking is lost) and carry a timestamp clock,
     so each clip gets a fresh set built from the in-memory model bytes: a clip's features never
-    depend on the clip before it. A set costs 0.1-0.4 s to build, so after each clip the next one
-    is built in the background. Frames flow two stages deep: the pose of frame i + 1 runs in a pool
+    depend on the clip before it. A set costs 0.1-0.4 s to build: from its second clip on (a kept
+    extractor, as services and dataset preparation hold), an extractor builds the next clip's set in
+    the background when a clip ends; a one-shot extractor never pays for one. Frames flow two stages
+    deep: the pose of frame i + 1 runs in a pool
     thread while the face of frame i is read (each MediaPipe task computes in native threads,
     outside the GIL), and frame i + 1 is decoded meanwhile.
 
@@ -449,6 +452,7 @@ class FeatureExtractor:
         self._crop_landmarker: Any = None
         self._builder: ThreadPoolExecutor | None = None
         self._spare: Future[_ClipLandmarkers] | None = None  # the next clip's landmarkers, being built
+        self._clips = 0  # clips started
         self._lock = threading.Lock()
 
     def __enter__(self) -> FeatureExtractor:
@@ -537,11 +541,13 @@ class FeatureExtractor:
             readings = _Readings()
             clip = self._take_clip_landmarkers()
             stats.setup_seconds = time.perf_counter() - started
+            self._clips += 1
             try:
                 with contextlib.closing(clip), ThreadPoolExecutor(1, thread_name_prefix="expotion-pose") as pool:
                     self._run(frames, total, clip, pool, readings, progress, cancel)
             finally:
-                self._build_spare()
+                if self._clips > 1:
+                    self._build_spare()
             track = self._to_track(readings)
             stats.seconds = time.perf_counter() - started
             log.info("features: %s", stats)
@@ -614,7 +620,9 @@ class FeatureExtractor:
             row = second(job, landmarks, clip)
         self._record(job.frame, row, landmarks, readings)
 
-    def _face_in_full_frame(self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers) -> np.ndarray | None:
+    def _face_in_full_frame(
+        self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers
+    ) -> np.ndarray | None:
         result, seconds = _timed(clip.face.detect_for_video, job.mp_image, job.ts)
         self.last_stats.face_seconds += seconds
         row = _face_row(result)
@@ -623,7 +631,9 @@ class FeatureExtractor:
             clip.face_from_crop = False
         return row
 
-    def _face_in_head_crop(self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers) -> np.ndarray | None:
+    def _face_in_head_crop(
+        self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers
+    ) -> np.ndarray | None:
         import mediapipe as mp
 
         box = None if landmarks is None else head_box(landmarks, job.image.shape[1], job.image.shape[0])

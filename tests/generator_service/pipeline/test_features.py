@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,22 @@ def test_a_failing_frame_source_leaves_the_extractor_usable(extractor: FeatureEx
     with pytest.raises(VideoError, match="0.300 s"):
         extractor.extract(broken(), 10)
     assert len(extractor.extract(bobbing_frames(3, BOB_HZ), 3)) == 3
+
+
+@pytest.mark.slow
+def test_a_kept_extractor_builds_the_next_clips_landmarkers_ahead(
+    config: FeatureConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_on: list[str] = []
+    build = FeatureExtractor._build_clip_landmarkers
+
+    def spy(self: FeatureExtractor) -> Any:
+        built_on.append(threading.current_thread().name)
+        return build(self)
+
+    monkeypatch.setattr(FeatureExtractor, "_build_clip_landmarkers", spy)
+    with FeatureExtractor(config) as fx:
+        tracks = [fx.extract(bobbing_frames(2, BOB_HZ), 2) for _ in range(3)]
+    # one-shot use builds nothing ahead; from the second clip on the next set is built in the background
+    assert [name.startswith("expotion-landmarkers") for name in built_on] == [False, False, True, True]
+    np.testing.assert_array_equal(tracks[0].values, tracks[2].values)
