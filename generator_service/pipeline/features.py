@@ -366,15 +366,12 @@ class _Readings:
 
 @dataclass
 class _PoseJob:
-    """A frame whose pose is being read in the pool (`pose`: a future of `(result, seconds)`).
-
-    Holds the image, which MediaPipe reads while the call runs, and the frame's timestamp.
-    """
+    """A frame whose pose is being read in the pool (`pose`: a future of `(result, seconds)`), with
+    its prepared image [H, W, 3] and MediaPipe timestamp."""
 
     frame: SampledFrame
     ts: int
     image: np.ndarray
-    mp_image: Any
     pose: Future[tuple[Any, float]]
 
 
@@ -599,8 +596,8 @@ class FeatureExtractor:
         import mediapipe as mp
 
         image = _prepare_image(frame, self.config.max_side)
-        mp_image = mp.Image(mp.ImageFormat.SRGB, image)
-        return _PoseJob(frame, ts, image, mp_image, pool.submit(_timed, clip.pose.detect_for_video, mp_image, ts))
+        pose = pool.submit(_timed, clip.pose.detect_for_video, mp.Image(mp.ImageFormat.SRGB, image), ts)
+        return _PoseJob(frame, ts, image, pose)
 
     def _finish(self, job: _PoseJob, clip: _ClipLandmarkers, readings: _Readings) -> None:
         """Take the frame's pose, read its face, record the frame."""
@@ -623,7 +620,10 @@ class FeatureExtractor:
     def _face_in_full_frame(
         self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers
     ) -> np.ndarray | None:
-        result, seconds = _timed(clip.face.detect_for_video, job.mp_image, job.ts)
+        import mediapipe as mp
+
+        # An image of its own (mp.Image copies): the pose call may still be reading the other one.
+        result, seconds = _timed(clip.face.detect_for_video, mp.Image(mp.ImageFormat.SRGB, job.image), job.ts)
         self.last_stats.face_seconds += seconds
         row = _face_row(result)
         if row is not None:
