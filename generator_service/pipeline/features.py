@@ -6,9 +6,9 @@ FaceLandmarker and PoseLandmarker (Tasks API, VIDEO mode) over `SampledFrame`s, 
 
 Values of frames without a face / person are zero and their mask is False; gap filling, smoothing and
 resampling happen later (pipeline/alignment.py). Thread rule: one `FeatureExtractor` serves one clip
-at a time (calls are serialised by a lock); inside a call, MediaPipe runs in a pool of two threads
-that lives for that call, and a background thread builds the next clip's landmarkers; mediapipe is
-imported lazily inside the methods.
+at a time (calls are serialised by a lock); inside a call, the pose runs in a one-thread pool that
+lives for that call while the calling thread reads faces, and a kept extractor builds the next
+clip's landmarkers in a background thread; mediapipe is imported lazily inside the methods.
 """
 
 from __future__ import annotations
@@ -431,9 +431,8 @@ class FeatureExtractor:
     depend on the clip before it. A set costs 0.1-0.4 s to build: from its second clip on (a kept
     extractor, as services and dataset preparation hold), an extractor builds the next clip's set in
     the background when a clip ends; a one-shot extractor never pays for one. Frames flow two stages
-    deep: the pose of frame i + 1 runs in a pool
-    thread while the face of frame i is read (each MediaPipe task computes in native threads,
-    outside the GIL), and frame i + 1 is decoded meanwhile.
+    deep: the pose of frame i + 1 runs in a pool thread while the face of frame i is read (each
+    MediaPipe task computes in native threads, outside the GIL), and frame i + 1 decodes meanwhile.
 
     When the full frame shows no face but a person, the face is searched in a head crop from the
     pose (a stateless IMAGE-mode landmarker kept for the extractor's life): the short-range face
@@ -459,7 +458,7 @@ class FeatureExtractor:
         self.close()
 
     def close(self) -> None:
-        """Release the landmarkers built ahead (the extractor can still be used; they are rebuilt lazily)."""
+        """Release the kept landmarkers (the extractor can still be used; they are rebuilt lazily)."""
         with self._lock:
             if self._crop_landmarker is not None:
                 self._crop_landmarker.close()

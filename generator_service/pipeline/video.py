@@ -137,8 +137,8 @@ def iter_sampled_frames(
     when the file ends early, naming the time reached.
 
     With `skip_unsampled`, H.264/HEVC frames that no target needs are not decoded where the codec
-    allows it (non-reference frames; see `_UnsampledSkipper`): the same frames come out, at about
-    half the decoding cost when sampling 25 fps B-frame video at 10 fps.
+    allows it (non-reference frames; see `_UnsampledSkipper`): the same frames come out, and 25 fps
+    x264 video sampled at 10 fps decodes ~30% fewer frames. False decodes every frame.
     """
     path = Path(path)
     if max_side < 1:
