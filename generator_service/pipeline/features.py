@@ -2,11 +2,13 @@
 
 `FEATURE_SPEC` fixes the layout of one feature frame (112 values, face part then pose part);
 `FeatureTrack` holds the features of one clip at `feature_fps`; `FeatureExtractor` runs MediaPipe's
-FaceLandmarker and PoseLandmarker (Tasks API, VIDEO mode) over `SampledFrame`s.
+FaceLandmarker and PoseLandmarker (Tasks API, VIDEO mode) over `SampledFrame`s, the two at once.
 
 Values of frames without a face / person are zero and their mask is False; gap filling, smoothing and
 resampling happen later (pipeline/alignment.py). Thread rule: one `FeatureExtractor` serves one clip
-at a time (calls are serialised by a lock); mediapipe is imported lazily inside the methods.
+at a time (calls are serialised by a lock); inside a call, the pose runs in a one-thread pool that
+lives for that call while the calling thread reads faces, and a kept extractor builds the next
+clip's landmarkers in a background thread; mediapipe is imported lazily inside the methods.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,13 +326,25 @@ def head_box(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, 
 
 @dataclass
 class ExtractionStats:
-    """What the last `extract` did: frame counts per outcome and the time it took."""
+    """What the last `extract` did: frame counts per outcome and where the time went.
+
+    `seconds` is the wall time of the call. The stage times are summed over the clip: `setup_seconds`
+    getting this clip's landmarkers, `frames_seconds` waiting for the frame source (decoding),
+    `pose_seconds` / `face_seconds` / `crop_seconds` inside MediaPipe. The pose of the next frame
+    runs while the face of this one is read (and the frame after decodes), so the stages add up to
+    more than `seconds`.
+    """
 
     frames: int = 0
     faces_full_frame: int = 0
     faces_from_pose_crop: int = 0
     persons: int = 0
     seconds: float = 0.0
+    setup_seconds: float = 0.0
+    frames_seconds: float = 0.0
+    pose_seconds: float = 0.0
+    face_seconds: float = 0.0
+    crop_seconds: float = 0.0
 
     @property
     def ms_per_frame(self) -> float:
@@ -347,6 +362,37 @@ class _Readings:
     points: list[np.ndarray] = field(default_factory=list)  # each [13, 3]: x px, y px, visibility
     person_present: list[bool] = field(default_factory=list)
     last_ts: int = -1  # last MediaPipe timestamp, ms
+
+
+@dataclass
+class _PoseJob:
+    """A frame whose pose is being read in the pool (`pose`: a future of `(result, seconds)`), with
+    its prepared image [H, W, 3] and MediaPipe timestamp."""
+
+    frame: SampledFrame
+    ts: int
+    image: np.ndarray
+    pose: Future[tuple[Any, float]]
+
+
+@dataclass
+class _ClipLandmarkers:
+    """The VIDEO-mode pose and face landmarkers that serve one clip, with that clip's tracking state
+    and timestamp clock. `face_from_crop` says where the clip's last face was found, so the next
+    frame looks there first."""
+
+    pose: Any
+    face: Any
+    face_from_crop: bool = False
+
+    def close(self) -> None:
+        self.pose.close()
+        self.face.close()
+
+
+def _timed(call: Any, *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return call(*args), time.perf_counter() - started
 
 
 def _face_row(result: Any) -> np.ndarray | None:
@@ -380,11 +426,19 @@ class FeatureExtractor:
     """Runs FaceLandmarker + PoseLandmarker over the frames of clips; reusable across clips.
 
     Model files are resolved, verified and read once (lazily, on the first clip). VIDEO-mode
-    landmarkers carry tracking state and a timestamp clock, so each clip gets a fresh pair built from
-    the in-memory model bytes (~0.2 s): a clip's features never depend on the clip before it. When
-    the full frame shows no face but a person, the face is searched again in a head crop from the
+    landmarkers track (their detectors run only when tracking is lost) and carry a timestamp clock,
+    so each clip gets a fresh set built from the in-memory model bytes: a clip's features never
+    depend on the clip before it. A set costs 0.1-0.4 s to build: from its second clip on (a kept
+    extractor, as services and dataset preparation hold), an extractor builds the next clip's set in
+    the background when a clip ends; a one-shot extractor never pays for one. Frames flow two stages
+    deep: the pose of frame i + 1 runs in a pool thread while the face of frame i is read (each
+    MediaPipe task computes in native threads, outside the GIL), and frame i + 1 decodes meanwhile.
+
+    When the full frame shows no face but a person, the face is searched in a head crop from the
     pose (a stateless IMAGE-mode landmarker kept for the extractor's life): the short-range face
-    detector misses faces narrower than ~11% of the frame width, common in 16:9 medium shots.
+    detector misses faces narrower than ~11% of the frame width, common in 16:9 medium shots. Once
+    the crop has found the face, the next frame looks there first and tries the full frame only
+    when the crop fails.
     """
 
     def __init__(self, config: FeatureConfig) -> None:
@@ -392,6 +446,9 @@ class FeatureExtractor:
         self.last_stats = ExtractionStats()
         self._model_bytes: dict[str, bytes] = {}
         self._crop_landmarker: Any = None
+        self._builder: ThreadPoolExecutor | None = None
+        self._spare: Future[_ClipLandmarkers] | None = None  # the next clip's landmarkers, being built
+        self._clips = 0  # clips started
         self._lock = threading.Lock()
 
     def __enter__(self) -> FeatureExtractor:
@@ -401,11 +458,17 @@ class FeatureExtractor:
         self.close()
 
     def close(self) -> None:
-        """Release the kept landmarker (the extractor can still be used; it is rebuilt lazily)."""
+        """Release the kept landmarkers (the extractor can still be used; they are rebuilt lazily)."""
         with self._lock:
             if self._crop_landmarker is not None:
                 self._crop_landmarker.close()
                 self._crop_landmarker = None
+            if self._builder is not None:
+                self._builder.shutdown(wait=True)
+                self._builder = None
+            spare, self._spare = self._spare, None
+            if spare is not None and spare.exception() is None:
+                spare.result().close()
 
     def _model(self, name: str, explicit: Path | None) -> bytes:
         if name not in self._model_bytes:
@@ -439,6 +502,23 @@ class FeatureExtractor:
         )
         return vision.PoseLandmarker.create_from_options(options)
 
+    def _build_clip_landmarkers(self) -> _ClipLandmarkers:
+        with contextlib.ExitStack() as built:
+            pose = built.enter_context(self._pose_landmarker())
+            face = built.enter_context(self._face_landmarker(video=True))
+            built.pop_all()
+        return _ClipLandmarkers(pose, face)
+
+    def _take_clip_landmarkers(self) -> _ClipLandmarkers:
+        """Fresh, never used VIDEO-mode landmarkers: the set built in the background, else new ones."""
+        spare, self._spare = self._spare, None
+        return spare.result() if spare is not None else self._build_clip_landmarkers()
+
+    def _build_spare(self) -> None:
+        if self._builder is None:
+            self._builder = ThreadPoolExecutor(1, thread_name_prefix="expotion-landmarkers")
+        self._spare = self._builder.submit(self._build_clip_landmarkers)
+
     def extract(
         self,
         frames: Iterable[SampledFrame],
@@ -448,29 +528,61 @@ class FeatureExtractor:
     ) -> FeatureTrack:
         """Features of one clip: frames in time order -> `FeatureTrack` [N, 112] at `feature_fps`.
 
-        Reports `progress("features", i + 1, total)` and checks `cancel` at every frame.
+        Reports `progress("features", i + 1, total)` and checks `cancel` at every frame. Frame
+        i + 1 is pulled from `frames` (and its pose started) before frame i is reported.
         """
         with self._lock:
             started = time.perf_counter()
-            self.last_stats = ExtractionStats()
+            stats = self.last_stats = ExtractionStats()
             readings = _Readings()
-            with contextlib.ExitStack() as stack:
-                face = stack.enter_context(self._face_landmarker(video=True))
-                pose = stack.enter_context(self._pose_landmarker())
-                for i, frame in enumerate(self._checked(frames, cancel)):
-                    self._read(frame, self._timestamp_ms(frame, readings), face, pose, readings)
-                    progress("features", i + 1, max(total, i + 1))
+            clip = self._take_clip_landmarkers()
+            stats.setup_seconds = time.perf_counter() - started
+            self._clips += 1
+            try:
+                with contextlib.closing(clip), ThreadPoolExecutor(1, thread_name_prefix="expotion-pose") as pool:
+                    self._run(frames, total, clip, pool, readings, progress, cancel)
+            finally:
+                if self._clips > 1:
+                    self._build_spare()
             track = self._to_track(readings)
-            self.last_stats.seconds = time.perf_counter() - started
-            log.info("features: %s", self.last_stats)
+            stats.seconds = time.perf_counter() - started
+            log.info("features: %s", stats)
             return track
 
-    @staticmethod
-    def _checked(frames: Iterable[SampledFrame], cancel: CancelToken | None) -> Iterator[SampledFrame]:
-        for frame in frames:
+    def _run(
+        self,
+        frames: Iterable[SampledFrame],
+        total: int,
+        clip: _ClipLandmarkers,
+        pool: ThreadPoolExecutor,
+        readings: _Readings,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> None:
+        """The frame loop, two stages deep: frame i + 1 is decoded and its pose runs in the pool
+        while the face of frame i is read here."""
+        source = iter(frames)
+        current: _PoseJob | None = None
+        while True:
             if cancel is not None:
                 cancel.check()
-            yield frame
+            frame = self._next_frame(source)
+            upcoming = None
+            if frame is not None:
+                upcoming = self._start_pose(pool, frame, self._timestamp_ms(frame, readings), clip)
+            if current is not None:
+                self._finish(current, clip, readings)
+                done = self.last_stats.frames
+                progress("features", done, max(total, done))
+            if upcoming is None:
+                return
+            current = upcoming
+
+    def _next_frame(self, source: Iterator[SampledFrame]) -> SampledFrame | None:
+        started = time.perf_counter()
+        frame = next(source, None)
+        self.last_stats.frames_seconds += time.perf_counter() - started
+        return frame
 
     @staticmethod
     def _timestamp_ms(frame: SampledFrame, readings: _Readings) -> int:
@@ -479,38 +591,63 @@ class FeatureExtractor:
         readings.last_ts = ts
         return ts
 
-    def _read(self, frame: SampledFrame, ts: int, face: Any, pose: Any, readings: _Readings) -> None:
+    def _start_pose(self, pool: ThreadPoolExecutor, frame: SampledFrame, ts: int, clip: _ClipLandmarkers) -> _PoseJob:
         import mediapipe as mp
 
         image = _prepare_image(frame, self.config.max_side)
-        height, width = image.shape[:2]
-        mp_image = mp.Image(mp.ImageFormat.SRGB, image)
-        pose_result = pose.detect_for_video(mp_image, ts)
+        pose = pool.submit(_timed, clip.pose.detect_for_video, mp.Image(mp.ImageFormat.SRGB, image), ts)
+        return _PoseJob(frame, ts, image, pose)
+
+    def _finish(self, job: _PoseJob, clip: _ClipLandmarkers, readings: _Readings) -> None:
+        """Take the frame's pose, read its face, record the frame."""
+        pose_result, seconds = job.pose.result()
+        self.last_stats.pose_seconds += seconds
         landmarks = None
         if pose_result.pose_landmarks:
+            height, width = job.image.shape[:2]
             landmarks = np.array(
                 [(p.x * width, p.y * height, p.visibility or 0.0) for p in pose_result.pose_landmarks[0]]
             )  # [33, 3]
-        row = _face_row(face.detect_for_video(mp_image, ts))
-        if row is not None:
-            self.last_stats.faces_full_frame += 1
-        elif landmarks is not None:
-            row = self._face_in_head_crop(image, landmarks)
-        self._record(frame, row, landmarks, readings)
+        first, second = self._face_in_full_frame, self._face_in_head_crop
+        if clip.face_from_crop:
+            first, second = second, first
+        row = first(job, landmarks, clip)
+        if row is None:
+            row = second(job, landmarks, clip)
+        self._record(job.frame, row, landmarks, readings)
 
-    def _face_in_head_crop(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+    def _face_in_full_frame(
+        self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers
+    ) -> np.ndarray | None:
         import mediapipe as mp
 
-        box = head_box(landmarks, image.shape[1], image.shape[0])
+        # An image of its own (mp.Image copies): the pose call may still be reading the other one.
+        result, seconds = _timed(clip.face.detect_for_video, mp.Image(mp.ImageFormat.SRGB, job.image), job.ts)
+        self.last_stats.face_seconds += seconds
+        row = _face_row(result)
+        if row is not None:
+            self.last_stats.faces_full_frame += 1
+            clip.face_from_crop = False
+        return row
+
+    def _face_in_head_crop(
+        self, job: _PoseJob, landmarks: np.ndarray | None, clip: _ClipLandmarkers
+    ) -> np.ndarray | None:
+        import mediapipe as mp
+
+        box = None if landmarks is None else head_box(landmarks, job.image.shape[1], job.image.shape[0])
         if box is None:
             return None
         if self._crop_landmarker is None:
             self._crop_landmarker = self._face_landmarker(video=False)
         x0, y0, x1, y1 = box
-        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-        row = _face_row(self._crop_landmarker.detect(mp.Image(mp.ImageFormat.SRGB, crop)))
+        crop = np.ascontiguousarray(job.image[y0:y1, x0:x1])
+        result, seconds = _timed(self._crop_landmarker.detect, mp.Image(mp.ImageFormat.SRGB, crop))
+        self.last_stats.crop_seconds += seconds
+        row = _face_row(result)
         if row is not None:
             self.last_stats.faces_from_pose_crop += 1
+            clip.face_from_crop = True
         return row
 
     def _record(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -287,3 +289,82 @@ def test_mirrored_photo_flips_roll_and_full_frame_face_path(extractor: FeatureEx
     assert abs(rolls[0]) > 0.01 and np.sign(rolls[0]) == -np.sign(rolls[1])
     assert rolls[0] == pytest.approx(-rolls[1], abs=0.01)
 
+
+
+@pytest.mark.slow
+def test_stage_times_are_reported(scene: tuple) -> None:
+    stats = scene[2]
+    assert stats.setup_seconds > 0 and stats.pose_seconds > 0 and stats.crop_seconds > 0
+    assert stats.face_seconds > 0 and stats.frames_seconds >= 0
+
+
+@pytest.mark.slow
+def test_each_clip_gets_fresh_landmarkers_even_when_its_times_go_back(
+    extractor: FeatureExtractor, config: FeatureConfig
+) -> None:
+    # VIDEO mode refuses timestamps that do not increase: a landmarker reused for the earlier clip
+    # would fail, and tracking state carried over would change the values.
+    late = [SampledFrame(i, 5.0 + i / FPS, 5.0 + i / FPS, f.image) for i, f in enumerate(bobbing_frames(4, BOB_HZ))]
+    extractor.extract(late, 4)
+    early = extractor.extract(bobbing_frames(4, BOB_HZ), 4)
+    with FeatureExtractor(config) as fresh:
+        np.testing.assert_array_equal(early.values, fresh.extract(bobbing_frames(4, BOB_HZ), 4).values)
+
+
+@pytest.mark.slow
+def test_face_is_looked_for_in_the_crop_first_once_found_there(
+    extractor: FeatureExtractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks: list[tuple[int, str, bool]] = []
+
+    def spy(name: str) -> Callable[..., np.ndarray | None]:
+        original = getattr(FeatureExtractor, name)
+
+        def look(self: FeatureExtractor, job: Any, landmarks: Any, clip: Any) -> np.ndarray | None:
+            row = original(self, job, landmarks, clip)
+            looks.append((job.frame.index, name, row is not None))
+            return row
+
+        return look
+
+    for name in ("_face_in_full_frame", "_face_in_head_crop"):
+        monkeypatch.setattr(FeatureExtractor, name, spy(name))
+    absent = {5, 6}
+    track = extractor.extract(bobbing_frames(10, BOB_HZ, present=lambda i: i not in absent), 10)
+    by_frame = {i: [(name, found) for j, name, found in looks if j == i] for i in range(10)}
+    assert by_frame[0] == [("_face_in_full_frame", False), ("_face_in_head_crop", True)]
+    for i in (1, 2, 3, 4, 7, 8, 9):  # the crop found the face on the frame before: only the crop is tried
+        assert by_frame[i] == [("_face_in_head_crop", True)]
+    for i in absent:  # no person, no crop: the full frame is tried next
+        assert by_frame[i] == [("_face_in_head_crop", False), ("_face_in_full_frame", False)]
+    assert track.face_mask.tolist() == [i not in absent for i in range(10)]
+
+
+@pytest.mark.slow
+def test_a_failing_frame_source_leaves_the_extractor_usable(extractor: FeatureExtractor) -> None:
+    def broken() -> Iterator[SampledFrame]:
+        yield from bobbing_frames(3, BOB_HZ)
+        raise VideoError("clip.mp4: decoding failed at 0.300 s")
+
+    with pytest.raises(VideoError, match="0.300 s"):
+        extractor.extract(broken(), 10)
+    assert len(extractor.extract(bobbing_frames(3, BOB_HZ), 3)) == 3
+
+
+@pytest.mark.slow
+def test_a_kept_extractor_builds_the_next_clips_landmarkers_ahead(
+    config: FeatureConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_on: list[str] = []
+    build = FeatureExtractor._build_clip_landmarkers
+
+    def spy(self: FeatureExtractor) -> Any:
+        built_on.append(threading.current_thread().name)
+        return build(self)
+
+    monkeypatch.setattr(FeatureExtractor, "_build_clip_landmarkers", spy)
+    with FeatureExtractor(config) as fx:
+        tracks = [fx.extract(bobbing_frames(2, BOB_HZ), 2) for _ in range(3)]
+    # one-shot use builds nothing ahead; from the second clip on the next set is built in the background
+    assert [name.startswith("expotion-landmarkers") for name in built_on] == [False, False, True, True]
+    np.testing.assert_array_equal(tracks[0].values, tracks[2].values)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -21,7 +23,9 @@ from hypothesis import strategies as st
 from generator_service.demo_clip import fps_fraction, make_performer_clip
 from generator_service.errors import Cancelled, VideoError
 from generator_service.pipeline.video import (
+    TIME_EPS,
     VideoInfo,
+    _UnsampledSkipper,
     iter_sampled_frames,
     probe_video,
     resolve_range,
@@ -215,6 +219,62 @@ def test_seeking_into_b_frame_stream_picks_exact_frames(tmp_path_factory, suffix
     frames = list(iter_sampled_frames(path, start, 1.6, 25))
     assert len(frames) == sample_count(start, 1.6, 25)
     assert [_index_of(f.image) for f in frames] == [math.floor(f.target_time * 25 + 1e-6) for f in frames]
+
+
+@pytest.fixture(scope="module")
+def b_frame_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """1.6 s indexed clips at 25 fps with B-frames (some not referenced by any other frame)."""
+    root = tmp_path_factory.mktemp("bframes")
+    return {suffix: _write_indexed(root / f"b{suffix}", list(range(40)), Fraction(1, 25), gop=12)
+            for suffix in (".mp4", ".mkv", ".ts")}
+
+
+@settings(max_examples=25, deadline=None)
+@given(fps=st.floats(0.5, 30.0), start=st.floats(0.0, 1.5), suffix=st.sampled_from([".mp4", ".mkv", ".ts"]))
+def test_frames_left_undecoded_change_nothing(b_frame_clips: dict, fps: float, start: float, suffix: str) -> None:
+    skipped = list(iter_sampled_frames(b_frame_clips[suffix], start, 1.6, fps))
+    decoded = list(iter_sampled_frames(b_frame_clips[suffix], start, 1.6, fps, skip_unsampled=False))
+    assert [(f.index, f.time) for f in skipped] == [(f.index, f.time) for f in decoded]
+    for got, want in zip(skipped, decoded):
+        np.testing.assert_array_equal(got.image, want.image)
+    shown = [math.floor((f.target_time + TIME_EPS) * 25) for f in skipped]  # frames within TIME_EPS count as shown
+    assert [_index_of(f.image) for f in skipped] == shown
+
+
+@dataclass
+class _Packet:
+    pts: int | None
+    size: int = 1000
+
+
+def _marks(order: list[int | None], targets: list[float], shown_after: int = 0) -> dict[int | None, bool]:
+    """Skip marks for packets with these pts (1/25 s) in decode order; a frame is out after `shown_after`."""
+    skipper = _UnsampledSkipper(SimpleNamespace(time_base=Fraction(1, 25)), Fraction(0), targets)
+    marks = {}
+    for k, (packet, skip) in enumerate(skipper.marked(_Packet(p) for p in order)):
+        marks[packet.pts] = skip
+        if k >= shown_after:
+            skipper.shown = -1.0  # the decoder has put out a frame (B-frame delay not modelled)
+    return marks
+
+
+def test_skipper_marks_only_frames_no_target_needs() -> None:
+    order = [0, 4, 2, 1, 3, 8, 6, 5, 7, 12, 10, 9, 11, 16, 14, 13, 15]  # IPBbb... (decode order)
+    targets = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # frames 0, 2.5 -> 2, 5, 7.5 -> 7, 10, 12.5 -> 12
+    marks = _marks(order, targets)
+    needed = {0, 2, 5, 7, 10, 12}
+    assert not any(marks[p] for p in needed)
+    assert {p for p, skip in marks.items() if skip} == {1, 3, 4, 6, 8, 9, 11, 13, 14, 15}
+    # frames past the last target are needed by none, except those with no later frame known
+    assert not marks[16]
+
+
+def test_skipper_waits_for_the_first_frame_out_and_stops_without_times() -> None:
+    order = [0, 4, 2, 1, 3, 8, 6, 5, 7]
+    targets = [0.0, 0.4]
+    assert not any(_marks(order, targets, shown_after=len(order)).values())
+    marks = _marks([0, 4, 2, 1, None, 3, 8, 6, 5, 7], targets)
+    assert not any(skip for p, skip in marks.items() if p not in (1, 2, 4))
 
 
 # -- bad input ------------------------------------------------------------------------------------
