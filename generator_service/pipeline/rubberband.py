@@ -2,9 +2,9 @@
 
 `stretch_to_map` runs one offline stretch whose local ratio follows a key-frame map (source sample
 -> target sample), the same call `pyrubberband.timemap_stretch` makes, but owned here: audio goes
-through 32-bit float WAV files (pyrubberband writes 16-bit PCM, which clips anything above 0 dBFS
-and quantizes), the tool's own error text reaches the user, and a missing tool is a `RubberBandError`
-with the install line. Runs in the calling thread; one subprocess per call.
+through 32-bit float WAV files at 12 dB below full scale (pyrubberband writes 16-bit PCM, and the
+tool clips its output at 0 dBFS: loud music and a stretch's peaks come back intact), the tool's own
+error text reaches the user, and a missing tool is a `RubberBandError` with the install line. Runs in the calling thread; one subprocess per call.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ BINARY = "rubberband"
 #: R2 ("fast", crisp transients; the CLI's default) or R3 ("fine", smoother, several times slower).
 Engine = Literal["fast", "fine"]
 _ENGINE_FLAG = {"fast": "--fast", "fine": "--fine"}
+#: The tool clips its output at 0 dBFS: audio goes in scaled to this peak and comes out scaled back.
+HEADROOM_PEAK = 0.25
 
 
 class RubberBandError(ExpotionError, RuntimeError):
@@ -62,9 +64,11 @@ def stretch_to_map(
     pairs = np.asarray(time_map, dtype=np.int64)
     frames = np.asarray(audio, dtype=np.float32)
     _check_map(pairs, frames.shape[0])
+    peak = float(np.max(np.abs(frames), initial=0.0))
+    gain = HEADROOM_PEAK / peak if peak > 0 else 1.0  # the tool clips its output at 0 dBFS
     with tempfile.TemporaryDirectory(prefix="expotion-rb-") as tmp:
         src, dst, keys = Path(tmp) / "in.wav", Path(tmp) / "out.wav", Path(tmp) / "map.txt"
-        sf.write(src, frames, sample_rate, subtype="FLOAT")
+        sf.write(src, frames * np.float32(gain), sample_rate, subtype="FLOAT")
         keys.write_text("".join(f"{s} {t}\n" for s, t in pairs))
         ratio = float(pairs[-1, 1]) / float(pairs[-1, 0])
         cmd = [binary, "--quiet", _ENGINE_FLAG[engine], "--time", repr(ratio), "--timemap", str(keys),
@@ -75,6 +79,7 @@ def stretch_to_map(
             detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise RubberBandError(f"`{BINARY}` failed (exit {done.returncode}): {' | '.join(detail) or 'no output'}")
         out, _ = sf.read(dst, dtype="float32", always_2d=True)
+    out /= np.float32(gain)
     return out[:, 0] if frames.ndim == 1 else out
 
 
