@@ -68,9 +68,11 @@ def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockCon
     result again and measure the alignment before/after; 5. write.
     """
     from .audio import OutputError, write_wav
+    from .pipeline.rubberband import find_rubberband
     from .pipeline.video import probe_video, resolve_range
 
     max_stretch = check_max_stretch(request.max_stretch)
+    find_rubberband()
     if not request.output.parent.is_dir():
         raise OutputError(f"output folder {request.output.parent} does not exist")
     all_hits = load_hits(request.hits) if request.hits is not None else []

@@ -4,14 +4,17 @@ its strongest onsets on hit points (cuts, markers), with a bounded local stretch
 1. Music events (`rhythm.music_events`, librosa) of the part of the music the range can use.
 2. A plan (`plan_time_map`, pure numpy): a monotone piecewise-linear map from music time to output
    time, from (0, 0) through anchor pairs (music beat -> motion beat, strong onset -> hit), every
-   segment's ratio within [1 - max_stretch, 1 + max_stretch]. Dynamic programming picks the pairs
-   that put the most weight on target (a beat counts 1, a hit `hit_weight` x its strength x the
-   onset's relative strength); less total stretch breaks ties. After the last anchor the ratio of
-   the last few segments continues, so the music keeps the performer's tempo to the end.
-3. Honesty: a beat lock needs `min_motion_beats` motion beats and a plan that puts a music beat on
-   at least `min_beat_share` of them (an off-tempo piece cannot reach them within the stretch
-   bound). Otherwise only the hits are locked; with no hits either, the music comes back untouched
-   (only trimmed or zero-padded to length) and `reason` says why.
+   segment's ratio within [1 - max_stretch, 1 + max_stretch]. Dynamic programming picks the path
+   with the most weight on target: an anchored beat counts 1, a motion beat between anchors that a
+   music beat lands near counts 1 - distance / `beat_tolerance_s` (so long, even segments win over
+   following every jitter), a hit counts `hit_weight` x its strength x the onset's relative
+   strength; less total stretch breaks ties. After the last anchor its segment's ratio continues,
+   so the music keeps the performer's tempo to the end.
+3. Honesty: a beat lock needs `min_motion_beats` steady motion beats (MediaPipe's jitter on a still
+   performer makes unsteady ones) and a plan that puts a music beat near at least `min_beat_share`
+   of them (an off-tempo piece cannot reach them within the stretch bound). Otherwise only the
+   hits are locked; with no hits either, the music comes back untouched (only trimmed or
+   zero-padded to length) and `reason` says why.
 4. The stretch itself: Rubber Band (`rubberband.stretch_to_map`), then exactly
    round(duration * rate) samples.
 
@@ -30,7 +33,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .hits import Hit
-from .rhythm import MusicEvents, music_events, tempo_from_events
+from .rhythm import MusicEvents, music_events, steadiness, tempo_from_events
 from .rubberband import Engine, stretch_to_map
 
 logger = logging.getLogger(__name__)
@@ -44,12 +47,15 @@ _BEAT, _HIT = 0, 1
 class LockConfig:
     """Tuning of the lock (the user-facing bound, `max_stretch`, is an argument of its own)."""
 
-    #: A beat lock needs at least this many motion beats in the range.
+    #: A beat lock needs at least this many motion beats in the range ...
     min_motion_beats: int = 4
+    #: ... that are steady: this share of their intervals within 0.7-1.3 x the median (`steadiness`;
+    #: a steady bob ~0.9, MediaPipe jitter of a still performer ~0.5).
+    min_steadiness: float = 0.7
     #: ... and a plan that puts a music beat on at least this share of the motion beats it can reach.
     min_beat_share: float = 0.5
     #: A hit counts like this many beats (times its strength and the onset's relative strength).
-    hit_weight: float = 8.0
+    hit_weight: float = 6.0
     #: Onsets at least this share of the strongest onset's strength may take a hit.
     strong_onset: float = 0.25
     #: Anchors are at least this far apart on both clocks, seconds.
@@ -68,6 +74,8 @@ class LockConfig:
     def __post_init__(self) -> None:
         if self.min_motion_beats < 2:
             raise ConfigError(f"min_motion_beats: must be >= 2, got {self.min_motion_beats}")
+        if not 0 <= self.min_steadiness <= 1:
+            raise ConfigError(f"min_steadiness: {self.min_steadiness} is outside [0, 1]")
         if not 0 < self.min_beat_share <= 1:
             raise ConfigError(f"min_beat_share: {self.min_beat_share} is outside (0, 1]")
         if self.hit_weight <= 0 or self.stretch_cost < 0:
@@ -425,6 +433,10 @@ def _honest_plan(events: MusicEvents, beats: np.ndarray, hits: tuple[Hit, ...], 
     elif beats.size < config.min_motion_beats:
         why.append(f"no motion to lock to: {beats.size} motion beat(s) in the range, "
                    f"a beat lock needs {config.min_motion_beats}")
+    elif steadiness(beats) < config.min_steadiness:
+        why.append(f"no motion to lock to: the {beats.size} motion beats are not steady (only "
+                   f"{steadiness(beats):.0%} of their intervals within 0.7-1.3x the median, a beat lock needs "
+                   f"{config.min_steadiness:.0%})")
     elif events.beats.size < 2:
         why.append("the music has no beats to move")
     else:

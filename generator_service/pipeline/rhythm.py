@@ -82,8 +82,8 @@ def _velocity(body_velocity: np.ndarray, n: int) -> np.ndarray:
 class MotionAnalysis:
     """Motion beats of one clip.
 
-    `times` [K] seconds; `source` is "vertical_velocity" (one event per bob) or "energy_minima"
-    (every pause/reversal); `tempo_bpm` is the event rate as BPM (None with fewer than 4 events);
+    `times` [K] seconds; `source` is "vertical_velocity" (one event per bob), "energy_minima"
+    (every pause/reversal) or "still" (no movement above `min_speed`: no events); `tempo_bpm` is the event rate as BPM (None with fewer than 4 events);
     `duration_s` = N / fps.
     """
 
@@ -129,20 +129,39 @@ def _energy_minima(energy: np.ndarray, fps: float, min_excursion: float) -> np.n
     return (idx + np.clip(shift, -0.5, 0.5)) / fps
 
 
+def _regular_intervals(times: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(inter-event intervals [K-1], mask of those within 0.7-1.3 x their median), or None."""
+    ioi = np.diff(np.asarray(times, dtype=np.float64))
+    med = float(np.median(ioi)) if ioi.size else 0.0
+    if med <= _EPS:
+        return None
+    return ioi, (ioi >= 0.7 * med) & (ioi <= 1.3 * med)
+
+
 def tempo_from_events(times: np.ndarray, min_events: int = 4) -> float | None:
     """Event rate in BPM: 60 / mean of the inter-event intervals within 0.7-1.3 x their median.
 
     `times` [K] seconds, sorted. None with fewer than `min_events` events.
     """
-    times = np.asarray(times, dtype=np.float64)
-    if times.size < min_events:
+    found = _regular_intervals(times) if np.asarray(times).size >= min_events else None
+    if found is None:
         return None
-    ioi = np.diff(times)
-    med = float(np.median(ioi))
-    if med <= _EPS:
-        return None
-    regular = ioi[(ioi >= 0.7 * med) & (ioi <= 1.3 * med)]
-    return 60.0 / float(np.mean(regular))
+    ioi, regular = found
+    return 60.0 / float(np.mean(ioi[regular]))
+
+
+def steadiness(times: np.ndarray, min_events: int = 4) -> float:
+    """Share of the inter-event intervals within 0.7-1.3 x their median (the ones the tempo uses):
+    ~1 for a steady bob (a missed beat costs two intervals), ~0.5 for MediaPipe jitter of a still
+    performer. 0 with fewer than `min_events` events."""
+    found = _regular_intervals(times) if np.asarray(times).size >= min_events else None
+    return 0.0 if found is None else float(np.mean(found[1]))
+
+
+def _typical_speed(curve: np.ndarray) -> float:
+    """Median |curve| over its nonzero samples (features are exactly 0 where nobody is seen)."""
+    moving = np.abs(curve[curve != 0])
+    return float(np.median(moving)) if moving.size else 0.0
 
 
 def analyze_motion(
@@ -152,42 +171,59 @@ def analyze_motion(
     *,
     min_excursion: float = 0.3,
     y_down: bool = True,
+    min_speed: float = 0.0,
 ) -> MotionAnalysis:
     """Motion beats of a clip (definition in the module docstring).
 
     `motion_energy` [N], `body_velocity` [N, 2] or None, `fps` the feature rate. `y_down` says that
     +y of `body_velocity` points down (MediaPipe image coordinates). The vertical velocity is used
-    when given and not flat; otherwise the energy minima.
+    when given and not flat; otherwise the energy minima. `min_speed` (curve units per second, 0 =
+    off): a curve whose median absolute value (over the frames where it is not exactly 0, i.e. with
+    a person) stays below it is landmark jitter, not movement; with both curves below it the clip is
+    "still" and has no motion beats.
     """
     fps = check_positive(fps, "fps")
     energy = as_curve(motion_energy, "motion_energy")
     if not 0 < min_excursion < 1:
         raise ConfigError(f"min_excursion: {min_excursion} is outside (0, 1)")
+    if not (min_speed >= 0 and np.isfinite(min_speed)):
+        raise ConfigError(f"min_speed: must be >= 0, got {min_speed}")
     duration = energy.size / fps
     if body_velocity is not None:
         vel = _velocity(body_velocity, energy.size)
         v_down = vel[:, 1] if y_down else -vel[:, 1]
-        times = _bottom_reversals(v_down, fps, min_excursion)
+        moving = _typical_speed(v_down) >= min_speed
+        times = _bottom_reversals(v_down, fps, min_excursion) if moving else np.zeros(0)
         if times.size:
             return MotionAnalysis(
                 times, "vertical_velocity", tempo_from_events(times), duration, fps, min_excursion
             )
         logger.debug("vertical velocity is flat; falling back to motion-energy minima")
+    if min_speed > 0 and _typical_speed(energy) < min_speed:
+        return MotionAnalysis(np.zeros(0), "still", None, duration, fps, min_excursion)
     times = _energy_minima(energy, fps, min_excursion)
     return MotionAnalysis(times, "energy_minima", tempo_from_events(times), duration, fps, min_excursion)
 
 
+#: Median speed (shoulder widths per second) below which a feature curve is MediaPipe's jitter, not
+#: movement. Measured on the astronaut demo clip at 640x360, 10 fps: a still performer has a median
+#: vertical body speed of 0.10 and a median motion energy of 0.21; bobbing at 2 Hz by 4 % of the
+#: frame height, 0.57 and 0.64. (A sinusoidal bob of f Hz has a median speed of 4.4 f x its
+#: amplitude: at 1 Hz it clears the floor from 0.14 shoulder widths peak to peak.)
+STILL_SPEED = 0.3
 
 
-def motion_beats_of_track(track: FeatureTrack, *, min_excursion: float = 0.3,
+def motion_beats_of_track(track: FeatureTrack, *, min_excursion: float = 0.3, min_speed: float = STILL_SPEED,
                           spec: FeatureSpec = FEATURE_SPEC) -> MotionAnalysis:
-    """Motion beats of a feature track (its pose energy and body-centre velocity, image convention).
+    """Motion beats of a feature track (its pose energy and body-centre velocity, image convention,
+    in shoulder widths per second); a still performer (`min_speed`) has none.
 
     Times are seconds from the track's first sample (the start of the analysed range).
     """
     values = track.values
     body = values[:, [spec.index("pose.body_vel.x"), spec.index("pose.body_vel.y")]]
-    return analyze_motion(values[:, spec.index("pose.energy")], track.fps, body, min_excursion=min_excursion)
+    return analyze_motion(values[:, spec.index("pose.energy")], track.fps, body, min_excursion=min_excursion,
+                          min_speed=min_speed)
 
 
 # ---------------------------------------------------------------------------------------------
