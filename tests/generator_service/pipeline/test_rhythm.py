@@ -28,7 +28,7 @@ def test_jitter_of_a_still_performer_is_still_with_the_floor_and_beats_without()
 
 
 def test_a_small_real_bob_clears_the_floor() -> None:
-    energy, vel = _bob(1.0, 0.06, jitter=0.05)
+    energy, vel = _bob(1.0, 0.08, jitter=0.05)  # 0.16 shoulder widths peak to peak
     motion = analyze_motion(energy, FPS, vel, min_speed=STILL_SPEED)
     assert motion.source == "vertical_velocity" and motion.tempo_bpm == pytest.approx(60, rel=0.05)
 
