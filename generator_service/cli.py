@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
+    add_sync_parser(sub)
     return parser
 
 
@@ -222,6 +223,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         bar.close()
     report = {"video": str(args.video), "start": start, "end": end} | analyze_track(track)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def add_sync_parser(sub: Any) -> None:
+    """`sync VIDEO MUSIC -o OUT.wav`: fit any music to the performer (beat lock)."""
+    p = sub.add_parser("sync", help="fit a music file to the performer's beats, cuts and markers (time-stretch)")
+    p.add_argument("video", type=Path)
+    p.add_argument("music", type=Path, help="WAV, FLAC, OGG, MP3 or AIFF; OUT.wav keeps its rate and channels")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output WAV (OUT.json beside it)")
+    p.add_argument("--hits", type=Path, default=None,
+                   help='JSON [{"t": s, "kind": "cut"|"marker", "strength": 0..1}], t on the video\'s clock')
+    p.add_argument("--max-stretch", type=float, default=None,
+                   help="bound of the local stretch (default 0.08 = +-8 %%)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_range(p)
+    _add_features(p)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from .sync import SyncRequest, sync_files
+
+    bound = {} if args.max_stretch is None else {"max_stretch": args.max_stretch}
+    request = SyncRequest(args.video, args.music, args.output, args.start, args.end, args.hits, **bound)
+    bar = BarProgress(enabled=not args.quiet)
+    try:
+        meta = sync_files(request, _feature_config(args), progress=bar)
+    finally:
+        bar.close()
+    print(f"{args.output}: {'locked' if meta['locked'] else 'NOT locked'} ({meta['reason']})")
     return 0
 
 
@@ -306,6 +336,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "bench": cmd_bench,
             dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run}
+COMMANDS["sync"] = cmd_sync
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:

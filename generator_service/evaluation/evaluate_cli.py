@@ -1,6 +1,12 @@
 """The `evaluate` command: generate with the model (+ adapter) and the text-only baseline, same
 seeds and prompts, score both against the video's motion and expression, write report.html/.json.
 
+Beside them (`--systems`, default all that apply): "beat-locked" (the text-only music locked to
+the clip's motion beats and hits by the beat lock) and "beat-locked+schedule" (the same lock on
+music made with a prompt per schedule segment, `pipeline.schedule`; each segment is generated on
+its own for now, without continuation across segments; --clips only). A clip's hits are read from
+a sibling `STEM.hits.json` (`[{"t", "kind", "strength"}]`, seconds on the video's clock).
+
 `--clips DIR`: every video in DIR (features read with MediaPipe, music scored by the pipeline); a
 clip's own music (a sibling audio file with its stem, else its audio track) is the ground truth.
 `--data PREPARED`: the test split of a prepared dataset (condition at 50 Hz; its music, decoded
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +34,11 @@ logger = logging.getLogger(__name__)
 NAME = "evaluate"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 FAD_CHOICES = ("none", "encodec", "clap")
+#: Every system `--systems` may name; "auto" is all that apply (expotion needs --adapter,
+#: beat-locked+schedule needs --clips).
+SYSTEM_CHOICES = ("expotion", "text-only", "beat-locked", "beat-locked+schedule")
+#: Seconds of fade at each join of independently generated schedule segments (no click).
+SEGMENT_FADE_S = 0.01
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,6 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N clips")
     p.add_argument("--tolerance", type=float, default=0.1, help="beat hit window, +- seconds")
+    p.add_argument("--systems", default="auto",
+                   help=f"comma-separated, from {', '.join(SYSTEM_CHOICES)} (default: all that apply)")
+    p.add_argument("--max-stretch", type=float, default=0.08, help="beat lock: local stretch bound (+-)")
     p.add_argument("--fad", choices=FAD_CHOICES, default="none",
                    help="FAD vs ground truth on this embedding: the music model's EnCodec or CLAP (needs --clap)")
     p.add_argument("--clap", default=None, metavar="PATH_OR_ID",
@@ -86,7 +101,7 @@ def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
     from ..pipeline.video import probe_video, resolve_range
 
     videos = sorted(p for p in args.clips.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)[: args.limit]
-    items, requests = [], {}
+    items, requests, tracks = [], {}, {}
     base = scorer_for("text-only")
     for video in videos:
         request = ScoreRequest(video, analyze=True)
@@ -95,19 +110,53 @@ def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
         track = base.read_features(video, start, end, lambda *a: None, None)
         truth = _clip_truth(video, info, start, end, base.music.sample_rate)
         items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed,
-                                         ground_truth_audio=truth))
-        requests[video.name] = request
+                                         ground_truth_audio=truth, hits=_clip_hits(video, start, end)))
+        requests[video.name] = replace(request, start=start, end=end)
+        tracks[video.name] = track
 
     def generate(item, system: str) -> np.ndarray:
-        from dataclasses import replace
-
         from ..config import GenerationConfig
 
         request = replace(requests[item.clip_id], analyze=False,
                           generation=GenerationConfig(prompt=item.prompt, seed=item.seed or 0))
+        if system == "text-only+schedule":
+            return _scheduled_take(base, request, tracks[item.clip_id], item.hits)
         return scorer_for(system)(request).takes[0]
 
     return items, generate
+
+
+def _clip_hits(video: Path, start: float, end: float) -> tuple:
+    """The hits of a clip from its sibling STEM.hits.json (video clock), on the range's clock."""
+    from ..pipeline.hits import load_hits, shift_hits
+
+    path = video.with_name(f"{video.stem}.hits.json")
+    return tuple(shift_hits(load_hits(path), start, end)) if path.is_file() else ()
+
+
+def _scheduled_take(scorer: Any, request: Any, track: Any, hits: tuple) -> np.ndarray:
+    """The text-only music with a prompt per schedule segment: each segment generated on its own
+    (the request's prompt + the segment's words), joined with short fades -> [S], the range's length.
+    A stand-in until generation follows the schedule with continuation across windows."""
+    from ..audio import exact_num_samples, fit_length
+    from ..pipeline.analysis import estimate_tempo
+    from ..pipeline.schedule import plan_schedule
+    from ..pipeline.score import join_prompt
+
+    music = scorer.music
+    segments = plan_schedule(track, hits, music.max_window_s, tempo_bpm=estimate_tempo(track).bpm)
+    fade = max(1, int(SEGMENT_FADE_S * music.sample_rate))
+    parts = []
+    for seg in segments:
+        gen = replace(request.generation, prompt=join_prompt(request.generation.prompt, seg.prompt))
+        take = scorer(replace(request, start=request.start + seg.start, end=request.start + seg.end,
+                              generation=gen)).takes[0].copy()
+        n = min(fade, take.size // 2)
+        take[:n] *= np.linspace(0.0, 1.0, n, dtype=take.dtype) if parts else 1.0
+        take[take.size - n:] *= np.linspace(1.0, 0.0, n, dtype=take.dtype)
+        parts.append(take)
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return fit_length(audio, exact_num_samples(request.end - request.start, music.sample_rate))
 
 
 def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
@@ -140,6 +189,25 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
         return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]
 
     return items, generate
+
+
+def _systems(args: argparse.Namespace, has_adapter: bool) -> tuple[str, ...]:
+    """The systems to compare, first the one under test (ConfigError for a name that cannot run)."""
+    if args.systems == "auto":
+        wanted = [s for s in SYSTEM_CHOICES if (s != "expotion" or has_adapter)
+                  and (s != "beat-locked+schedule" or args.clips is not None)]
+        return tuple(wanted)
+    wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in SYSTEM_CHOICES]
+    if unknown or not wanted:
+        raise ConfigError(f"--systems: unknown {', '.join(unknown) or '(none given)'}",
+                          hint=f"Choose from {', '.join(SYSTEM_CHOICES)}.")
+    if "expotion" in wanted and not has_adapter:
+        raise ConfigError("--systems: expotion needs --adapter")
+    if "beat-locked+schedule" in wanted and args.clips is None:
+        raise ConfigError("--systems: beat-locked+schedule needs --clips (a prepared dataset has no video to "
+                          "plan a schedule from)")
+    return tuple(dict.fromkeys(wanted))
 
 
 def check_reference_args(args: argparse.Namespace) -> None:
@@ -182,10 +250,16 @@ def run(args: argparse.Namespace) -> int:
     from .report import write_report
     from .runner import EvalConfig, evaluate
 
+    systems = _systems(args, args.adapter is not None)
+    if any(s.startswith("beat-locked") for s in systems):
+        from ..pipeline.beatlock import check_max_stretch
+        from ..pipeline.rubberband import find_rubberband
+
+        check_max_stretch(args.max_stretch)
+        find_rubberband()
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
     embedder, text_scorer, reference_meta = _references(args, music)
     adapter = load_adapter(args.adapter, music) if args.adapter else None
-    systems = ("expotion", "text-only") if adapter is not None else ("text-only",)
     scorers = {"text-only": Scorer(music)}
     if adapter is not None:
         scorers["expotion"] = Scorer(music, adapter=adapter)
@@ -198,8 +272,11 @@ def run(args: argparse.Namespace) -> int:
             "untrained": music.untrained, "source": str(args.clips or args.data),
             "ground_truth": f"{sum(i.ground_truth_audio is not None for i in items)} of {len(items)} clips",
             **reference_meta}
+    if "beat-locked+schedule" in systems:
+        meta["schedule"] = "a prompt per schedule segment; segments generated independently (no continuation yet)"
     try:
-        report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance),
+        report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance,
+                                                      max_stretch=args.max_stretch),
                           embedder=embedder, text_scorer=text_scorer, progress=bar, meta=meta)
     finally:
         bar.close()

@@ -6,22 +6,10 @@ rate `fps` with sample i at time i / fps: `motion_energy [N]` (mean landmark spe
 `expression_intensity [N]`. Each metric returns a frozen dataclass with its numbers and the
 tolerance/window it used. Every function is deterministic.
 
-Motion beats (what in the motion corresponds to a musical beat):
-- A performer who moves to music bobs or nods once per beat and *lands* on the beat: the beat is the
-  bottom of the bob, where the downward movement stops and turns upward. With `body_velocity` given
-  (and moving vertically), a motion beat is a **down-to-up zero crossing of the vertical body
-  velocity**, located to sub-frame precision by linear interpolation; a crossing counts only after
-  the downward speed exceeded `min_excursion` x the 95th-percentile vertical speed (hysteresis
-  against jitter). A bob at f Hz gives f motion beats per second: at 2 Hz, 120 motion BPM.
-- With only `motion_energy` (an unsigned speed), top and bottom of a bob look the same: the
-  events are **local minima of motion energy** (pauses / reversals; the "kinematic beats" of
-  AIST++), with prominence >= `min_excursion` x the curve's 5-95 % range. A bob at f Hz then gives
-  2f events per second, so these are beats *and* off-beats; the source is recorded
-  (`MotionAnalysis.source`) and tempo comparison names the octave relation instead of hiding it
-  (each reversal may be a beat, as in arm strokes, or a half beat, as in a bob seen by speed only).
-
-Music events: librosa onset strength (hop 512 at 32 kHz = 16 ms), `onset_detect` and `beat_track`.
-Audio whose every frame is below -60 dBFS RMS is silent: no events, no tempo.
+Motion beats and music events are defined once, in `pipeline.rhythm` (the beat lock uses the same
+definition); they are re-exported here. Music events: librosa onset strength (hop 512 at 32 kHz =
+16 ms), `onset_detect` and `beat_track`. Audio whose every frame is below -60 dBFS RMS is silent:
+no events, no tempo.
 """
 
 from __future__ import annotations
@@ -32,17 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from ..pipeline.rhythm import (  # noqa: F401  (re-exported: the evaluation's motion-beat definition)
+    DB_FLOOR, HOP_LENGTH, N_FFT, SILENCE_DB, MotionAnalysis, analyze_motion, as_curve, check_positive,
+    motion_beats_of_track, rms_db, tempo_from_events,
+)
+from ..pipeline.rhythm import music_events as _music_events
 
 logger = logging.getLogger(__name__)
 
 #: MusicGen's output rate; the default sample rate of every audio input.
 SAMPLE_RATE = 32_000
-#: Analysis hop in samples (16 ms at 32 kHz).
-HOP_LENGTH = 512
-N_FFT = 2048
-#: RMS floor in dBFS; frames below `SILENCE_DB` count as silent.
-DB_FLOOR = -80.0
-SILENCE_DB = -60.0
 #: Default half-width of the window in which a music event "hits" a motion event (seconds).
 #: +-100 ms = +-1 frame at the 10 fps feature rate (music events are at 16 ms resolution).
 DEFAULT_TOLERANCE_S = 0.1
@@ -57,138 +44,6 @@ TEMPO_RELATIONS: tuple[tuple[str, float], ...] = (
     ("third", 1.0 / 3.0),
 )
 _EPS = 1e-9
-
-
-# ---------------------------------------------------------------------------------------------
-# input checks
-
-
-def _curve(x: np.ndarray, name: str) -> np.ndarray:
-    """A finite 1-D float64 copy of `x`, or ConfigError naming `name`."""
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ConfigError(f"{name}: expected shape [N], got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"{name}: contains NaN or infinite values")
-    return arr
-
-
-def _positive(value: float, name: str) -> float:
-    if not (value > 0 and np.isfinite(value)):
-        raise ConfigError(f"{name}: must be a positive number, got {value}")
-    return float(value)
-
-
-def _velocity(body_velocity: np.ndarray, n: int) -> np.ndarray:
-    arr = np.asarray(body_velocity, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] != n:
-        raise ConfigError(f"body_velocity: expected shape [{n}, 2], got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ConfigError("body_velocity: contains NaN or infinite values")
-    return arr
-
-
-# ---------------------------------------------------------------------------------------------
-# motion
-
-
-@dataclass(frozen=True)
-class MotionAnalysis:
-    """Motion beats of one clip.
-
-    `times` [K] seconds; `source` is "vertical_velocity" (one event per bob) or "energy_minima"
-    (every pause/reversal); `tempo_bpm` is the event rate as BPM (None with fewer than 4 events);
-    `duration_s` = N / fps.
-    """
-
-    times: np.ndarray
-    source: str
-    tempo_bpm: float | None
-    duration_s: float
-    fps: float
-    min_excursion: float
-
-
-def _bottom_reversals(v_down: np.ndarray, fps: float, min_excursion: float) -> np.ndarray:
-    """Down-to-up zero crossings of `v_down` [N] (+ = downward), seconds, with hysteresis."""
-    amp = float(np.percentile(np.abs(v_down), 95))
-    if amp <= _EPS:
-        return np.zeros(0)
-    threshold = min_excursion * amp
-    times: list[float] = []
-    armed = bool(v_down[0] > threshold)
-    for i in range(1, v_down.size):
-        if v_down[i] > threshold:
-            armed = True
-        elif armed and v_down[i - 1] > 0 >= v_down[i]:
-            frac = v_down[i - 1] / (v_down[i - 1] - v_down[i])
-            times.append((i - 1 + frac) / fps)
-            armed = False
-    return np.asarray(times)
-
-
-def _energy_minima(energy: np.ndarray, fps: float, min_excursion: float) -> np.ndarray:
-    """Prominent local minima of `energy` [N], seconds, refined by parabolic interpolation."""
-    from scipy.signal import find_peaks
-
-    spread = float(np.percentile(energy, 95) - np.percentile(energy, 5))
-    if spread <= _EPS:
-        return np.zeros(0)
-    idx, _ = find_peaks(-energy, prominence=min_excursion * spread)
-    idx = idx[(idx > 0) & (idx < energy.size - 1)]
-    left, mid, right = energy[idx - 1], energy[idx], energy[idx + 1]
-    denom = left - 2 * mid + right
-    safe = np.where(np.abs(denom) > _EPS, denom, 1.0)
-    shift = np.where(np.abs(denom) > _EPS, 0.5 * (left - right) / safe, 0.0)
-    return (idx + np.clip(shift, -0.5, 0.5)) / fps
-
-
-def tempo_from_events(times: np.ndarray, min_events: int = 4) -> float | None:
-    """Event rate in BPM: 60 / mean of the inter-event intervals within 0.7-1.3 x their median.
-
-    `times` [K] seconds, sorted. None with fewer than `min_events` events.
-    """
-    times = np.asarray(times, dtype=np.float64)
-    if times.size < min_events:
-        return None
-    ioi = np.diff(times)
-    med = float(np.median(ioi))
-    if med <= _EPS:
-        return None
-    regular = ioi[(ioi >= 0.7 * med) & (ioi <= 1.3 * med)]
-    return 60.0 / float(np.mean(regular))
-
-
-def analyze_motion(
-    motion_energy: np.ndarray,
-    fps: float,
-    body_velocity: np.ndarray | None = None,
-    *,
-    min_excursion: float = 0.3,
-    y_down: bool = True,
-) -> MotionAnalysis:
-    """Motion beats of a clip (definition in the module docstring).
-
-    `motion_energy` [N], `body_velocity` [N, 2] or None, `fps` the feature rate. `y_down` says that
-    +y of `body_velocity` points down (MediaPipe image coordinates). The vertical velocity is used
-    when given and not flat; otherwise the energy minima.
-    """
-    fps = _positive(fps, "fps")
-    energy = _curve(motion_energy, "motion_energy")
-    if not 0 < min_excursion < 1:
-        raise ConfigError(f"min_excursion: {min_excursion} is outside (0, 1)")
-    duration = energy.size / fps
-    if body_velocity is not None:
-        vel = _velocity(body_velocity, energy.size)
-        v_down = vel[:, 1] if y_down else -vel[:, 1]
-        times = _bottom_reversals(v_down, fps, min_excursion)
-        if times.size:
-            return MotionAnalysis(
-                times, "vertical_velocity", tempo_from_events(times), duration, fps, min_excursion
-            )
-        logger.debug("vertical velocity is flat; falling back to motion-energy minima")
-    times = _energy_minima(energy, fps, min_excursion)
-    return MotionAnalysis(times, "energy_minima", tempo_from_events(times), duration, fps, min_excursion)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,13 +70,6 @@ class MusicAnalysis:
     silent: bool
 
 
-def _rms_db(audio: np.ndarray) -> np.ndarray:
-    import librosa
-
-    rms = librosa.feature.rms(y=audio, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
-    return np.maximum(20.0 * np.log10(np.maximum(rms, _EPS)), DB_FLOOR)
-
-
 def _centroid(audio: np.ndarray, sr: int, loud: np.ndarray) -> np.ndarray:
     """Spectral centroid [F] in Hz; silent frames take the value interpolated from loud ones."""
     import librosa
@@ -236,28 +84,15 @@ def _centroid(audio: np.ndarray, sr: int, loud: np.ndarray) -> np.ndarray:
 
 def analyze_music(audio: np.ndarray, sr: int = SAMPLE_RATE) -> MusicAnalysis:
     """Beats, onsets, tempo and energy/brightness curves of `audio` [S] (mono)."""
-    import librosa
-
-    y = _curve(audio, "audio").astype(np.float32)
-    sr = int(_positive(sr, "sr"))
-    frame_rate = sr / HOP_LENGTH
-    rms_db = _rms_db(y)
-    loud = rms_db > SILENCE_DB
-    empty = np.zeros(0)
-    if not loud.any():
-        zeros = np.zeros(rms_db.size)
-        return MusicAnalysis(empty, empty, None, zeros, rms_db, zeros, frame_rate, y.size / sr, True)
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP_LENGTH)[: rms_db.size]
-    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="time")
-    lib_tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="time")
-    tempo = tempo_from_events(beats)
-    if tempo is None:
-        lib = float(np.atleast_1d(lib_tempo)[0])
-        tempo = lib if lib > 0 else None
-    centroid = _centroid(y, sr, loud)
+    events = _music_events(audio, sr)
+    loud = events.rms_db > SILENCE_DB
+    if events.silent:
+        centroid = np.zeros(events.rms_db.size)
+    else:
+        centroid = _centroid(as_curve(audio, "audio").astype(np.float32), int(sr), loud)
     return MusicAnalysis(
-        np.asarray(beats, dtype=np.float64), np.asarray(onsets, dtype=np.float64), tempo,
-        env.astype(np.float64), rms_db, centroid, frame_rate, y.size / sr, False,
+        events.beats, events.onsets, events.tempo_bpm, events.onset_envelope, events.rms_db, centroid,
+        events.frame_rate, events.duration_s, events.silent,
     )
 
 
@@ -324,10 +159,10 @@ def beat_alignment(
     n_shifts: int = 64,
 ) -> AlignmentResult:
     """Alignment of motion events [K] with music events [M] (seconds) over [0, duration_s)."""
-    tolerance_s = _positive(tolerance_s, "tolerance_s")
-    duration_s = _positive(duration_s, "duration_s")
-    a = np.sort(_curve(motion_times, "motion_times"))
-    b = np.sort(_curve(music_times, "music_times"))
+    tolerance_s = check_positive(tolerance_s, "tolerance_s")
+    duration_s = check_positive(duration_s, "duration_s")
+    a = np.sort(as_curve(motion_times, "motion_times"))
+    b = np.sort(as_curve(music_times, "music_times"))
     a, b = a[(a >= 0) & (a < duration_s)], b[(b >= 0) & (b < duration_s)]
     offsets = match_events(a, b, tolerance_s)
     n = offsets.size
@@ -348,6 +183,41 @@ def beat_alignment(
         chance_f_measure=float(np.mean(chance)) if chance else 0.0,
         mean_abs_offset_s=float(np.mean(offsets)) if n else None,
     )
+
+
+#: Default half-width of the window in which a music onset "lands" on a hit point (seconds).
+DEFAULT_HIT_TOLERANCE_S = 0.03
+
+
+@dataclass(frozen=True)
+class HitAlignment:
+    """How many hit points (cuts, markers) have a music onset within +-`tolerance_s`.
+
+    `landed` / `n_hits` is `hit_rate` (None without hits); `offsets_s` [H] are the signed distances
+    onset - hit to the nearest onset (None where the music has no onset at all).
+    """
+
+    tolerance_s: float
+    n_hits: int
+    landed: int
+    offsets_s: list[float | None]
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.landed / self.n_hits if self.n_hits else None
+
+
+def hit_alignment(hit_times: np.ndarray, onsets: np.ndarray, *,
+                  tolerance_s: float = DEFAULT_HIT_TOLERANCE_S) -> HitAlignment:
+    """Hit points [H] (seconds) against music onsets [O] (seconds)."""
+    tolerance_s = check_positive(tolerance_s, "tolerance_s")
+    hits = as_curve(np.asarray(hit_times, dtype=np.float64).reshape(-1), "hit_times")
+    ons = np.sort(as_curve(np.asarray(onsets, dtype=np.float64).reshape(-1), "onsets"))
+    offsets: list[float | None] = []
+    for h in hits:
+        offsets.append(None if ons.size == 0 else float(ons[np.argmin(np.abs(ons - h))] - h))
+    landed = sum(o is not None and abs(o) <= tolerance_s for o in offsets)
+    return HitAlignment(tolerance_s, int(hits.size), int(landed), offsets)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +275,7 @@ def tempo_consistency(
     tolerance: float = DEFAULT_TEMPO_TOLERANCE,
 ) -> TempoResult:
     """Compare the music tempo with the motion tempo and (when given) the ground-truth tempo."""
-    tolerance = _positive(tolerance, "tolerance")
+    tolerance = check_positive(tolerance, "tolerance")
     beat_bpm = motion.tempo_bpm
     return TempoResult(
         music_bpm=music_bpm,
@@ -517,8 +387,8 @@ def expression_following(
     max_lag_s: float = 0.5,
 ) -> ExpressionResult:
     """How music energy/brightness follow `expression` [N] (intensity at `fps`) over time."""
-    fps = _positive(fps, "fps")
-    expr = _curve(expression, "expression_intensity")
+    fps = check_positive(fps, "fps")
+    expr = as_curve(expression, "expression_intensity")
     if smoothing_s < 0 or max_lag_s < 0:
         raise ConfigError(f"smoothing_s/max_lag_s must be >= 0, got {smoothing_s}/{max_lag_s}")
     n = min(expr.size, int(round(music.duration_s * fps)))

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 #: Per-clip figures are drawn for at most this many clips (the table lists all of them).
 MAX_CLIP_PLOTS = 24
-_COLORS = {"expotion": "#d95f02", "text-only": "#1b9e77", GROUND_TRUTH: "#7570b3"}
+_COLORS = {"expotion": "#d95f02", "text-only": "#1b9e77", GROUND_TRUTH: "#7570b3", "beat-locked": "#e7298a",
+           "beat-locked+schedule": "#66a61e", "text-only+schedule": "#e6ab02"}
 _FALLBACK_COLORS = ("#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 _CSS = """
@@ -206,6 +207,7 @@ _SUMMARY_ROWS = (
     ("expression_energy_r", "Expression ↔ loudness r"),
     ("expression_brightness_r", "Expression ↔ brightness r"),
     ("text_score", "Text adherence (CLAP)"),
+    ("hit_rate", "Hits (cuts, markers) with a music onset (±hit tol)"),
     ("n_clips", "Clips"),
 )
 
@@ -234,6 +236,29 @@ def paired_table(report: EvalReport) -> str:
             rows.append([html.escape(pair), key, f'<span class="{cls}">{_fmt(diff, 3)}</span>',
                          str(st["wins"]), str(st["losses"]), str(st["ties"]), str(st["n"])])
     return _table(["comparison", "metric", "mean diff", "wins", "losses", "ties", "n"], rows, left_cols=2)
+
+
+def lock_table(report: EvalReport) -> str:
+    """The beat-locked systems: beat F and hits before (their base system's music) and after the lock,
+    over all clips, then clip by clip with the lock's reason."""
+    if not report.locks:
+        return ""
+    rows = [[html.escape(name), html.escape(str(st["base"])), f'{st["locked"]} of {st["n_clips"]}',
+             f'{_fmt(st["beat_f_before"])} → {_fmt(st["beat_f_after"])}',
+             f'{_fmt(st["hit_rate_before"])} → {_fmt(st["hit_rate_after"])}'] for name, st in report.locks.items()]
+    overall = _table(["system", "locks the music of", "clips locked", "beat F before → after",
+                      "hits landed before → after"], rows, left_cols=2)
+    per_clip = []
+    for c in report.clips:
+        for name, lock in c.locks.items():
+            after, before = clip_metrics(c.scores[name]), clip_metrics(lock.before)
+            lo, hi = lock.stretch_range
+            per_clip.append([html.escape(c.clip_id), html.escape(name), "yes" if lock.locked else "no",
+                             f'{_fmt(before["beat_f"])} → {_fmt(after["beat_f"])}',
+                             f'{_fmt(before["hit_rate"])} → {_fmt(after["hit_rate"])}',
+                             f"{lo:.3f}–{hi:.3f}", html.escape(lock.reason)])
+    detail = _table(["clip", "system", "locked", "beat F", "hits", "stretch", "reason"], per_clip, left_cols=2)
+    return f"<h2>Beat lock: before → after</h2>{overall}{detail}"
 
 
 def clip_table(report: EvalReport) -> str:
@@ -265,6 +290,11 @@ def _definitions(report: EvalReport) -> str:
          "librosa beats; F = 2·matches/(motion+music events). Chance: mean F over 64 circular shifts of the motion "
          "beats. Silence or no motion → 0."),
         ("Onset hits", f"fraction of motion beats with a librosa onset within ±{c.tolerance_s * 1000:.0f} ms."),
+        ("Hits landed", f"fraction of the clip's hit points (cuts, markers) with a librosa onset within "
+         f"±{c.hit_tolerance_s * 1000:.0f} ms."),
+        ("Beat-locked systems", "their base system's music time-warped with Rubber Band (local stretch within "
+         f"±{c.max_stretch:.0%}) so music beats land on the motion beats and strong onsets on the hits; "
+         "\"before\" scores the base music. Music that cannot be locked honestly is left as it was."),
         ("Tempo", f"BPM from the mean regular inter-event interval (music beats, motion beats); relations "
          f"same/double/half/triple/third within ±{c.tempo_tolerance * 100:.0f} %; double/half are octave errors."),
         ("Expression following", "Pearson r of expression intensity with music loudness (RMS dB) and brightness "
@@ -305,7 +335,7 @@ def render_html(report: EvalReport, *, max_clip_plots: int = MAX_CLIP_PLOTS) -> 
         f'<h1>Expotion evaluation</h1><div class="muted">{meta}</div>{notes}'
         f"<h2>Summary</h2>{summary_table(report)}"
         f'<div class="figs">{summary_figure(report)}{tempo_figure(report)}</div>'
-        f"<h2>Paired comparison (per clip)</h2>{paired_table(report)}{fad}"
+        f"<h2>Paired comparison (per clip)</h2>{paired_table(report)}{lock_table(report)}{fad}"
         f"<h2>Per clip</h2>{clip_table(report)}{more}{clips}"
         f"<h2>Definitions</h2>{_definitions(report)}</body></html>"
     )

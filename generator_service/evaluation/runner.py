@@ -2,8 +2,11 @@
 
 Generation is injected, never done here: `generate(item, system) -> audio [S]` (mono, at
 `EvalConfig.sample_rate`) is called for every system whose audio is not already in
-`item.generated`. The caller wires the Expotion model/adapter ("expotion") and the text-only
-baseline ("text-only") with the same seed and prompt. Optional reference models are injected the
+`item.generated`. The caller wires the Expotion model/adapter ("expotion"), the text-only
+baseline ("text-only") and the baseline with a prompt per schedule segment ("text-only+schedule")
+with the same seed and prompt. The beat-locked systems (`LOCKED_SYSTEMS`) are made here: their
+base system's music locked to the clip's motion beats and hits (`pipeline.beatlock`, Rubber Band),
+and scored before and after the lock. Optional reference models are injected the
 same way (`embedder` for FAD, `text_scorer` for a CLAP score) and are off when None; nothing here
 loads or downloads a model.
 
@@ -21,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ConfigError
+from ..pipeline.beatlock import DEFAULT_MAX_STRETCH, check_max_stretch, lock_to_performer
+from ..pipeline.hits import Hit
 from ..progress import CancelToken, ProgressCallback, no_progress
 from . import metrics as m
 
@@ -28,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: The systems compared by default: the model (with its adapter) and the text-only baseline.
 SYSTEMS = ("expotion", "text-only")
+#: Systems made by the beat lock: name -> the system whose music is locked (what "before" plays).
+LOCKED_SYSTEMS = {"beat-locked": "text-only", "beat-locked+schedule": "text-only+schedule"}
 #: The name under which ground-truth music is scored like a system (the instrument's own ceiling).
 GROUND_TRUTH = "ground-truth"
 #: Audio shorter or longer than the motion by more than this is reported in the notes.
@@ -57,7 +64,8 @@ class EvalItem:
     """One clip to evaluate. Curves are at `fps` with sample i at time i / fps.
 
     `motion_energy` [N], `expression_intensity` [N], `body_velocity` [N, 2] or None (+y down),
-    `ground_truth_audio` [S] or None, `generated` maps system -> audio [S] already made.
+    `ground_truth_audio` [S] or None, `generated` maps system -> audio [S] already made, `hits` the
+    cuts/markers of the clip (seconds on the clip's clock) the music should accent.
     """
 
     clip_id: str
@@ -69,6 +77,7 @@ class EvalItem:
     seed: int | None = None
     ground_truth_audio: np.ndarray | None = None
     generated: dict[str, np.ndarray] = field(default_factory=dict)
+    hits: tuple[Hit, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.clip_id:
@@ -103,6 +112,10 @@ class EvalConfig:
     min_excursion: float = 0.3
     #: Whether +y of body_velocity points down (MediaPipe image coordinates).
     y_down: bool = True
+    #: Bound of the beat lock's local stretch (the beat-locked systems).
+    max_stretch: float = DEFAULT_MAX_STRETCH
+    #: Half-width of the window in which a music onset lands on a hit, seconds.
+    hit_tolerance_s: float = m.DEFAULT_HIT_TOLERANCE_S
 
     def __post_init__(self) -> None:
         if not self.systems or len(set(self.systems)) != len(self.systems) or GROUND_TRUTH in self.systems:
@@ -117,6 +130,17 @@ class EvalConfig:
             raise ConfigError("expression_smoothing_s and expression_max_lag_s: must be >= 0")
         if not 0 < self.min_excursion < 1:
             raise ConfigError(f"min_excursion: {self.min_excursion} is outside (0, 1)")
+        check_max_stretch(self.max_stretch)
+        if not 0 < self.hit_tolerance_s <= 0.5:
+            raise ConfigError(f"hit_tolerance_s: {self.hit_tolerance_s} is outside (0, 0.5] s")
+        if any(LOCKED_SYSTEMS.get(s) == s for s in self.systems):
+            raise ConfigError("systems: a beat-locked system cannot be its own base")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The systems whose music is generated (or given): each plain system and each locked one's base."""
+        names = [LOCKED_SYSTEMS.get(s, s) for s in self.systems]
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -131,6 +155,20 @@ class SystemScores:
     beats_vs_reference: m.AlignmentResult | None
     #: Text adherence from the optional `text_scorer`.
     text_score: float | None
+    #: Hits with a music onset within +-hit_tolerance_s (None when the clip has no hits).
+    hits: m.HitAlignment | None = None
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    """What the beat lock did to one clip's music for a locked system: its base system, whether it
+    locked and why, the local stretch range used, and the base music's scores ("before")."""
+
+    base: str
+    locked: bool
+    reason: str
+    stretch_range: tuple[float, float]
+    before: SystemScores
 
 
 @dataclass(frozen=True)
@@ -146,6 +184,8 @@ class ClipResult:
     expression_intensity: np.ndarray
     music: dict[str, m.MusicAnalysis]
     scores: dict[str, SystemScores]
+    locks: dict[str, LockOutcome] = field(default_factory=dict)
+    hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +199,8 @@ class EvalReport:
     fad: dict[str, float] | None
     notes: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Per locked system: beat F and hit rate before/after the lock, clips locked (`lock_summary`).
+    locks: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
     @property
     def system_names(self) -> list[str]:
@@ -176,6 +218,7 @@ class EvalReport:
                 "aggregate": self.aggregate,
                 "paired": self.paired,
                 "fad": self.fad,
+                "locks": self.locks,
                 "clips": [_clip_dict(c) for c in self.clips],
             }
         )
@@ -233,6 +276,8 @@ def _score_system(
         ),
         beats_vs_reference=versus_ref,
         text_score=text_score,
+        hits=m.hit_alignment(np.array([h.t for h in item.hits]), music.onsets, tolerance_s=config.hit_tolerance_s)
+        if item.hits else None,
     )
 
 
@@ -254,18 +299,30 @@ def evaluate_clip(
     motion = m.analyze_motion(
         item.motion_energy, item.fps, item.body_velocity, min_excursion=config.min_excursion, y_down=config.y_down
     )
-    audios: dict[str, np.ndarray] = {}
-    for system in config.systems:
+    sources: dict[str, np.ndarray] = {}
+    for name in _sources(item, config):
         if cancel is not None:
             cancel.check()
-        audios[system] = _audio_for(item, system, generate)
+        sources[name] = _audio_for(item, name, generate)
+    audios: dict[str, np.ndarray] = {}
+    locked: dict[str, tuple[str, Any]] = {}
+    for system in config.systems:
+        base = LOCKED_SYSTEMS.get(system)
+        if base is None or system in item.generated:
+            audios[system] = sources[system] if base is None else _audio_for(item, system, None)
+            continue
+        if cancel is not None:
+            cancel.check()
+        result = lock_to_performer(sources[base], config.sample_rate, motion.times, item.hits, config.max_stretch)
+        audios[system], locked[system] = result.audio, (base, result)
     if item.ground_truth_audio is not None:
         audios[GROUND_TRUTH] = _check_audio(item.ground_truth_audio, f"{item.clip_id}/ground truth")
     if audio_sink is not None:
         for name, audio in audios.items():
             audio_sink.setdefault(name, []).append(audio)
+    befores = {base: sources[base] for base, _ in locked.values() if base not in audios}
     music: dict[str, m.MusicAnalysis] = {}
-    for name, audio in audios.items():
+    for name, audio in (audios | befores).items():
         if cancel is not None:
             cancel.check()
         music[name] = m.analyze_music(audio, config.sample_rate)
@@ -273,18 +330,38 @@ def evaluate_clip(
         if step is not None:
             step()
     reference = music.get(GROUND_TRUTH)
-    scores = {
-        name: _score_system(
-            item, motion, music[name], None if name == GROUND_TRUTH else reference, config,
-            None if text_scorer is None else float(text_scorer(audios[name], config.sample_rate, item.prompt)),
-        )
-        for name in music
+
+    def score(name: str, text: bool) -> SystemScores:
+        text_score = None
+        if text and text_scorer is not None:
+            text_score = float(text_scorer(audios[name], config.sample_rate, item.prompt))
+        return _score_system(item, motion, music[name], None if name == GROUND_TRUTH else reference, config,
+                             text_score)
+
+    scores = {name: score(name, True) for name in audios}
+    locks = {
+        system: LockOutcome(base, r.locked, r.reason, r.stretch_range,
+                            scores[base] if base in scores else score(base, False))
+        for system, (base, r) in locked.items()
     }
     return ClipResult(
         item.clip_id, item.prompt, item.seed, motion.duration_s, motion,
         np.asarray(item.motion_energy, dtype=np.float64), np.asarray(item.expression_intensity, dtype=np.float64),
-        music, scores,
+        {k: v for k, v in music.items() if k in audios}, scores, locks, tuple(item.hits),
     )
+
+
+def _sources(item: EvalItem, config: EvalConfig) -> list[str]:
+    """The systems whose audio must be given or generated for `item`: each plain system, and the
+    base of each locked system whose locked audio is not given."""
+    names = [LOCKED_SYSTEMS.get(s, s) if s not in item.generated else s for s in config.systems]
+    return [n for n in dict.fromkeys(names) if n not in LOCKED_SYSTEMS]
+
+
+def _analyses(item: EvalItem, config: EvalConfig) -> int:
+    """How many audio analyses `evaluate_clip` makes for `item` (progress units)."""
+    locked_bases = {LOCKED_SYSTEMS[s] for s in config.systems if s in LOCKED_SYSTEMS and s not in item.generated}
+    return len(config.systems) + len(locked_bases - set(config.systems)) + (item.ground_truth_audio is not None)
 
 
 def _note_length(clip_id: str, name: str, audio_s: float, motion_s: float, notes: list[str] | None) -> None:
@@ -322,7 +399,30 @@ def clip_metrics(s: SystemScores) -> dict[str, float | None]:
         "expression_brightness_r": s.expression.brightness_r,
         "beats_vs_reference_f": None if s.beats_vs_reference is None else s.beats_vs_reference.f_measure,
         "text_score": s.text_score,
+        "hit_rate": None if s.hits is None else s.hits.hit_rate,
     }
+
+
+def lock_summary(clips: list[ClipResult], systems: tuple[str, ...]) -> dict[str, dict[str, float | int | None]]:
+    """Per locked system: its base, the mean beat F and hit rate of the base music ("before") and of
+    the locked music ("after") over the clips, and how many clips the lock locked."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for system in systems:
+        rows = [(c.locks[system], c.scores[system]) for c in clips if system in c.locks]
+        if not rows:
+            continue
+        before = [clip_metrics(lock.before) for lock, _ in rows]
+        after = [clip_metrics(s) for _, s in rows]
+        out[system] = {
+            "base": rows[0][0].base,
+            "n_clips": len(rows),
+            "locked": sum(lock.locked for lock, _ in rows),
+            "beat_f_before": _mean([r["beat_f"] for r in before]),
+            "beat_f_after": _mean([r["beat_f"] for r in after]),
+            "hit_rate_before": _mean([r["hit_rate"] for r in before]),
+            "hit_rate_after": _mean([r["hit_rate"] for r in after]),
+        }
+    return out
 
 
 def aggregate(clips: list[ClipResult], names: list[str]) -> dict[str, dict[str, float | int | None]]:
@@ -405,9 +505,13 @@ def check_inputs(items: list[EvalItem], generate: Generate | None, config: EvalC
     if len(set(ids)) != len(ids):
         raise ConfigError("items: clip ids must be unique")
     if generate is None:
-        missing = [f"{i.clip_id}/{s}" for i in items for s in config.systems if s not in i.generated]
+        missing = [f"{i.clip_id}/{s}" for i in items for s in _sources(i, config) if s not in i.generated]
         if missing:
             raise ConfigError(f"no generate() given and no audio for {', '.join(missing[:5])}")
+    if any(s in LOCKED_SYSTEMS and s not in i.generated for i in items for s in config.systems):
+        from ..pipeline.rubberband import find_rubberband
+
+        find_rubberband()  # the beat lock needs it: say so before any generation
 
 
 def evaluate(
@@ -429,7 +533,7 @@ def evaluate(
     """
     config = config or EvalConfig()
     check_inputs(items, generate, config)
-    total = sum(len(config.systems) + (i.ground_truth_audio is not None) for i in items)
+    total = sum(_analyses(i, config) for i in items)
     done = 0
     notes: list[str] = []
 
@@ -451,7 +555,8 @@ def evaluate(
     if embedder is not None and sink is not None:
         fad = fad_scores(sink, config.sample_rate, embedder, notes)
     return EvalReport(
-        config, clips, aggregate(clips, names), paired(clips, config.systems), fad, notes, dict(meta or {})
+        config, clips, aggregate(clips, names), paired(clips, config.systems), fad, notes, dict(meta or {}),
+        lock_summary(clips, config.systems),
     )
 
 
@@ -461,7 +566,7 @@ def evaluate(
 
 def _result_dict(obj: Any) -> dict[str, Any]:
     d = asdict(obj)
-    props = ("score", "matches_motion", "matches_motion_any_octave", "octave_error_motion", "octave_error_reference")
+    props = ("score", "hit_rate", "matches_motion", "matches_motion_any_octave", "octave_error_motion", "octave_error_reference")
     for prop in props:
         if hasattr(type(obj), prop):
             d[prop] = getattr(obj, prop)
@@ -478,6 +583,7 @@ def _clip_dict(c: ClipResult) -> dict[str, Any]:
             "expression": _result_dict(s.expression),
             "beats_vs_reference": None if s.beats_vs_reference is None else _result_dict(s.beats_vs_reference),
             "text_score": s.text_score,
+            "hits": None if s.hits is None else _result_dict(s.hits),
         }
     return {
         "clip_id": c.clip_id,
@@ -490,6 +596,14 @@ def _clip_dict(c: ClipResult) -> dict[str, Any]:
             for name, a in c.music.items()
         },
         "scores": scores,
+        "hits": [h.to_dict() for h in c.hits],
+        "locks": {
+            name: {"base": lock.base, "locked": lock.locked, "reason": lock.reason,
+                   "stretch_range": list(lock.stretch_range),
+                   "before": {"beats": _result_dict(lock.before.beats),
+                              "hits": None if lock.before.hits is None else _result_dict(lock.before.hits)}}
+            for name, lock in c.locks.items()
+        },
     }
 
 

@@ -1,11 +1,11 @@
 """Summary of a feature track for people and prompts: coverage, motion energy, tempo, expression.
 
 `analyze_track` returns JSON-able nested dicts (used by `analyze`, `POST /v1/analyze`, and the
-zero-shot prompt suffix). Tempo comes from motion periodicity: the summed, zero-padded periodogram of
+zero-shot prompt suffix), with the prompt schedule's `segments` (see `schedule`). Tempo comes from motion periodicity: the summed, zero-padded periodogram of
 the *signed* velocity signals (body centre and landmarks; a speed magnitude would double the
 frequency), with a harmonic sum and a mild tempo prior against octave errors, and parabolic peak
 interpolation for sub-bin precision; the confidence also asks the autocorrelation at that period.
-Pure numpy. Thresholds for words are heuristics, named below.
+Pure numpy. The words (and their thresholds) come from `descriptors`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from .descriptors import (  # noqa: F401  (suggest_prompt: re-exported, callers import it from here)
+    NOT_EXPRESSION, energy_word, expression_curves, mood_word, suggest_prompt, valence,
+)
 from .features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec, FeatureTrack
+from .schedule import plan_schedule
 
 #: Tempo search range, beats per minute.
 TEMPO_MIN_BPM, TEMPO_MAX_BPM = 40.0, 220.0
@@ -27,10 +31,6 @@ TEMPO_MIN_SECONDS = 3.0
 TEMPO_MIN_CONFIDENCE = 0.35
 #: Centre (BPM) and width (octaves) of the log-normal tempo prior that breaks octave ties.
 TEMPO_PRIOR_BPM, TEMPO_PRIOR_OCTAVES = 110.0, 1.5
-#: Motion energy (shoulder widths / s) upper bounds of the words; above the last: "energetic".
-ENERGY_WORDS: tuple[tuple[float, str], ...] = ((0.5, "calm"), (1.0, "gentle"), (1.8, "lively"))
-#: Blendshapes that describe gaze or blinking rather than expression.
-_NOT_EXPRESSION = ("_neutral", "eyeLook", "eyeBlink")
 
 
 @dataclass(frozen=True)
@@ -135,13 +135,6 @@ def estimate_tempo(track: FeatureTrack, spec: FeatureSpec = FEATURE_SPEC) -> Tem
     return TempoEstimate(60.0 * f0, confidence)
 
 
-def _energy_word(energy: float) -> str:
-    for bound, word in ENERGY_WORDS:
-        if energy < bound:
-            return word
-    return "energetic"
-
-
 def _motion(track: FeatureTrack, spec: FeatureSpec) -> dict[str, Any]:
     energy = track.values[:, spec.index("pose.energy")].astype(np.float64)
     present = track.person_mask
@@ -150,7 +143,7 @@ def _motion(track: FeatureTrack, spec: FeatureSpec) -> dict[str, Any]:
     return {
         "energy_curve": [round(float(e), 4) for e in energy],
         "energy_mean": round(mean, 4),
-        "energy_level": _energy_word(mean) if present.any() else None,
+        "energy_level": energy_word(mean) if present.any() else None,
         "tempo_bpm": None if tempo.bpm is None else round(tempo.bpm, 1),
         "tempo_confidence": round(tempo.confidence, 3),
     }
@@ -160,44 +153,29 @@ def _expression(track: FeatureTrack, spec: FeatureSpec) -> dict[str, Any] | None
     """Mean blendshapes over the frames with a face: the top ones, smile/frown, valence, intensity."""
     if not track.face_mask.any():
         return None
-    scores = track.values[track.face_mask][:, spec.group("face.blendshapes")].astype(np.float64)  # [M, 52]
+    face = track.face_mask
+    scores = track.values[face][:, spec.group("face.blendshapes")].astype(np.float64)  # [M, 52]
     mean = dict(zip(BLENDSHAPE_NAMES, scores.mean(axis=0), strict=True))
-    expressive = [i for i, n in enumerate(BLENDSHAPE_NAMES) if not n.startswith(_NOT_EXPRESSION)]
-    top = sorted(((n, v) for n, v in mean.items() if BLENDSHAPE_NAMES.index(n) in expressive), key=lambda kv: -kv[1])
-    smile = (mean["mouthSmileLeft"] + mean["mouthSmileRight"]) / 2
-    frown = (mean["mouthFrownLeft"] + mean["mouthFrownRight"]) / 2
-    brow_down = (mean["browDownLeft"] + mean["browDownRight"]) / 2
-    intensity = float(np.sort(scores[:, expressive], axis=1)[:, -3:].mean())
+    top = sorted(((n, v) for n, v in mean.items() if not n.startswith(NOT_EXPRESSION)), key=lambda kv: -kv[1])
+    curves = expression_curves(track, spec)
+    smile, frown, brow_down = (float(c[face].mean()) for c in (curves.smile, curves.frown, curves.brow_down))
     return {
         "top_blendshapes": [{"name": n, "mean": round(float(v), 3)} for n, v in top[:5]],
-        "smile": round(float(smile), 3),
-        "frown": round(float(frown), 3),
-        "valence": round(float(np.clip(smile - frown - 0.5 * brow_down, -1.0, 1.0)), 3),
-        "intensity": round(intensity, 3),
+        "smile": round(smile, 3),
+        "frown": round(frown, 3),
+        "valence": round(valence(smile, frown, brow_down), 3),
+        "intensity": round(float(curves.intensity[face].mean()), 3),
     }
 
 
 def _mood(expression: dict[str, Any] | None) -> str | None:
-    if expression is None:
-        return None
-    if expression["valence"] >= 0.35:
-        return "upbeat"
-    if expression["valence"] <= -0.15:
-        return "melancholic"
-    return "dramatic" if expression["intensity"] >= 0.45 else None
-
-
-def suggest_prompt(mood: str | None, energy_level: str | None, tempo_bpm: float | None) -> str:
-    """A short prompt suffix, e.g. "upbeat, energetic, 120 BPM" ("" when nothing is visible)."""
-    words = [w for w in (mood, energy_level) if w]
-    if tempo_bpm is not None:
-        words.append(f"{round(tempo_bpm)} BPM")
-    return ", ".join(words)
+    return None if expression is None else mood_word(expression["valence"], expression["intensity"])
 
 
 def analyze_track(track: FeatureTrack, spec: FeatureSpec = FEATURE_SPEC) -> dict[str, Any]:
     """JSON-able summary: duration_s, face/person coverage, motion (energy curve at the feature rate,
-    tempo), expression, visual_condition ("present" | "null") and suggested_prompt."""
+    tempo), expression, visual_condition ("present" | "null"), suggested_prompt, and `segments`: the
+    prompt schedule `[{start, end, mood, energy, prompt, cause}]`, seconds from the track's start."""
     n = len(track)
     motion = _motion(track, spec)
     expression = _expression(track, spec)
@@ -213,4 +191,5 @@ def analyze_track(track: FeatureTrack, spec: FeatureSpec = FEATURE_SPEC) -> dict
         "expression": None if expression is None else {**expression, "mood": mood},
         "visual_condition": "present" if visible else "null",
         "suggested_prompt": suggest_prompt(mood, motion["energy_level"], motion["tempo_bpm"]),
+        "segments": [seg.to_dict() for seg in plan_schedule(track, tempo_bpm=motion["tempo_bpm"], spec=spec)],
     }

@@ -1,0 +1,130 @@
+"""The `sync` command's work: fit a music file to the performer of a video with the beat lock.
+
+`sync_files` reads the motion beats of `[start, end)` of the video (MediaPipe pose, the motion-beat
+definition of `pipeline.rhythm`), locks the music to them and to the hits (`pipeline.beatlock`),
+and writes OUT.wav (the music's sample rate and channels, exactly round((end - start) * rate)
+samples) and OUT.json: `locked`, `reason`, motion beats, music beats before (the music's own) and
+after (tracked again on OUT.wav), the stretch range used, and the alignment before/after (beat F
+against the motion beats, hits with an onset within +-30 ms). Hit times in the hits file are on the
+video's clock (like --start/--end); every time in OUT.json is on the range's clock (0 = start).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import FeatureConfig
+from .errors import ExpotionError
+from .pipeline.beatlock import DEFAULT_MAX_STRETCH, LockConfig, LockResult, check_max_stretch, lock_to_performer
+from .pipeline.hits import load_hits, shift_hits
+from .progress import ProgressCallback, no_progress
+
+logger = logging.getLogger(__name__)
+
+
+class MusicFileError(ExpotionError, ValueError):
+    """The music file cannot be read."""
+
+    hint = "Give a WAV, FLAC, OGG, MP3 or AIFF file (convert others, e.g. `ffmpeg -i IN.m4a OUT.wav`)."
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """What `sync` fits: `music` to the performer of `video` over `[start, end)` (None: whole clip)."""
+
+    video: Path
+    music: Path
+    output: Path
+    start: float | None = None
+    end: float | None = None
+    hits: Path | None = None
+    max_stretch: float = DEFAULT_MAX_STRETCH
+
+
+def read_music(path: Path) -> tuple[np.ndarray, int]:
+    """A music file -> (float32 audio [S] (mono) or [S, C], its sample rate)."""
+    import soundfile as sf
+
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise MusicFileError(f"music {path}: cannot be read ({err})") from err
+    if audio.shape[0] == 0:
+        raise MusicFileError(f"music {path}: has no samples")
+    return (audio[:, 0] if audio.shape[1] == 1 else audio), int(rate)
+
+
+def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockConfig = LockConfig(),
+               progress: ProgressCallback = no_progress) -> dict[str, Any]:
+    """Lock the music to the video and write OUT.wav + OUT.json -> the JSON written.
+
+    1. check inputs (before any decoding); 2. motion beats of the range; 3. the lock; 4. track the
+    result again and measure the alignment before/after; 5. write.
+    """
+    from .audio import OutputError, write_wav
+    from .pipeline.rubberband import find_rubberband
+    from .pipeline.video import probe_video, resolve_range
+
+    max_stretch = check_max_stretch(request.max_stretch)
+    find_rubberband()
+    if not request.output.parent.is_dir():
+        raise OutputError(f"output folder {request.output.parent} does not exist")
+    all_hits = load_hits(request.hits) if request.hits is not None else []
+    start, end = resolve_range(probe_video(request.video), request.start, request.end)
+    music, rate = read_music(request.music)
+    hits = shift_hits(all_hits, start, end)
+    if len(hits) < len(all_hits):
+        logger.warning("%d of %d hits lie outside [%.3f, %.3f) s and are ignored",
+                       len(all_hits) - len(hits), len(all_hits), start, end)
+    motion = _motion_beats(request.video, start, end, features, progress)
+    result = lock_to_performer(music, rate, motion.times, hits, max_stretch, duration_s=end - start, config=config)
+    meta = {"video": str(request.video), "music": str(request.music), "output": str(request.output),
+            "start": start, "end": end, "motion_source": motion.source} | result.metadata()
+    meta |= measure(result, music)
+    write_wav(request.output, result.audio, rate)
+    request.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def _motion_beats(video: Path, start: float, end: float, cfg: FeatureConfig, progress: ProgressCallback):
+    from .pipeline.features import FeatureExtractor
+    from .pipeline.rhythm import motion_beats_of_track
+    from .pipeline.video import iter_sampled_frames, sample_count
+
+    frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side)
+    track = FeatureExtractor(cfg).extract(frames, sample_count(start, end, cfg.feature_fps), progress=progress)
+    return motion_beats_of_track(track)
+
+
+def measure(result: LockResult, music: np.ndarray) -> dict[str, Any]:
+    """The music's beats tracked again on the result, and beat/hit alignment before and after
+    (`music` is the input; its first `result.num_samples` samples are what "before" plays)."""
+    from .evaluation.metrics import DEFAULT_TOLERANCE_S, beat_alignment, hit_alignment
+    from .pipeline.rhythm import music_events
+
+    duration = result.num_samples / result.sample_rate
+    n = result.num_samples
+
+    def mono(x: np.ndarray) -> np.ndarray:
+        return x if x.ndim == 1 else x.mean(axis=1)
+
+    before = music_events(np.pad(mono(music[:n]), (0, max(0, n - music.shape[0]))), result.sample_rate)
+    after = before if not result.locked else music_events(mono(result.audio), result.sample_rate)
+    hit_t = np.array([h.t for h in result.hits])
+
+    def scores(events: Any) -> dict[str, Any]:
+        beats = beat_alignment(result.motion_beats, events.beats, duration)
+        hits = hit_alignment(hit_t, events.onsets)
+        return {"beat_f": round(beats.f_measure, 4), "beat_chance_f": round(beats.chance_f_measure, 4),
+                "hits_landed": hits.landed, "hits": hits.n_hits, "hit_tolerance_s": hits.tolerance_s,
+                "hit_offsets_s": [None if o is None else round(o, 4) for o in hits.offsets_s]}
+
+    return {"music_beats_after": [round(float(t), 4) for t in after.beats],
+            "alignment": {"beat_tolerance_s": DEFAULT_TOLERANCE_S, "before": scores(before), "after": scores(after)}}
+
