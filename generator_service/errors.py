@@ -1,6 +1,7 @@
 """Domain errors of the generator service.
 
-Every error a user can cause or meet derives from `ExpotionError` and carries a `hint`: one sentence
+Every error a user can cause or meet derives from `ExpotionError` (the base the service shares with
+the extension, expotion_protocol/errors.py) and carries a `hint`: one sentence
 saying what to do about it. The CLI prints `message` + `hint`; the HTTP API returns them as
 `{detail, hint, error_id}`. Natural built-in bases (`ValueError`, `FileNotFoundError`) are mixed in
 so callers that do not know this package can still catch them.
@@ -8,20 +9,10 @@ so callers that do not know this package can still catch them.
 
 from __future__ import annotations
 
+from expotion_protocol.errors import ExpotionError, ProtocolError
 
-class ExpotionError(Exception):
-    """Base of every error this package raises on purpose."""
-
-    hint: str = ""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        if hint is not None:
-            self.hint = hint
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else ""
+__all__ = ["ExpotionError", "ProtocolError", "VideoError", "ModelFileError", "ModelLoadError", "ConfigError",
+           "Cancelled"]
 
 
 class VideoError(ExpotionError, ValueError):

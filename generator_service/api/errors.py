@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..audio import OutputError
-from ..errors import Cancelled, ConfigError, ExpotionError, ModelFileError, ModelLoadError, VideoError
+from ..errors import Cancelled, ConfigError, ExpotionError, ModelFileError, ModelLoadError, ProtocolError, VideoError
 from ..jobs.errors import InputRejected, JobNotFinished, JobNotFound, QueueFull
 from ..jobs.records import new_error_id
 
@@ -32,6 +32,7 @@ STATUS: tuple[tuple[type[ExpotionError], int], ...] = (
     (InputRejected, 400),
     (VideoError, 422),
     (ConfigError, 422),
+    (ProtocolError, 422),
     (ModelFileError, 503),
     (ModelLoadError, 503),
     (OutputError, 507),
