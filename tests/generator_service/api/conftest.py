@@ -51,8 +51,8 @@ class App:
         self.holder = ModelHolder(loader, model_id="tiny", device="cpu",
                                   idle_unload_s=self.settings.idle_unload_s)
         self.service = build_service(self.settings, self.holder)
+        self.service.start()  # before the app: it resumes what depends on the started service
         self.app = create_app(self.settings, self.service)
-        self.service.start()
 
     def client(self, **headers: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE, headers=headers,
