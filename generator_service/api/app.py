@@ -23,6 +23,7 @@ from ..jobs.analyzer import Analyzer
 from ..jobs.holder import ModelHolder, default_loader
 from ..jobs.retention import DAY, RetentionPolicy
 from ..jobs.service import JobService
+from ..model.download import hub_fetcher
 from .contract import router as contract_router
 from .contract_files import ContractFiles
 from .errors import install_error_handlers
@@ -51,7 +52,7 @@ def build_service(config: ServiceSettings, holder: ModelHolder | None = None) ->
     if holder is None:
         holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
-                             features=feature_config(config))
+                             features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network))
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
                       media_root=config.media_root, max_attempts=config.max_attempts,
                       retention=retention_policy(config))

@@ -83,7 +83,7 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
         return True, ""
     if _network_allowed(allow_network):
         return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
-                       "from the Hugging Face hub (needs internet)")
+                       f"from the Hugging Face hub (needs internet), or fetch them ahead: `expotion download {model_id}`")
     return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
                   f"`huggingface-cli download {model_id}`, or serve --model tiny")
 

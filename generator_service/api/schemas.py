@@ -190,6 +190,8 @@ class JobStatusOut(BaseModel):
     attempts: int = Field(0, description="runs of the job started so far, not counting runs a clean stop "
                                          "interrupted (those are handed back)")
     resumed: int = Field(0, description="times the job was resumed after the service restarted")
+    bytes_done: int | None = Field(None, description="phase download: bytes of the model's files fetched so far")
+    bytes_total: int | None = Field(None, description="phase download: bytes of the model's files to fetch")
     file_id: str | None = Field(None, description="contract jobs (POST /v1/videos) once succeeded: the MP4 at "
                                                   "GET /v1/files/{file_id}")
 

@@ -1,7 +1,8 @@
 """The single worker thread: runs queued jobs one at a time on the warm model.
 
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
-appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use), run
+appeared meanwhile; otherwise get the warm `Scorer` (loading the model on first use, after
+downloading its files if they are missing: phase `download` with bytes done/total), run
 `Scorer(...)(request, progress=..., cancel=token)` on the video as `open_video(spec)` gives it (a
 path-mode file is checked again and read through one open file) and write the takes + metadata.
 A DELETE sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean
@@ -138,6 +139,11 @@ class Worker:
             self.board.fail(job_id, f"file error while running the job: {exc}",
                             "Check free disk space and that the video is still readable, then resubmit.")
 
+    def _downloading(self, job_id: str, done: int, total: int) -> None:
+        """The model's files are being downloaded for this job: bytes done of total."""
+        self.board.update(job_id, phase="download", progress=done / total if total else 0.0, eta_s=None,
+                          bytes_done=done, bytes_total=total)
+
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: Any) -> None:
         from ..config import GenerationConfig
         from ..pipeline.score import ScoreRequest
@@ -147,7 +153,8 @@ class Worker:
             self.board.succeed(job_id, reused)
             return
         adapter = None if spec.adapter is None else (spec.adapter, self.adapters().get(spec.adapter, ""))
-        scorer = self.holder.scorer(adapter)
+        scorer = self.holder.scorer(adapter, progress=lambda phase, done, total: self._downloading(job_id, done, total),
+                                    cancel=token)
         token.check()  # a cancel that arrived during model loading
         report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
                                                                           eta_s=eta),

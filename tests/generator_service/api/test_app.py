@@ -330,7 +330,7 @@ async def test_visual_guidance_is_validated_and_reaches_the_generation_config(ma
         seen.append(request.generation)
         raise VideoError("recorded, not generated")
 
-    monkeypatch.setattr(app.holder, "scorer", lambda adapter=None: recording_scorer)
+    monkeypatch.setattr(app.holder, "scorer", lambda adapter=None, **_: recording_scorer)
     async with app.client() as client:
         assert_error(await client.post("/v1/jobs", **job_form(clip, visual_guidance=2.0)), 422, "visual_guidance",
                      "adapter")
