@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import bpy
 
 from . import jobs, results
-from .client import Client, ClientSettings, is_loopback
+from .client import Client, ClientSettings, ServiceUnavailable, is_loopback
 from .jobs import JobRequest, JobState
 from .protocol import ExpotionError, Health, Models
 from .service_process import ServiceProcess, ServiceStartError, service_command
@@ -487,7 +487,7 @@ def wait_until_up(timeout_s: float = START_TIMEOUT_S) -> Health:
                                     f"ends with:\n{proc.log_tail()}", "Fix what the log says, then press Start again.")
         try:
             health = client.health()
-        except ExpotionError:
+        except ServiceUnavailable:  # not listening yet (any other answer is final)
             if time.monotonic() > deadline:
                 proc.stop(STOP_TIMEOUT_S)
                 raise ServiceStartError(f"the service did not answer within {timeout_s:.0f} s", "Read its log: "
@@ -542,6 +542,11 @@ def _watch_process() -> None:
     if not proc.running:
         _process["starting"] = False
         _set_service(_process["client"].base_url, None, None, f"the service did not start: {proc.exit_reason()}",
+                     f"Its log: {proc.log_path}")
+    elif time.monotonic() - proc.started_at > START_TIMEOUT_S:
+        _process["starting"] = False
+        _set_service(_process["client"].base_url, None, None,
+                     f"the service Blender started did not answer within {START_TIMEOUT_S:.0f} s",
                      f"Its log: {proc.log_path}")
     elif not _service["checking"]:
         refresh_service(_process["client"])

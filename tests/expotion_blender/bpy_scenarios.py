@@ -765,6 +765,39 @@ def service_lifecycle() -> None:
           "stopped": stopped, "left_running": left_running, "log_path": proc.log_path})
 
 
+def tick_until(ext: Any, until: Any, timeout: float = 120.0) -> None:
+    """Call the timer callback (timers never fire in background) until `until()`."""
+    deadline = time.monotonic() + timeout
+    while not until() and time.monotonic() < deadline:
+        ext.runtime._tick()
+        time.sleep(0.05)
+
+
+def service_ui_start() -> None:
+    """Start and Stop as a click in the UI runs them: both return at once; the timer checks the
+    service until it answers (a Score pressed meanwhile waits for it), and sees it end after Stop."""
+    ext = install()
+    use_service_command()
+    ext.runtime.ui_mode = lambda: True
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    assert bpy.ops.expotion.start_service() == {"FINISHED"}
+    at_once = {"starting": ext.runtime.process_state()["starting"], "health": ext.runtime.service_state()["health"]}
+    interactive(ext, scene, [a])  # pressed while the service starts
+    waiting = states(ext)
+    tick_until(ext, lambda: not ext.runtime.process_state()["starting"])
+    answered = ext.runtime.service_state()["health"] is not None
+    tick_until(ext, lambda: not ext.runtime.active_count())
+    scored = states(ext)
+    assert bpy.ops.expotion.stop_service() == {"FINISHED"}
+    stopping = ext.runtime.process_state()["stopping"]
+    tick_until(ext, lambda: not ext.runtime.process_state()["running"] and not ext.runtime.process_state()["stopping"])
+    proc = ext.runtime.service_process()
+    done({"at_once": {"starting": at_once["starting"], "health": at_once["health"] is not None},
+          "waiting": waiting, "answered": answered, "scored": scored, "stopping": stopping,
+          "stopped": [proc.running, proc.exit_reason()], "music": len(music(scene))})
+
+
 def service_dies() -> None:
     """The service Blender started dies while a strip's job runs: the job fails saying so, with the
     service's log; nothing is placed and the timeline is as it was."""

@@ -49,6 +49,15 @@ def test_start_score_stop_from_blender_and_stopped_on_quit(run_blender, clips, t
     assert gone(out["started"]["pid"]) and gone(out["left_running"])  # the second one: stopped as Blender quit
 
 
+def test_start_and_stop_as_clicked_in_the_ui_return_at_once_and_the_timer_follows(run_blender, clips,
+                                                                                  tmp_path) -> None:
+    out = run_blender("service_ui_start", free_url(), timeout=600, clips=clips, command=command(clips, tmp_path / "w"))
+    assert out["at_once"] == {"starting": True, "health": False}
+    assert out["waiting"]["A"][0] == "pending"  # the Score waits for the starting service
+    assert out["answered"] and out["scored"]["A"][0] == "succeeded" and out["music"] == 1
+    assert out["stopping"] is True and out["stopped"] == [False, "it exited with status 0"]
+
+
 def test_a_service_that_dies_mid_job_fails_it_clearly_and_changes_nothing(run_blender, clips, tmp_path) -> None:
     out = run_blender("service_dies", free_url(), timeout=600, clips=clips, command=command(clips, tmp_path / "w"))
     assert out["submitted"]["A"][0] in ("queued", "running")
