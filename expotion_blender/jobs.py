@@ -75,17 +75,31 @@ class JobState:
     hint: str = ""
     result: JobResult | None = None
     take_paths: tuple[str, ...] = field(default_factory=tuple)
+    #: Phase "download": the model's files fetched so far / to fetch, in bytes.
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    #: It failed because the service could not be reached (it may have stopped).
+    unreachable: bool = False
 
     @property
     def active(self) -> bool:
         return self.status in ("pending", "queued", "running")
 
+    @property
+    def phase_text(self) -> str:
+        """The phase as the job list shows it (a download with its megabytes)."""
+        if self.phase == "download" and self.bytes_total:
+            return f"downloading the model, {(self.bytes_done or 0) / 1e6:.0f} of {self.bytes_total / 1e6:.0f} MB"
+        return self.phase or self.status
+
     def updated(self, status: JobStatus) -> JobState:
         return replace(self, job_id=status.id, status=status.status, phase=status.phase,
-                       progress=status.progress, eta_s=status.eta_s)
+                       progress=status.progress, eta_s=status.eta_s, bytes_done=status.bytes_done,
+                       bytes_total=status.bytes_total)
 
     def failed(self, exc: ExpotionError, status: str = "failed") -> JobState:
-        return replace(self, status=status, error=exc.message, hint=exc.hint or "")
+        return replace(self, status=status, error=exc.message, hint=exc.hint or "",
+                       unreachable=isinstance(exc, ConnectionError))
 
 
 def take_path(out_dir: str, job_id: str, take: int) -> str:

@@ -1,4 +1,5 @@
-"""Add-on preferences (service URL, token, timeouts, how video reaches the service) and access to them.
+"""Add-on preferences (service URL, token, how to start a local service, timeouts, how video reaches
+the service) and access to them.
 
 The environment variables EXPOTION_SERVICE_URL and EXPOTION_TOKEN, when set, override the stored
 preferences: render machines running `blender -b` then need no saved user preferences.
@@ -23,6 +24,14 @@ class ExpotionPreferences(bpy.types.AddonPreferences):
     token: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Token", subtype="PASSWORD", default="",
         description="Bearer token; required when the service listens on a non-loopback address")
+    service_command: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Service Command", default="",
+        description="How Start runs the local service, e.g. `expotion serve --model facebook/musicgen-small` "
+                    "(--host and --port come from the Service URL)")
+    service_python: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Service Python", subtype="FILE_PATH", default="",
+        description="Or: the python of the service's virtual environment; Start runs "
+                    "`<python> -m generator_service serve` (used when Service Command is empty)")
     timeout_s: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Request timeout (s)", default=15.0, min=1.0, max=600.0,
         description="Timeout of a single HTTP request")
@@ -50,6 +59,10 @@ class ExpotionPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.prop(self, "service_url")
         layout.prop(self, "token")
+        box = layout.box()
+        box.label(text="Start the local service from the Expotion panel with:")
+        box.prop(self, "service_command")
+        box.prop(self, "service_python")
         row = layout.row()
         row.prop(self, "timeout_s")
         row.prop(self, "job_timeout_s")
@@ -66,6 +79,8 @@ class Settings:
     transfer: str = "AUTO"
     proxy_height: int = 360
     audio_dir: str = "//expotion_audio/"
+    service_command: str = ""
+    service_python: str = ""
 
 
 def get(context: bpy.types.Context | None = None) -> Settings:
@@ -79,7 +94,8 @@ def get(context: bpy.types.Context | None = None) -> Settings:
                             job_timeout_s=prefs.job_timeout_s if prefs else 3600.0)
     if prefs is None:
         return Settings(client)
-    return Settings(client, prefs.transfer, prefs.proxy_height, prefs.audio_dir)
+    return Settings(client, prefs.transfer, prefs.proxy_height, prefs.audio_dir, prefs.service_command,
+                    bpy.path.abspath(prefs.service_python) if prefs.service_python else "")
 
 
 def network_refusal(settings: Settings) -> str:

@@ -132,6 +132,8 @@ class Health:
     model_available: bool = True
     #: What to do while not ready, or what the first job will do; empty otherwise.
     hint: str = ""
+    #: Numeric precision the service generates in (services that report it), e.g. "bf16".
+    precision: str = ""
 
     @classmethod
     def from_json(cls, data: Any) -> Health:
@@ -149,6 +151,7 @@ class Health:
             ready=bool(data.get("ready", status == "ok")),
             model_available=bool(data.get("model_available", True)),
             hint=str(data.get("hint") or ""),
+            precision=str(data.get("precision") or ""),
         )
 
     def refusal(self) -> str:
@@ -233,6 +236,9 @@ class JobStatus:
     error: str | None = None
     hint: str | None = None
     result: JobResult | None = None
+    #: Phase "download": bytes of the model's files fetched so far / to fetch.
+    bytes_done: int | None = None
+    bytes_total: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -254,7 +260,14 @@ class JobStatus:
             error=data.get("error"),
             hint=data.get("hint"),
             result=JobResult.from_json(raw_result) if raw_result else None,
+            bytes_done=_count(data.get("bytes_done")),
+            bytes_total=_count(data.get("bytes_total")),
         )
+
+
+def _count(value: Any) -> int | None:
+    """A byte count from JSON (absent, null or not a whole number: None)."""
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Command line: `python -m generator_service <command>` (score, analyze, serve, prepare-dataset,
-train, evaluate, bench).
+"""Command line of Expotion: `expotion <command>` or `python -m generator_service <command>`.
+
+Commands: score, analyze, serve, download, prepare-dataset, train, evaluate, bench.
 
 Errors the user can fix are printed as `error: ...` and `hint: ...` with exit status 2; a cancelled
 run (Ctrl-C) exits 130 and leaves earlier outputs untouched.
@@ -18,6 +19,7 @@ from . import __version__
 from .config import FeatureConfig, GenerationConfig
 from .errors import Cancelled, ConfigError, ExpotionError
 from .evaluation import evaluate_cli
+from .model import download_cli
 from .training import dataset_cli, train_cli
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,8 @@ def _add_ray(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m generator_service", description=__doc__.splitlines()[0])
+    prog = "expotion" if Path(sys.argv[0]).name == "expotion" else "python -m generator_service"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"expotion {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, and the libraries' own log lines and warnings")
@@ -162,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
     add_sync_parser(sub)
+    download_cli.add_parser(sub)
     return parser
 
 
@@ -335,8 +339,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "bench": cmd_bench,
-            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run}
-COMMANDS["sync"] = cmd_sync
+            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run,
+            download_cli.NAME: download_cli.run, "sync": cmd_sync}
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
@@ -362,3 +366,8 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 2
+
+
+def console() -> int:
+    """The `expotion` console script (pyproject `[project.scripts]`), the same as `python -m generator_service`."""
+    return main(program=True)

@@ -4,9 +4,12 @@ from .cancel_job import EXPOTION_OT_cancel_job
 from .check_service import EXPOTION_OT_check_service
 from .clear_jobs import EXPOTION_OT_clear_jobs
 from .open_audio_folder import EXPOTION_OT_open_audio_folder
+from .open_service_log import EXPOTION_OT_open_service_log
 from .regenerate import EXPOTION_OT_regenerate
 from .score_all import EXPOTION_OT_score_all
 from .score_strips import EXPOTION_OT_score_strips
+from .start_service import EXPOTION_OT_start_service
+from .stop_service import EXPOTION_OT_stop_service
 from .suggest_prompt import EXPOTION_OT_suggest_prompt
 from .take_audition import EXPOTION_OT_take_audition
 from .take_delete import EXPOTION_OT_take_delete
@@ -14,6 +17,9 @@ from .take_swap import EXPOTION_OT_take_swap
 
 classes = (
     EXPOTION_OT_check_service,
+    EXPOTION_OT_start_service,
+    EXPOTION_OT_stop_service,
+    EXPOTION_OT_open_service_log,
     EXPOTION_OT_suggest_prompt,
     EXPOTION_OT_score_strips,
     EXPOTION_OT_score_all,

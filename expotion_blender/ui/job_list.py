@@ -17,7 +17,7 @@ def draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, state: JobS
     row = box.row(align=True)
     if state.active:
         eta = f", {state.eta_s:.0f} s left" if state.eta_s is not None else ""
-        text = f"{state.label}: {state.phase or state.status}{eta}"
+        text = f"{state.label}: {state.phase_text}{eta}"
         row.progress(factor=state.progress, type="BAR", text=text)
         row.operator("expotion.cancel_job", text="", icon="X").key = state.key
         return

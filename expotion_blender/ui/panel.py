@@ -1,11 +1,13 @@
-"""Sidebar panel Sequencer > Expotion: service status (checked automatically while shown), prompt,
-seed, takes, guidance, adapter, Score / Score All / Regenerate, the audio folder."""
+"""Sidebar panel Sequencer > Expotion: service status (checked automatically while shown) with
+Start/Stop for a local service and its log, prompt, seed, takes, guidance, adapter, Score / Score All /
+Regenerate, the audio folder."""
 
 from __future__ import annotations
 
 import bpy
 
 from .. import preferences, runtime
+from ..client import is_loopback
 from .text import wrapped
 
 
@@ -15,24 +17,43 @@ def draw_service(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     state = runtime.service_state()
     known = state["url"] == settings.client.base_url
     health = state["health"] if known else None
+    process = runtime.process_state()
     row = layout.row(align=True)
-    if state["checking"] and health is None:
+    if process["starting"] and health is None:
+        row.label(text="Starting the service...", icon="SORTTIME")
+    elif state["checking"] and health is None:
         row.label(text=f"Checking {settings.client.base_url}...", icon="SORTTIME")
     elif health is not None:
         icon = "CHECKMARK" if health.ready and health.model_available else ("INFO" if health.ready else "ERROR")
-        row.label(text=f"Service {health.version} on {health.device}, queue {health.queue_depth}", icon=icon)
+        precision = f" ({health.precision})" if health.precision else ""
+        row.label(text=f"Service {health.version} on {health.device}{precision}, queue {health.queue_depth}",
+                  icon=icon)
     elif known and state["error"]:
         row.label(text="Service unavailable", icon="ERROR")
     else:
         row.label(text=settings.client.base_url, icon="URL")
     row.operator("expotion.check_service", text="", icon="FILE_REFRESH")
-    if health is None and known and state["error"]:
+    if health is None and known and state["error"] and not process["starting"]:
         wrapped(layout, context, state["error"])
         wrapped(layout, context, state["hint"], "INFO")
     if health is not None and health.hint:
         wrapped(layout, context, health.hint, "ERROR" if not health.ready else "INFO")
     if health is not None and health.untrained:
         wrapped(layout, context, "Untrained/tiny model: output is noise, for testing only", "INFO")
+    if is_loopback(settings.client.base_url):
+        draw_process(layout, process, health is not None)
+
+
+def draw_process(layout: bpy.types.UILayout, process: dict, reachable: bool) -> None:
+    """Start (or Stop) the local service and open its log."""
+    row = layout.row(align=True)
+    if process["running"]:
+        text = "Stopping..." if process["stopping"] else "Stop Service"
+        row.operator("expotion.stop_service", text=text, icon="PAUSE")
+    elif not reachable:
+        row.operator("expotion.start_service", icon="PLAY")
+    if process["proc"] is not None:
+        row.operator("expotion.open_service_log", text="Log", icon="TEXT")
 
 
 def draw_model(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:

@@ -24,7 +24,11 @@ from ..jobs.execution import Executor
 from ..jobs.holder import ModelHolder, default_loader
 from ..jobs.retention import DAY, RetentionPolicy
 from ..jobs.service import JobService
+from ..model.download import hub_fetcher
+from .contract import router as contract_router
+from .contract_files import ContractFiles
 from .errors import install_error_handlers
+from .openapi import install_openapi
 from .routes import router
 from .security import GuardMiddleware
 from .settings import ServiceSettings
@@ -51,7 +55,7 @@ def build_service(config: ServiceSettings, holder: ModelHolder | None = None, *,
     if holder is None:
         holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
-                             features=feature_config(config))
+                             features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network))
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
                       media_root=config.media_root, max_attempts=config.max_attempts,
                       retention=retention_policy(config), executor=executor, slots=slots)
@@ -61,15 +65,20 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
     """The FastAPI app; raises `ConfigError` for unsafe or invalid settings."""
     config.check()
     service = service or build_service(config)
+    contract = ContractFiles(service, ttl_s=config.file_ttl_s, max_waiting=config.queue_size)
+    if service.started:  # the caller's (tests through ASGITransport run no lifespan)
+        contract.resume()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = not service.started  # a service the caller started is the caller's to stop
         service.start()
+        contract.start()
         logger.info("Expotion service %s: model %s, work dir %s", __version__, config.model, config.work_dir)
         try:
             yield
         finally:
+            contract.stop()
             if owned:
                 service.stop()
 
@@ -77,10 +86,13 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
                   description="Scores video with music that follows the performer. See docs/http-api.md.")
     app.state.settings = config
     app.state.service = service
+    app.state.contract = contract
     app.state.analyzer = Analyzer(service.holder.features, service.features)
     app.state.analyze_slots = anyio.CapacityLimiter(1)  # analyses wait here, not in the thread pool
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(contract_router)
+    install_openapi(app)
     app.add_middleware(GuardMiddleware, token=config.token, max_body=config.max_upload_bytes)
     return app
 

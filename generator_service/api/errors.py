@@ -3,7 +3,8 @@
 Domain errors (`ExpotionError` subclasses) map to statuses by type; request validation and
 Starlette's HTTP errors get the same shape; any other exception becomes a 500 whose error id is
 logged with the traceback. Every error is logged once with its error id. Every 401 carries the
-`WWW-Authenticate: Bearer` challenge (RFC 9110 section 15.5.2, RFC 6750).
+`WWW-Authenticate: Bearer` challenge (RFC 9110 section 15.5.2, RFC 6750); every 405 an `Allow` with
+every method the path has (Starlette names only those of the first route matching the path).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from ..audio import OutputError
 from ..errors import Cancelled, ConfigError, ExpotionError, ModelFileError, ModelLoadError, ProtocolError, VideoError
@@ -78,9 +80,21 @@ async def _expotion(request: Request, exc: ExpotionError) -> JSONResponse:
     return error_response(status_of(exc), exc.message, exc.hint)
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods of every route of the app whose path matches the request's (for `Allow`)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def _http(request: Request, exc: HTTPException) -> JSONResponse:
     hint = getattr(exc, "hint", "") or _HINTS.get(exc.status_code, "")
-    return error_response(exc.status_code, str(exc.detail), hint, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, str(exc.detail), hint, headers)
 
 
 def _describe(errors: list[dict]) -> str:

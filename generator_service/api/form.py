@@ -1,20 +1,23 @@
-"""The form of `POST /v1/jobs` and `POST /v1/analyze`, read while the request body streams in.
+"""Multipart forms read while the request body streams in: `POST /v1/jobs`, `POST /v1/analyze`
+(a `video` file part + a `params` text part) and the contract's `POST /v1/files` (a `file` part +
+`purpose`).
 
-`read_job_form` parses `multipart/form-data` with python-multipart's push parser: the `params` text
-field is collected (at most 1 MiB); the `video` file part goes straight into the job service's
+`read_job_form` parses `multipart/form-data` with python-multipart's push parser: the named text
+fields are collected (at most 1 MiB each); the one file part goes straight into the job service's
 upload store, hashed on the way (jobs/uploads.py) — the upload is written to disk once, with no
 spooled temporary copy in between. Parsing and writing run in a worker thread on batches of about
 1 MiB, so the event loop only moves bytes. Whatever goes wrong — a malformed body, the body size
 limit, a client that goes away, a full disk (507) — the partial upload is removed before the error
-propagates. `application/x-www-form-urlencoded` (params only) is read with Starlette's parser; any
-other content type is an empty form (as FastAPI's form handling treats it).
+propagates. `application/x-www-form-urlencoded` (text fields only) is read with Starlette's parser;
+any other content type is an empty form (as FastAPI's form handling treats it). Parts with other
+names are skipped unread. The OpenAPI description of these forms is in api/openapi.py.
 """
 
 from __future__ import annotations
 
 import codecs
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -36,30 +39,22 @@ logger = logging.getLogger(__name__)
 
 #: Bytes handed to the parser thread at once.
 BATCH = 1 << 20
-#: Largest `params` field (it is a few hundred bytes; Starlette's limit for fields is the same).
+#: Largest text field (`params` is a few hundred bytes; Starlette's limit for fields is the same).
 MAX_FIELD = 1 << 20
-
-_VIDEO_DESCRIPTION = "the movie clip (omit in path mode)"
-_PARAMS_DESCRIPTION = "JSON object of job parameters (see JobParams)"
-
-
-def form_body(title: str) -> dict[str, Any]:
-    """The OpenAPI `requestBody` of a route reading its form with `read_job_form` (the same schema
-    FastAPI generated when the form was declared with `Form`/`File`)."""
-    schema = {"title": title, "type": "object", "properties": {
-        "params": {"type": "string", "title": "Params", "description": _PARAMS_DESCRIPTION, "default": "{}"},
-        "video": {"anyOf": [{"type": "string", "contentMediaType": "application/octet-stream"}, {"type": "null"}],
-                  "title": "Video", "description": _VIDEO_DESCRIPTION}}}
-    return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}
 
 
 @dataclass
 class JobForm:
-    """The parsed form: the `params` JSON text and the stored upload (a reference the caller owns)."""
+    """The parsed form: its text fields and the stored upload (a reference the caller owns)."""
 
-    params: str = "{}"
+    fields: dict[str, str] = field(default_factory=dict)
     upload: StoredUpload | None = None
     filename: str | None = None
+
+    @property
+    def params(self) -> str:
+        """The `params` JSON text of a job or analyze form ("{}" when absent)."""
+        return self.fields.get("params", "{}")
 
     def release(self, uploads: UploadStore) -> None:
         """Drop the upload's reference (when no job took it over)."""
@@ -71,14 +66,16 @@ class JobForm:
 class _Parts:
     """Callbacks of the multipart parser: each part's headers pick where its bytes go."""
 
-    def __init__(self, uploads: UploadStore, charset: str) -> None:
+    def __init__(self, uploads: UploadStore, charset: str, file_field: str, text_fields: tuple[str, ...]) -> None:
         self.uploads = uploads
         self.charset = charset
+        self.file_field = file_field
+        self.text_fields = text_fields
         self.form = JobForm()
         self.writer: UploadWriter | None = None
         self._headers: dict[bytes, bytes] = {}
         self._name, self._value = b"", b""
-        self._params: bytearray | None = None
+        self._text: tuple[str, bytearray] | None = None
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
@@ -87,7 +84,7 @@ class _Parts:
                 "on_part_end": self.on_part_end}
 
     def on_part_begin(self) -> None:
-        self._headers, self._params = {}, None
+        self._headers, self._text = {}, None
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._name += data[start:end]
@@ -105,40 +102,43 @@ class _Parts:
             raise ApiError(400, 'a form part has no name (Content-Disposition needs name="...")')
         name = options[b"name"].decode(self.charset, "replace")
         filename = options[b"filename"].decode(self.charset, "replace") if b"filename" in options else None
-        if name == "video":
+        if name == self.file_field:
             if filename is None:
-                raise ConfigError("video: expected a file part (with a filename), got a text field")
+                raise ConfigError(f"{name}: expected a file part (with a filename), got a text field")
             if self.writer is not None or self.form.upload is not None:
-                raise InputRejected("the request has more than one `video` part", "Send one video per request.")
+                raise InputRejected(f"the request has more than one `{name}` part", "Send one file per request.")
             self.writer = self.uploads.writer(filename)
             self.form.filename = filename
-        elif name == "params":
+        elif name in self.text_fields:
             if filename is not None:
-                raise ConfigError("params: expected a text field, got a file part")
-            self._params = bytearray()
+                raise ConfigError(f"{name}: expected a text field, got a file part")
+            self._text = (name, bytearray())
         # other parts are skipped unread
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.writer is not None:
             self.writer.write(data[start:end])
-        elif self._params is not None:
-            if len(self._params) + end - start > MAX_FIELD:
-                raise ApiError(400, f"the params field is larger than {MAX_FIELD // 1024} KiB")
-            self._params += data[start:end]
+        elif self._text is not None:
+            name, value = self._text
+            if len(value) + end - start > MAX_FIELD:
+                raise ApiError(400, f"the {name} field is larger than {MAX_FIELD // 1024} KiB")
+            value += data[start:end]
 
     def on_part_end(self) -> None:
         if self.writer is not None:
             self.form.upload = self.writer.commit()
             self.writer = None
-        elif self._params is not None:
+        elif self._text is not None:
+            name, value = self._text
             try:
-                self.form.params = self._params.decode(self.charset)
+                self.form.fields[name] = value.decode(self.charset)
             except UnicodeDecodeError as exc:
-                raise ConfigError(f"params: not {self.charset} text ({exc.reason})") from exc
+                raise ConfigError(f"{name}: not {self.charset} text ({exc.reason})") from exc
+            self._text = None
 
     def finish(self) -> JobForm:
         if self.writer is not None:
-            raise ApiError(400, "the request body ended inside the `video` part: the upload is incomplete",
+            raise ApiError(400, f"the request body ended inside the `{self.file_field}` part: the upload is incomplete",
                            "Send the whole file; the connection may have been cut.")
         return self.form
 
@@ -160,19 +160,19 @@ def _feed(parser: MultipartParser, chunks: list[bytes]) -> None:
     parser.write(b"".join(chunks))
 
 
-async def read_job_form(request: Request, uploads: UploadStore) -> JobForm:
+async def read_job_form(request: Request, uploads: UploadStore, *, file_field: str = "video",
+                        text_fields: tuple[str, ...] = ("params",)) -> JobForm:
     """The request's form; the upload (if any) is stored with one reference the caller must release."""
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype == b"application/x-www-form-urlencoded":
         form = await request.form()
-        params = form.get("params")
-        return JobForm(params=params if isinstance(params, str) else "{}")
+        return JobForm({name: value for name in text_fields if isinstance(value := form.get(name), str)})
     if ctype != b"multipart/form-data":
         return JobForm()
     boundary = options.get(b"boundary")
     if not boundary:
         raise ApiError(400, "the multipart Content-Type has no boundary", "Send the request as multipart/form-data.")
-    parts = _Parts(uploads, _charset(options.get(b"charset", b"utf-8")))
+    parts = _Parts(uploads, _charset(options.get(b"charset", b"utf-8")), file_field, text_fields)
     parser = MultipartParser(boundary, parts.callbacks())
     try:
         chunks: list[bytes] = []

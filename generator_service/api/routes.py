@@ -1,4 +1,5 @@
-"""Routes of the HTTP API v1 (docs/http-api.md): health, models, jobs, events, results, analyze.
+"""Routes of the HTTP API v1 (docs/http-api.md): health, models, jobs, events, results, analyze
+(the contract face's own routes are in api/contract.py).
 
 Routes are thin: they parse and validate at the boundary and call the `JobService` found on
 `request.app.state`. Routes that touch files or block are plain `def` (FastAPI runs them in its
@@ -26,9 +27,10 @@ from ..jobs.analyzer import Analyzer
 from ..jobs.records import CANCELLED, JobSpec
 from ..jobs.service import JobService
 from .errors import ApiError
-from .form import JobForm, form_body, read_job_form
+from .form import JobForm, read_job_form
 from .inputs import VideoInput, analyze_range, probe_range, receive_video
-from .schemas import ERRORS, HealthOut, JobCreated, JobParams, JobStatusOut, ModelsOut
+from .contract import contract_status, model_entries
+from .schemas import CONTRACT_VERSIONS, ERRORS, HealthOut, JobCreated, JobParams, JobStatusOut, ModelsOut
 from .settings import ServiceSettings
 from .sse import job_events
 
@@ -57,7 +59,8 @@ def health(request: Request) -> dict[str, Any]:
             "device": holder.device, "model": holder.model_id, "model_loaded": holder.loaded,
             "untrained": holder.untrained, "queue_depth": service.queue_depth(),
             "queue_limit": service.queue.limit, "path_mode": settings.media_root is not None,
-            "ready": alive and available is not None, "model_available": bool(available), "hint": hint}
+            "ready": alive and available is not None, "model_available": bool(available), "hint": hint,
+            "contract_versions": list(CONTRACT_VERSIONS)}
 
 
 def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tuple[bool | None, str]:
@@ -80,7 +83,7 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
         return True, ""
     if _network_allowed(allow_network):
         return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
-                       "from the Hugging Face hub (needs internet)")
+                       f"from the Hugging Face hub (needs internet), or fetch them ahead: `expotion download {model_id}`")
     return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
                   f"`huggingface-cli download {model_id}`, or serve --model tiny")
 
@@ -92,7 +95,7 @@ def models(request: Request) -> dict[str, Any]:
     service = _service(request)
     adapters = [{"name": name, "path": path} for name, path in service.adapters().items()]
     return {"base_model": service.holder.model_id, "untrained": service.holder.untrained,
-            "adapters": adapters, "licence": LICENCE_NOTE}
+            "adapters": adapters, "licence": LICENCE_NOTE, "data": model_entries(service)}
 
 
 def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[VideoInput, float, float]:
@@ -133,8 +136,7 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
     return {"id": record.id, "status": record.status}
 
 
-@router.post("/jobs", status_code=202, response_model=JobCreated,
-             openapi_extra=form_body("Body_submit_job_v1_jobs_post"))
+@router.post("/jobs", status_code=202, response_model=JobCreated)
 async def submit_job(request: Request) -> dict[str, str]:
     """Queue a scoring job; an identical earlier request is answered from the stored result.
 
@@ -145,7 +147,7 @@ async def submit_job(request: Request) -> dict[str, str]:
 
 @router.get("/jobs/{job_id}", response_model=JobStatusOut)
 async def job_status(request: Request, job_id: str) -> dict[str, Any]:
-    return _service(request).get(job_id).public()
+    return contract_status(_service(request).get(job_id), request.app.state.contract)
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
@@ -171,7 +173,8 @@ def job_metadata(request: Request, job_id: str) -> dict[str, Any]:
     return meta
 
 
-@router.delete("/jobs/{job_id}", response_model=JobCreated)
+@router.delete("/jobs/{job_id}", response_model=JobCreated,
+               responses={202: {"model": JobCreated, "description": "still running after 5 s; it ends cancelled"}})
 def cancel_job(request: Request, job_id: str) -> JSONResponse:
     """Cancel on the server; a running job stops within one generation step."""
     record = _service(request).cancel(job_id)
@@ -181,7 +184,7 @@ def cancel_job(request: Request, job_id: str) -> JSONResponse:
     return JSONResponse({"id": record.id, "status": record.status}, status_code=200 if record.terminal else 202)
 
 
-@router.post("/analyze", openapi_extra=form_body("Body_analyze_v1_analyze_post"))
+@router.post("/analyze")
 async def analyze(request: Request) -> dict[str, Any]:
     """Face/pose features of the range: coverage, motion, expression, suggested prompt.
 

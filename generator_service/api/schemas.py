@@ -2,13 +2,16 @@
 
 `JobParams` is the `params` JSON of `POST /v1/jobs` and `POST /v1/analyze`; it validates every field
 at the boundary with messages naming the field. Response models document the JSON the routes return.
+`VideoRequest`, `FileCreated` and `ContractModel` are the shapes of the contract face (api/contract.py,
+Pallaidium's "Backend Contract v0.1"); the contract's fields in health, models and job status are
+additions to the models the rest of the API returns.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -16,12 +19,17 @@ from ..errors import ConfigError
 
 #: Largest number of takes per job (GenerationConfig allows 1..8).
 MAX_VARIANTS = 8
+#: Versions of Pallaidium's "Backend Contract" the contract face speaks.
+CONTRACT_VERSIONS = ("v0.1",)
 
 
 class JobParams(BaseModel):
-    """Parameters of a job. Times are seconds in the source file; `end: null` is the clip's end."""
+    """Parameters of a job. Times are seconds in the source file; `end: null` is the clip's end.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: JSON types are taken as they are (a boolean is not a number, "3" is not a seed), so
+    what the OpenAPI schema says is exactly what is accepted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field("", max_length=2000, description="text description of the music")
     auto_prompt: bool = Field(False, description="append the prompt suggested from the video")
@@ -99,6 +107,8 @@ class HealthOut(BaseModel):
     model_available: bool = True
     #: What to do when not ready, or what the first job will do (download); empty otherwise.
     hint: str = ""
+    #: Versions of Pallaidium's backend contract this service speaks (api/contract.py).
+    contract_versions: list[str] = Field(default_factory=lambda: list(CONTRACT_VERSIONS))
 
 
 class AdapterOut(BaseModel):
@@ -106,11 +116,60 @@ class AdapterOut(BaseModel):
     path: str
 
 
+class ContractModel(BaseModel):
+    """One entry of `data` in `GET /v1/models`: a model a contract client can run (`POST /v1/videos`
+    with a `control_file_id`)."""
+
+    id: str
+    type: Literal["video"] = "video"
+    modes: list[str] = Field(default_factory=lambda: ["control"])
+    display_name: str
+    description: str
+    object: str = "model"
+    owned_by: str = "expotion"
+
+
 class ModelsOut(BaseModel):
     base_model: str
     untrained: bool
     adapters: list[AdapterOut]
     licence: str
+    #: The same models for contract clients: the base model and each adapter.
+    data: list[ContractModel] = Field(default_factory=list)
+
+
+class VideoRequest(BaseModel):
+    """`POST /v1/videos` of the contract: score the whole control clip. The picture fields describe
+    a video to generate; the music is as long as the uploaded clip, so they are read and not used.
+    Other fields are ignored (clients send keys meant for other backends)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str = Field(max_length=400, description="an id from `data` of GET /v1/models")
+    control_file_id: str = Field(max_length=100, description="the clip uploaded with POST /v1/files")
+    prompt: str = Field("", max_length=2000, description="text description of the music")
+    seed: int | None = Field(None, description="any integer; wrapped into 0..2^31-1 (null: 0)")
+    negative_prompt: str | None = Field(None, max_length=2000, description="not used")
+    width: float | None = Field(None, description="not used")
+    height: float | None = Field(None, description="not used")
+    num_frames: float | None = Field(None, description="not used: the music is as long as the clip")
+    fps: float | None = Field(None, description="not used")
+    strength: float | None = Field(None, description="not used")
+    control_strength: float | None = Field(None, description="not used")
+
+
+class VideoCreated(BaseModel):
+    id: str
+    status: str
+    #: Set when an identical earlier request answered at once (status succeeded).
+    file_id: str | None = None
+
+
+class FileCreated(BaseModel):
+    file_id: str
+    purpose: str
+    bytes: int
+    filename: str
 
 
 class JobCreated(BaseModel):
@@ -131,6 +190,10 @@ class JobStatusOut(BaseModel):
     attempts: int = Field(0, description="runs of the job started so far, not counting runs a clean stop "
                                          "interrupted (those are handed back)")
     resumed: int = Field(0, description="times the job was resumed after the service restarted")
+    bytes_done: int | None = Field(None, description="phase download: bytes of the model's files fetched so far")
+    bytes_total: int | None = Field(None, description="phase download: bytes of the model's files to fetch")
+    file_id: str | None = Field(None, description="contract jobs (POST /v1/videos) once succeeded: the MP4 at "
+                                                  "GET /v1/files/{file_id}")
 
 
 #: Error responses documented on every route (for clients and the OpenAPI schema).

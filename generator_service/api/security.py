@@ -1,9 +1,10 @@
 """Request guards of the HTTP service, as one ASGI middleware in front of the app.
 
-- Token: when the service has a token, every request needs `Authorization: Bearer <token>`
-  (compared in constant time); 401 with `WWW-Authenticate: Bearer` otherwise. The token decides:
-  a page cannot send it (it does not know it, and a cross-origin `Authorization` header needs a CORS
-  preflight this service never grants).
+- Token: when the service has a token, every request needs it (compared in constant time) as
+  `Authorization: Bearer <token>`, `X-API-Key: <token>` or `?api_key=<token>` (Pallaidium's client
+  sends all three); 401 with `WWW-Authenticate: Bearer` otherwise. The token decides: a page cannot
+  send it (it does not know it; a cross-origin `Authorization` or `X-API-Key` header needs a CORS
+  preflight this service never grants, and a link carrying `?api_key=` needs the token to be made).
 - Loopback without a token: the `Host` must be a loopback name or address and an `Origin`, if sent,
   must be a loopback origin too (403) — so a web page cannot drive the service (DNS rebinding,
   CSRF). `Origin: null` is refused: browsers send it from sandboxed iframes, `data:` and `file:`
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +48,15 @@ def _loopback_origin(origin: str) -> bool:
     return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
+def _credentials(headers: Headers, query: bytes) -> list[str]:
+    """Every token the request carries: bearer, `X-API-Key`, `api_key` query parameters."""
+    scheme, _, bearer = headers.get("authorization", "").partition(" ")
+    given = [bearer.strip()] if scheme.lower() == "bearer" else []
+    given += headers.getlist("x-api-key")
+    given += [value for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if name == "api_key"]
+    return given
+
+
 class UploadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than the limit of {limit / 2**20:.1f} MiB", TOO_LARGE_HINT)
@@ -65,17 +75,17 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        problem = self._refusal(headers)
+        problem = self._refusal(headers, scope.get("query_string", b""))
         if problem is not None:
             await error_response(*problem)(scope, receive, send)
             return
         await self.app(scope, self._limited(receive), send)
 
-    def _refusal(self, headers: Headers) -> tuple[int, str, str] | None:
+    def _refusal(self, headers: Headers, query: bytes = b"") -> tuple[int, str, str] | None:
         if self.token:
-            scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-                return 401, "missing or wrong token", "Send `Authorization: Bearer <token>` with the service's token."
+            if not any(hmac.compare_digest(given.encode(), self.token.encode()) for given in _credentials(headers, query)):
+                return 401, "missing or wrong token", ("Send the service's token as `Authorization: Bearer <token>` "
+                                                       "(or `X-API-Key`, or `?api_key=`).")
         else:
             if not is_loopback_host(_host_name(headers.get("host", "127.0.0.1"))):
                 return 403, "this service answers only requests addressed to a loopback host", \

@@ -72,6 +72,9 @@ class ServiceSettings(BaseSettings):
     download_grace_s: float = Field(86400.0, ge=0, allow_inf_nan=False)
     #: Seconds between retention sweeps (one also runs at start).
     cleanup_interval_s: float = Field(600.0, ge=1, allow_inf_nan=False)
+    #: Contract face (POST /v1/files): an upload no job took is removed after this many seconds, and
+    #: a contract job's clip this long after the job ended unless its MP4 was fetched before.
+    file_ttl_s: float = Field(3600.0, gt=0, allow_inf_nan=False)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,7 +1,8 @@
 """Where a job's scoring runs: the seam between the worker (queue, board, result files) and the model.
 
-An `Executor` is called on a worker thread with the job's adapter `(name, folder)` or None and a
-`start` callback, and returns a `Scoring`: the callable the worker runs the job's `ScoreRequest`
+An `Executor` is called on a worker thread with the job's adapter `(name, folder)` or None, a
+`start` callback and the job's download `progress` and `cancel` token (for a model whose files must
+be fetched before it loads), and returns a `Scoring`: the callable the worker runs the job's `ScoreRequest`
 through, `(request, progress=..., cancel=...) -> ScoreResult` — the `Scorer` signature. `start()`
 must be called once when the job really begins on a model: it marks the job running and counts
 an attempt.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..progress import CancelToken, ProgressCallback
+from ..progress import CancelToken, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
     from ..pipeline.score import ScoreRequest, ScoreResult
@@ -31,7 +32,8 @@ class Scoring(Protocol):
 
 
 class Executor(Protocol):
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None]) -> Scoring: ...
+    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
+                 progress: ProgressCallback = ..., cancel: CancelToken | None = None) -> Scoring: ...
 
 
 class LocalExecutor:
@@ -40,6 +42,7 @@ class LocalExecutor:
     def __init__(self, holder: ModelHolder) -> None:
         self.holder = holder
 
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None]) -> Scoring:
+    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> Scoring:
         start()
-        return self.holder.scorer(adapter)
+        return self.holder.scorer(adapter, progress=progress, cancel=cancel)

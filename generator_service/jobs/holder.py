@@ -2,8 +2,10 @@
 
 The holder loads the music model on the first job (through `loader`, default
 `load_music_model(model_id, device=...)`), keeps it warm between jobs and drops it after
-`idle_unload_s` seconds without a job (-1: never). Tests inject an already-loaded model by passing
-`loader=lambda: music`. An out-of-memory error unloads the model (freeing GPU memory) so the next
+`idle_unload_s` seconds without a job (-1: never). Before a load, an optional `fetcher` downloads
+what is missing of a hub model (model/download.py), reporting `("download", bytes done, total)` to
+the job that waits for it and honouring its cancel token. Tests inject an already-loaded model by
+passing `loader=lambda: music`. An out-of-memory error unloads the model (freeing GPU memory) so the next
 job starts clean.
 Thread rule: `scorer()`, `unload()` and `maybe_unload()` run on the worker thread only; the read-only
 properties may be read from any thread.
@@ -19,10 +21,12 @@ from typing import Any
 
 from ..config import FeatureConfig
 from ..errors import ModelLoadError
+from ..progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
 
 Loader = Callable[[], Any]  # () -> MusicModel
+Fetcher = Callable[[ProgressCallback, CancelToken | None], None]  # downloads what a load will need
 
 
 def default_loader(model_id: str, device: str | None, allow_network: bool) -> Loader:
@@ -51,8 +55,9 @@ class ModelHolder:
     def __init__(self, loader: Loader, *, model_id: str, device: str | None = None, idle_unload_s: float = 600.0,
                  features: FeatureConfig | None = None, feature_cache: Any = None,
                  adapter_loader: Callable[[str, str, Any], Any] = load_adapter_files,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 fetcher: Fetcher | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._loader = loader
+        self._fetcher = fetcher
         self._adapter_loader = adapter_loader
         self.model_id = model_id
         self._device = device
@@ -87,8 +92,10 @@ class ModelHolder:
             self._device = pick_device(None)
         return self._device
 
-    def scorer(self, adapter: tuple[str, str] | None = None) -> Any:
-        """The warm `Scorer` (loading the model, and the named adapter `(name, path)`, if needed).
+    def scorer(self, adapter: tuple[str, str] | None = None, *, progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> Any:
+        """The warm `Scorer` (loading the model, and the named adapter `(name, path)`, if needed;
+        a download before the load reports to `progress` and stops on `cancel`).
 
         An attached adapter changes the model in place, so switching adapters starts from a freshly
         loaded base model; a failed adapter load unloads the model for the same reason.
@@ -100,6 +107,8 @@ class ModelHolder:
         if self._scorer is not None and wanted != current and current is not None:
             self.unload()
         if self._music is None:
+            if self._fetcher is not None:
+                self._fetcher(progress, cancel)
             started = time.perf_counter()
             self._music = self._loader()
             self._scorer = None

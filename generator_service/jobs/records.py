@@ -101,6 +101,9 @@ class JobRecord:
     expired: float | None = None
     #: Bumped on every change (server-sent events compare it).
     version: int = 0
+    #: While phase is "download": bytes of the model's files fetched so far / to fetch (not stored).
+    bytes_done: int | None = None
+    bytes_total: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -114,4 +117,6 @@ class JobRecord:
             "hint": self.hint, "created": self.created,
             "result": self.result if self.status == SUCCEEDED else None,
             "attempts": self.attempts, "resumed": self.resumed,
+            "bytes_done": self.bytes_done if self.phase == "download" else None,
+            "bytes_total": self.bytes_total if self.phase == "download" else None,
         }

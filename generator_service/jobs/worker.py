@@ -2,9 +2,9 @@
 runs them elsewhere (Ray Serve replicas, generator_service/scale/), on several slots at once.
 
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
-For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
 appeared meanwhile; otherwise hand the job to the `Executor` (jobs/execution.py; by default the
-`LocalExecutor`: the warm `Scorer`, loading the model on first use), which marks it running when
+`LocalExecutor`: the warm `Scorer`, loading the model on first use, after downloading its files if
+they are missing: phase `download` with bytes done/total), which marks it running when
 it really starts and reports progress, on the video as `open_video(spec)` gives it (a path-mode
 file is checked again and read through one open file); then write the takes + metadata. A DELETE
 sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean shutdown
@@ -200,6 +200,11 @@ class Worker:
         elif self.board.get(job_id).status == RUNNING:
             self.board.hand_back(job_id)
 
+    def _downloading(self, job_id: str, done: int, total: int) -> None:
+        """The model's files are being downloaded for this job: bytes done of total."""
+        self.board.update(job_id, phase="download", progress=done / total if total else 0.0, eta_s=None,
+                          bytes_done=done, bytes_total=total)
+
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: Any) -> None:
         from ..config import GenerationConfig
         from ..pipeline.score import ScoreRequest
@@ -209,7 +214,9 @@ class Worker:
             self.board.succeed(job_id, reused)
             return
         adapter = None if spec.adapter is None else (spec.adapter, self.adapters().get(spec.adapter, ""))
-        scorer = self.execute(adapter, start=lambda: self._start(job_id))
+        scorer = self.execute(adapter, start=lambda: self._start(job_id),
+                              progress=lambda phase, done, total: self._downloading(job_id, done, total),
+                              cancel=token)
         token.check()  # a cancel that arrived during model loading
         report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
                                                                           eta_s=eta),

@@ -36,7 +36,9 @@ class ReplicaExecutor:
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None]) -> RemoteScoring:
+    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> RemoteScoring:
+        """A replica loads (and fetches) its own model: the ingress has no download to report."""
         return RemoteScoring(self.handle, None if adapter is None else adapter[0], start)
 
 

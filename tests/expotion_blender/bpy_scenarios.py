@@ -736,6 +736,92 @@ def e2e() -> None:
     done({"video": video, "placed": headless, "interactive": states(ext), "after": music(scene)})
 
 
+def use_service_command() -> None:
+    """The service command of ARGS in the add-on preferences, as a user would enter it."""
+    bpy.context.preferences.addons[MODULE].preferences.service_command = ARGS["command"]
+
+
+def service_lifecycle() -> None:
+    """Start the local service from the panel's operator, score a strip against it, stop it; then
+    start it again and leave it running: Blender stops it when it quits (the test checks)."""
+    ext = install()
+    use_service_command()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    select(scene, a)
+    refused_before = expect_error(bpy.ops.expotion.score_strips, "cannot reach", wait=True)
+    assert bpy.ops.expotion.start_service() == {"FINISHED"}
+    proc = ext.runtime.service_process()
+    started = {"pid": proc.pid, "running": proc.running, "health": ext.runtime.service_state()["health"].model}
+    second_start = expect_error(bpy.ops.expotion.start_service, "running")
+    assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
+    placed = music(scene)
+    assert bpy.ops.expotion.stop_service() == {"FINISHED"}
+    stopped = {"running": proc.running, "reason": proc.exit_reason(), "log": proc.log_tail()}
+    assert bpy.ops.expotion.open_service_log.poll()
+    assert bpy.ops.expotion.start_service() == {"FINISHED"}
+    left_running = ext.runtime.service_process().pid
+    done({"refused_before": refused_before, "started": started, "second_start": second_start, "placed": placed,
+          "stopped": stopped, "left_running": left_running, "log_path": proc.log_path})
+
+
+def tick_until(ext: Any, until: Any, timeout: float = 120.0) -> None:
+    """Call the timer callback (timers never fire in background) until `until()`."""
+    deadline = time.monotonic() + timeout
+    while not until() and time.monotonic() < deadline:
+        ext.runtime._tick()
+        time.sleep(0.05)
+
+
+def service_ui_start() -> None:
+    """Start and Stop as a click in the UI runs them: both return at once; the timer checks the
+    service until it answers (a Score pressed meanwhile waits for it), and sees it end after Stop."""
+    ext = install()
+    use_service_command()
+    ext.runtime.ui_mode = lambda: True
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    assert bpy.ops.expotion.start_service() == {"FINISHED"}
+    at_once = {"starting": ext.runtime.process_state()["starting"], "health": ext.runtime.service_state()["health"]}
+    interactive(ext, scene, [a])  # pressed while the service starts
+    waiting = states(ext)
+    tick_until(ext, lambda: not ext.runtime.process_state()["starting"])
+    answered = ext.runtime.service_state()["health"] is not None
+    tick_until(ext, lambda: not ext.runtime.active_count())
+    scored = states(ext)
+    assert bpy.ops.expotion.stop_service() == {"FINISHED"}
+    stopping = ext.runtime.process_state()["stopping"]
+    tick_until(ext, lambda: not ext.runtime.process_state()["running"] and not ext.runtime.process_state()["stopping"])
+    proc = ext.runtime.service_process()
+    done({"at_once": {"starting": at_once["starting"], "health": at_once["health"] is not None},
+          "waiting": waiting, "answered": answered, "scored": scored, "stopping": stopping,
+          "stopped": [proc.running, proc.exit_reason()], "music": len(music(scene))})
+
+
+def service_dies() -> None:
+    """The service Blender started dies while a strip's job runs: the job fails saying so, with the
+    service's log; nothing is placed and the timeline is as it was."""
+    import signal
+
+    ext = install()
+    use_service_command()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
+    assert bpy.ops.expotion.start_service() == {"FINISHED"}
+    before = [[s.name, s.type, *span(s), s.channel] for s in every(scene)]
+    interactive(ext, scene, [a])
+    pump(ext, scene, until=lambda: bool(ext.runtime.job_states()[0].job_id))
+    submitted = states(ext)
+    proc = ext.runtime.service_process()
+    os.kill(proc.pid, signal.SIGKILL)
+    pump(ext, scene, timeout=60)
+    after = [[s.name, s.type, *span(s), s.channel] for s in every(scene)]
+    calls: list[list[str]] = []
+    ext.ui.job_list.SEQUENCER_PT_expotion_jobs.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
+    done({"submitted": submitted, "states": states(ext), "before": before, "after": after,
+          "log_path": proc.log_path, "drawn": calls})
+
+
 def reregister() -> None:
     """Disable/enable twice: classes, Scene property, handlers and worker go away and come back cleanly."""
     import addon_utils
@@ -862,7 +948,9 @@ def panels() -> None:
                   jobs.JobState(key="d", label="D", status="succeeded", result=result),
                   jobs.JobState(key="f", label="F", status="succeeded", result=result,
                                 hint=ext.results.NO_PERSON_NOTE),
-                  jobs.JobState(key="e", label="E", status="cancelled")],
+                  jobs.JobState(key="e", label="E", status="cancelled"),
+                  jobs.JobState(key="g", label="G", status="running", phase="download", progress=0.25,
+                                bytes_done=500_000_000, bytes_total=2_000_000_000)],
     }
     out: dict[str, Any] = {}
     rt.ui_mode = lambda: False  # drawing here must not start service checks
@@ -880,6 +968,7 @@ def panels() -> None:
                     cls.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
             out[f"{sname}/{jname}/{mode}"] = calls
     rt._states.clear()
+    process = draw_process_states(ext, url, health)
     ext.takes.audition(scene, sound, ext.takes.takes_of(sound)[1]["take_id"])
     scene.sequence_editor.active_strip = next(s for s in sounds(scene) if s.get("expotion") is not None)
     auditioning: list[list[str]] = []
@@ -894,8 +983,43 @@ def panels() -> None:
     for adapter in ("mine", "NONE"):
         settings.adapter = adapter
         visual.append(ext.properties.params_from(settings).visual_guidance)
-    done({"drawn": out, "auditioning": auditioning, "preferences": calls, "visual_guidance": visual,
+    done({"drawn": out, "process": process, "auditioning": auditioning, "preferences": calls,
+          "visual_guidance": visual,
           "width": ext.ui.text.DEFAULT_CHARS})
+
+
+class StartedService:
+    """Stands in for the service process Blender started (running or ended)."""
+
+    def __init__(self, running: bool) -> None:
+        self.running, self.pid, self.log_path = running, 4242, os.path.abspath("service.log")
+        with open(self.log_path, "w") as fh:
+            fh.write("$ expotion serve\n")
+
+
+def draw_process_states(ext: Any, url: str, health: Any) -> dict[str, list[list[str]]]:
+    """The service box with the service Blender started: none, starting, running, stopping, exited;
+    and for a service on another machine (no Start)."""
+    rt = ext.runtime
+    states_ = {"none": (None, False, 0.0, None), "starting": (StartedService(True), True, 0.0, None),
+               "running": (StartedService(True), False, 0.0, health),
+               "stopping": (StartedService(True), False, 1e12, health),
+               "exited": (StartedService(False), False, 0.0, None)}
+    drawn: dict[str, list[list[str]]] = {}
+    for name, (proc, starting, stop_by, answer) in states_.items():
+        rt._process.update(proc=proc, starting=starting, stop_by=stop_by)
+        rt._service.update(health=answer, models=None, error="" if answer or starting else "service down",
+                           checking=False, url=url, checked_at=time.monotonic())
+        calls: list[list[str]] = []
+        ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
+        drawn[name] = calls
+    rt._process.update(proc=None, starting=False, stop_by=0.0)
+    os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"
+    calls = []
+    ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
+    drawn["remote"] = calls
+    os.environ["EXPOTION_SERVICE_URL"] = url
+    return drawn
 
 
 if __name__ == "__main__":

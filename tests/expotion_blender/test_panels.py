@@ -21,7 +21,7 @@ def operators(calls: list[list[str]]) -> list[str]:
 def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     out = run_blender("panels", stub.url, clips=clips)
     drawn = out["drawn"]
-    assert [c[0] for c in out["preferences"]].count("prop") == 7
+    assert [c[0] for c in out["preferences"]].count("prop") == 9
     assert out["visual_guidance"] == [3.0, 1.0]  # sent with an adapter, off without one
     assert len(drawn) == 6 * 2 * 2
     assert "Checking" in texts(drawn["checking/none/RANDOM"])
@@ -37,6 +37,7 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     mixed = drawn["unknown/mixed/RANDOM"]
     text = texts(mixed)
     assert "A: generate, 12 s left" in text and "B: rendering proxy 3/75" in text and "Cancel All" in text
+    assert "G: downloading the model, 500 of 2000 MB" in text
     assert "Fix the file path" in labels_with(mixed, "INFO")
     # long errors are wrapped: every line fits, and the whole message is there
     assert all(len(c[1]) <= out["width"] for c in mixed if c[0] == "label")
@@ -58,3 +59,14 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     assert "A music" not in texts(drawn["unknown/none/RANDOM"])  # a movie strip is active: no Takes panel
     assert operators(out["auditioning"]).count("Keep") == 1 and "Stop" in operators(out["auditioning"])
     assert "Auditioning solo" in texts(out["auditioning"])
+    # the service Blender starts: Start while nothing answers, Stop while it runs, its log once started;
+    # nothing to start for a service on another machine
+    process = out["process"]
+    assert operators(process["none"]) == ["expotion.check_service", "expotion.start_service"]
+    assert "Starting the service..." in texts(process["starting"])
+    assert operators(process["starting"])[1:] == ["Stop Service", "Log"]
+    assert operators(process["running"])[1:] == ["Stop Service", "Log"] and "Service 9.9" in texts(process["running"])
+    assert operators(process["stopping"])[1:] == ["Stopping...", "Log"]
+    assert operators(process["exited"])[1:] == ["expotion.start_service", "Log"]
+    assert "service down" in texts(process["exited"])
+    assert operators(process["remote"]) == ["expotion.check_service"]

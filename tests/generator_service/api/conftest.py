@@ -46,13 +46,13 @@ def clip2(media: Path) -> Path:
 class App:
     """An app + its started job service; `client()` talks to it through ASGITransport."""
 
-    def __init__(self, work_dir: Path, loader: Callable[[], Any], **settings: Any) -> None:
+    def __init__(self, work_dir: Path, loader: Callable[[], Any], fetcher: Any = None, **settings: Any) -> None:
         self.settings = ServiceSettings(work_dir=work_dir, model="tiny", device="cpu", **settings)
         self.holder = ModelHolder(loader, model_id="tiny", device="cpu",
-                                  idle_unload_s=self.settings.idle_unload_s)
+                                  idle_unload_s=self.settings.idle_unload_s, fetcher=fetcher)
         self.service = build_service(self.settings, self.holder)
+        self.service.start()  # before the app: it resumes what depends on the started service
         self.app = create_app(self.settings, self.service)
-        self.service.start()
 
     def client(self, **headers: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE, headers=headers,
@@ -64,7 +64,8 @@ class App:
 
 @pytest.fixture
 def make_app(tmp_path: Path, tiny) -> Iterator[Callable[..., App]]:
-    """Factory of started apps (stopped at teardown); `loader` defaults to the loaded tiny model."""
+    """Factory of started apps (stopped at teardown); `loader` defaults to the loaded tiny model;
+    `fetcher` (the holder's download before a load) and settings are passed on."""
     apps: list[App] = []
 
     def make(loader: Callable[[], Any] | None = None, work_dir: Path | None = None, **settings: Any) -> App:

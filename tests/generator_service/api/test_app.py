@@ -44,7 +44,8 @@ async def test_health_and_models_before_any_job(client) -> None:
     health = (await client.get("/v1/health")).json()
     assert health == {"status": "ok", "version": health["version"], "device": "cpu", "model": "tiny",
                       "model_loaded": False, "untrained": True, "queue_depth": 0, "queue_limit": 8,
-                      "path_mode": False, "ready": True, "model_available": True, "hint": ""}
+                      "path_mode": False, "ready": True, "model_available": True, "hint": "",
+                      "contract_versions": ["v0.1"]}
     models = (await client.get("/v1/models")).json()
     assert models["base_model"] == "tiny" and models["untrained"] and models["adapters"] == []
     assert "CC-BY-NC" in models["licence"]
@@ -329,7 +330,7 @@ async def test_visual_guidance_is_validated_and_reaches_the_generation_config(ma
         seen.append(request.generation)
         raise VideoError("recorded, not generated")
 
-    monkeypatch.setattr(app.holder, "scorer", lambda adapter=None: recording_scorer)
+    monkeypatch.setattr(app.holder, "scorer", lambda adapter=None, **_: recording_scorer)
     async with app.client() as client:
         assert_error(await client.post("/v1/jobs", **job_form(clip, visual_guidance=2.0)), 422, "visual_guidance",
                      "adapter")

@@ -163,7 +163,7 @@ class _FakeHolder:
         self._scorer = _BrokenScorer(errors)
         self.unloads = 0
 
-    def scorer(self, adapter=None):
+    def scorer(self, adapter=None, *, progress=None, cancel=None):
         return self._scorer
 
     def unload(self) -> None:
