@@ -47,7 +47,7 @@ class Remote:
         self.started: dict[int, threading.Event] = {seed: threading.Event() for seed in scripts}
         self.release = threading.Event()
 
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None]):
+    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], **download: object):
         def scoring(request: ScoreRequest, progress=lambda *a: None, cancel: CancelToken | None = None):
             seed = request.generation.seed
             self.called[seed].set()
