@@ -3,9 +3,12 @@
 
     python build.py [--blender /path/to/blender] [--blender-ext /path/to/blender_ext.py] [--out dist]
 
-Stages `expotion_blender/` with `blender_manifest.toml` under `build/extension/`, refuses any import
-beyond the standard library, `bpy` and the package itself (the extension bundles no wheels), then
-runs Blender's validator and builder: `blender --command extension ...` when `--blender` is given,
+Builds the protocol package `wheels/expotion_protocol` (the service's and the extension's shared
+shapes and rules, standard library only) into `wheels/expotion_protocol-<ver>-py3-none-any.whl` —
+the one wheel the manifest's `wheels` list names —, stages `expotion_blender/` with
+`blender_manifest.toml` and that wheel under `build/extension/`, refuses any import beyond the
+standard library, Blender's modules, the package itself and the bundled protocol, then runs
+Blender's validator and builder: `blender --command extension ...` when `--blender` is given,
 else the standalone `blender_ext.py` shipped inside the `bpy` wheel (found in this interpreter,
 `.venv-blender`, or `$EXPOTION_BLENDER_EXT`), run with this Python. Writes `dist/expotion-<ver>.zip`.
 A bad manifest fails the build with the validator's own message. Standard library only.
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import glob
+import hashlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -29,6 +35,9 @@ PACKAGE = ROOT / "expotion_blender"
 MANIFEST = ROOT / "blender_manifest.toml"
 VALIDATOR_REL = "scripts/addons_core/bl_pkg/cli/blender_ext.py"
 ALLOWED_THIRD_PARTY = {"bpy", "bl_math", "blf", "gpu", "mathutils", "bmesh", "aud", "idprop", "bl_ui"}
+PROTOCOL = ROOT / "wheels" / "expotion_protocol"
+#: Packages the extension may import because it bundles them as wheels.
+BUNDLED = {"expotion_protocol"}
 
 
 class BuildError(Exception):
@@ -51,13 +60,51 @@ def find_blender_ext(explicit: str | None) -> Path:
                      "interpreter or .venv-blender, or pass --blender / --blender-ext")
 
 
-def stage(dest: Path) -> Path:
-    """Copy the package and the manifest into `dest/expotion` (the zip's root)."""
+def protocol_version() -> str:
+    project = tomllib.loads((PROTOCOL / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return str(project["version"])
+
+
+def build_protocol_wheel(out_dir: Path) -> Path:
+    """A pure-Python wheel of `wheels/expotion_protocol` (standard library only, byte-for-byte
+    reproducible: fixed timestamps and order), written to `out_dir`."""
+    version = protocol_version()
+    dist = f"expotion_protocol-{version}"
+    files = sorted(p for p in (PROTOCOL / "expotion_protocol").rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    entries = [(f"expotion_protocol/{p.relative_to(PROTOCOL / 'expotion_protocol').as_posix()}", p.read_bytes())
+               for p in files]
+    entries.append((f"{dist}.dist-info/METADATA", (f"Metadata-Version: 2.1\nName: expotion-protocol\n"
+                                                    f"Version: {version}\nRequires-Python: >=3.11\n"
+                                                    "License: GPL-3.0-or-later\n").encode()))
+    entries.append((f"{dist}.dist-info/WHEEL", b"Wheel-Version: 1.0\nGenerator: expotion build.py\n"
+                                                b"Root-Is-Purelib: true\nTag: py3-none-any\n"))
+    record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in entries]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    entries.append((f"{dist}.dist-info/RECORD", ("\n".join(record) + "\n").encode()))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            wheel.writestr(info, data, zipfile.ZIP_DEFLATED)
+    return target
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def stage(dest: Path, wheel: Path) -> Path:
+    """Copy the package, the manifest and the protocol wheel into `dest/expotion` (the zip's root)."""
     root = dest / "expotion"
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
     shutil.copy2(MANIFEST, root / "blender_manifest.toml")
+    (root / "wheels").mkdir()
+    shutil.copy2(wheel, root / "wheels" / wheel.name)
     return root
 
 
@@ -74,16 +121,19 @@ def check_imports(root: Path) -> None:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY and top != "__future__":
+                if top not in sys.stdlib_module_names | ALLOWED_THIRD_PARTY | BUNDLED | {"__future__"}:
                     bad.append(f"{path.relative_to(root)}: import {name}")
     if bad:
-        raise BuildError("the extension must use the standard library only:\n  " + "\n  ".join(bad))
+        raise BuildError("the extension may import only the standard library, Blender's modules and the bundled "
+                         "protocol:\n  " + "\n  ".join(bad))
 
 
-def check_wheels(manifest: dict) -> None:
-    wheels_dir = ROOT / "wheels"
-    if manifest.get("wheels") or (wheels_dir.is_dir() and any(wheels_dir.iterdir())):
-        raise BuildError("the extension bundles no wheels: remove `wheels` from the manifest and empty wheels/")
+def check_wheels(manifest: dict, wheel: Path) -> None:
+    """The manifest bundles exactly the protocol wheel this build makes."""
+    expected = [f"./wheels/{wheel.name}"]
+    if manifest.get("wheels") != expected:
+        raise BuildError(f"blender_manifest.toml must list wheels = {expected} (found {manifest.get('wheels')}); "
+                         "the protocol's version is in wheels/expotion_protocol/pyproject.toml")
 
 
 def blender_cmd(blender: str | None, validator: Path | None, *args: str) -> list[str]:
@@ -102,8 +152,9 @@ def run_tool(cmd: list[str], what: str) -> str:
 
 def build(blender: str | None, blender_ext: str | None, out_dir: Path) -> Path:
     manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
-    check_wheels(manifest)
-    root = stage(ROOT / "build" / "extension")
+    wheel = build_protocol_wheel(ROOT / "wheels")
+    check_wheels(manifest, wheel)
+    root = stage(ROOT / "build" / "extension", wheel)
     check_imports(root)
     validator = None if blender else find_blender_ext(blender_ext)
     run_tool(blender_cmd(blender, validator, "validate", str(root)), "validation")

@@ -1,7 +1,9 @@
 """Expotion for Blender's Video Sequence Editor: score movie strips with music from the Expotion
-generator service (a separate local process). Standard library only.
+generator service (a separate local process). Standard library only, plus the service's protocol
+package (`expotion_protocol`: the job parameters, message shapes and wire encodings), bundled as a
+wheel through the manifest.
 
-`protocol`, `client`, `jobs` and `timing` import no bpy, so this file imports the bpy-touching
+`client`, `jobs` and `timing` import no bpy, so this file imports the bpy-touching
 modules inside `register`/`unregister`: the package imports anywhere (tests, scripts) and only
 loads Blender parts inside Blender. Registration in order, unregistration in reverse; the runtime
 (worker thread, timer) is stopped, the handlers and the Scene property removed on unregister. In the

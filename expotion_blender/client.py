@@ -21,21 +21,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import (
-    API_PREFIX,
-    SAMPLE_RATE,
-    ErrorBody,
-    ExpotionError,
-    Health,
-    JobParams,
-    JobResult,
-    JobStatus,
-    Models,
-    ProtocolError,
-    job_form,
-    parse_sse,
-    read_wav_info,
-)
+from expotion_protocol.errors import ExpotionError, ProtocolError
+from expotion_protocol.params import JobParams
+from expotion_protocol.shapes import API_PREFIX, ErrorBody, Health, JobResult, JobStatus, Models, SAMPLE_RATE
+from expotion_protocol.wire import job_form, parse_sse, read_wav_info
 
 log = logging.getLogger(__name__)
 SERVE_HINT = "Start it with `python -m generator_service serve` or fix the service URL in the add-on preferences."
@@ -226,9 +215,9 @@ class Client:
 def finished_result(status: JobStatus) -> JobResult:
     """The result of a finished job, or `JobFailed` carrying the service's error and hint."""
     if status.status == "succeeded":
-        if status.result is None:
+        if status.outcome is None:
             raise ProtocolError(f"job {status.id} succeeded without a result")
-        return status.result
+        return status.outcome
     if status.status == "cancelled":
         raise JobFailed(f"job {status.id} was cancelled", "")
     raise JobFailed(f"job {status.id} failed: {status.error or 'no reason given'}", status.hint or None)

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field, replace
 
 from . import avi, wavfile
 from .client import Client, ClientSettings, JobFailed, finished_result
-from .protocol import ExpotionError, JobParams, JobResult, JobStatus, ProtocolError, expected_samples, read_wav_info
+from expotion_protocol.errors import ExpotionError, ProtocolError
+from expotion_protocol.params import JobParams
+from expotion_protocol.shapes import JobResult, JobStatus, expected_samples
+from expotion_protocol.wire import read_wav_info
 
 log = logging.getLogger(__name__)
 

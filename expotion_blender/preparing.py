@@ -16,7 +16,7 @@ import bpy
 from . import proxy, snapshot, vse
 from .jobs import JobRequest
 from .preferences import Settings
-from .protocol import JobParams
+from expotion_protocol.params import JobParams
 
 
 @dataclass

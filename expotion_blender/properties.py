@@ -8,7 +8,7 @@ import random
 import bpy
 
 from . import runtime
-from .protocol import MAX_TAKES, JobParams
+from expotion_protocol.params import JobParams, MAX_VARIANTS
 
 
 def _adapter_items(self: bpy.types.PropertyGroup, context: bpy.types.Context) -> list[tuple[str, str, str]]:
@@ -27,7 +27,7 @@ class ExpotionSceneSettings(bpy.types.PropertyGroup):
         default="RANDOM")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0, max=2**31 - 1)  # type: ignore[valid-type]
     takes: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Takes", default=1, min=1, max=MAX_TAKES,
+        name="Takes", default=1, min=1, max=MAX_VARIANTS,
         description="Variants per strip: the first plays, the others wait in the Takes panel to be auditioned")
     guidance: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Guidance", default=3.0, min=0.0, max=15.0, description="Classifier-free guidance on the text")

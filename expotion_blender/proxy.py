@@ -24,7 +24,7 @@ from typing import Any
 import bpy
 
 from . import avi, vse
-from .protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 85

@@ -26,7 +26,7 @@ import bpy
 
 from . import audio_folder, takes, vse
 from .jobs import JobRequest, JobState
-from .protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 log = logging.getLogger(__name__)
 NO_PERSON_NOTE = "No person was found in the clip: the music follows the prompt only."

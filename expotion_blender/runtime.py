@@ -34,7 +34,8 @@ import bpy
 from . import jobs, results
 from .client import Client, ClientSettings, ServiceUnavailable, is_loopback
 from .jobs import JobRequest, JobState
-from .protocol import ExpotionError, Health, Models
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.shapes import Health, Models
 from .service_process import ServiceProcess, ServiceStartError, service_command
 from .worker import Worker
 

@@ -25,7 +25,8 @@ from . import preparing, runtime, snapshot, vse
 from .interrupt import SignalStop
 from .jobs import JobRequest, JobState
 from .preferences import Settings
-from .protocol import ExpotionError, JobParams
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
 
 log = logging.getLogger(__name__)
 

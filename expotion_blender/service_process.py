@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .client import is_loopback
-from .protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 SETTINGS_HINT = ("Set Service Command (e.g. `expotion serve --model facebook/musicgen-small`) or Service Python "
                  "(the python of the service's virtual environment) in Preferences > Add-ons > Expotion.")

@@ -21,7 +21,8 @@ import bpy
 from . import audio_folder, avi, preferences, proxy, runtime, takes, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
-from .protocol import ExpotionError, JobParams
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
 from .timing import StripTiming
 
 log = logging.getLogger(__name__)

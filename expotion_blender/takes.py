@@ -21,7 +21,7 @@ from typing import Any
 import bpy
 
 from . import vse
-from .protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 TAKES_PROP = "expotion_takes"
 AUDITION_PROP = "expotion_audition"  # scene property while a take is auditioned solo

@@ -16,7 +16,7 @@ from typing import Any
 from . import jobs
 from .client import Client
 from .jobs import JobRequest, JobState
-from .protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 log = logging.getLogger(__name__)
 MAX_POLL_ERRORS = 3

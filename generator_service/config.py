@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from expotion_protocol.params import MAX_VARIANTS, JobParams
 
 from .errors import ConfigError
 
@@ -82,8 +85,15 @@ class GenerationConfig:
     #: Crossfade between consecutive windows, seconds.
     crossfade_s: float = 0.25
 
+    @classmethod
+    def from_params(cls, params: JobParams, **settings: Any) -> GenerationConfig:
+        """The generation part of a job's parameters (the one mapping from the protocol's rules)."""
+        return cls(prompt=params.prompt, seed=params.seed, variants=params.variants, top_k=params.top_k,
+                   temperature=params.temperature, guidance_scale=params.guidance_scale,
+                   visual_guidance=params.visual_guidance_scale, **settings)
+
     def __post_init__(self) -> None:
-        _require(self.variants >= 1 and self.variants <= 8, "variants", f"{self.variants} is outside 1..8")
+        _require(1 <= self.variants <= MAX_VARIANTS, "variants", f"{self.variants} is outside 1..{MAX_VARIANTS}")
         _require(self.top_k >= 1, "top_k", f"{self.top_k} must be >= 1")
         _require(self.temperature > 0, "temperature", f"{self.temperature} must be > 0")
         _require(self.guidance_scale >= 1.0, "guidance_scale", f"{self.guidance_scale} must be >= 1.0")

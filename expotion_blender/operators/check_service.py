@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .. import preferences, runtime
-from ..protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 
 class EXPOTION_OT_check_service(bpy.types.Operator):

@@ -8,7 +8,8 @@ from typing import Any
 import bpy
 
 from .. import preferences, properties, runtime, scoring, takes, vse
-from ..protocol import ExpotionError, JobParams
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
 from ..snapshot import StripError
 from . import dispatch
 

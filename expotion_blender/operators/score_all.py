@@ -6,7 +6,7 @@ import os
 import bpy
 
 from .. import interrupt, preferences, properties, runtime, scoring, takes, vse
-from ..protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 from . import dispatch
 
 

@@ -6,7 +6,7 @@ import bpy
 
 from .. import preferences, runtime
 from ..client import is_loopback
-from ..protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 
 
 class EXPOTION_OT_start_service(bpy.types.Operator):

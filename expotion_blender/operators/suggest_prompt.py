@@ -9,7 +9,8 @@ import bpy
 
 from .. import preferences, preparing, results, runtime, scoring, snapshot, vse
 from ..client import Client
-from ..protocol import ExpotionError, JobParams
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
 
 
 def active_movie(context: bpy.types.Context) -> object | None:

@@ -3,7 +3,7 @@
 import bpy
 
 from .. import takes, vse
-from ..protocol import ExpotionError
+from expotion_protocol.errors import ExpotionError
 from .take_common import TakeOperator, active_music, make_active
 
 

@@ -32,7 +32,9 @@ from .contract_files import MOVIE_SUFFIX, ContractFiles, Waiting, movie_file_id
 from .errors import ApiError
 from .form import read_job_form
 from .inputs import VideoInput, probe_range
-from .schemas import ERRORS, FileCreated, JobParams, VideoCreated, VideoRequest
+from expotion_protocol.params import JobParams
+
+from .schemas import ERRORS, FileCreated, VideoCreated, VideoRequest
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +119,9 @@ def _submit_clip(service: JobService, waiting: Waiting, body: VideoRequest, adap
     try:
         source = VideoInput(path, waiting.upload.sha256, uploaded=True)
         start, end = probe_range(service, source, JobParams(), waiting.filename)
-        spec = JobSpec(video=str(path), video_sha256=waiting.upload.sha256, start=start, end=end,
-                       prompt=body.prompt, seed=(body.seed or 0) % SEED_RANGE, adapter=adapter,
-                       model=service.holder.model_id, uploaded=True)
+        spec = JobSpec.create(video=str(path), video_sha256=waiting.upload.sha256, start=start, end=end,
+                              prompt=body.prompt, seed=(body.seed or 0) % SEED_RANGE, adapter=adapter,
+                              model=service.holder.model_id, uploaded=True)
         record = service.submit(spec)
         queued = True
     finally:

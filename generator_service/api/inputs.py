@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from expotion_protocol.params import JobParams
+
 from ..errors import VideoError
 from ..jobs.analyzer import Analyzer
 from ..jobs.errors import InputRejected
 from ..jobs.media_root import open_confined
 from ..jobs.service import JobService
 from ..jobs.uploads import StoredUpload
-from .schemas import JobParams
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,11 @@ from .errors import ApiError
 from .form import JobForm, read_job_form
 from .inputs import VideoInput, analyze_range, probe_range, receive_video
 from .contract import contract_status, model_entries
-from .schemas import CONTRACT_VERSIONS, ERRORS, HealthOut, JobCreated, JobParams, JobStatusOut, ModelsOut
+from expotion_protocol.params import JobParams
+from expotion_protocol.shapes import CONTRACT_VERSIONS, Health, JobStatus
+
+from .schemas import ERRORS, JobCreated, ModelsOut
+from .schemas import JobParams as JobParamsSchema
 from .settings import ServiceSettings
 from .sse import job_events
 
@@ -47,20 +51,19 @@ def _settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
-@router.get("/health", response_model=HealthOut)
-def health(request: Request) -> dict[str, Any]:
+@router.get("/health", response_model=Health)
+def health(request: Request) -> Health:
     service, settings = _service(request), _settings(request)
     holder = service.holder
     available, hint = model_availability(holder.model_id, holder.loaded, settings.allow_network)
     alive = service.worker.alive
     if not alive:
         hint = "The service's job worker has stopped: restart the service (its log says why)."
-    return {"status": "ok" if alive else "degraded", "version": __version__,
-            "device": holder.device, "model": holder.model_id, "model_loaded": holder.loaded,
-            "untrained": holder.untrained, "queue_depth": service.queue_depth(),
-            "queue_limit": service.queue.limit, "path_mode": settings.media_root is not None,
-            "ready": alive and available is not None, "model_available": bool(available), "hint": hint,
-            "contract_versions": list(CONTRACT_VERSIONS)}
+    return Health(status="ok" if alive else "degraded", version=__version__, device=holder.device,
+                  model=holder.model_id, model_loaded=holder.loaded, untrained=holder.untrained,
+                  queue_depth=service.queue_depth(), queue_limit=service.queue.limit,
+                  path_mode=settings.media_root is not None, ready=alive and available is not None,
+                  model_available=bool(available), hint=hint, contract_versions=CONTRACT_VERSIONS)
 
 
 def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tuple[bool | None, str]:
@@ -110,9 +113,6 @@ def _check_job_params(service: JobService, params: JobParams) -> None:
         known = ", ".join(service.adapters()) or "none"
         raise ConfigError(f"adapter: no adapter named {params.adapter!r} (available: {known})",
                           "Pick a name from GET /v1/models, or send adapter null.")
-    if params.visual_guidance > 1.0 and params.adapter is None:
-        raise ConfigError(f"visual_guidance: {params.visual_guidance} needs an adapter (without one the video does "
-                          "not reach the model)", "Name an adapter from GET /v1/models, or send visual_guidance 1.")
 
 
 def _submit(request: Request, form: JobForm) -> dict[str, str]:
@@ -120,14 +120,11 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
     service = _service(request)
     handed_over = False
     try:
-        parsed = JobParams.parse_form(form.params)
+        parsed = JobParamsSchema.parse_form(form.params)
         _check_job_params(service, parsed)
         source, start, end = _accept_video(request, parsed, form)
-        spec = JobSpec(video=str(source.path), video_sha256=source.sha256, start=start, end=end,
-                       prompt=parsed.prompt, auto_prompt=parsed.auto_prompt, seed=parsed.seed,
-                       variants=parsed.variants, top_k=parsed.top_k, temperature=parsed.temperature,
-                       guidance=parsed.guidance, visual_guidance=max(1.0, parsed.visual_guidance),
-                       adapter=parsed.adapter, model=service.holder.model_id, uploaded=source.uploaded)
+        spec = JobSpec.create(parsed, video=str(source.path), video_sha256=source.sha256, start=start, end=end,
+                              model=service.holder.model_id, uploaded=source.uploaded)
         record = service.submit(spec)
         handed_over = True
     finally:
@@ -145,7 +142,7 @@ async def submit_job(request: Request) -> dict[str, str]:
     return await run_in_threadpool(_submit, request, form)
 
 
-@router.get("/jobs/{job_id}", response_model=JobStatusOut)
+@router.get("/jobs/{job_id}", response_model=JobStatus)
 async def job_status(request: Request, job_id: str) -> dict[str, Any]:
     return contract_status(_service(request).get(job_id), request.app.state.contract)
 
@@ -192,7 +189,7 @@ async def analyze(request: Request) -> dict[str, Any]:
     service = _service(request)
     form = await read_job_form(request, service.uploads)
     try:
-        parsed = JobParams.parse_form(form.params)
+        parsed = JobParamsSchema.parse_form(form.params)
         source, start, end = await run_in_threadpool(_accept_video, request, parsed, form)
         analyzer: Analyzer = request.app.state.analyzer
         return await anyio.to_thread.run_sync(analyze_range, service, analyzer, source, start, end,

@@ -1,7 +1,9 @@
 """Request and response models of the HTTP API v1 (docs/http-api.md); they also shape /openapi.json.
 
-`JobParams` is the `params` JSON of `POST /v1/jobs` and `POST /v1/analyze`; it validates every field
-at the boundary with messages naming the field. Response models document the JSON the routes return.
+`JobParams` is the `params` JSON of `POST /v1/jobs` and `POST /v1/analyze`, built from the one
+declaration of the job parameters (expotion_protocol.params); it validates every field at the
+boundary with messages naming the field and hands the service the protocol's `JobParams`. Response models document the JSON the routes return; health and job status are the protocol's
+own shapes (expotion_protocol.shapes), used directly as response models.
 `VideoRequest`, `FileCreated` and `ContractModel` are the shapes of the contract face (api/contract.py,
 Pallaidium's "Backend Contract v0.1"); the contract's fields in health, models and job status are
 additions to the models the rest of the API returns.
@@ -10,63 +12,36 @@ additions to the models the rest of the API returns.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from expotion_protocol import params as protocol
+from expotion_protocol.params import ParamError
 
 from ..errors import ConfigError
 
-#: Largest number of takes per job (GenerationConfig allows 1..8).
-MAX_VARIANTS = 8
-#: Versions of Pallaidium's "Backend Contract" the contract face speaks.
-CONTRACT_VERSIONS = ("v0.1",)
-
-
-class JobParams(BaseModel):
-    """Parameters of a job. Times are seconds in the source file; `end: null` is the clip's end.
-
-    Strict: JSON types are taken as they are (a boolean is not a number, "3" is not a seed), so
+class _ParamsModel(BaseModel):
+    """Strict: JSON types are taken as they are (a boolean is not a number, "3" is not a seed), so
     what the OpenAPI schema says is exactly what is accepted."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str = Field("", max_length=2000, description="text description of the music")
-    auto_prompt: bool = Field(False, description="append the prompt suggested from the video")
-    start: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-    end: float | None = Field(None, gt=0.0, allow_inf_nan=False)
-    duration: float | None = Field(None, gt=0.0, allow_inf_nan=False,
-                                   description="must equal end - start, or sets end = start + duration")
-    seed: int = Field(0, ge=0, lt=2**31)
-    variants: int = Field(1, ge=1, le=MAX_VARIANTS, description="takes; take i uses seed + i")
-    top_k: int = Field(250, ge=1, le=100_000)
-    temperature: float = Field(1.0, ge=0.01, le=10.0, allow_inf_nan=False)
-    guidance: float = Field(3.0, ge=0.0, le=50.0, allow_inf_nan=False,
-                            description="classifier-free guidance on the text; values <= 1 mean none")
-    visual_guidance: float = Field(1.0, ge=0.0, le=50.0, allow_inf_nan=False,
-                                   description="guidance on the visual condition; needs an adapter trained with "
-                                               "visual dropout; values <= 1 mean none")
-    adapter: str | None = Field(None, max_length=200)
-    path: str | None = Field(None, max_length=4096, description="a file under the media root (path mode)")
-
     @model_validator(mode="after")
-    def _range(self) -> JobParams:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end {self.end} s is not after start {self.start} s")
-        if self.duration is not None and self.end is not None:
-            if not math.isclose(self.end - self.start, self.duration, abs_tol=1e-3):
-                raise ValueError(f"duration {self.duration} s differs from end - start = {self.end - self.start:.6f} s")
+    def _rules_between_fields(self) -> _ParamsModel:
+        try:
+            self.to_protocol()
+        except ParamError as exc:
+            raise ValueError(exc.message) from exc
         return self
 
-    def resolved_end(self) -> float | None:
-        """`end`, or `start + duration`, or None (the clip's end)."""
-        if self.end is not None:
-            return self.end
-        return None if self.duration is None else self.start + self.duration
+    def to_protocol(self) -> protocol.JobParams:
+        """The validated protocol object the rest of the service works with."""
+        return protocol.JobParams(**self.model_dump()).validate()
 
     @classmethod
-    def parse_form(cls, raw: str | None) -> JobParams:
-        """The `params` form field (JSON text) -> JobParams; `ConfigError` naming the field."""
+    def parse_form(cls, raw: str | None) -> protocol.JobParams:
+        """The `params` form field (JSON text) -> validated JobParams; `ConfigError` naming the field."""
         try:
             data = json.loads(raw) if raw else {}
         except json.JSONDecodeError as exc:
@@ -75,9 +50,21 @@ class JobParams(BaseModel):
         if not isinstance(data, dict):
             raise ConfigError(f"params: expected a JSON object, got {type(data).__name__}")
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data).to_protocol()
         except ValidationError as exc:
             raise ConfigError("params: " + "; ".join(_field_error(e) for e in exc.errors()[:5])) from exc
+
+
+def _params_field(annotation: Any, default: Any, rule: protocol.Rule) -> tuple[Any, Any]:
+    finite = {"allow_inf_nan": False} if protocol.base_type(annotation) is float else {}
+    return annotation, Field(default, description=rule.doc, ge=rule.ge, gt=rule.gt, le=rule.le, lt=rule.lt,
+                             max_length=rule.max_length, **finite)
+
+
+#: The request schema of the job parameters, built from their one declaration (expotion_protocol.params).
+JobParams: type[_ParamsModel] = create_model(  # type: ignore[call-overload]
+    "JobParams", __base__=_ParamsModel, __doc__=protocol.JobParams.__doc__,
+    **{name: _params_field(*rule) for name, rule in protocol.rules().items()})
 
 
 def _field_error(err: Any) -> str:
@@ -89,26 +76,6 @@ class ErrorOut(BaseModel):
     detail: str
     hint: str
     error_id: str
-
-
-class HealthOut(BaseModel):
-    status: str
-    version: str
-    device: str
-    model: str
-    model_loaded: bool
-    untrained: bool
-    queue_depth: int
-    queue_limit: int
-    path_mode: bool
-    #: A job can run now: the worker is alive and the model's weights are here or may be downloaded.
-    ready: bool = True
-    #: The model's weights are on this machine (loaded, a local folder, `tiny`, or in the hub cache).
-    model_available: bool = True
-    #: What to do when not ready, or what the first job will do (download); empty otherwise.
-    hint: str = ""
-    #: Versions of Pallaidium's backend contract this service speaks (api/contract.py).
-    contract_versions: list[str] = Field(default_factory=lambda: list(CONTRACT_VERSIONS))
 
 
 class AdapterOut(BaseModel):
@@ -175,25 +142,6 @@ class FileCreated(BaseModel):
 class JobCreated(BaseModel):
     id: str
     status: str
-
-
-class JobStatusOut(BaseModel):
-    id: str
-    status: str
-    phase: str
-    progress: float
-    eta_s: float | None
-    error: str | None
-    hint: str | None
-    created: float
-    result: dict[str, Any] | None
-    attempts: int = Field(0, description="runs of the job started so far, not counting runs a clean stop "
-                                         "interrupted (those are handed back)")
-    resumed: int = Field(0, description="times the job was resumed after the service restarted")
-    bytes_done: int | None = Field(None, description="phase download: bytes of the model's files fetched so far")
-    bytes_total: int | None = Field(None, description="phase download: bytes of the model's files to fetch")
-    file_id: str | None = Field(None, description="contract jobs (POST /v1/videos) once succeeded: the MP4 at "
-                                                  "GET /v1/files/{file_id}")
 
 
 #: Error responses documented on every route (for clients and the OpenAPI schema).

@@ -142,7 +142,7 @@ def _polling_rows(clip: Path, work: Path, seconds: float) -> list[list[object]]:
     from ..jobs.store import JobStore
 
     store = JobStore(work / "jobs.sqlite3")  # a finished job to poll, without generating
-    store.save(JobRecord("j-bench", JobSpec(video=str(clip), video_sha256="0", start=0, end=1), status="failed"))
+    store.save(JobRecord("j-bench", JobSpec.create(video=str(clip), video_sha256="0", start=0, end=1), status="failed"))
     store.close()
     server = _ServeProcess(work)
     rows = []

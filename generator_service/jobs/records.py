@@ -10,14 +10,19 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any
+
+from expotion_protocol.params import GUIDANCE_OFF, JobParams
+from expotion_protocol.shapes import ACTIVE_STATUSES as ACTIVE
+from expotion_protocol.shapes import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from expotion_protocol.shapes import TERMINAL_STATUSES as TERMINAL
 
 from .. import __version__
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-ACTIVE = frozenset({QUEUED, RUNNING})
+__all__ = ["ACTIVE", "CANCELLED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "TERMINAL", "JobRecord", "JobSpec",
+           "new_error_id", "new_job_id"]
 
 
 def new_job_id() -> str:
@@ -28,47 +33,66 @@ def new_error_id() -> str:
     return "e-" + secrets.token_hex(6)
 
 
+#: Fields of `JobParams` that a spec holds resolved (`start`, `end`) or not at all (the path is `video`).
+_RANGE_FIELDS = ("start", "end", "duration", "path")
+
+
 @dataclass(frozen=True)
 class JobSpec:
-    """A validated request: the stored video, its resolved `[start, end)` range, how to generate."""
+    """A validated request: the stored video, how to generate (`params`, with its range resolved:
+    `start` and `end` set, no `duration`, no `path`), the model, and who owns the video."""
 
     video: str
     video_sha256: str
-    start: float
-    end: float
-    prompt: str = ""
-    auto_prompt: bool = False
-    seed: int = 0
-    variants: int = 1
-    top_k: int = 250
-    temperature: float = 1.0
-    guidance: float = 3.0
-    #: Guidance on the visual condition (with an adapter; <= 1 means none).
-    visual_guidance: float = 1.0
-    adapter: str | None = None
+    params: JobParams
     #: The model the service generates with (part of the cache key).
     model: str = ""
     #: Whether `video` is a service-owned upload (released when the job ends) or a user's file.
     uploaded: bool = True
 
+    @classmethod
+    def create(cls, params: JobParams | None = None, *, video: str, video_sha256: str, start: float, end: float,
+               model: str = "", uploaded: bool = True, **fields: Any) -> JobSpec:
+        """A spec for the resolved range `[start, end)` of `video`; `fields` override `params`' values."""
+        resolved = replace(params or JobParams(), **fields, start=start, end=end, duration=None, path=None)
+        return cls(video, video_sha256, resolved.validate(), model, uploaded)
+
+    @property
+    def start(self) -> float:
+        return self.params.start
+
+    @property
+    def end(self) -> float:
+        assert self.params.end is not None  # set by `create`
+        return self.params.end
+
     def cache_key(self, feature_spec: str = "") -> str:
         """Identical inputs, seed and parameters -> the same key (the video by content, not path)."""
-        fields = asdict(self)
-        for name in ("video", "uploaded"):
+        fields = asdict(self.params)
+        for name in _RANGE_FIELDS:
             fields.pop(name)
-        if self.visual_guidance <= 1.0:  # off: keys stay those of results made before the field existed
+        if self.params.visual_guidance <= GUIDANCE_OFF:  # off: keys stay those of results made before the field
             fields.pop("visual_guidance")
-        fields["start"], fields["end"] = round(self.start, 6), round(self.end, 6)
-        fields["features"] = feature_spec if self.auto_prompt or self.adapter else ""
+        fields |= {"video_sha256": self.video_sha256, "model": self.model,
+                   "start": round(self.start, 6), "end": round(self.end, 6)}
+        fields["features"] = feature_spec if self.params.auto_prompt or self.params.adapter else ""
         fields["version"] = __version__
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"video": self.video, "video_sha256": self.video_sha256, "params": asdict(self.params),
+                "model": self.model, "uploaded": self.uploaded}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
-        return cls(**data)
+        """Also reads the flat form stores written before 0.2 (parameters beside `video`)."""
+        data = dict(data)
+        params = data.pop("params", None)
+        if params is None:
+            names = {f.name for f in dataclass_fields(JobParams)}
+            params = {k: data.pop(k) for k in list(data) if k in names}
+        return cls(data["video"], data["video_sha256"], JobParams(**params), data.get("model", ""),
+                   data.get("uploaded", True))
 
 
 @dataclass

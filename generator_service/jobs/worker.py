@@ -213,19 +213,18 @@ class Worker:
         if reused is not None:
             self.board.succeed(job_id, reused)
             return
-        adapter = None if spec.adapter is None else (spec.adapter, self.adapters().get(spec.adapter, ""))
+        params = spec.params
+        adapter = None if params.adapter is None else (params.adapter, self.adapters().get(params.adapter, ""))
         scorer = self.execute(adapter, start=lambda: self._start(job_id),
                               progress=lambda phase, done, total: self._downloading(job_id, done, total),
                               cancel=token)
         token.check()  # a cancel that arrived during model loading
         report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
                                                                           eta_s=eta),
-                             features=spec.auto_prompt or adapter is not None)
-        gen = GenerationConfig(prompt=spec.prompt, seed=spec.seed, variants=spec.variants, top_k=spec.top_k,
-                               temperature=spec.temperature, guidance_scale=max(1.0, spec.guidance),
-                               visual_guidance=max(1.0, spec.visual_guidance))
+                             features=params.auto_prompt or adapter is not None)
+        gen = GenerationConfig.from_params(params)
         with self.open_video(spec) as video:  # path mode: checked again now and read through the open file
-            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=spec.auto_prompt)
+            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt)
             result = scorer(request, progress=report, cancel=token)
         token.check()
         report("write", 0, 1)

@@ -916,7 +916,9 @@ def panels() -> None:
     scene.expotion.takes = 2
     assert bpy.ops.expotion.score_strips(wait=True) == {"FINISHED"}
     sound = next(s for s in sounds(scene) if s.get("expotion") is not None)
-    rt, jobs, protocol = ext.runtime, ext.jobs, ext.protocol
+    import expotion_protocol.shapes as protocol  # the wheel the extension bundles, installed by Blender
+
+    rt, jobs = ext.runtime, ext.jobs
     url = ext.preferences.get(bpy.context).client.base_url
     panel_classes = [ext.ui.panel.SEQUENCER_PT_expotion, ext.ui.takes_browser.SEQUENCER_PT_expotion_takes,
                      ext.ui.job_list.SEQUENCER_PT_expotion_jobs]

@@ -11,7 +11,8 @@ from expotion_blender.client import (
     AuthError, Client, ClientSettings, JobFailed, ServiceError, ServiceUnavailable, is_loopback,
 )
 from expotion_blender.jobs import JobRequest, Target
-from expotion_blender.protocol import JobParams, read_wav_info
+from expotion_protocol.params import JobParams
+from expotion_protocol.wire import read_wav_info
 
 from .stub_service import StubService
 

@@ -12,7 +12,7 @@ from expotion_blender import jobs
 from expotion_blender.client import Client, ClientSettings
 from expotion_blender.interrupt import SignalStop
 from expotion_blender.jobs import JobRequest, Target
-from expotion_blender.protocol import JobParams
+from expotion_protocol.params import JobParams
 
 
 def request(tmp_path, key: str, prompt: str, clip: str) -> JobRequest:

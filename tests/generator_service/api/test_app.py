@@ -44,7 +44,7 @@ async def test_health_and_models_before_any_job(client) -> None:
     health = (await client.get("/v1/health")).json()
     assert health == {"status": "ok", "version": health["version"], "device": "cpu", "model": "tiny",
                       "model_loaded": False, "untrained": True, "queue_depth": 0, "queue_limit": 8,
-                      "path_mode": False, "ready": True, "model_available": True, "hint": "",
+                      "path_mode": False, "ready": True, "model_available": True, "hint": "", "precision": "",
                       "contract_versions": ["v0.1"]}
     models = (await client.get("/v1/models")).json()
     assert models["base_model"] == "tiny" and models["untrained"] and models["adapters"] == []
@@ -282,7 +282,7 @@ async def test_results_survive_a_restart_and_interrupted_jobs_without_their_vide
     first.stop()
     # A process that died mid-job leaves its record "running" (no graceful stop wrote anything).
     store = JobStore(work / "jobs.sqlite3")
-    store.save(JobRecord("j-crashed", JobSpec(video="/gone.mp4", video_sha256="0", start=0, end=1), status="running"))
+    store.save(JobRecord("j-crashed", JobSpec.create(video="/gone.mp4", video_sha256="0", start=0, end=1), status="running"))
     store.close()
     second = make_app(work_dir=work)
     async with second.client() as client:

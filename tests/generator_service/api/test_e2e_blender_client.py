@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from expotion_blender.client import Client, ClientSettings, ServiceError
-from expotion_blender.protocol import JobParams, read_wav_info
+from expotion_protocol.params import JobParams
+from expotion_protocol.wire import read_wav_info
 
 pytestmark = pytest.mark.slow
 

@@ -66,7 +66,7 @@ async def test_after_a_crash_a_job_is_resumed_until_it_used_its_attempts(make_ap
     (work / "uploads" / ".upload-dead.part").write_bytes(b"half an upload")
 
     def spec(seed: int) -> JobSpec:
-        return JobSpec(video=str(video), video_sha256=digest, start=0.0, end=0.5, seed=seed, model="tiny")
+        return JobSpec.create(video=str(video), video_sha256=digest, start=0.0, end=0.5, seed=seed, model="tiny")
 
     # What a process killed mid-job leaves: records still "running", their attempt counted.
     store = JobStore(work / "jobs.sqlite3")

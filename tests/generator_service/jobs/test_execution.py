@@ -96,7 +96,7 @@ def make_service(tmp_path: Path):
 
 
 def job(seed: int, end: float = 0.5) -> JobSpec:
-    return JobSpec(video="/v.mp4", video_sha256=f"sha{seed}", start=0.0, end=end, seed=seed, uploaded=True)
+    return JobSpec.create(video="/v.mp4", video_sha256=f"sha{seed}", start=0.0, end=end, seed=seed, uploaded=True)
 
 
 def test_slots_run_jobs_at_once_and_a_lost_run_runs_again(make_service) -> None:

@@ -23,7 +23,7 @@ from generator_service.jobs.worker import Worker, is_out_of_memory
 
 
 def spec(**kw) -> JobSpec:
-    return JobSpec(**({"video": "/v.mp4", "video_sha256": "abc", "start": 0.0, "end": 1.0} | kw))
+    return JobSpec.create(**({"video": "/v.mp4", "video_sha256": "abc", "start": 0.0, "end": 1.0} | kw))
 
 
 def test_store_round_trip_active_finished_and_expiry(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_store_opens_a_database_written_by_the_first_release(tmp_path: Path) -> 
     old.close()
     store = JobStore(path)
     record = store.get("j-old")
-    assert record.status == "queued" and record.attempts == 0 and record.spec.visual_guidance == 1.0
+    assert record.status == "queued" and record.attempts == 0 and record.spec.params.visual_guidance == 1.0
     record.attempts = 1
     store.save(record)
     assert store.get("j-old").attempts == 1
@@ -75,7 +75,8 @@ def test_cache_key_ignores_the_path_but_not_the_content_or_parameters() -> None:
     assert spec(video_sha256="other").cache_key() != base
     assert spec(seed=1).cache_key() != base and spec(end=0.5).cache_key() != base
     assert spec(auto_prompt=True).cache_key("f/1") != spec(auto_prompt=True).cache_key("f/2")
-    assert spec(visual_guidance=2.0).cache_key() not in (base, spec(visual_guidance=3.0).cache_key())
+    assert spec(visual_guidance=2.0, adapter="a").cache_key() not in (spec(adapter="a").cache_key(),
+                                                               spec(visual_guidance=3.0, adapter="a").cache_key())
     assert spec(visual_guidance=0.5).cache_key() == base  # off, like the default
 
 
@@ -219,3 +220,12 @@ def test_switching_adapters_reloads_the_base_model(tiny) -> None:
     holder.scorer(("a", "/a"))
     holder.scorer(("b", "/b"))
     assert holder.loads == 2 and attached == ["a", "b"]
+
+
+def test_specs_round_trip_and_flat_specs_stored_before_0_2_still_load() -> None:
+    flat = {"video": "/v.mp4", "video_sha256": "abc", "start": 0.5, "end": 1.0, "prompt": "p", "seed": 3,
+            "visual_guidance": 1.0, "model": "tiny", "uploaded": False}
+    old = JobSpec.from_json(flat)
+    assert (old.params.seed, old.params.prompt, old.start, old.end, old.uploaded) == (3, "p", 0.5, 1.0, False)
+    assert JobSpec.from_json(old.to_json()) == old
+    assert old.cache_key() == spec(video_sha256="abc", start=0.5, end=1.0, prompt="p", seed=3, model="tiny").cache_key()

@@ -12,7 +12,7 @@ from generator_service.jobs.store import JobStore
 
 def _spec(video: Path, uploaded: bool = True, **kw) -> JobSpec:
     digest = hash_file(video) if video.is_file() else "0" * 64
-    return JobSpec(video=str(video), video_sha256=digest, start=0.0, end=1.0, uploaded=uploaded, **kw)
+    return JobSpec.create(video=str(video), video_sha256=digest, start=0.0, end=1.0, uploaded=uploaded, **kw)
 
 
 def test_jobs_left_behind_are_resumed_or_failed_with_the_reason(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ class Work:
             downloaded_days_ago: float | None = None) -> None:
         downloaded = None if downloaded_days_ago is None else NOW - downloaded_days_ago * DAY
         finished = NOW - age_days * DAY if status in ("succeeded", "failed", "cancelled") else None
-        self.store.save(JobRecord(job_id, JobSpec(video="/v.mp4", video_sha256="0", start=0, end=1), status=status,
+        self.store.save(JobRecord(job_id, JobSpec.create(video="/v.mp4", video_sha256="0", start=0, end=1), status=status,
                                   finished=finished, downloaded=downloaded, cache_key=f"k-{job_id}",
                                   result={"takes": 1} if status == "succeeded" else None))
         if size:

@@ -20,7 +20,8 @@ import pytest
 import soundfile as sf
 
 from expotion_blender.client import Client, ClientSettings, ServiceError
-from expotion_blender.protocol import JobParams, read_wav_info
+from expotion_protocol.params import JobParams
+from expotion_protocol.wire import read_wav_info
 
 from .conftest import RayService, params, replica_pids
 

@@ -1,4 +1,4 @@
-"""protocol.py without bpy: validation messages, JSON shapes, multipart, SSE, WAV header."""
+"""The protocol package as the extension uses it: validation messages, JSON shapes, multipart, SSE, WAV header."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import wave
 
 import pytest
 
-from expotion_blender.protocol import (
-    ErrorBody, Health, JobParams, JobStatus, ProtocolError, expected_samples, job_form, parse_sse, read_wav_info,
-)
+from expotion_protocol.errors import ProtocolError
+from expotion_protocol.params import JobParams
+from expotion_protocol.shapes import ErrorBody, Health, JobStatus, expected_samples
+from expotion_protocol.wire import job_form, parse_sse, read_wav_info
 
 
 @pytest.mark.parametrize(("field", "value", "words"), [
-    ("variants", 5, "variants 5"), ("variants", 0, "1..4"), ("start", -1.0, "negative"),
-    ("duration", 0.0, "not positive"), ("guidance", -0.1, "guidance"), ("seed", 2**31, "seed"),
+    ("variants", 9, "variants: 9 must be <= 8"), ("variants", 0, "variants: 0 must be >= 1"),
+    ("start", -1.0, "start: -1.0 must be >= 0"), ("duration", 0.0, "duration: 0.0 must be > 0"),
+    ("guidance", -0.1, "guidance"), ("seed", 2**31, "seed"),
 ])
 def test_params_validation_names_the_field(field, value, words):
     with pytest.raises(ProtocolError, match=words):
@@ -24,7 +26,7 @@ def test_params_validation_names_the_field(field, value, words):
 
 
 def test_params_json_has_every_contract_field():
-    data = json.loads(JobParams(prompt="p", start=1.5, duration=2.0, path="/m.mp4").to_json())
+    data = JobParams(prompt="p", start=1.5, duration=2.0, path="/m.mp4").to_json()
     assert set(data) == {"prompt", "auto_prompt", "start", "end", "duration", "seed", "variants", "top_k",
                          "temperature", "guidance", "adapter", "path"}
     assert data["end"] is None and data["duration"] == 2.0
@@ -38,7 +40,7 @@ def test_expected_samples_ntsc():
 def test_status_parsing_and_errors():
     status = JobStatus.from_json({"id": "j-1", "status": "succeeded", "progress": 1.4, "result": {
         "takes": 2, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1, 2], "visual": "null"}})
-    assert status.finished and status.progress == 1.0 and status.result.seeds == (1, 2)
+    assert status.finished and status.progress == 1.0 and status.outcome.seeds == (1, 2)
     with pytest.raises(ProtocolError, match="unknown status 'done'"):
         JobStatus.from_json({"id": "j", "status": "done"})
     with pytest.raises(ProtocolError, match="missing field 'version'"):
@@ -83,13 +85,13 @@ def test_wav_info(tmp_path):
 def test_visual_guidance_is_sent_only_when_on_and_the_service_accepts_it():
     from generator_service.api.schemas import JobParams as ServiceParams
 
-    off = JobParams(adapter="mine").to_json()
+    off = json.dumps(JobParams(adapter="mine").to_json())
     assert "visual_guidance" not in json.loads(off)  # services from before the field accept it
-    on = JobParams(adapter="mine", visual_guidance=3.0).to_json()
+    on = json.dumps(JobParams(adapter="mine", visual_guidance=3.0).to_json())
     assert json.loads(on)["visual_guidance"] == 3.0
     for text in (off, on):
         ServiceParams.model_validate_json(text)  # the service's own schema (extra fields forbidden)
     with pytest.raises(ProtocolError, match="needs an adapter"):
         JobParams(visual_guidance=2.0).to_json()
-    with pytest.raises(ProtocolError, match="0..50"):
+    with pytest.raises(ProtocolError, match="visual_guidance: 60.0 must be <= 50"):
         JobParams(adapter="mine", visual_guidance=60.0).to_json()
