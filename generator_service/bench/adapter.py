@@ -51,7 +51,7 @@ def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2) -> l
         generate_codes(mm, frames, cfg)
 
     def adapted() -> None:
-        generate_codes(mm, frames, cfg, runner=loaded.runner(mm, condition, batch=1, blocks=guidance_blocks(cfg)))
+        generate_codes(mm, frames, cfg, condition=loaded.runner(mm, condition, batch=1, blocks=guidance_blocks(cfg)))
 
     base()  # warm-up
     with torch.inference_mode():

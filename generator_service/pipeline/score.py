@@ -148,13 +148,13 @@ class Scorer:
         prompt = join_prompt(gen.prompt, analysis["suggested_prompt"]) if request.auto_prompt else gen.prompt
         gen = replace(gen, prompt=prompt)
         # 4. The visual condition at the codec frame rate (adapter only).
-        runner, visual = None, "unused"
+        condition, visual = None, "unused"
         if self.adapter is not None:
             gen = fit_to_adapter(gen, self.adapter.config.window_s)
-            runner, visual = self._adapter_runner(track, start, end - start, gen)
+            condition, visual = self._adapter_condition(track, start, end - start, gen)
         # 5. Sample codec tokens window by window.
         frames = frames_for_samples(num_samples, self.music.hop_length)
-        codes = generate_codes(self.music, frames, gen, runner=runner, progress=progress, cancel=cancel)
+        codes = generate_codes(self.music, frames, gen, condition=condition, progress=progress, cancel=cancel)
         # 6. Decode to audio and cut to exactly the clip's length.
         window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
         overlap = max(1, round(gen.crossfade_s * self.music.frame_rate))
@@ -169,7 +169,7 @@ class Scorer:
             adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
         )
 
-    def _adapter_runner(self, track: Any, start: float, duration: float, gen: GenerationConfig):
+    def _adapter_condition(self, track: Any, start: float, duration: float, gen: GenerationConfig):
         from .alignment import to_condition
 
         condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)
