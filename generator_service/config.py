@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from .errors import ConfigError
 
@@ -17,6 +18,9 @@ DEFAULT_MODEL = "facebook/musicgen-small"
 #: MusicGen's sample rate and codec frame rate.
 SAMPLE_RATE = 32_000
 CODEC_FRAME_RATE = 50
+#: Decoder precisions `--precision` accepts (meanings in model/precision.py); None = the default.
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def default_cache_dir() -> Path:

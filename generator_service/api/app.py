@@ -46,7 +46,7 @@ def build_service(config: ServiceSettings, holder: ModelHolder | None = None) ->
     """The job service for these settings (model loaded lazily on the first job); tests pass a
     `holder` whose loader returns an already-loaded model."""
     if holder is None:
-        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
+        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network, config.precision),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
                              features=feature_config(config))
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,

@@ -25,13 +25,14 @@ logger = logging.getLogger(__name__)
 Loader = Callable[[], Any]  # () -> MusicModel
 
 
-def default_loader(model_id: str, device: str | None, allow_network: bool) -> Loader:
-    """A loader calling `load_music_model` with the service's settings."""
+def default_loader(model_id: str, device: str | None, allow_network: bool, precision: str | None = None) -> Loader:
+    """A loader calling `load_music_model` with the service's settings (`precision` None: the
+    fastest that passes the parity checks here, see model/precision.py)."""
 
     def load() -> Any:
         from ..model.loading import load_music_model
 
-        return load_music_model(model_id, device=device, allow_network=allow_network)
+        return load_music_model(model_id, device=device, allow_network=allow_network, precision=precision)
 
     return load
 

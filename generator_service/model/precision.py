@@ -15,16 +15,14 @@ fp32 on CPUs without bf16 instructions (bf16 arithmetic is emulated there and sl
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
+
 import torch
 from torch.nn import functional as F
 
+from ..config import PRECISIONS
 from ..errors import ConfigError
 
-logger = logging.getLogger(__name__)
-
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.bfloat16}
 
 

@@ -60,6 +60,10 @@ class ScoreResult:
     #: "present" (adapter followed the performer), "null" (no person found), "unused" (no adapter).
     visual: str
     analysis: dict[str, Any] | None = None
+    #: Precision the decoder ran at ("fp32", "bf16", "int8": model/precision.py).
+    precision: str = "fp32"
+    #: Audio channels of every take: 1 (takes [S]) or 2 (stereo models, takes [2, S]).
+    channels: int = 1
 
     @property
     def duration_s(self) -> float:
@@ -72,7 +76,7 @@ class ScoreResult:
             "num_samples": self.num_samples, "start": self.start, "end": self.end,
             "duration_s": self.duration_s, "prompt_used": self.prompt_used, "model": self.model_id,
             "untrained": self.untrained, "adapter": self.adapter, "visual": self.visual,
-            "version": __version__,
+            "precision": self.precision, "channels": self.channels, "version": __version__,
             "note": "UNTRAINED tiny test model: not music" if self.untrained else "",
         }
 
@@ -167,6 +171,7 @@ class Scorer:
             sample_rate=self.music.sample_rate, num_samples=num_samples, start=start, end=end,
             prompt_used=prompt, model_id=self.music.model_id, untrained=self.music.untrained,
             adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
+            precision=self.music.precision, channels=self.music.audio_channels,
         )
 
     def _adapter_condition(self, track: Any, start: float, duration: float, gen: GenerationConfig):
