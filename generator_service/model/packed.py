@@ -4,7 +4,8 @@
 one weight, LoRA merged into the weights it adapts (peft's `get_delta_weight`), every matrix in
 the precision's format (model/precision.py). The text's cross-attention keys/values are computed
 once per session (in fp32 by the module form, then cast); self-attention keys/values go into caches
-preallocated for the whole window [rows, H, max_length, d].
+preallocated for the whole window [rows, H, max_length, d]. Attention runs in the precision's
+attention dtype (model/precision.py: fp32 on CPUs), the matrix products in its compute dtype.
 
 `DecodeSession.step(codes, start, extra)` runs the decoder on codes [B, K, t] at window positions
 start..start+t-1 and returns the logits of the last position [B, K, V] in fp32. Two step bodies:
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
-from .precision import Linear, check_supported, compute_dtype, pack_linear
+from .precision import Linear, attention_dtype, check_supported, compute_dtype, pack_linear
 
 
 def effective_weight(linear: nn.Module) -> torch.Tensor:
@@ -74,6 +75,7 @@ class PackedDecoder:
         self.precision = precision
         self.dtype = dtype = compute_dtype(precision)
         self.device = ref.device
+        self.attn_dtype = attention_dtype(precision, str(ref.device))
         scale = self.spec.hidden**0.5 if self.spec.scale_embedding else 1.0
         with torch.no_grad():
             self.embed = torch.stack([e.weight.detach() * scale for e in decoder.embed_tokens]).to(dtype)  # [K, V+1, D]
@@ -98,7 +100,7 @@ class DecodeSession:
 
     def __init__(self, packed: PackedDecoder, rows: int, max_length: int, text_hidden: torch.Tensor,
                  text_mask: torch.Tensor, *, static: bool = False) -> None:
-        spec, dtype, device = packed.spec, packed.dtype, packed.device
+        spec, dtype, device = packed.spec, packed.attn_dtype, packed.device
         if max_length > packed.positions.shape[0]:
             raise ValueError(f"max_length {max_length} exceeds the decoder's {packed.positions.shape[0]} positions")
         self.packed, self.rows, self.max_length, self.static = packed, rows, max_length, static
@@ -132,13 +134,13 @@ class DecodeSession:
                       every_position: bool = False) -> torch.Tensor:
         p, spec = self.packed, self.packed.spec
         b, _, t = codes.shape
-        end, heads, width, act = start + t, spec.heads, (spec.hidden,), p.act
+        end, heads, width, act, dtype, adt = start + t, spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
         positions = self.arange[start:end]
         x = self._embed(codes, positions)
         sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
         for i, layer in enumerate(p.layers):
             h = layer_norm(x, width, *layer.ln1)
-            q, k, v = layer.qkv(h).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
+            q, k, v = layer.qkv(h).to(adt).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
             keys, values = self.keys[i], self.values[i]
             keys[:, :, start:end] = k
             values[:, :, start:end] = v
@@ -148,10 +150,11 @@ class DecodeSession:
                 a = sdpa(q, k, v, is_causal=True)
             if extra is not None:
                 a = extra(i, q, a, positions)
-            x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1))
+            x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             h = layer_norm(x, width, *layer.ln2)
-            a = sdpa(split_heads(layer.xq(h), heads), self.text_keys[i], self.text_values[i], attn_mask=self.text_bias)
-            x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1))
+            a = sdpa(split_heads(layer.xq(h).to(adt), heads), self.text_keys[i], self.text_values[i],
+                     attn_mask=self.text_bias)
+            x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3))))
         return self._logits(x if every_position else x[:, -1])
 
@@ -159,23 +162,24 @@ class DecodeSession:
         """One token per row, codes [B, K, 1], at the window position held by the tensor `position`
         [1]: fixed shapes and addresses (CUDA-graph capturable)."""
         p, spec = self.packed, self.packed.spec
-        b, heads, width, act = codes.shape[0], spec.heads, (spec.hidden,), p.act
+        b, heads, width, act, dtype, adt = codes.shape[0], spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
         x = self._embed(codes, position)
         visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, max_length]
         sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
         for i, layer in enumerate(p.layers):
             h = layer_norm(x, width, *layer.ln1)
-            q, k, v = layer.qkv(h).view(b, 1, 3, heads, -1).permute(2, 0, 3, 1, 4)
+            q, k, v = layer.qkv(h).to(adt).view(b, 1, 3, heads, -1).permute(2, 0, 3, 1, 4)
             keys, values = self.keys[i], self.values[i]
             keys.index_copy_(2, position, k)
             values.index_copy_(2, position, v)
             a = sdpa(q, keys, values, attn_mask=visible)
             if extra is not None:
                 a = extra(i, q, a, position)
-            x = x + layer.out(a.transpose(1, 2).reshape(b, 1, -1))
+            x = x + layer.out(a.transpose(1, 2).reshape(b, 1, -1).to(dtype))
             h = layer_norm(x, width, *layer.ln2)
-            a = sdpa(split_heads(layer.xq(h), heads), self.text_keys[i], self.text_values[i], attn_mask=self.text_bias)
-            x = x + layer.xout(a.transpose(1, 2).reshape(b, 1, -1))
+            a = sdpa(split_heads(layer.xq(h).to(adt), heads), self.text_keys[i], self.text_values[i],
+                     attn_mask=self.text_bias)
+            x = x + layer.xout(a.transpose(1, 2).reshape(b, 1, -1).to(dtype))
             x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3))))
         return self._logits(x[:, -1])
 

@@ -1,10 +1,15 @@
 """Numeric precision of the packed decoder: which one to use, and the weight formats.
 
 - `fp32`: fp32 weights, activations and KV cache (the parity reference: transformers' numbers).
-- `bf16`: bf16 weights, activations and KV cache.
+- `bf16`: bf16 weights and activations; bf16 KV cache on CUDA.
 - `int8`: weight-only int8 (symmetric, one scale per output channel) through
-  `torch.ops.aten._weight_int8pack_mm`, with bf16 activations and KV cache (weight-only kernels
-  with fp32 activations are slower than fp32: DESIGN §6).
+  `torch.ops.aten._weight_int8pack_mm`, with bf16 activations (weight-only kernels with fp32
+  activations are slower than fp32: DESIGN §6); bf16 KV cache on CUDA.
+
+On CPUs attention (the KV cache, the text's and the adapter's keys/values) stays fp32 at every
+precision: one query over a bf16 cache is 4-10x slower than over fp32 there (measured on this
+machine's AVX-512 EPYC, 1 thread, 16 heads x 64, 260 keys: 1.03 ms vs 0.10 ms per layer), and the
+cache is small next to the weights (at 250 positions 2 x 16 x 250 x 64 x 4 B = 2 MB per layer).
 - `auto`: bf16 on CUDA and on CPUs with bf16 instructions (avx512_bf16 or AMX), fp32 elsewhere.
 
 The CLI and service default (`DEFAULT`, i.e. no precision given) is the fastest precision that
@@ -58,8 +63,13 @@ def resolve_precision(requested: str | None, device: str) -> str:
 
 
 def compute_dtype(precision: str) -> torch.dtype:
-    """Activations and KV cache dtype of a concrete precision."""
+    """Activations dtype of a concrete precision."""
     return _DTYPES[precision]
+
+
+def attention_dtype(precision: str, device: str) -> torch.dtype:
+    """Dtype of attention and its caches: the compute dtype on CUDA, fp32 on CPUs (see above)."""
+    return compute_dtype(precision) if device.startswith("cuda") else torch.float32
 
 
 class FloatLinear:

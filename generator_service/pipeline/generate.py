@@ -223,7 +223,7 @@ def generate_codes(
         codes = None
         for window in windows:
             if condition is not None:
-                condition.prepare(window.start, packed.dtype)
+                condition.prepare(window.start, packed.attn_dtype)
             step = make_stepper(session, condition, graphs=graphs, compile_step=mm.compile_step)
             context = None if codes is None else codes[:, :, codes.shape[-1] - window.context :]
             out = sample_window(mm, step, context, window, cfg, generators, on_step=on_step, cancel=cancel)

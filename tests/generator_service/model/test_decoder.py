@@ -81,8 +81,10 @@ def test_reduced_precision_is_close_to_fp32_at_tiny_shape(precision: str) -> Non
     got = teacher_forced_logits(ours, precision, codes, hidden, mask)
     assert got.dtype == torch.float32 and got.shape == fp32.shape
     assert argmax_agreement(got, fp32) >= 0.9
-    session = PackedDecoder(ours, precision).session(codes.shape[0], 40, hidden, mask)
-    assert session.keys[0].dtype == session.text_keys[0].dtype == torch.bfloat16  # bf16 KV cache
+    packed = PackedDecoder(ours, precision)
+    session = packed.session(codes.shape[0], 40, hidden, mask)
+    assert packed.layers[0].qkv(torch.ones(1, ours.spec.hidden, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    assert session.keys[0].dtype == session.text_keys[0].dtype == torch.float32  # attention in fp32 on CPUs
 
 
 @pytest.mark.slow
