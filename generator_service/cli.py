@@ -66,14 +66,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                         "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
-    _add_precision(p)
-
-
-def _add_precision(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default=None, choices=PRECISIONS,
-                   help="decoder precision: auto = bf16 on CUDA and CPUs with bf16 instructions, else fp32; "
-                        "int8 = weight-only int8 with bf16 activations (default: the fastest that passes the "
-                        "parity checks here: int8 on CPUs with bf16 instructions, bf16 on CUDA, else fp32)")
+                   help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: bf16 on CUDA and "
+                        "on CPUs with bf16 instructions, else fp32; the fastest that passes the parity checks); "
+                        "int8 = weight-only int8, faster on CPUs, lower agreement with fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="`bench generate`: print one JSON object, not a table")
     bench.add_argument("--takes", type=int, default=1,
                        help="`bench generate`: also time this many takes of one job sharing each step")
-    _add_precision(bench)
+    bench.add_argument("--precision", default=None, choices=PRECISIONS,
+                       help="`bench generate`: time our decoder at fp32 and this precision only (default: fp32, "
+                            "bf16, int8); `bench adapter`: the precision to time (default auto)")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -171,7 +169,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline,
-                             precision=args.precision)
+                             precision=args.precision or "auto")
     adapter = None
     if args.adapter is not None:
         from .model.adapter_files import load_adapter
@@ -244,7 +242,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.adapter import run as run_adapter
 
         print(run_adapter(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats,
-                          precision=args.precision))
+                          precision=args.precision or "auto"))
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 

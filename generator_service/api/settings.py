@@ -40,9 +40,9 @@ class ServiceSettings(BaseSettings):
     model: str = DEFAULT_MODEL
     #: Torch device ("cpu", "cuda", "cuda:1"); None picks cuda when available.
     device: str | None = None
-    #: Decoder precision (model/precision.py): None = the fastest that passes the parity checks on
-    #: this machine (int8 on CPUs with bf16 instructions, bf16 on CUDA, else fp32).
-    precision: Precision | None = None
+    #: Decoder precision (model/precision.py): "auto" = bf16 on CUDA and on CPUs with bf16
+    #: instructions, else fp32 (the fastest that passes the parity checks).
+    precision: Precision = "auto"
     #: Job database, uploads, results and the feature cache live here.
     work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "service")
     #: Path mode: jobs may name local files under this folder instead of uploading them.

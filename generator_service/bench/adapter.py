@@ -122,7 +122,7 @@ def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: fl
 
 
 def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2,
-        precision: str | None = None) -> str:
+        precision: str = "auto") -> str:
     import torch
 
     from ..model.loading import pick_device

@@ -25,9 +25,8 @@ logger = logging.getLogger(__name__)
 Loader = Callable[[], Any]  # () -> MusicModel
 
 
-def default_loader(model_id: str, device: str | None, allow_network: bool, precision: str | None = None) -> Loader:
-    """A loader calling `load_music_model` with the service's settings (`precision` None: the
-    fastest that passes the parity checks here, see model/precision.py)."""
+def default_loader(model_id: str, device: str | None, allow_network: bool, precision: str = "auto") -> Loader:
+    """A loader calling `load_music_model` with the service's settings."""
 
     def load() -> Any:
         from ..model.loading import load_music_model

@@ -134,12 +134,12 @@ def load_music_model(
     cache_dir: Path | None = None,
     allow_network: bool = True,
     dtype: str = "float32",
-    precision: str | None = "fp32",
+    precision: str = "fp32",
 ) -> MusicModel:
     """Load `model_id` ("tiny", "tiny-stereo", a local directory, or a hub id) ready for generation.
 
-    `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8", "auto", or None for
-    the fastest that passes the parity checks on this machine (model/precision.py)."""
+    `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8" or "auto"
+    (model/precision.py; the CLI and the service default to "auto")."""
     import torch
 
     from .precision import resolve_precision

@@ -83,7 +83,7 @@ def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch,
     s = seen[0]
     assert (s.max_attempts, s.retention_days, s.max_storage_mb, s.download_grace_s, s.cleanup_interval_s) == \
         (5, 7.0, -1.0, 60.0, 30.0)
-    assert s.precision is None  # the default: the fastest that passes the parity checks here
+    assert s.precision == "auto"  # the default: the fastest that passes the parity checks here
     assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--precision", "int8"]) == 0
     assert seen[1].precision == "int8"
     monkeypatch.setenv("EXPOTION_PRECISION", "fp32")
