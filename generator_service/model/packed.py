@@ -21,7 +21,7 @@ A prefill (t > 1) must start at position 0 (a window's first call) and is causal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -29,6 +29,9 @@ from torch.nn import functional as F
 
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
 from .precision import Linear, attention_dtype, check_supported, compute_dtype, pack_linear
+
+#: (layer, q, k, v) -> self-attention output: stores the new keys/values in the cache, attends.
+SelfAttention = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def effective_weight(linear: nn.Module) -> torch.Tensor:
@@ -130,28 +133,47 @@ class DecodeSession:
             return self.static_step(codes, self.arange[start : start + 1], extra)
         return self._dynamic_step(codes, start, extra, every_position)
 
-    def _embed(self, codes: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        p = self.packed
-        return p.embed[p.codebooks, codes].sum(1) + p.positions.index_select(0, positions)
-
     def _dynamic_step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None,
                       every_position: bool = False) -> torch.Tensor:
+        end = start + codes.shape[-1]
+        keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+
+        def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys[i][:, :, start:end] = k
+            values[i][:, :, start:end] = v
+            if end - start > 1:  # the window's prefill, from position 0
+                return sdpa(q, k, v, is_causal=True)
+            return sdpa(q, keys[i][:, :, :end], values[i][:, :, :end])  # the cache so far: no mask
+
+        x = self._layers(codes, self.arange[start:end], attend, extra)
+        return self._logits(x if every_position else x[:, -1])
+
+    def static_step(self, codes: torch.Tensor, position: torch.Tensor, extra: AttentionExtra | None) -> torch.Tensor:
+        """One token per row, codes [B, K, 1], at the window position held by the tensor `position`
+        [1]: fixed shapes and addresses (CUDA-graph capturable)."""
+        keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+        visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, max_length]
+
+        def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys[i].index_copy_(2, position, k)
+            values[i].index_copy_(2, position, v)
+            return sdpa(q, keys[i], values[i], attn_mask=visible)  # the whole cache, masked
+
+        return self._logits(self._layers(codes, position, attend, extra)[:, -1])
+
+    def _layers(self, codes: torch.Tensor, positions: torch.Tensor, attend: SelfAttention,
+                extra: AttentionExtra | None) -> torch.Tensor:
+        """Embeddings and every layer for codes [B, K, t] at window `positions` [t]; `attend(i, q, k,
+        v)` stores layer i's new keys/values and returns its self-attention -> hidden [B, t, D] fp32."""
         p, spec = self.packed, self.packed.spec
         b, _, t = codes.shape
-        end, heads, width, act, dtype, adt = start + t, spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
-        positions = self.arange[start:end]
-        x = self._embed(codes, positions)
+        heads, width, act, dtype, adt = spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
         sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
+        x = p.embed[p.codebooks, codes].sum(1) + p.positions.index_select(0, positions)
         for i, layer in enumerate(p.layers):
             h = layer_norm(x, width, *layer.ln1).to(dtype)
             q, k, v = layer.qkv(h).to(adt).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-            keys, values = self.keys[i], self.values[i]
-            keys[:, :, start:end] = k
-            values[:, :, start:end] = v
-            if t == 1:
-                a = sdpa(q, keys[:, :, :end], values[:, :, :end])
-            else:
-                a = sdpa(q, k, v, is_causal=True)
+            a = attend(i, q, k, v)
             if extra is not None:
                 a = extra(i, q, a, positions)
             x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
@@ -160,32 +182,7 @@ class DecodeSession:
                      attn_mask=self.text_bias)
             x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3).to(dtype))))
-        return self._logits(x if every_position else x[:, -1])
-
-    def static_step(self, codes: torch.Tensor, position: torch.Tensor, extra: AttentionExtra | None) -> torch.Tensor:
-        """One token per row, codes [B, K, 1], at the window position held by the tensor `position`
-        [1]: fixed shapes and addresses (CUDA-graph capturable)."""
-        p, spec = self.packed, self.packed.spec
-        b, heads, width, act, dtype, adt = codes.shape[0], spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
-        x = self._embed(codes, position)
-        visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, max_length]
-        sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
-        for i, layer in enumerate(p.layers):
-            h = layer_norm(x, width, *layer.ln1).to(dtype)
-            q, k, v = layer.qkv(h).to(adt).view(b, 1, 3, heads, -1).permute(2, 0, 3, 1, 4)
-            keys, values = self.keys[i], self.values[i]
-            keys.index_copy_(2, position, k)
-            values.index_copy_(2, position, v)
-            a = sdpa(q, keys, values, attn_mask=visible)
-            if extra is not None:
-                a = extra(i, q, a, position)
-            x = x + layer.out(a.transpose(1, 2).reshape(b, 1, -1).to(dtype))
-            h = layer_norm(x, width, *layer.ln2).to(dtype)
-            a = sdpa(split_heads(layer.xq(h).to(adt), heads), self.text_keys[i], self.text_values[i],
-                     attn_mask=self.text_bias)
-            x = x + layer.xout(a.transpose(1, 2).reshape(b, 1, -1).to(dtype))
-            x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3).to(dtype))))
-        return self._logits(x[:, -1])
+        return x
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """[B, D] -> [B, K, V] (or [B, t, D] -> [B, K, t, V]), fp32."""
