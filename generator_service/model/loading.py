@@ -54,7 +54,8 @@ class MusicModel:
     cuda_graphs: bool = True
     #: On CUDA: torch.compile the decode step before capturing it (optional, off by default).
     compile_step: bool = False
-    #: Our decoder, sharing the weights of `model.decoder` (built on construction).
+    #: Our decoder, sharing the weights of `model.decoder` (built on construction; a
+    #: `dataclasses.replace` copy gets its own, without any adapter's LoRA).
     decoder: MusicDecoder = field(init=False, repr=False)
     _packed: tuple[Any, PackedDecoder] | None = field(default=None, init=False, repr=False)
 
