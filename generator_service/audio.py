@@ -35,14 +35,16 @@ def fit_length(audio: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write mono float audio [S] as 16-bit PCM WAV, atomically: a failed write leaves no file
-    and never clobbers an earlier result."""
+    """Write float audio, mono [S] or channels-first [C, S] (stereo models), as 16-bit PCM WAV,
+    atomically: a failed write leaves no file and never clobbers an earlier result."""
     import soundfile as sf
 
     path = Path(path)
     if not path.parent.is_dir():
         raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
     clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    if clipped.ndim == 2:
+        clipped = clipped.T  # soundfile takes frames first: [S, C]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".wav")
     os.close(fd)
     umask = os.umask(0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .config import FeatureConfig, GenerationConfig
+from .config import PRECISIONS, FeatureConfig, GenerationConfig
 from .errors import Cancelled, ConfigError, ExpotionError
 from .evaluation import evaluate_cli
 from .model import download_cli
@@ -68,6 +68,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                         "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: bf16 on CUDA and "
+                        "on CPUs with bf16 instructions, else fp32; the fastest that passes the parity checks); "
+                        "int8 = weight-only int8, faster on CPUs, lower agreement with fp32")
 
 
 #: `serve` flags of the Ray face -> their `ScaleSettings` field.
@@ -161,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=2,
                        help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)")
     bench.add_argument("--jobs", type=int, default=8, help="`bench ray`: jobs submitted at once per replica count")
+    bench.add_argument("--json", action="store_true", help="`bench generate`: print one JSON object, not a table")
+    bench.add_argument("--takes", type=int, default=1,
+                       help="`bench generate`: also time this many takes of one job sharing each step")
+    bench.add_argument("--precision", default=None, choices=PRECISIONS,
+                       help="`bench generate`: time our decoder at fp32 and this precision only (default: fp32, "
+                            "bf16, int8); `bench adapter`: the precision to time (default auto)")
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -190,7 +200,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                            visual_guidance=args.visual_guidance)
     request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
     check_inputs(request)  # bad input fails before the model loads
-    music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
+    music = load_music_model(args.model, device=args.device, allow_network=not args.offline,
+                             precision=args.precision or "auto")
     adapter = None
     if args.adapter is not None:
         from .model.adapter_files import load_adapter
@@ -271,7 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
              "adapters_dir": args.adapters_dir, "allow_network": False if args.offline else None,
              "max_attempts": args.max_attempts, "retention_days": args.retention_days,
              "max_storage_mb": args.max_storage_mb, "download_grace_s": args.download_grace,
-             "cleanup_interval_s": args.cleanup_interval}
+             "cleanup_interval_s": args.cleanup_interval, "precision": args.precision}
     try:
         settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
@@ -316,7 +327,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "adapter":
         from .bench.adapter import run as run_adapter
 
-        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats))
+        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats,
+                          precision=args.precision or "auto"))
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 
@@ -334,7 +346,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from .bench.generate import run as run_generate
 
-        print(run_generate(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats))
+        print(run_generate(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats,
+                           as_json=args.json, precision=args.precision, takes=args.takes))
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from expotion_protocol.params import MAX_VARIANTS, JobParams
 
@@ -20,6 +20,9 @@ DEFAULT_MODEL = "facebook/musicgen-small"
 #: MusicGen's sample rate and codec frame rate.
 SAMPLE_RATE = 32_000
 CODEC_FRAME_RATE = 50
+#: Decoder precisions `--precision` accepts (meanings and the default `auto` in model/precision.py).
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def default_cache_dir() -> Path:

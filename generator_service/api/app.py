@@ -53,7 +53,7 @@ def build_service(config: ServiceSettings, holder: ModelHolder | None = None, *,
     `holder` whose loader returns an already-loaded model. An `executor` runs jobs elsewhere on
     `slots` worker threads (the Ray Serve face, generator_service/scale/)."""
     if holder is None:
-        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network),
+        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network, config.precision),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
                              features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network))
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,

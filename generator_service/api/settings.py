@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..config import DEFAULT_MODEL, default_cache_dir
+from ..config import DEFAULT_MODEL, Precision, default_cache_dir
 from ..errors import ConfigError
 
 
@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     model: str = DEFAULT_MODEL
     #: Torch device ("cpu", "cuda", "cuda:1"); None picks cuda when available.
     device: str | None = None
+    #: Decoder precision (model/precision.py): "auto" = bf16 on CUDA and on CPUs with bf16
+    #: instructions, else fp32 (the fastest that passes the parity checks).
+    precision: Precision = "auto"
     #: Job database, uploads, results and the feature cache live here.
     work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "service")
     #: Path mode: jobs may name local files under this folder instead of uploading them.

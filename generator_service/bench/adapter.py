@@ -32,7 +32,8 @@ def parameter_rows(latent_dim: int = 32, window_s: float = 10.0, lora_rank: int 
     return rows
 
 
-def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2) -> list[list[object]]:
+def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2,
+                  precision: str = "fp32") -> list[list[object]]:
     import torch
 
     from ..model.adapter import AdapterConfig
@@ -41,6 +42,7 @@ def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2) -> l
     from .generate import _music_model, _time
 
     mm = _music_model(size, device)
+    mm.precision = precision
     frames = round(seconds * mm.frame_rate)
     cfg = GenerationConfig(prompt="drums", window_s=10.0, context_s=5.0)
     loaded = create_adapter(mm, AdapterConfig(window_s=10.0))
@@ -51,7 +53,7 @@ def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2) -> l
         generate_codes(mm, frames, cfg)
 
     def adapted() -> None:
-        generate_codes(mm, frames, cfg, runner=loaded.runner(mm, condition, batch=1, blocks=guidance_blocks(cfg)))
+        generate_codes(mm, frames, cfg, condition=loaded.runner(mm, condition, batch=1, blocks=guidance_blocks(cfg)))
 
     base()  # warm-up
     with torch.inference_mode():
@@ -119,16 +121,19 @@ def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: fl
     return steps / elapsed, (torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
 
 
-def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2) -> str:
+def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2,
+        precision: str = "auto") -> str:
     import torch
 
     from ..model.loading import pick_device
+    from ..model.precision import resolve_precision
 
     device = pick_device(device)
     seconds = seconds or 2.0
-    over = overhead_rows(size, seconds, device, repeats)
+    precision = resolve_precision(precision, device)
+    over = overhead_rows(size, seconds, device, repeats, precision)
     parts = [
-        f"adapter overhead per generation step at musicgen-{size} shape (random weights), {device}, "
+        f"adapter overhead per generation step at musicgen-{size} shape (random weights), {device}, {precision}, "
         f"{torch.get_num_threads()} threads, guidance 3.0, {seconds:g} s of audio, min of {repeats} interleaved runs",
         table(["model", "steps", "ms per step", "ratio"], over),
         "",

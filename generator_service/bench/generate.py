@@ -1,29 +1,46 @@
-"""Generation speed: seconds of compute per second of audio, our loop vs transformers' generate().
+"""Generation speed: seconds of compute per second of audio, transformers' generate() vs our decoder
+at each precision, end to end (T5 text encoder, decoder steps, EnCodec decode), in the same run.
 
 Random weights at a real MusicGen shape (speed does not depend on weight values), the same model,
-prompt, guidance (3.0) and top-k (250) for both, measured in the same run; the ratio is the figure
-to trust on a shared machine.
+prompt, guidance (3.0) and top-k (250) for every row; runs are interleaved so drift in machine load
+hits all rows alike, and the minimum of `repeats` is reported: the ratios are the figures to trust
+on a shared machine. `argmax_agreement` is teacher-forced agreement with our fp32 decoder
+(model/parity.py) on the codes our fp32 row sampled; for generate() it is transformers' decoder's.
+`peak_rss_mb` is the process's peak resident memory while the row ran (Linux: the peak is reset
+before each row through /proc/self/clear_refs; elsewhere it is the process peak so far).
+A precision with no kernel on the device (int8 on some CUDA builds) is left out and listed under
+"skipped". On CUDA, `takes` > 1 adds a row of that many takes sharing each step (one batch).
 """
 
 from __future__ import annotations
 
+import json
+import platform
+import resource
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Callable
 
 from ..config import GenerationConfig, default_cache_dir
+from ..errors import ConfigError
 from . import table
 
+STOCK = "transformers generate()"
+OURS = "expotion decoder"
+PRECISIONS = ("fp32", "bf16", "int8")
 
-def _music_model(size: str, device: str):
+
+def _music_model(size: str, device: str, audio_channels: int = 1):
     from ..model.loading import MusicModel
     from ..model.shapes import random_musicgen
     from ..model.tiny import ensure_tiny_model
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_tiny_model(default_cache_dir())))
-    model = random_musicgen(size).to(device)
+    model = random_musicgen(size, audio_channels=audio_channels).to(device)
     return MusicModel(model=model, tokenizer=tokenizer, model_id=f"random-{size}", untrained=True,
-                      device=device, sample_rate=32000, frame_rate=50, num_codebooks=4)
+                      device=device, sample_rate=32000, frame_rate=50, num_codebooks=4 * audio_channels)
 
 
 def _time(fn) -> float:
@@ -32,35 +49,170 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2) -> str:
+def describe_device(device: str) -> str:
+    """"cpu (<model name>, bf16 instructions)" or the CUDA device's name."""
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    from ..model.precision import cpu_has_bf16
+
+    name = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu ({name}, {'bf16 instructions' if cpu_has_bf16() else 'no bf16 instructions'})"
+
+
+class PeakMemory:
+    """Peak resident memory (MiB) of this process during a stretch of work."""
+
+    def __init__(self) -> None:
+        self._resettable = self._reset()
+
+    @staticmethod
+    def _reset() -> bool:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
+            return True
+        except OSError:
+            return False
+
+    def __enter__(self) -> PeakMemory:
+        self._resettable = self._reset()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mb = self.read()
+
+    def read(self) -> float:
+        if self._resettable:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _agreement_inputs(mm: Any, codes: Any, cfg: GenerationConfig) -> tuple[Any, Any, Any]:
+    """The delay-pattern sequence of sampled codes [1, K, F] for the guidance rows, and their text."""
+    import torch
+
+    from ..pipeline.generate import encode_text, guidance_blocks
+    from ..training.train import delayed_sequence
+
+    blocks = guidance_blocks(cfg)
+    with torch.inference_mode():
+        hidden, mask = encode_text(mm, cfg.prompt, 1, blocks)
+    seq, _ = delayed_sequence(codes[:1], int(mm.model.generation_config.pad_token_id), mm.audio_channels)
+    return seq.repeat(len(blocks), 1, 1), hidden, mask
+
+
+def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, precisions: tuple[str, ...]) -> dict[str, float]:
+    """Teacher-forced argmax agreement with our fp32 decoder, per precision and for transformers'."""
+    import torch
+
+    from ..model.parity import argmax_agreement, teacher_forced_logits
+
+    seq, hidden, mask = _agreement_inputs(mm, codes, cfg)
+    reference = teacher_forced_logits(mm.decoder, "fp32", seq, hidden, mask)
+    out = {p: argmax_agreement(teacher_forced_logits(mm.decoder, p, seq, hidden, mask), reference)
+           for p in precisions if p != "fp32"}
+    out["fp32"] = 1.0
+    b, k, t = seq.shape
+    with torch.inference_mode():
+        stock = mm.model.decoder(input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden,
+                                 encoder_attention_mask=mask).logits.view(b, k, t, -1)
+    out[STOCK] = argmax_agreement(stock.float(), reference)
+    return out
+
+
+def measure(size: str = "small", seconds: float = 4.0, device: str | None = None, repeats: int = 2,
+            precisions: tuple[str, ...] = PRECISIONS, takes: int = 1) -> dict[str, Any]:
+    """Run every row (interleaved, `repeats` times) -> {"device", "threads", "rows": [...]} (see module docstring)."""
     import torch
 
     from ..model.loading import pick_device
-    from ..pipeline.generate import generate_codes
+    from ..model.precision import check_supported
+    from ..pipeline.generate import decode_codes, generate_codes
 
-    seconds = seconds or 2.0
     device = pick_device(device)
     mm = _music_model(size, device)
     frames = round(seconds * mm.frame_rate)
     cfg = GenerationConfig(prompt="upbeat drums and bass", top_k=250, guidance_scale=3.0)
     tok = mm.tokenizer([cfg.prompt], return_tensors="pt").to(device)
+    models, skipped = {}, {}
+    for p in precisions:
+        try:
+            check_supported(p, device)
+        except ConfigError as exc:
+            skipped[p] = exc.message
+        else:
+            models[p] = replace(mm, precision=p)  # packed on its first (warm-up) run
+    sampled: dict[str, Any] = {}
 
     def stock() -> None:
         with torch.inference_mode():
             mm.model.generate(**tok, do_sample=True, top_k=250, guidance_scale=3.0,
-                              max_new_tokens=frames + mm.num_codebooks - 1)
+                              max_new_tokens=frames + mm.decoder.spec.delay_steps - 1).cpu()
 
-    def ours() -> None:
-        generate_codes(mm, frames, cfg)
+    def ours(model: Any, variants: int = 1) -> Callable[[], None]:
+        def run() -> None:
+            codes = generate_codes(model, frames, replace(cfg, variants=variants))
+            decode_codes(model, codes, chunk_frames=frames, overlap_frames=0)
+            sampled.setdefault(model.precision, codes)
+        return run
 
-    ours()  # warm-up (allocator, kernels)
-    walls: dict[str, list[float]] = {"transformers generate()": [], "expotion loop": []}
-    for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
-        walls["transformers generate()"].append(_time(stock))
-        walls["expotion loop"].append(_time(ours))
-    rows = [[name, seconds, min(w), min(w) / seconds] for name, w in walls.items()]
-    rows[1].append(rows[0][2] / rows[1][2])
-    rows[0].append(1.0)
-    head = f"generation at musicgen-{size} shape (random weights), device {device}, {torch.get_num_threads()} threads, " \
-           f"guidance 3.0, top-k 250, {frames} frames (+{mm.num_codebooks - 1} delay steps)"
-    return head + "\n" + table(["method", "audio s", "wall s", "s per s audio", "speed-up"], rows)
+    rows: dict[tuple[str, str], Callable[[], None]] = {(STOCK, "fp32"): stock}
+    rows |= {(OURS, p): ours(m) for p, m in models.items()}
+    if takes > 1:
+        best = "bf16" if device.startswith("cuda") and "bf16" in models else list(models)[-1]
+        rows[(f"{OURS}, {takes} takes", best)] = ours(models[best], takes)
+    walls: dict[tuple[str, str], list[float]] = {key: [] for key in rows}
+    peaks: dict[tuple[str, str], float] = {}
+    for key, fn in rows.items():  # warm-up (allocator, kernels, packed weights); peak memory per row
+        with PeakMemory() as peak:
+            fn()
+        peaks[key] = peak.mb
+    for _ in range(max(1, repeats)):  # interleaved, so drift in machine load hits all rows alike
+        for key, fn in rows.items():
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            walls[key].append(_time(fn))
+    reference_codes = sampled.get("fp32", next(iter(sampled.values())))
+    agree = _agreements(mm, reference_codes, cfg, tuple(models))
+    stock_s = min(walls[(STOCK, "fp32")]) / seconds
+    out_rows = []
+    for (method, precision), wall in walls.items():
+        s_per_audio = min(wall) / seconds
+        out_rows.append({"method": method, "precision": precision, "s_per_audio_s": round(s_per_audio, 3),
+                         "speedup_vs_stock": round(stock_s / s_per_audio, 2),
+                         "argmax_agreement": round(agree[STOCK if method == STOCK else precision], 4),
+                         "peak_rss_mb": round(peaks[(method, precision)])})
+    result = {"device": describe_device(device), "threads": torch.get_num_threads(), "size": size,
+              "audio_s": seconds, "rows": out_rows}
+    return result | ({"skipped": skipped} if skipped else {})
+
+
+def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2,
+        as_json: bool = False, precision: str | None = None, takes: int = 1) -> str:
+    """The bench as text: one JSON object (`as_json`) or a table. `precision` limits our rows to
+    fp32 (the reference) and that one."""
+    from ..model.loading import pick_device
+    from ..model.precision import resolve_precision
+
+    device = pick_device(device)
+    precisions = PRECISIONS if precision is None else tuple(dict.fromkeys(("fp32", resolve_precision(precision, device))))
+    result = measure(size, seconds or 4.0, device, repeats, precisions, takes)
+    if as_json:
+        return json.dumps(result)
+    head = (f"generation at musicgen-{size} shape (random weights), {result['device']}, {result['threads']} threads, "
+            f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end (T5, decoder, EnCodec), "
+            f"min of {repeats} interleaved runs")
+    keys = ["method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb"]
+    notes = "".join(f"\n{p} skipped: {why}" for p, why in result.get("skipped", {}).items())
+    return head + "\n" + table(["method", "precision", "s per s audio", "speed-up", "argmax agreement", "peak RSS MiB"],
+                               [[r[k] for k in keys] for r in result["rows"]]) + notes

@@ -185,7 +185,7 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
         if system == "expotion":
             runner = adapter.runner(music, type("C", (), {"values": values})(), batch=1,
                                     blocks=guidance_blocks(cfg))
-        codes = generate_codes(music, frames, cfg, runner=runner)
+        codes = generate_codes(music, frames, cfg, condition=runner)
         return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]
 
     return items, generate

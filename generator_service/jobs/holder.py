@@ -29,13 +29,13 @@ Loader = Callable[[], Any]  # () -> MusicModel
 Fetcher = Callable[[ProgressCallback, CancelToken | None], None]  # downloads what a load will need
 
 
-def default_loader(model_id: str, device: str | None, allow_network: bool) -> Loader:
+def default_loader(model_id: str, device: str | None, allow_network: bool, precision: str = "auto") -> Loader:
     """A loader calling `load_music_model` with the service's settings."""
 
     def load() -> Any:
         from ..model.loading import load_music_model
 
-        return load_music_model(model_id, device=device, allow_network=allow_network)
+        return load_music_model(model_id, device=device, allow_network=allow_network, precision=precision)
 
     return load
 

@@ -1,4 +1,4 @@
-"""The Expotion visual-condition adapter (DESIGN §4), on transformers' MusicGen decoder.
+"""The Expotion visual-condition adapter (DESIGN §4), on our MusicGen decoder (model/decoder.py).
 
 Shapes: condition [B, T, F] at the codec frame rate (50 Hz), F = the feature spec's face + pose
 dims; decoder hidden D, H heads of size d; T is the window's number of sequence positions.
@@ -10,7 +10,8 @@ dims; decoder hidden D, H heads of size d; T is the window's number of sequence 
    through the frozen weights) -> Qc, Kc, Vc [B, H, T, d], once per window.
 3. Inside every decoder self-attention, for the music token at window position s:
    extra_s = softmax((q_s + Qc_s) Kc^T * scale) Vc (non-causal: all condition frames), and the
-   attention output becomes attn + gate_l * extra before the frozen output projection.
+   attention output becomes attn + gate_l * extra before the frozen output projection. This is
+   the decoder's explicit per-layer seam (`AttentionExtra`): no hooks, no patched modules.
    `gate_l` starts at 0, so an untrained adapter is exactly the base model.
 Sequence position s (input token s of the window) is tied to condition frame s; with MusicGen's
 delay pattern the token predicted there is codebook k's frame s - k.
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .decoder import MusicDecoder, split_heads
 
 
 @dataclass(frozen=True)
@@ -142,76 +144,35 @@ class ExpotionAdapter(nn.Module):
         return self.layer_proj[layer](z) + self.positions[layer, : z.shape[1]]
 
 
-class ConditionState:
-    """Per-window condition queries/keys/values for every layer, and where the current call is.
+class ConditionExtra:
+    """The gated, non-causal condition term of every decoder self-attention (step 3 above): the
+    decoder's `AttentionExtra` seam (model/decoder.py), the same object in training and generation.
 
     `kv[l]` is (Qc, Kc, Vc), each [G, H, P, d]. With `groups` None the G conditions are row-aligned
     with the batch (training); otherwise `groups` lists (rows, g): those batch rows attend to
     condition g, so rows that share a condition (classifier-free guidance blocks, takes) share one
-    read of its keys/values (generation). `span` is the window position of the first input token
-    and the number of input tokens.
+    read of its keys/values (generation). `gates[l]` is layer l's gate: at 0 the added term is
+    exactly zero, the base model bit for bit.
     """
 
-    def __init__(self) -> None:
-        self.kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        self.groups: tuple[tuple[slice, int], ...] | None = None
-        self.span: tuple[int, int] = (0, 0)
-        self.active = False
+    def __init__(self, kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+                 groups: tuple[tuple[slice, int], ...] | None, gates: torch.Tensor | list[torch.Tensor],
+                 scaling: float) -> None:
+        self.kv, self.groups, self.gates, self.scaling = kv, groups, gates, scaling
 
+    def __call__(self, layer: int, query: torch.Tensor, attn: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        extra = self.condition_attention(layer, query, positions)
+        return attn + self.gates[layer].to(attn.dtype) * extra.to(attn.dtype)
 
-class ConditionHook:
-    """The gated, non-causal condition term of one decoder self-attention (step 3 above).
-
-    Attached through PyTorch's public module hooks, never through transformers' attention call
-    signature (which changes between releases): a forward hook on the layer's `q_proj` keeps the
-    music queries of the call, a forward pre-hook on its `out_proj` adds `gate * extra` to the
-    attention output before the output projection. With the state inactive both hooks are no-ops,
-    and with the gate at 0 the added term is exactly zero: the base model, bit for bit.
-    """
-
-    def __init__(self, attention: nn.Module, adapter: ExpotionAdapter, layer: int, state: ConditionState,
-                 num_heads: int) -> None:
-        self.attention = attention
-        self.layer = layer
-        self.state = state
-        self.num_heads = num_heads
-        self.scaling = (attention.q_proj.out_features // num_heads) ** -0.5
-        self._adapter = adapter
-        self._query: torch.Tensor | None = None
-        self._handles = [
-            attention.q_proj.register_forward_hook(self._keep_query),
-            attention.out_proj.register_forward_pre_hook(self._add_condition),
-        ]
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._query = None
-
-    def _keep_query(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        self._query = output if self.state.active else None
-
-    def _add_condition(self, module: nn.Module, args: tuple) -> tuple | None:
-        query, self._query = self._query, None
-        if not self.state.active or query is None:
-            return None
-        (attn,) = args  # [B, t, D], heads concatenated
-        b, t, _ = query.shape
-        q = query.view(b, t, self.num_heads, -1).transpose(1, 2)
-        extra = self.condition_attention(q).transpose(1, 2).reshape(b, t, -1)
-        return (attn + self._adapter.gates[self.layer].to(attn.dtype) * extra.to(attn.dtype),)
-
-    def condition_attention(self, q: torch.Tensor) -> torch.Tensor:
-        """softmax((q_s + Qc_s) Kc^T * scale) Vc for q [B, H, t, d] at window positions span -> [B, H, t, d]."""
-        qc, kc, vc = self.state.kv[self.layer]
-        start, length = self.state.span
-        qc = qc[:, :, start : start + length]
-        attend = nn.functional.scaled_dot_product_attention
-        scale = self.scaling
-        if self.state.groups is None:
+    def condition_attention(self, layer: int, q: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """softmax((q_s + Qc_s) Kc^T * scale) Vc for q [B, H, t, d] at window positions [t] -> [B, H, t, d]."""
+        qc, kc, vc = self.kv[layer]
+        qc = qc.index_select(2, positions)
+        attend, scale = nn.functional.scaled_dot_product_attention, self.scaling
+        if self.groups is None:
             return attend(q + qc, kc, vc, scale=scale)
         parts = []
-        for rows, g in self.state.groups:
+        for rows, g in self.groups:
             query = q[rows] + qc[g]  # [n, H, t, d]; non-causal, so the n rows' queries can share one call
             n, h, t, d = query.shape
             flat = query.transpose(0, 1).reshape(1, h, n * t, d)
@@ -220,39 +181,27 @@ class ConditionHook:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def decoder_layers(decoder: nn.Module) -> nn.ModuleList:
-    """The layer list of a MusicgenForCausalLM."""
-    return decoder.model.decoder.layers
-
-
 class AttachedAdapter:
-    """An adapter wired into a decoder: computes per-window condition K/V and sets positions."""
+    """An adapter wired to our decoder (model/decoder.py): per-window condition K/V, and the
+    `ConditionExtra` the decoder calls in every layer."""
 
-    def __init__(self, decoder: nn.Module, adapter: ExpotionAdapter) -> None:
+    def __init__(self, decoder: MusicDecoder, adapter: ExpotionAdapter) -> None:
         self.decoder = decoder
         self.adapter = adapter
-        self.state = ConditionState()
+        self.num_heads = decoder.spec.heads
+        self.scaling = decoder.spec.head_dim**-0.5
         self._null: tuple[tuple, list] | None = None
-        heads = int(decoder.config.num_attention_heads)
-        self.hooks = [ConditionHook(layer.self_attn, adapter, i, self.state, heads)
-                      for i, layer in enumerate(decoder_layers(decoder))]
-
-    def detach(self) -> None:
-        """Take the hooks off: the decoder is its own self again."""
-        for hook in self.hooks:
-            hook.remove()
-        self.hooks = []
-        self.state.active = False
 
     def condition_kv(self, condition: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """condition [G, T, F] for window positions 0..T-1 -> per layer (Qc, Kc, Vc), each [G, H, T, d]."""
+        """condition [G, T, F] for window positions 0..T-1 -> per layer (Qc, Kc, Vc), each [G, H, T, d].
+
+        The parallel branch through the frozen layer's own norm and projections (LoRA included)."""
         z = self.adapter.latent(condition)
         kv = []
-        for i, layer in enumerate(decoder_layers(self.decoder)):
+        for i, layer in enumerate(self.decoder.layers):
             attn = layer.self_attn
             c = layer.self_attn_layer_norm(self.adapter.layer_input(z, i))
-            split = (*c.shape[:-1], self.hooks[i].num_heads, -1)
-            kv.append(tuple(proj(c).view(split).transpose(1, 2) for proj in (attn.q_proj, attn.k_proj, attn.v_proj)))
+            kv.append(tuple(split_heads(proj(c), self.num_heads) for proj in (attn.q_proj, attn.k_proj, attn.v_proj)))
         return kv
 
     def null_kv(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -270,16 +219,16 @@ class AttachedAdapter:
 
     def _weights_key(self) -> tuple:
         tensors = list(self.adapter.parameters())
-        for layer in decoder_layers(self.decoder):
+        for layer in self.decoder.layers:
             tensors += list(layer.self_attn_layer_norm.parameters()) + list(layer.self_attn.parameters())
         return tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
 
-    def set_condition(self, condition: torch.Tensor) -> None:
-        """Training: condition [B, T, F], row b of the batch attends to condition b."""
-        self.use(self.condition_kv(condition), groups=None)
+    def training_extra(self, condition: torch.Tensor) -> ConditionExtra:
+        """Training: condition [B, T, F], row b of the batch attends to condition b (differentiable)."""
+        return ConditionExtra(self.condition_kv(condition), None, self.adapter.gates, self.scaling)
 
-    def use(self, kv: list, groups: tuple[tuple[slice, int], ...] | None) -> None:
-        self.state.kv, self.state.groups, self.state.active = kv, groups, True
-
-    def set_positions(self, start: int, length: int) -> None:
-        self.state.span = (start, length)
+    def generation_extra(self, kv: list, groups: tuple[tuple[slice, int], ...], dtype: torch.dtype) -> ConditionExtra:
+        """Generation: `kv` shared by row `groups`, everything cast to the decoder's `dtype` once."""
+        cast = [tuple(t.to(dtype) for t in layer) for layer in kv]
+        gates = list(self.adapter.gates.detach().to(dtype).unbind())
+        return ConditionExtra(cast, groups, gates, self.scaling)

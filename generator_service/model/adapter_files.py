@@ -2,8 +2,11 @@
 
 A directory holds `expotion_config.json` (base model id, feature spec and fps, window, latent_dim,
 LoRA settings, training summary), `expotion_adapter.safetensors` (the adapter's weights) and, when
-LoRA is on, peft's own `adapter_config.json` + `adapter_model.safetensors`. Loading checks that the
-base model and the feature spec match and says precisely what differs.
+LoRA is on, peft's own `adapter_config.json` + `adapter_model.safetensors` (keys named as in
+transformers' MusicgenForCausalLM, `model.decoder.layers.N.self_attn.q_proj...`, so directories
+written before our own decoder load unchanged). Loading checks that the base model and the feature
+spec match and says precisely what differs. LoRA is injected by peft into our decoder's unfused
+q/v projections (training); generation merges it into the packed weights (model/packed.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 from .. import __version__
 from ..errors import ConfigError, ModelLoadError
 from .adapter import AdapterConfig, AttachedAdapter, ExpotionAdapter
+from .decoder import hf_key, our_key
 from .loading import MusicModel
 
 logger = logging.getLogger(__name__)
@@ -44,7 +48,8 @@ class LoadedAdapter:
         return self.attached.adapter
 
     def runner(self, music: MusicModel, condition: Any, *, batch: int, blocks: tuple[str, ...]):
-        """The conditioning seam for `condition` (`.values` [T, F]); `blocks` from guidance_blocks."""
+        """The generation condition (a `WindowCondition`) for `condition` (`.values` [T, F]);
+        `blocks` from guidance_blocks."""
         from .adapter_runner import AdapterRunner
 
         values = torch.as_tensor(condition.values, dtype=torch.float32, device=music.device)
@@ -61,13 +66,13 @@ def _lora_config(config: AdapterConfig):
 
 def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
     """A fresh adapter (zero gates; LoRA B = 0) attached to `music`'s decoder."""
-    decoder = music.model.decoder
-    dcfg = decoder.config
+    decoder = music.decoder
+    spec = decoder.spec
     if config.lora_rank:
         from peft import inject_adapter_in_model
 
         inject_adapter_in_model(_lora_config(config), decoder)
-    adapter = ExpotionAdapter(config, dcfg.num_hidden_layers, dcfg.hidden_size,
+    adapter = ExpotionAdapter(config, spec.layers, spec.hidden,
                               config.max_positions(music.frame_rate, music.num_codebooks)).to(music.device)
     return LoadedAdapter(name="new", config=config, attached=AttachedAdapter(decoder, adapter),
                          base_model=music.model_id, base_revision=music.revision)
@@ -92,24 +97,25 @@ def save_adapter(loaded: LoadedAdapter, out_dir: Path, training: dict[str, Any] 
         from peft import get_peft_model_state_dict
 
         lora = get_peft_model_state_dict(loaded.attached.decoder)
-        save_file({k: v.detach().cpu().contiguous() for k, v in lora.items()}, str(out_dir / "adapter_model.safetensors"))
+        save_file({hf_key(k): v.detach().cpu().contiguous() for k, v in lora.items()},
+                  str(out_dir / "adapter_model.safetensors"))
         _lora_config(loaded.config).save_pretrained(str(out_dir))
-    dcfg = loaded.attached.decoder.config
     meta = {
         "format": "expotion-adapter", "format_version": 1, "expotion_version": __version__,
         "base_model": loaded.base_model, "base_revision": loaded.base_revision,
-        "base_shape": {"hidden_size": dcfg.hidden_size, "num_hidden_layers": dcfg.num_hidden_layers,
-                       "num_codebooks": dcfg.num_codebooks},
+        "base_shape": _base_shape(loaded.attached.decoder.spec),
         "adapter": loaded.config.to_dict(), "training": training or loaded.training,
     }
     (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return out_dir
 
 
+def _base_shape(spec: Any) -> dict[str, int]:
+    return {"hidden_size": spec.hidden, "num_hidden_layers": spec.layers, "num_codebooks": spec.num_codebooks}
+
+
 def _check_compatible(meta: dict[str, Any], music: MusicModel, path: Path, expected_spec: tuple[str, int, float]) -> None:
-    dcfg = music.model.decoder.config
-    shape = {"hidden_size": dcfg.hidden_size, "num_hidden_layers": dcfg.num_hidden_layers,
-             "num_codebooks": dcfg.num_codebooks}
+    shape = _base_shape(music.decoder.spec)
     problems = []
     if meta.get("base_model") != music.model_id:
         problems.append(f"base model: adapter trained on {meta.get('base_model')!r}, loaded model is {music.model_id!r}")
@@ -152,8 +158,7 @@ def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, f
 
         lora = load_file(str(path / "adapter_model.safetensors"), device=music.device)
         # adapters saved before 0.2 wrapped the attention module ("self_attn.base.q_proj")
-        lora = {k.replace(".self_attn.base.", ".self_attn."): v for k, v in lora.items()}
+        lora = {our_key(k.replace(".self_attn.base.", ".self_attn.")): v for k, v in lora.items()}
         set_peft_model_state_dict(loaded.attached.decoder, lora)
     loaded.name, loaded.base_model, loaded.training = path.name, meta["base_model"], meta.get("training", {})
-    loaded.attached.state.active = False
     return loaded

@@ -3,16 +3,17 @@
 Per generation window it sets up the condition queries/keys/values once: all `max_positions`
 frames from the window start, zero features past the clip's end, as in training. Frames past the end
 are exactly the null condition's, so only the frames inside the clip go through the layers; the
-rest come from the adapter's cached null condition. Per decoder call it sets the window positions of
-the input tokens. Every block of the batch gets the condition except the "no_visual" block of visual
-guidance, which gets the null condition; rows with the same condition share its keys/values.
+rest come from the adapter's cached null condition. In every decoder call the decoder hands it the
+window positions of the input tokens. Every block of the batch gets the condition except the
+"no_visual" block of visual guidance, which gets the null condition; rows with the same condition
+share its keys/values.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .adapter import AttachedAdapter
+from .adapter import AttachedAdapter, ConditionExtra
 
 #: Index of a block's condition in the per-window keys/values: the clip's, or the null condition.
 CLIP, NULL = 0, 1
@@ -31,6 +32,8 @@ def row_groups(blocks: tuple[str, ...], batch: int) -> tuple[tuple[slice, int], 
 
 
 class AdapterRunner:
+    """A `WindowCondition` (model/conditioning.py): the adapter's condition for the sampling loop."""
+
     def __init__(self, attached: AttachedAdapter, condition: torch.Tensor, *, batch: int,
                  blocks: tuple[str, ...]) -> None:
         """`condition` [T, F]: frame s of the clip at the codec frame rate; `blocks` as in
@@ -38,34 +41,22 @@ class AdapterRunner:
         self.attached = attached
         self.condition = condition
         self.groups = row_groups(blocks, batch)
-        self._window_start: int | None = None
-        self._kv: list = []
+        self._extra: ConditionExtra | None = None
 
-    def _prepare(self, window_start: int) -> None:
+    def prepare(self, window_start: int, dtype: torch.dtype) -> None:
         null = self.attached.null_kv()
         inside = self.condition[window_start : window_start + self.attached.adapter.max_positions]
-        clip = self.attached.condition_kv(inside[None]) if inside.shape[0] else null
+        with torch.no_grad():
+            clip = self.attached.condition_kv(inside[None]) if inside.shape[0] else null
         with_null = any(g == NULL for _, g in self.groups)
         kv = []
         for ours, nothing in zip(clip, null):
             # the clip's frames, then the null condition's from the clip's end: [1, H, P, d] each
             full = [torch.cat([a, b[:, :, a.shape[2]:]], dim=2) for a, b in zip(ours, nothing)]
             kv.append(tuple(torch.cat([f, b]) for f, b in zip(full, nothing)) if with_null else tuple(full))
-        self._kv = kv
-        self._window_start = window_start
+        self._extra = self.attached.generation_extra(kv, self.groups, dtype)
 
-    def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,
-                 cache):
-        if window_start != self._window_start:
-            self._prepare(window_start)
-        # The decoder may be shared with adapter-free callers: the adapter is active only inside this call.
-        self.attached.use(self._kv, self.groups)
-        self.attached.set_positions(position, input_ids.shape[-1])
-        try:
-            out = self.attached.decoder(
-                input_ids=input_ids, encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask, cache=cache, use_cache=True,
-            )
-        finally:
-            self.attached.state.active = False
-        return out.logits, out.cache
+    def __call__(self, layer: int, query: torch.Tensor, attn: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if self._extra is None:
+            raise RuntimeError("AdapterRunner.prepare(window_start, dtype) must run before the decoder calls")
+        return self._extra(layer, query, attn, positions)

@@ -1,47 +1,23 @@
-"""The conditioning seam: how one decoder forward pass is run during generation.
+"""The conditioning seam of generation: what a visual condition must offer the sampling loop.
 
-Generation calls a `DecoderRunner` for every forward pass instead of the decoder directly. The
-plain runner just runs MusicGen's decoder (text conditioning through its own cross-attention). The
-Expotion visual adapter implements the same call and injects the visual condition: it is told where
-the window starts in the clip (`window_start`, in codec frames) and the window position of the first
-input token (`position`), so sequence position s of the window is tied to condition frame
-`window_start + s`. With no adapter loaded the seam is a no-op.
+Generation runs our decoder (model/packed.py); a condition attaches to it through the decoder's
+per-layer `AttentionExtra` seam (model/decoder.py). Before each window the loop calls
+`prepare(window_start, dtype)` with where the window starts in the clip (codec frames) and the
+dtype of the decoder's attention; then every decoder call passes the condition as `extra`, which
+sees the window positions of its input tokens, so position s is tied to condition frame
+`window_start + s`. With no condition (no adapter loaded) the loop passes nothing: the base model.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
+
+import torch
+
+from .decoder import AttentionExtra
 
 
-class DecoderRunner(Protocol):
-    def __call__(
-        self,
-        input_ids: Any,
-        *,
-        window_start: int,
-        position: int,
-        encoder_hidden_states: Any,
-        encoder_attention_mask: Any,
-        cache: Any,
-    ) -> tuple[Any, Any]:
-        """Run the decoder on `input_ids` [B*K, t] whose first token is at window position
-        `position`; return (logits [B*K, t, V], the updated cache)."""
+class WindowCondition(AttentionExtra, Protocol):
+    def prepare(self, window_start: int, dtype: torch.dtype) -> None:
+        """Set up the condition of the window that starts at clip frame `window_start`."""
         ...
-
-
-class PlainDecoder:
-    """The no-op seam: MusicGen's decoder as it is."""
-
-    def __init__(self, decoder: Any) -> None:
-        self.decoder = decoder
-
-    def __call__(self, input_ids, *, window_start, position, encoder_hidden_states, encoder_attention_mask,
-                 cache):
-        out = self.decoder(
-            input_ids=input_ids,
-            encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask,
-            cache=cache,
-            use_cache=True,
-        )
-        return out.logits, out.cache

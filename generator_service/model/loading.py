@@ -2,24 +2,28 @@
 
 Every path goes through transformers' own `from_pretrained`. Hub ids are looked up in the local
 cache first; the network is tried only when allowed (`allow_network`, and not `HF_HUB_OFFLINE`).
-The result is a `MusicModel`: the model, its tokenizer and the facts the pipeline needs.
+The result is a `MusicModel`: the model, its tokenizer, our own decoder built from its weights
+(model/decoder.py), the precision generation runs at, and the facts the pipeline needs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL, default_cache_dir
 from ..errors import ModelLoadError
-from .tiny import ensure_tiny_model, is_tiny_dir
+from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
+
+if TYPE_CHECKING:
+    from .decoder import MusicDecoder
+    from .packed import PackedDecoder
 
 logger = logging.getLogger(__name__)
 
-TINY = "tiny"
 #: Longest window the base MusicGen models were trained on.
 MUSICGEN_MAX_WINDOW_S = 30.0
 LICENCE_NOTE = (
@@ -44,11 +48,42 @@ class MusicModel:
     max_window_s: float = MUSICGEN_MAX_WINDOW_S
     #: The hub commit the weights came from (None for local directories).
     revision: str | None = None
+    #: Concrete precision generation runs at: "fp32", "bf16" or "int8" (model/precision.py).
+    precision: str = "fp32"
+    #: On CUDA: capture each decode step in a CUDA graph (falls back to eager when capture fails).
+    cuda_graphs: bool = True
+    #: On CUDA: torch.compile the decode step before capturing it (optional, off by default).
+    compile_step: bool = False
+    #: Our decoder, sharing the weights of `model.decoder` (built on construction; a
+    #: `dataclasses.replace` copy gets its own, without any adapter's LoRA).
+    decoder: MusicDecoder = field(init=False, repr=False)
+    _packed: tuple[Any, PackedDecoder] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from .decoder import MusicDecoder
+
+        self.decoder = MusicDecoder.from_transformers(self.model.decoder)
 
     @property
     def hop_length(self) -> int:
         """Audio samples per codec frame."""
         return self.sample_rate // self.frame_rate
+
+    @property
+    def audio_channels(self) -> int:
+        """1 (mono) or 2 (stereo checkpoints: left/right codebooks interleaved)."""
+        return self.decoder.spec.audio_channels
+
+    def packed(self) -> PackedDecoder:
+        """The decoder packed for inference at `precision`, rebuilt when any decoder weight changed
+        (LoRA attached or trained, weights loaded)."""
+        from .packed import PackedDecoder, pack_key
+
+        key = pack_key(self.decoder, self.precision)
+        if self._packed is None or self._packed[0] != key:
+            self._packed = None  # free the old form before building the new one
+            self._packed = (key, PackedDecoder(self.decoder, self.precision))
+        return self._packed[1]
 
 
 def resolve_model_id(model_id: str | None) -> str:
@@ -100,14 +135,20 @@ def load_music_model(
     cache_dir: Path | None = None,
     allow_network: bool = True,
     dtype: str = "float32",
+    precision: str = "fp32",
 ) -> MusicModel:
-    """Load `model_id` ("tiny", a local directory, or a hub id) ready for generation."""
+    """Load `model_id` ("tiny", "tiny-stereo", a local directory, or a hub id) ready for generation.
+
+    `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8" or "auto"
+    (model/precision.py; the CLI and the service default to "auto")."""
     import torch
+
+    from .precision import resolve_precision
 
     model_id = resolve_model_id(model_id)
     torch_dtype = getattr(torch, dtype)
-    if model_id == TINY:
-        source = str(ensure_tiny_model(cache_dir or default_cache_dir()))
+    if model_id in TINY_MODELS:
+        source = str(ensure_tiny_model(cache_dir or default_cache_dir(), model_id))
         local_only = True
     elif Path(model_id).expanduser().is_dir():
         source, local_only = str(Path(model_id).expanduser()), True
@@ -135,4 +176,5 @@ def load_music_model(
         frame_rate=int(audio_cfg.frame_rate),
         num_codebooks=int(model.decoder.num_codebooks),
         revision=getattr(model.config, "_commit_hash", None),
+        precision=resolve_precision(precision, device),
     )

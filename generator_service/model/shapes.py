@@ -40,26 +40,45 @@ def _audio_config(size: str) -> Any:
     )
 
 
-def musicgen_config(size: str, text_vocab_size: int = 32128) -> Any:
-    """A `MusicgenConfig` of `size` in DECODER_SHAPES."""
-    from transformers import MusicgenConfig, MusicgenDecoderConfig
+def decoder_config(size: str, audio_channels: int = 1, layers: int | None = None) -> Any:
+    """A `MusicgenDecoderConfig` of `size` in DECODER_SHAPES (`layers` overrides the depth);
+    `audio_channels=2` is the stereo checkpoints' layout: 8 codebooks, left/right interleaved."""
+    from transformers import MusicgenDecoderConfig
 
-    hidden, layers, heads, ffn = DECODER_SHAPES[size]
+    hidden, depth, heads, ffn = DECODER_SHAPES[size]
     # transformers initialises with std 0.02, made for wide models: at width 64 the tiny decoder's
     # signals (and logits, capped near 1) would vanish, and nothing could ever learn to steer it.
     # 1.2 / sqrt(width) keeps activations and logits at a trained model's scale.
     init = 1.2 / hidden**0.5 if size == "tiny" else 0.02
-    decoder = MusicgenDecoderConfig(
+    return MusicgenDecoderConfig(
         initializer_factor=init,
-        vocab_size=2048, num_codebooks=4, hidden_size=hidden, num_hidden_layers=layers,
-        num_attention_heads=heads, ffn_dim=ffn, max_position_embeddings=2048, audio_channels=1,
+        vocab_size=2048, num_codebooks=4 * audio_channels, hidden_size=hidden, num_hidden_layers=layers or depth,
+        num_attention_heads=heads, ffn_dim=ffn, max_position_embeddings=2048, audio_channels=audio_channels,
         pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
     )
-    return MusicgenConfig(text_encoder=_text_config(size, text_vocab_size),
-                          audio_encoder=_audio_config(size), decoder=decoder)
 
 
-def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0) -> Any:
+def musicgen_config(size: str, text_vocab_size: int = 32128, audio_channels: int = 1) -> Any:
+    """A `MusicgenConfig` of `size` in DECODER_SHAPES; `audio_channels=2` is the stereo checkpoints'
+    layout: 8 codebooks (left/right interleaved), the same mono EnCodec decoding each channel."""
+    from transformers import MusicgenConfig
+
+    return MusicgenConfig(text_encoder=_text_config(size, text_vocab_size), audio_encoder=_audio_config(size),
+                          decoder=decoder_config(size, audio_channels))
+
+
+def random_decoder(size: str, layers: int | None = None, seed: int = 0, audio_channels: int = 1) -> Any:
+    """A randomly initialised transformers `MusicgenForCausalLM` of `size` (`layers` overrides the
+    depth): the decoder alone, for parity tests and step benchmarks."""
+    import torch
+    from transformers import MusicgenForCausalLM
+
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        return MusicgenForCausalLM(decoder_config(size, audio_channels, layers)).eval()
+
+
+def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0, audio_channels: int = 1) -> Any:
     """A randomly initialised MusicgenForConditionalGeneration of `size` (codebooks filled)."""
     import torch
     from transformers import MusicgenForConditionalGeneration
@@ -69,7 +88,7 @@ def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0) -> A
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size))
+        model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size, audio_channels))
         # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them, at
         # the scale of the random encoder's output (std ~0.05) so that audio encodes to varied codes.
         for layer in model.audio_encoder.quantizer.layers:

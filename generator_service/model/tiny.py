@@ -1,4 +1,7 @@
-"""The built-in tiny MusicGen: the real architecture with random weights, created offline.
+"""The built-in tiny MusicGens: the real architecture with random weights, created offline.
+
+`tiny` is mono (4 codebooks); `tiny-stereo` has the stereo checkpoints' layout (8 codebooks, left
+and right interleaved, decoded by a mono EnCodec per channel).
 
 For tests and smoke runs only: it has never heard music, so what it makes is noise-like. Every
 output made with it is labelled untrained (see `MARKER_FILE`). It is built deterministically
@@ -40,8 +43,12 @@ marching band, playful, bouncy, cheerful, light, fast, slow, soft, loud
 """
 
 
-def tiny_model_dir(cache_dir: Path) -> Path:
-    return cache_dir / "models" / f"tiny-v{TINY_VERSION}"
+#: Names of the built-in tiny models -> audio channels.
+TINY_MODELS = {"tiny": 1, "tiny-stereo": 2}
+
+
+def tiny_model_dir(cache_dir: Path, name: str = "tiny") -> Path:
+    return cache_dir / "models" / f"{name}-v{TINY_VERSION}"
 
 
 def is_tiny_dir(path: Path) -> bool:
@@ -49,16 +56,16 @@ def is_tiny_dir(path: Path) -> bool:
     return (Path(path) / MARKER_FILE).is_file()
 
 
-def ensure_tiny_model(cache_dir: Path) -> Path:
-    """Return the tiny model's directory, building and saving it on first use (atomically)."""
-    target = tiny_model_dir(cache_dir)
+def ensure_tiny_model(cache_dir: Path, name: str = "tiny") -> Path:
+    """Return tiny model `name`'s directory, building and saving it on first use (atomically)."""
+    target = tiny_model_dir(cache_dir, name)
     if is_tiny_dir(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("building the tiny untrained MusicGen in %s", target)
+    logger.info("building the tiny untrained MusicGen %r in %s", name, target)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tiny-") as tmp:
         staging = Path(tmp) / "model"
-        build_tiny_model(staging)
+        build_tiny_model(staging, audio_channels=TINY_MODELS[name])
         try:
             os.replace(staging, target)
         except OSError:
@@ -85,18 +92,18 @@ def _train_tokenizer():
     )
 
 
-def build_tiny_model(out_dir: Path) -> None:
+def build_tiny_model(out_dir: Path, audio_channels: int = 1) -> None:
     """Build the tiny model + tokenizer deterministically and `save_pretrained` them to `out_dir`."""
     from .shapes import random_musicgen
 
     tokenizer = _train_tokenizer()
-    model = random_musicgen("tiny", text_vocab_size=len(tokenizer), seed=_SEED)
+    model = random_musicgen("tiny", text_vocab_size=len(tokenizer), seed=_SEED, audio_channels=audio_channels)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / MARKER_FILE).write_text(
         json.dumps(
-            {"untrained": True, "tiny_version": TINY_VERSION, "seed": _SEED,
+            {"untrained": True, "tiny_version": TINY_VERSION, "seed": _SEED, "audio_channels": audio_channels,
              "note": "random weights: for tests and smoke runs only, not music"},
             indent=2,
         )

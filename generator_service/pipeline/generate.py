@@ -1,12 +1,17 @@
 """Music generation: sampling MusicGen's codebook tokens window by window, and decoding them.
 
-Our own sampling loop (instead of `generate()`) so that every step checks the cancel token,
-reports progress, ties step s to condition frame s for the visual adapter, and samples each take
-with its own seeded generator (take i = seed + i, independent of how many takes are made).
+Our own sampling loop over our own decoder (model/packed.py, at the model's precision) instead of
+`generate()`: every step checks the cancel token, reports progress, ties step s to condition frame
+s for the visual adapter, and samples each take with its own seeded generator (take i = seed + i,
+independent of how many takes are made). All takes and guidance blocks of a job share one decoder
+call per step (one batch); top-k, temperature and guidance run on the model's device, and nothing
+is read back to the host between steps.
 
-Delay pattern: with K codebooks, sequence position p (position 0 is BOS) holds frame p - 1 - k of
-codebook k; positions whose frame is before 0 or past the end hold the pad token. A window of C
-context frames and N new frames therefore has L = C + N + K positions, and N + K - 1 forward passes.
+Delay pattern: codebook k is delayed by d_k (k for mono; stereo interleaves left/right codebooks,
+so codebooks 2c and 2c+1 are both delayed by c). Sequence position p (position 0 is BOS) holds
+frame p - 1 - d_k of codebook k; positions whose frame is before 0 or past the end hold the pad
+token. With D = max d_k + 1 delay steps, a window of C context frames and N new frames has
+L = C + N + D positions, and N + D - 1 forward passes.
 
 Long clips: windows of at most `window_frames`; each later window is prompted with the last
 `context_frames` codes of the one before (continuation), so the token stream has no seam. Decoding
@@ -24,7 +29,7 @@ import numpy as np
 
 from ..config import GenerationConfig
 from ..errors import ConfigError
-from ..model.conditioning import DecoderRunner, PlainDecoder
+from ..model.conditioning import WindowCondition
 from ..model.loading import MusicModel
 from ..progress import CancelToken, ProgressCallback, no_progress
 
@@ -56,9 +61,9 @@ def plan_windows(total_frames: int, window_frames: int, context_frames: int) -> 
     return windows
 
 
-def steps_for(windows: Sequence[Window], num_codebooks: int) -> int:
+def steps_for(windows: Sequence[Window], delay_steps: int) -> int:
     """Forward passes needed for all windows (the unit of generation progress)."""
-    return sum(w.new + num_codebooks - 1 for w in windows)
+    return sum(w.new + delay_steps - 1 for w in windows)
 
 
 def encode_prompts(mm: MusicModel, prompts: Sequence[str]) -> tuple[Any, Any]:
@@ -109,12 +114,14 @@ def combine_guidance(logits: Any, blocks: Sequence[str], cfg: GenerationConfig) 
     return out
 
 
-def _initial_sequence(prompt_codes: Any, batch: int, window: Window, k: int, pad: int, device: str) -> Any:
+def _initial_sequence(prompt_codes: Any, batch: int, window: Window, delays: Sequence[int], pad: int,
+                      device: str) -> Any:
     """[B, K, L] with BOS/pad and the context codes placed on the delay pattern; -1 = to sample."""
     import torch
 
-    length = window.context + window.new + k
-    frame = torch.arange(length, device=device)[None, :] - 1 - torch.arange(k, device=device)[:, None]
+    k = len(delays)
+    length = window.context + window.new + max(delays) + 1
+    frame = torch.arange(length, device=device)[None, :] - 1 - torch.tensor(delays, device=device)[:, None]
     seq = torch.full((batch, k, length), -1, dtype=torch.long, device=device)
     outside = (frame < 0) | (frame >= window.context + window.new)
     seq[:, outside] = pad
@@ -142,40 +149,37 @@ def _pick(logits: Any, cfg: GenerationConfig, generators: Sequence[Any], batch: 
 
 def sample_window(
     mm: MusicModel,
-    text: tuple[Any, Any],
+    step: Any,
     prompt_codes: Any,
     window: Window,
     cfg: GenerationConfig,
     generators: Sequence[Any],
     *,
-    runner: DecoderRunner,
     on_step: Any,
     cancel: CancelToken,
 ) -> Any:
-    """Sample one window -> codes [B, K, context + new] (the context frames copied through)."""
+    """Sample one window -> codes [B, K, context + new] (the context frames copied through).
+
+    `step(codes [rows, K, t], start)` runs the decoder (a `DecodeSession` call with the window's
+    condition, see `generate_codes`) and returns the last position's logits [rows, K, V]."""
     import torch
 
+    delays = mm.decoder.spec.delays()
     k, pad, batch = mm.num_codebooks, int(mm.model.generation_config.pad_token_id), len(generators)
     blocks = guidance_blocks(cfg)
-    seq = _initial_sequence(prompt_codes, batch, window, k, pad, mm.device)
-    hidden, mask = text
-    cache, pos = None, 0
+    seq = _initial_sequence(prompt_codes, batch, window, delays, pad, mm.device)
+    pos = 0
     for p in range(window.context + 1, seq.shape[-1]):
         cancel.check()
-        ids = seq[:, :, pos:p]
-        ids = ids.repeat(len(blocks), 1, 1)
-        logits, cache = runner(
-            ids.reshape(-1, p - pos), window_start=window.start, position=pos,
-            encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=cache,
-        )
-        last = combine_guidance(logits[:, -1, :].float(), blocks, cfg)
+        logits = step(seq[:, :, pos:p].repeat(len(blocks), 1, 1), pos)
+        last = combine_guidance(logits.reshape(-1, logits.shape[-1]), blocks, cfg)
         picked = _pick(last, cfg, generators, batch, k)
         todo = seq[:, :, p] == -1
         seq[:, :, p] = torch.where(todo, picked, seq[:, :, p])
         pos = p
         on_step()
     frames = window.context + window.new
-    return torch.stack([seq[:, cb, 1 + cb : 1 + cb + frames] for cb in range(k)], dim=1)
+    return torch.stack([seq[:, cb, 1 + d : 1 + d + frames] for cb, d in enumerate(delays)], dim=1)
 
 
 def generate_codes(
@@ -183,21 +187,24 @@ def generate_codes(
     total_frames: int,
     cfg: GenerationConfig,
     *,
-    runner: DecoderRunner | None = None,
+    condition: WindowCondition | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Any:
-    """Sample `cfg.variants` takes of `total_frames` codec frames -> codes [B, K, total_frames]."""
+    """Sample `cfg.variants` takes of `total_frames` codec frames -> codes [B, K, total_frames].
+
+    `condition`: the visual adapter's (model/conditioning.py), or None for the base model."""
     import torch
 
+    from ..model.cuda_graph import make_stepper
+
     cancel = cancel or CancelToken()
-    runner = runner or PlainDecoder(mm.model.decoder)
     window_s = cfg.window_s or mm.max_window_s
     if window_s > mm.max_window_s:
         raise ConfigError(f"window_s: {window_s} s exceeds the model maximum {mm.max_window_s} s")
-    rate = mm.frame_rate
+    rate, delay_steps = mm.frame_rate, mm.decoder.spec.delay_steps
     windows = plan_windows(total_frames, round(window_s * rate), round(cfg.context_s * rate))
-    total_steps, done = steps_for(windows, mm.num_codebooks), 0
+    total_steps, done = steps_for(windows, delay_steps), 0
 
     def on_step() -> None:
         nonlocal done
@@ -206,16 +213,23 @@ def generate_codes(
 
     generators = [torch.Generator(device=mm.device).manual_seed(cfg.seed + i) for i in range(cfg.variants)]
     progress("generate", 0, total_steps)
+    packed = mm.packed()
+    blocks = guidance_blocks(cfg)
+    graphs = mm.cuda_graphs and str(mm.device).startswith("cuda")
     with torch.inference_mode():
-        text = encode_text(mm, cfg.prompt, cfg.variants, guidance_blocks(cfg))
+        hidden, mask = encode_text(mm, cfg.prompt, cfg.variants, blocks)
+        length = max(w.context + w.new for w in windows) + delay_steps
+        session = packed.session(hidden.shape[0], length, hidden, mask, static=graphs)
         codes = None
         for window in windows:
+            if condition is not None:
+                condition.prepare(window.start, packed.attn_dtype)
+            step = make_stepper(session, condition, graphs=graphs, compile_step=mm.compile_step)
             context = None if codes is None else codes[:, :, codes.shape[-1] - window.context :]
-            out = sample_window(mm, text, context, window, cfg, generators,
-                                runner=runner, on_step=on_step, cancel=cancel)
+            out = sample_window(mm, step, context, window, cfg, generators, on_step=on_step, cancel=cancel)
             new = out[:, :, window.context :]
             codes = new if codes is None else torch.cat([codes, new], dim=-1)
-    logger.debug("generated %d frames in %d windows", total_frames, len(windows))
+    logger.debug("generated %d frames in %d windows at %s", total_frames, len(windows), mm.precision)
     return codes
 
 
@@ -237,8 +251,11 @@ def decode_codes(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """EnCodec-decode codes [B, K, F] -> audio [B, F * hop] float32, in overlapping chunks of
-    `chunk_frames` blended by a linear crossfade over `overlap_frames`."""
+    """EnCodec-decode codes [B, K, F] -> audio [B, F * hop] float32 (stereo: [B, 2, F * hop]), in
+    overlapping chunks of `chunk_frames` blended by a linear crossfade over `overlap_frames`.
+
+    Stereo checkpoints interleave left/right codebooks (left 0, 2, 4, 6; right 1, 3, 5, 7): each
+    channel is decoded by the same mono EnCodec, as transformers does."""
     import torch
 
     cancel = cancel or CancelToken()
@@ -247,19 +264,23 @@ def decode_codes(
     overlap = min(overlap_frames, chunk_frames // 2)
     stride = chunk_frames - overlap
     starts = [0] if frames <= chunk_frames else list(range(0, frames - overlap, stride))
-    out = np.zeros((batch, frames * hop), dtype=np.float32)
+    channels = mm.audio_channels
+    out = np.zeros((batch, channels, frames * hop), dtype=np.float32)
     weight = np.zeros(frames * hop, dtype=np.float32)
     for i, s in enumerate(starts):
         cancel.check()
         e = min(s + chunk_frames, frames)
         with torch.inference_mode():
-            audio = mm.model.audio_encoder.decode(codes[None, :, :, s:e], audio_scales=[None] * batch)
-        chunk = audio.audio_values[:, 0].float().cpu().numpy()
+            chunk = np.stack([
+                mm.model.audio_encoder.decode(codes[None, :, c::channels, s:e], audio_scales=[None] * batch)
+                .audio_values[:, 0].float().cpu().numpy()
+                for c in range(channels)], axis=1)  # [B, C, samples]
         w = _ramp_weights((e - s) * hop, overlap * hop if s > 0 else 0, overlap * hop if e < frames else 0)
-        out[:, s * hop : e * hop] += chunk * w
+        out[..., s * hop : e * hop] += chunk * w
         weight[s * hop : e * hop] += w
         progress("decode_audio", i + 1, len(starts))
-    return out / np.maximum(weight, 1e-8)
+    out /= np.maximum(weight, 1e-8)
+    return out[:, 0] if channels == 1 else out
 
 
 def frames_for_samples(num_samples: int, hop: int) -> int:

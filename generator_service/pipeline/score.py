@@ -60,6 +60,10 @@ class ScoreResult:
     #: "present" (adapter followed the performer), "null" (no person found), "unused" (no adapter).
     visual: str
     analysis: dict[str, Any] | None = None
+    #: Precision the decoder ran at ("fp32", "bf16", "int8": model/precision.py).
+    precision: str = "fp32"
+    #: Audio channels of every take: 1 (takes [S]) or 2 (stereo models, takes [2, S]).
+    channels: int = 1
 
     @property
     def duration_s(self) -> float:
@@ -72,7 +76,7 @@ class ScoreResult:
             "num_samples": self.num_samples, "start": self.start, "end": self.end,
             "duration_s": self.duration_s, "prompt_used": self.prompt_used, "model": self.model_id,
             "untrained": self.untrained, "adapter": self.adapter, "visual": self.visual,
-            "version": __version__,
+            "precision": self.precision, "channels": self.channels, "version": __version__,
             "note": "UNTRAINED tiny test model: not music" if self.untrained else "",
         }
 
@@ -148,13 +152,13 @@ class Scorer:
         prompt = join_prompt(gen.prompt, analysis["suggested_prompt"]) if request.auto_prompt else gen.prompt
         gen = replace(gen, prompt=prompt)
         # 4. The visual condition at the codec frame rate (adapter only).
-        runner, visual = None, "unused"
+        condition, visual = None, "unused"
         if self.adapter is not None:
             gen = fit_to_adapter(gen, self.adapter.config.window_s)
-            runner, visual = self._adapter_runner(track, start, end - start, gen)
+            condition, visual = self._adapter_condition(track, start, end - start, gen)
         # 5. Sample codec tokens window by window.
         frames = frames_for_samples(num_samples, self.music.hop_length)
-        codes = generate_codes(self.music, frames, gen, runner=runner, progress=progress, cancel=cancel)
+        codes = generate_codes(self.music, frames, gen, condition=condition, progress=progress, cancel=cancel)
         # 6. Decode to audio and cut to exactly the clip's length.
         window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
         overlap = max(1, round(gen.crossfade_s * self.music.frame_rate))
@@ -167,9 +171,10 @@ class Scorer:
             sample_rate=self.music.sample_rate, num_samples=num_samples, start=start, end=end,
             prompt_used=prompt, model_id=self.music.model_id, untrained=self.music.untrained,
             adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
+            precision=self.music.precision, channels=self.music.audio_channels,
         )
 
-    def _adapter_runner(self, track: Any, start: float, duration: float, gen: GenerationConfig):
+    def _adapter_condition(self, track: Any, start: float, duration: float, gen: GenerationConfig):
         from .alignment import to_condition
 
         condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)

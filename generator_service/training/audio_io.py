@@ -1,9 +1,10 @@
-"""Reading a recording's music: finding its audio source and decoding it to mono float at one rate.
+"""Reading a recording's music: finding its audio source and decoding it to float at one rate.
 
 A recording's music is a sibling audio file with the video's stem (`.wav .flac .mp3 .ogg`, any case;
 it wins when present) or else the video's own audio track. `decode_audio` decodes with PyAV and
 resamples with `av.AudioResampler` to float32 at the requested rate, then averages the channels to
-mono (as MusicGen's training data was made).
+mono (as MusicGen's training data was made), or for stereo models keeps left and right (a mono
+source is used for both; channels past the second are dropped).
 
 Timeline: sample 0 of the result is clip time 0 of the video (its first frame). For the video's own
 track the audio stream's first decoded time is compared with `origin` (the video's first frame time
@@ -43,7 +44,8 @@ class AudioError(ExpotionError, ValueError):
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    """Mono audio of one recording: samples [S] float32 at `sample_rate`; `source` is the file read."""
+    """Audio of one recording: samples [S] (mono) or [2, S] (stereo) float32 at `sample_rate`;
+    `source` is the file read."""
 
     samples: np.ndarray
     sample_rate: int
@@ -51,7 +53,7 @@ class DecodedAudio:
 
     @property
     def duration(self) -> float:
-        return self.samples.shape[0] / self.sample_rate
+        return self.samples.shape[-1] / self.sample_rate
 
 
 def sibling_audio(video: Path) -> Path | None:
@@ -73,8 +75,9 @@ def decode_audio(
     *,
     origin: float | None = None,
     cancel: CancelToken | None = None,
+    channels: int = 1,
 ) -> DecodedAudio:
-    """Decode the first audio stream of `path` -> mono float32 [S] at `sample_rate`.
+    """Decode the first audio stream of `path` -> float32 [S] (`channels` 1) or [2, S] (2) at `sample_rate`.
 
     `origin` (seconds, the file's timeline) is where clip time 0 lies; None: the audio's own start.
     `cancel.check()` runs at every decoded frame.
@@ -90,8 +93,8 @@ def decode_audio(
         if not container.streams.audio:
             raise AudioError(f"{path}: has no audio stream")
         stream = container.streams.audio[0]
-        chunks, first_time = _decode_resampled(container, stream, sample_rate, path, cancel)
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        chunks, first_time = _decode_resampled(container, stream, sample_rate, path, cancel, channels)
+    samples = np.concatenate(chunks, axis=-1) if chunks else np.zeros((2, 0) if channels == 2 else 0, np.float32)
     if samples.size == 0:
         raise AudioError(f"{path}: the audio stream has no samples")
     if origin is not None and first_time is not None:
@@ -99,9 +102,9 @@ def decode_audio(
     return DecodedAudio(np.ascontiguousarray(samples, dtype=np.float32), sample_rate, path)
 
 
-def _decode_resampled(container: Any, stream: Any, sample_rate: int, path: Path,
-                      cancel: CancelToken | None) -> tuple[list[np.ndarray], float | None]:
-    """Decode + resample every frame -> (mono float32 chunks, first frame time in seconds or None)."""
+def _decode_resampled(container: Any, stream: Any, sample_rate: int, path: Path, cancel: CancelToken | None,
+                      channels: int = 1) -> tuple[list[np.ndarray], float | None]:
+    """Decode + resample every frame -> (float32 chunks [n] or [2, n], first frame time in seconds or None)."""
     import av
 
     # Keep the channels and average them ourselves: FFmpeg's stereo->mono downmix scales by 1/sqrt(2)
@@ -115,16 +118,20 @@ def _decode_resampled(container: Any, stream: Any, sample_rate: int, path: Path,
                 cancel.check()
             if first_time is None and frame.pts is not None and frame.time_base is not None:
                 first_time = float(frame.pts * frame.time_base)
-            chunks.extend(_mono(out) for out in resampler.resample(frame))
-        chunks.extend(_mono(out) for out in resampler.resample(None))
+            chunks.extend(_mix(out, channels) for out in resampler.resample(frame))
+        chunks.extend(_mix(out, channels) for out in resampler.resample(None))
     except av.error.FFmpegError as err:
         raise AudioError(f"{path}: decoding the audio failed ({_reason(err)})") from err
     return chunks, first_time
 
 
-def _mono(frame: Any) -> np.ndarray:
-    """A planar float frame [channels, n] -> the mean of its channels [n] float32."""
-    return np.asarray(frame.to_ndarray(), dtype=np.float32).mean(axis=0)
+def _mix(frame: Any, channels: int) -> np.ndarray:
+    """A planar float frame [c, n] -> the mean of its channels [n] (`channels` 1), or left and
+    right [2, n] (`channels` 2; a mono frame feeds both), float32."""
+    data = np.asarray(frame.to_ndarray(), dtype=np.float32)
+    if channels == 1:
+        return data.mean(axis=0)
+    return np.repeat(data, 2, axis=0) if data.shape[0] == 1 else data[:2]
 
 
 def _shift(samples: np.ndarray, offset_s: float, sample_rate: int, path: Path) -> np.ndarray:
@@ -132,10 +139,10 @@ def _shift(samples: np.ndarray, offset_s: float, sample_rate: int, path: Path) -
     offset = int(round(offset_s * sample_rate))
     if offset > 0:
         logger.debug("%s: audio starts %.4f s after the first video frame; padding", path, offset_s)
-        return np.concatenate([np.zeros(offset, np.float32), samples])
+        return np.concatenate([np.zeros((*samples.shape[:-1], offset), np.float32), samples], axis=-1)
     if offset < 0:
         logger.debug("%s: audio starts %.4f s before the first video frame; cutting", path, -offset_s)
-        return samples[-offset:]
+        return samples[..., -offset:]
     return samples
 
 

@@ -262,19 +262,21 @@ def cached_features(video: Path, duration: float, digest: str, extractor: Any, f
 
 
 def codec_bandwidth(music: Any) -> float:
-    """The EnCodec bandwidth whose number of quantizers equals the model's codebooks."""
+    """The EnCodec bandwidth whose number of quantizers equals the model's codebooks per channel."""
     encoder = music.model.audio_encoder
     options = list(encoder.config.target_bandwidths)
+    per_channel = music.num_codebooks // music.audio_channels
     for bandwidth in options:
-        if encoder.quantizer.get_num_quantizers_for_bandwidth(bandwidth) == music.num_codebooks:
+        if encoder.quantizer.get_num_quantizers_for_bandwidth(bandwidth) == per_channel:
             return float(bandwidth)
     raise ConfigError(
-        f"model {music.model_id}: no EnCodec bandwidth in {options} gives its {music.num_codebooks} codebooks"
+        f"model {music.model_id}: no EnCodec bandwidth in {options} gives its {per_channel} codebooks per channel"
     )
 
 
 def encode_audio(music: Any, audio: np.ndarray, frames: int, bandwidth: float) -> np.ndarray:
-    """EnCodec codes of a batch of windows: audio [B, S] float32 -> int16 [B, K, frames].
+    """EnCodec codes of a batch of windows: audio [B, S] (stereo models: [B, 2, S]) float32 ->
+    int16 [B, K, frames]; stereo codebooks interleave left and right as the stereo checkpoints do.
 
     The codec yields ceil(S / hop) frames; a difference of one frame from `frames` is trimmed or
     padded (repeating the last frame), anything more is an error.
@@ -286,13 +288,17 @@ def encode_audio(music: Any, audio: np.ndarray, frames: int, bandwidth: float) -
         raise DatasetError(f"{audio.shape[-1]} samples make {expected} codec frames, not {frames} (at most one off)")
     encoder = music.model.audio_encoder
     dtype = next(encoder.parameters()).dtype
-    values = torch.from_numpy(np.ascontiguousarray(audio, np.float32))[:, None, :].to(music.device, dtype)
-    with torch.inference_mode():
-        out = encoder.encode(values, bandwidth=bandwidth)
-    codes = out.audio_codes  # [chunks, B, K, frames']
-    if codes.shape[0] != 1:
-        raise DatasetError(f"EnCodec of {music.model_id} cut the audio into {codes.shape[0]} chunks; expected 1")
-    codes = codes[0].cpu().numpy()
+    channels = [audio] if audio.ndim == 2 else [audio[:, c] for c in range(audio.shape[1])]
+    per_channel = []
+    for wave in channels:
+        values = torch.from_numpy(np.ascontiguousarray(wave, np.float32))[:, None, :].to(music.device, dtype)
+        with torch.inference_mode():
+            out = encoder.encode(values, bandwidth=bandwidth)
+        if out.audio_codes.shape[0] != 1:
+            raise DatasetError(f"EnCodec of {music.model_id} cut the audio into {out.audio_codes.shape[0]} chunks; "
+                               "expected 1")
+        per_channel.append(out.audio_codes[0].cpu().numpy())  # [B, K / channels, frames']
+    codes = np.stack(per_channel, axis=2).reshape(audio.shape[0], -1, per_channel[0].shape[-1])
     got = codes.shape[-1]
     if abs(got - frames) > 1:
         raise DatasetError(f"EnCodec gave {got} frames for a window of {frames}; expected at most one off")
@@ -306,9 +312,10 @@ def encode_audio(music: Any, audio: np.ndarray, frames: int, bandwidth: float) -
 def window_audio(audio: DecodedAudio, start: float, num_samples: int) -> np.ndarray:
     """Exactly `num_samples` samples from `start` s (zero-padded at the end if the audio stops short)."""
     first = int(round(start * audio.sample_rate))
-    piece = audio.samples[first : first + num_samples]
-    if piece.shape[0] < num_samples:
-        piece = np.concatenate([piece, np.zeros(num_samples - piece.shape[0], np.float32)])
+    piece = audio.samples[..., first : first + num_samples]
+    if piece.shape[-1] < num_samples:
+        pad = np.zeros((*piece.shape[:-1], num_samples - piece.shape[-1]), np.float32)
+        piece = np.concatenate([piece, pad], axis=-1)
     return piece
 
 
@@ -482,7 +489,8 @@ def _load_recording(job: _Job, video: Path, rel: str) -> tuple[Any, DecodedAudio
     if source is None and not info.has_audio:
         raise AudioError(f"no audio track and no audio file with the same name ({', '.join(AUDIO_SUFFIXES)})")
     origin = None if source is not None else info.start_time
-    audio = decode_audio(source or video, job.music.sample_rate, origin=origin, cancel=job.cancel)
+    audio = decode_audio(source or video, job.music.sample_rate, origin=origin, cancel=job.cancel,
+                         channels=job.music.audio_channels)
     if abs(audio.duration - info.duration) > MISMATCH_WARN_S:
         job.report.warn(rel, f"audio ({audio.source.name}) lasts {audio.duration:.3f} s but the video "
                              f"{info.duration:.3f} s; using the first {min(audio.duration, info.duration):.3f} s")

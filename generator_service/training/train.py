@@ -1,6 +1,8 @@
 """Training the Expotion adapter: teacher forcing over MusicGen's codebook delay pattern.
 
-Only the adapter (and LoRA, when on) trains; MusicGen stays frozen. Paper defaults (DESIGN §4):
+Teacher forcing runs our decoder's module form (model/decoder.py: unfused q/k/v, where peft's LoRA
+sits) with the adapter on its per-layer seam. Only the adapter (and LoRA, when on) trains; MusicGen
+stays frozen. Paper defaults (DESIGN §4):
 AdamW lr 1e-2, weight decay 0.02, linear warm-up over 2 epochs, cosine to 1e-4, grad-clip 0.1,
 global batch 40, ~2k steps; mixed precision (bf16) on GPU; gradient accumulation for small GPUs.
 Loss: cross-entropy on real code positions only (the delay pattern's pad positions are excluded).
@@ -78,13 +80,16 @@ def lr_factor(step: int, warmup: int, total: int, lr: float, min_lr: float) -> f
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def delayed_sequence(codes: torch.Tensor, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """codes [B, K, F] -> (sequence [B, K, F + K] with BOS and the delay pattern, valid [K, F + K]).
+def delayed_sequence(codes: torch.Tensor, pad: int, audio_channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """codes [B, K, F] -> (sequence [B, K, F + D] with BOS and the delay pattern, valid [K, F + D]).
 
-    Position p of codebook k holds frame p - 1 - k; position 0 and out-of-range frames are pad."""
+    Codebook k is delayed by d_k = k // audio_channels (stereo interleaves left/right codebooks);
+    D = K / audio_channels. Position p of codebook k holds frame p - 1 - d_k; position 0 and
+    out-of-range frames are pad."""
     b, k, f = codes.shape
-    length = f + k
-    frame = torch.arange(length, device=codes.device)[None, :] - 1 - torch.arange(k, device=codes.device)[:, None]
+    delays = torch.arange(k, device=codes.device) // audio_channels
+    length = f + k // audio_channels
+    frame = torch.arange(length, device=codes.device)[None, :] - 1 - delays[:, None]
     valid = (frame >= 0) & (frame < f)
     seq = torch.full((b, k, length), pad, dtype=torch.long, device=codes.device)
     index = frame.clamp(0, f - 1).expand(b, k, length)
@@ -98,7 +103,7 @@ class AdapterTrainer:
     def __init__(self, music: MusicModel, loaded: LoadedAdapter, config: TrainConfig, steps_per_epoch: int) -> None:
         self.music, self.loaded, self.config = music, loaded, config
         self.params = trainable_parameters(loaded)
-        for p in music.model.parameters():
+        for p in [*music.model.parameters(), *music.decoder.parameters()]:
             p.requires_grad_(False)
         for p in self.params:
             p.requires_grad_(True)
@@ -118,23 +123,15 @@ class AdapterTrainer:
             keep = (torch.rand(cond.shape[0], generator=generator) >= visual_dropout).to(cond)
             cond = cond * keep[:, None, None]
         pad = int(music.model.generation_config.pad_token_id)
-        seq, valid = delayed_sequence(codes, pad)
-        b, k, length = seq.shape
+        seq, valid = delayed_sequence(codes, pad, music.audio_channels)
         positions = attached.adapter.max_positions
-        window = cond.new_zeros(b, positions, cond.shape[-1])
+        window = cond.new_zeros(cond.shape[0], positions, cond.shape[-1])
         window[:, : min(positions, cond.shape[1])] = cond[:, :positions]
         with torch.no_grad():
             hidden, mask = encode_prompts(music, batch["prompt"])
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
-            attached.set_condition(window)
-            attached.set_positions(0, length - 1)
-            try:
-                logits = attached.decoder(input_ids=seq[..., :-1].reshape(b * k, length - 1),
-                                          encoder_hidden_states=hidden, encoder_attention_mask=mask,
-                                          use_cache=False).logits
-            finally:
-                attached.state.active = False
-        logits = logits.float().view(b, k, length - 1, -1)
+            logits = attached.decoder(seq[..., :-1], hidden, mask, extra=attached.training_extra(window))
+        logits = logits.float()  # [B, K, L - 1, V]
         labels = seq[..., 1:].masked_fill(~valid[None, :, 1:], -100)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                                  ignore_index=-100)
@@ -253,7 +250,7 @@ def train(
     if found is not None:
         step, history = _restore(found, trainer, order, gen)
         logger.info("resumed from %s (step %d)", found, step)
-    music.model.decoder.train()
+    music.decoder.train()
     try:
         while step < config.steps and (stop_after is None or step < stop_after):
             cancel.check()
@@ -269,7 +266,7 @@ def train(
             if step % config.checkpoint_every == 0 or step == config.steps:
                 _checkpoint(out_dir / "checkpoints" / f"step-{step}.pt", trainer, order, step, gen, history)
     finally:
-        music.model.decoder.eval()
+        music.decoder.eval()
     if step >= config.steps:
         summary = {"config": asdict(config), "steps": step, "train_items": len(train_items),
                    "val_items": len(val_items), "history": history[-50:],

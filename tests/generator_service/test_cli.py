@@ -28,7 +28,7 @@ def clip(tmp_path_factory) -> Path:
 def test_score_writes_exact_length_takes_and_metadata(tmp_path: Path, clip: Path) -> None:
     out = tmp_path / "music.wav"
     proc = _run("score", str(clip), "-o", str(out), "--model", "tiny", "--prompt", "jazz", "--seed", "4",
-                "--variants", "2", "--end", "1.0", cwd=tmp_path)
+                "--variants", "2", "--end", "1.0", "--precision", "bf16", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "UNTRAINED" in proc.stderr  # every output of the tiny model says so
     for path in (out, tmp_path / "music-take1.wav"):
@@ -37,6 +37,7 @@ def test_score_writes_exact_length_takes_and_metadata(tmp_path: Path, clip: Path
     meta = json.loads((tmp_path / "music.json").read_text())
     assert meta["seeds"] == [4, 5] and meta["untrained"] is True and meta["num_samples"] == 32000
     assert meta["prompt_used"] == "jazz" and meta["model"] == "tiny"
+    assert meta["precision"] == "bf16" and meta["channels"] == 1
 
 
 @pytest.mark.parametrize("make,needle", [
@@ -82,4 +83,10 @@ def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch,
     s = seen[0]
     assert (s.max_attempts, s.retention_days, s.max_storage_mb, s.download_grace_s, s.cleanup_interval_s) == \
         (5, 7.0, -1.0, 60.0, 30.0)
+    assert s.precision == "auto"  # the default: the fastest that passes the parity checks here
+    assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--precision", "int8"]) == 0
+    assert seen[1].precision == "int8"
+    monkeypatch.setenv("EXPOTION_PRECISION", "fp32")
+    assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path)]) == 0
+    assert seen[2].precision == "fp32"
     assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--max-attempts", "0"]) == 2  # error + hint

@@ -44,7 +44,7 @@ class _Cond:
 def _codes(music, loaded, condition, cfg) -> torch.Tensor:
     runner = None if loaded is None else loaded.runner(music, _Cond(condition), batch=cfg.variants,
                                                        blocks=guidance_blocks(cfg))
-    return generate_codes(music, F, cfg, runner=runner)
+    return generate_codes(music, F, cfg, condition=runner)
 
 
 @pytest.fixture()
@@ -64,22 +64,18 @@ def test_untrained_adapter_is_exactly_the_base_model(fresh, lora_rank: int) -> N
     from generator_service.training.train import delayed_sequence
 
     seq, _ = delayed_sequence(batch["codes"], 2048)
-    ids = seq[..., :-1].reshape(2 * K, -1)
+    ids = seq[..., :-1]
     with torch.no_grad():
         hidden, mask = encode_prompts(fresh, ["x", "x"])
-        base_logits = fresh.model.decoder(input_ids=ids, encoder_hidden_states=hidden,
-                                          encoder_attention_mask=mask).logits
+        base_logits = fresh.decoder(ids, hidden, mask)
         base_codes = generate_codes(fresh, F, GEN)
     loaded = create_adapter(fresh, AdapterConfig(window_s=2.0, lora_rank=lora_rank))
     window = torch.zeros(2, loaded.module.max_positions, 112)
     window[:, :F] = batch["condition"]
     with torch.no_grad():
-        loaded.attached.set_condition(window)
-        loaded.attached.set_positions(0, ids.shape[-1])
-        logits = fresh.model.decoder(input_ids=ids, encoder_hidden_states=hidden, encoder_attention_mask=mask).logits
-        loaded.attached.state.active = False
-    assert (logits - base_logits).abs().max() < 1e-5  # training path (teacher forcing)
-    assert torch.equal(_codes(fresh, loaded, item["condition"], GEN), base_codes)  # generation path, KV cache, CFG
+        logits = fresh.decoder(ids, hidden, mask, extra=loaded.attached.training_extra(window))
+    assert torch.equal(logits, base_logits)  # training path (teacher forcing), LoRA unmerged
+    assert torch.equal(_codes(fresh, loaded, item["condition"], GEN), base_codes)  # generation: packed, LoRA merged, CFG
 
 
 def test_steps_0_adapter_scores_bit_identical_audio(tmp_path: Path, fresh) -> None:

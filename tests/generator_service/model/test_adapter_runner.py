@@ -1,5 +1,6 @@
-"""The adapter's generation path (shared condition keys/values per guidance block, KV cache, cached
-null condition past the clip's end) computes what the training path computes, with open gates."""
+"""The adapter's generation path (packed decoder, shared condition keys/values per guidance block,
+KV cache, cached null condition past the clip's end; the dynamic CPU step and the static step CUDA
+graphs capture) computes what the training path computes, with open gates."""
 
 from __future__ import annotations
 
@@ -17,47 +18,48 @@ from generator_service.pipeline.generate import encode_prompts
 K, L = 4, 24
 
 
-@pytest.fixture()
-def opened(cache_dir: Path):
-    """A tiny model with an adapter whose gates are open (an untrained one would hide every bug)."""
+def open_adapter(cache_dir: Path, lora_rank: int = 0):
+    """A tiny model with an adapter whose gates (and LoRA) are open (an untrained one would hide every bug)."""
     music = load_music_model("tiny", cache_dir=cache_dir, device="cpu")
-    loaded = create_adapter(music, AdapterConfig(window_s=1.0))
+    loaded = create_adapter(music, AdapterConfig(window_s=1.0, lora_rank=lora_rank))
     torch.manual_seed(0)
     with torch.no_grad():
         loaded.module.gates.uniform_(0.5, 1.5)
+        for name, p in music.decoder.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.3)
     return music, loaded
 
 
+@pytest.fixture()
+def opened(cache_dir: Path):
+    return open_adapter(cache_dir)
+
+
 def teacher_forced(music, attached, ids, windows, hidden, mask) -> torch.Tensor:
-    """The training path: each row attends to its own full window [rows, P, F] -> logits [rows*K, L, V]."""
-    attached.set_condition(windows)
-    attached.set_positions(0, ids.shape[-1])
-    try:
-        return music.model.decoder(input_ids=ids.reshape(-1, ids.shape[-1]), encoder_hidden_states=hidden,
-                                   encoder_attention_mask=mask, use_cache=False).logits
-    finally:
-        attached.state.active = False
+    """The training path: each row attends to its own full window [rows, P, F] -> logits [rows, K, L, V]."""
+    return music.decoder(ids, hidden, mask, extra=attached.training_extra(windows))
 
 
-def stepped(runner, ids, window_start, hidden, mask, prefill: int = 5) -> torch.Tensor:
+def stepped(music, runner, ids, window_start, hidden, mask, static: bool, prefill: int = 5) -> torch.Tensor:
     """The generation path: a prefill, then one token per call through the KV cache."""
-    logits, cache = runner(ids[..., :prefill].reshape(-1, prefill), window_start=window_start, position=0,
-                           encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=None)
-    out = [logits]
+    runner.prepare(window_start, torch.float32)
+    session = music.packed().session(ids.shape[0], ids.shape[-1], hidden, mask, static=static)
+    out = [session.step(ids[..., :prefill], 0, runner, every_position=True)]
     for p in range(prefill, ids.shape[-1]):
-        logits, cache = runner(ids[..., p : p + 1].reshape(-1, 1), window_start=window_start, position=p,
-                               encoder_hidden_states=hidden, encoder_attention_mask=mask, cache=cache)
-        out.append(logits)
-    return torch.cat(out, dim=1)
+        out.append(session.step(ids[..., p : p + 1], p, runner)[:, :, None])
+    return torch.cat(out, dim=2)
 
 
-@pytest.mark.parametrize("blocks,window_start", [
-    (("cond", "no_text"), 10),              # text guidance only: one shared condition
-    (("cond", "no_text", "no_visual"), 30),  # visual guidance: the null block apart
-    (("cond",), 70),                       # window past the clip's end: all null frames
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+@pytest.mark.parametrize("blocks,window_start,lora_rank", [
+    (("cond", "no_text"), 10, 0),              # text guidance only: one shared condition
+    (("cond", "no_text", "no_visual"), 30, 0),  # visual guidance: the null block apart
+    (("cond",), 70, 0),                       # window past the clip's end: all null frames
+    (("cond", "no_text", "no_visual"), 30, 2),  # open LoRA: unmerged in training, merged in generation
 ])
-def test_generation_path_equals_the_training_path(opened, blocks, window_start) -> None:
-    music, loaded = opened
+def test_generation_path_equals_the_training_path(cache_dir: Path, blocks, window_start, lora_rank, static) -> None:
+    music, loaded = open_adapter(cache_dir, lora_rank)
     attached, positions = loaded.attached, loaded.module.max_positions
     batch, frames = 2, 60
     rows = batch * len(blocks)
@@ -72,7 +74,8 @@ def test_generation_path_equals_the_training_path(opened, blocks, window_start) 
         hidden, mask = encode_prompts(music, ["x"] * rows)
         expected = teacher_forced(music, attached, ids, windows, hidden, mask)
         shifted = teacher_forced(music, attached, ids, windows.roll(3, dims=1), hidden, mask)
-        got = stepped(AdapterRunner(attached, condition, batch=batch, blocks=blocks), ids, window_start, hidden, mask)
+        runner = AdapterRunner(attached, condition, batch=batch, blocks=blocks)
+        got = stepped(music, runner, ids, window_start, hidden, mask, static)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() < 1e-4
     if inside.shape[0]:

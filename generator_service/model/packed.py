@@ -1,0 +1,197 @@
+"""The decoder's inference form: fused weights at a precision, a static KV cache, one call per step.
+
+`PackedDecoder.pack(decoder, precision)` reads the module form (model/decoder.py): q/k/v fused into
+one weight, LoRA merged into the weights it adapts (peft's `get_delta_weight`), every matrix in
+the precision's format (model/precision.py). The text's cross-attention keys/values are computed
+once per session (in fp32 by the module form, then cast); self-attention keys/values go into caches
+preallocated for the whole window [rows, H, max_length, d]. The matrix products run in the
+precision's compute dtype, attention in its attention dtype (model/precision.py: fp32 on CPUs);
+the residual stream, layer norms and embeddings stay fp32 (rounding the residual to bf16 after
+every layer costs argmax agreement with fp32 and saves nothing measurable).
+
+`DecodeSession.step(codes, start, extra)` runs the decoder on codes [B, K, t] at window positions
+start..start+t-1 and returns the logits of the last position [B, K, V] in fp32. Two step bodies:
+- dynamic (CPU): positions are Python ints, attention reads the cache up to the current length;
+  no mask is built and nothing is allocated per layer beyond the kernels' outputs.
+- static (CUDA graphs): the position is a device tensor, the new keys/values are written with
+  `index_copy_`, and attention reads the whole static cache under a position mask, so every
+  tensor address and shape is the same at every step (model/cuda_graph.py captures it).
+A prefill (t > 1) must start at position 0 (a window's first call) and is causal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
+from .precision import Linear, attention_dtype, check_supported, compute_dtype, pack_linear
+
+#: (layer, q, k, v) -> self-attention output: stores the new keys/values in the cache, attends.
+SelfAttention = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def effective_weight(linear: nn.Module) -> torch.Tensor:
+    """A projection's weight with its active LoRA adapters merged (a new tensor if any)."""
+    base = getattr(linear, "base_layer", None)
+    if base is None:
+        return linear.weight.detach()
+    weight = base.weight.detach()
+    if getattr(linear, "disable_adapters", False):
+        return weight
+    for name in linear.active_adapters:
+        if name in linear.lora_A:
+            weight = weight + linear.get_delta_weight(name).detach().to(weight.dtype)
+    return weight
+
+
+class PackedLayer:
+    """One decoder layer's weights in inference form."""
+
+    __slots__ = ("ln1", "qkv", "out", "ln2", "xq", "xout", "ln3", "fc1", "fc2")
+
+    def __init__(self, layer: nn.Module, precision: str) -> None:
+        dtype = compute_dtype(precision)
+        attn, cross = layer.self_attn, layer.encoder_attn
+        qkv = torch.cat([effective_weight(attn.q_proj), effective_weight(attn.k_proj),
+                         effective_weight(attn.v_proj)])
+        self.qkv = pack_linear(qkv, precision)
+        self.out = pack_linear(effective_weight(attn.out_proj), precision)
+        self.xq = pack_linear(effective_weight(cross.q_proj), precision)
+        self.xout = pack_linear(effective_weight(cross.out_proj), precision)
+        self.fc1 = pack_linear(effective_weight(layer.fc1), precision)
+        self.fc2 = pack_linear(effective_weight(layer.fc2), precision)
+        self.ln1, self.ln2, self.ln3 = (
+            (norm.weight.detach().float(), norm.bias.detach().float())
+            for norm in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm))
+
+
+class PackedDecoder:
+    """A `MusicDecoder` packed for inference at one precision (see module docstring)."""
+
+    def __init__(self, decoder: MusicDecoder, precision: str) -> None:
+        ref = decoder.layer_norm.weight
+        check_supported(precision, str(ref.device))
+        self.reference = decoder
+        self.spec: DecoderSpec = decoder.spec
+        self.precision = precision
+        self.dtype = dtype = compute_dtype(precision)
+        self.device = ref.device
+        self.attn_dtype = attention_dtype(precision, str(ref.device))
+        scale = self.spec.hidden**0.5 if self.spec.scale_embedding else 1.0
+        with torch.no_grad():
+            self.embed = torch.stack([e.weight.detach().float() * scale for e in decoder.embed_tokens])  # [K, V+1, D]
+            self.positions = decoder.positions.float()
+            self.layers = [PackedLayer(layer, precision) for layer in decoder.layers]
+            self.norm = (decoder.layer_norm.weight.detach().float(), decoder.layer_norm.bias.detach().float())
+            # The heads decide the argmax and are small (K x V x D): fp32 under bf16 (argmax agreement
+            # with fp32 0.98 -> 0.99 on the small-shaped random model), bf16 under int8.
+            head_precision = {"bf16": "fp32", "int8": "bf16"}.get(precision, precision)
+            self.head_dtype = compute_dtype(head_precision)
+            self.heads: list[Linear] = [pack_linear(h.weight, head_precision) for h in decoder.lm_heads]
+        self.codebooks = torch.arange(self.spec.num_codebooks, device=self.device)[None, :, None]
+        self.act = ACTIVATIONS[self.spec.activation]
+
+    def session(self, rows: int, max_length: int, text_hidden: torch.Tensor, text_mask: torch.Tensor,
+                *, static: bool = False) -> DecodeSession:
+        """A decoding session for `rows` sequences of up to `max_length` positions with this text
+        (hidden [rows, L, D] as the decoder sees it, mask [rows, L])."""
+        return DecodeSession(self, rows, max_length, text_hidden, text_mask, static=static)
+
+
+class DecodeSession:
+    """KV caches + text keys/values for one batch of rows; `step` runs one decoder call."""
+
+    def __init__(self, packed: PackedDecoder, rows: int, max_length: int, text_hidden: torch.Tensor,
+                 text_mask: torch.Tensor, *, static: bool = False) -> None:
+        spec, dtype, device = packed.spec, packed.attn_dtype, packed.device
+        if max_length > packed.positions.shape[0]:
+            raise ValueError(f"max_length {max_length} exceeds the decoder's {packed.positions.shape[0]} positions")
+        self.packed, self.rows, self.max_length, self.static = packed, rows, max_length, static
+        shape = (rows, spec.heads, max_length, spec.head_dim)
+        # zeros, not empty: the static step reads the whole cache under a mask, and 0 * NaN is NaN
+        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
+        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
+        with torch.no_grad():
+            kv = packed.reference.text_kv(text_hidden.to(packed.reference.layer_norm.weight.dtype))
+        self.text_keys = [k.to(dtype).contiguous() for k, _ in kv]
+        self.text_values = [v.to(dtype).contiguous() for _, v in kv]
+        self.text_bias = text_mask_bias(text_mask, dtype)
+        self.arange = torch.arange(max_length, device=device)
+
+    def step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *,
+             every_position: bool = False) -> torch.Tensor:
+        """codes [B, K, t] at window positions start.. -> last-position logits [B, K, V] fp32
+        (`every_position`: logits of every input position [B, K, t, V])."""
+        t = codes.shape[-1]
+        if t > 1 and start:
+            raise ValueError(f"a multi-token call must start the window (position 0), not {start}")
+        if self.static and t == 1:
+            return self.static_step(codes, self.arange[start : start + 1], extra)
+        return self._dynamic_step(codes, start, extra, every_position)
+
+    def _dynamic_step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None,
+                      every_position: bool = False) -> torch.Tensor:
+        end = start + codes.shape[-1]
+        keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+
+        def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys[i][:, :, start:end] = k
+            values[i][:, :, start:end] = v
+            if end - start > 1:  # the window's prefill, from position 0
+                return sdpa(q, k, v, is_causal=True)
+            return sdpa(q, keys[i][:, :, :end], values[i][:, :, :end])  # the cache so far: no mask
+
+        x = self._layers(codes, self.arange[start:end], attend, extra)
+        return self._logits(x if every_position else x[:, -1])
+
+    def static_step(self, codes: torch.Tensor, position: torch.Tensor, extra: AttentionExtra | None) -> torch.Tensor:
+        """One token per row, codes [B, K, 1], at the window position held by the tensor `position`
+        [1]: fixed shapes and addresses (CUDA-graph capturable)."""
+        keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+        visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, max_length]
+
+        def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys[i].index_copy_(2, position, k)
+            values[i].index_copy_(2, position, v)
+            return sdpa(q, keys[i], values[i], attn_mask=visible)  # the whole cache, masked
+
+        return self._logits(self._layers(codes, position, attend, extra)[:, -1])
+
+    def _layers(self, codes: torch.Tensor, positions: torch.Tensor, attend: SelfAttention,
+                extra: AttentionExtra | None) -> torch.Tensor:
+        """Embeddings and every layer for codes [B, K, t] at window `positions` [t]; `attend(i, q, k,
+        v)` stores layer i's new keys/values and returns its self-attention -> hidden [B, t, D] fp32."""
+        p, spec = self.packed, self.packed.spec
+        b, _, t = codes.shape
+        heads, width, act, dtype, adt = spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
+        sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
+        x = p.embed[p.codebooks, codes].sum(1) + p.positions.index_select(0, positions)
+        for i, layer in enumerate(p.layers):
+            h = layer_norm(x, width, *layer.ln1).to(dtype)
+            q, k, v = layer.qkv(h).to(adt).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
+            a = attend(i, q, k, v)
+            if extra is not None:
+                a = extra(i, q, a, positions)
+            x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
+            h = layer_norm(x, width, *layer.ln2).to(dtype)
+            a = sdpa(split_heads(layer.xq(h).to(adt), heads), self.text_keys[i], self.text_values[i],
+                     attn_mask=self.text_bias)
+            x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
+            x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3).to(dtype))))
+        return x
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """[B, D] -> [B, K, V] (or [B, t, D] -> [B, K, t, V]), fp32."""
+        p = self.packed
+        h = F.layer_norm(hidden, (p.spec.hidden,), *p.norm).to(p.head_dtype)
+        return torch.stack([head(h) for head in p.heads], dim=1).float()
+
+
+def pack_key(decoder: MusicDecoder, precision: str) -> tuple[Any, ...]:
+    """Identity of the weights a packed form was made from: any in-place change (an optimizer step,
+    a state-dict load) or a module swap (LoRA injected) gives another key."""
+    return (precision,) + tuple((id(t), t._version, t.device, t.dtype) for t in decoder.parameters())

@@ -1,0 +1,126 @@
+"""Numeric precision of the packed decoder: which one to use, and the weight formats.
+
+- `fp32`: fp32 weights, activations and KV cache (the parity reference: transformers' numbers).
+- `bf16`: bf16 weights and matrix products (fp32 LM heads); bf16 KV cache on CUDA.
+- `int8`: weight-only int8 (symmetric, one scale per output channel) through
+  `torch.ops.aten._weight_int8pack_mm`, with bf16 activations (weight-only kernels with fp32
+  activations are slower than fp32: DESIGN §6) and bf16 LM heads; bf16 KV cache on CUDA.
+- `auto`: bf16 on CUDA and on CPUs with bf16 instructions (avx512_bf16 or AMX), fp32 elsewhere.
+
+The residual stream, layer norms and embeddings are fp32 at every precision. On CPUs attention (the
+KV cache, the text's and the adapter's keys/values) is fp32 too: one query over a bf16 cache is
+4-10x slower than over fp32 there (measured on this machine's AVX-512 EPYC, 1 thread, 16 heads x
+64, 260 keys: 1.03 ms vs 0.10 ms per layer), and the cache is small next to the weights (at 250
+positions 2 x 16 x 250 x 64 x 4 B = 2 MB per layer).
+
+The CLI and service default is `auto`: the fastest precision that passes the parity checks where
+it runs (tests/generator_service/model/test_decoder.py, `bench generate`: teacher-forced argmax
+agreement with fp32 on musicgen-small's shape, random weights, fixed seed). bf16 passes (0.991,
+floor 0.99). int8 is 1.6x faster than bf16 on this CPU but agrees 0.95-0.96 (floor 0.97): its
+per-channel rounding error (~1 % of each output) flips the argmax wherever the random model's top
+two logits lie closer than that, so it is offered, not the default. On CPUs without bf16
+instructions bf16 arithmetic is emulated and slower than fp32, so `auto` is fp32 there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from ..config import PRECISIONS
+from ..errors import ConfigError
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "int8": torch.bfloat16}
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (x86 flags avx512_bf16 / amx_bf16; arm64 bf16)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[-1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return torch.backends.cpu.get_cpu_capability() in ("AMX", "AVX512_BF16")
+
+
+def _has_bf16(device: str) -> bool:
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """`requested` ("auto", "fp32", "bf16", "int8") -> a concrete precision on `device`."""
+    if requested not in PRECISIONS:
+        raise ConfigError(f"precision: {requested!r} is not one of {', '.join(PRECISIONS)}")
+    if requested == "auto":
+        return "bf16" if _has_bf16(device) else "fp32"
+    return requested
+
+
+def compute_dtype(precision: str) -> torch.dtype:
+    """Activations dtype of a concrete precision."""
+    return _DTYPES[precision]
+
+
+def attention_dtype(precision: str, device: str) -> torch.dtype:
+    """Dtype of attention and its caches: the compute dtype on CUDA, fp32 on CPUs (see above)."""
+    return compute_dtype(precision) if device.startswith("cuda") else torch.float32
+
+
+class FloatLinear:
+    """y = x W^T in the weight's dtype (fp32 or bf16)."""
+
+    __slots__ = ("weight",)
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        self.weight = weight
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight)
+
+
+class Int8Linear:
+    """y = (x W_q^T) * scale with W_q int8 [N, K] and per-output-channel scales [N] (bf16 x)."""
+
+    __slots__ = ("weight", "scales")
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        w = weight.detach().float()
+        scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+        self.weight = torch.round(w / scales[:, None]).clamp(-128, 127).to(torch.int8).contiguous()
+        self.scales = scales.to(torch.bfloat16)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, x.shape[-1]), self.weight, self.scales)
+        return out.view(*x.shape[:-1], -1)
+
+
+Linear = FloatLinear | Int8Linear
+
+
+def pack_linear(weight: torch.Tensor, precision: str) -> Linear:
+    """A weight [out, in] in the format of `precision` (a copy unless fp32 already)."""
+    weight = weight.detach()
+    if precision == "int8":
+        return Int8Linear(weight)
+    return FloatLinear(weight.to(compute_dtype(precision)).contiguous())
+
+
+def check_supported(precision: str, device: str) -> None:
+    """Fail early, with a hint, when `precision` has no kernel on `device`."""
+    if precision != "int8":
+        return
+    probe = Int8Linear(torch.ones(8, 32))
+    probe.weight, probe.scales = probe.weight.to(device), probe.scales.to(device)
+    try:
+        probe(torch.ones(1, 32, dtype=torch.bfloat16, device=device))
+    except (RuntimeError, NotImplementedError) as exc:
+        raise ConfigError(f"precision: int8 has no weight-only kernel on {device} in this torch build ({exc})",
+                          hint="Use --precision bf16 (or auto).") from exc
+
