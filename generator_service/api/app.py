@@ -55,7 +55,8 @@ def build_service(config: ServiceSettings, holder: ModelHolder | None = None, *,
     if holder is None:
         holder = ModelHolder(default_loader(config.model, config.device, config.allow_network, config.precision),
                              model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
-                             features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network))
+                             features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network),
+                             precision=config.precision)
     return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
                       media_root=config.media_root, max_attempts=config.max_attempts,
                       retention=retention_policy(config), executor=executor, slots=slots)

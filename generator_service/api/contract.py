@@ -121,7 +121,7 @@ def _submit_clip(service: JobService, waiting: Waiting, body: VideoRequest, adap
         start, end = probe_range(service, source, JobParams(), waiting.filename)
         spec = JobSpec.create(video=str(path), video_sha256=waiting.upload.sha256, start=start, end=end,
                               prompt=body.prompt, seed=(body.seed or 0) % SEED_RANGE, adapter=adapter,
-                              model=service.holder.model_id, uploaded=True)
+                              model=service.holder.model_id, precision=service.holder.precision, uploaded=True)
         record = service.submit(spec)
         queued = True
     finally:

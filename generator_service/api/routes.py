@@ -63,7 +63,8 @@ def health(request: Request) -> Health:
                   model=holder.model_id, model_loaded=holder.loaded, untrained=holder.untrained,
                   queue_depth=service.queue_depth(), queue_limit=service.queue.limit,
                   path_mode=settings.media_root is not None, ready=alive and available is not None,
-                  model_available=bool(available), hint=hint, contract_versions=CONTRACT_VERSIONS)
+                  model_available=bool(available), hint=hint, precision=holder.precision,
+                  contract_versions=CONTRACT_VERSIONS)
 
 
 def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tuple[bool | None, str]:
@@ -73,9 +74,9 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
     Cheap (a few file lookups in the Hugging Face cache): `GET /v1/health` is polled."""
     # the loader's own rule for contacting the hub (HF_HUB_OFFLINE included), so health and the
     # first job agree
-    from ..model.loading import TINY, _network_allowed, hub_weights_cached
+    from ..model.loading import TINY_MODELS, hub_weights_cached, network_allowed
 
-    if loaded or model_id == TINY or Path(model_id).expanduser().is_dir():
+    if loaded or model_id in TINY_MODELS or Path(model_id).expanduser().is_dir():
         return True, ""
     try:
         cached = hub_weights_cached(model_id)
@@ -84,7 +85,7 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
                       "start the service with an existing --model")
     if cached:
         return True, ""
-    if _network_allowed(allow_network):
+    if network_allowed(allow_network):
         return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
                        f"from the Hugging Face hub (needs internet), or fetch them ahead: `expotion download {model_id}`")
     return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
@@ -124,7 +125,8 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
         _check_job_params(service, parsed)
         source, start, end = _accept_video(request, parsed, form)
         spec = JobSpec.create(parsed, video=str(source.path), video_sha256=source.sha256, start=start, end=end,
-                              model=service.holder.model_id, uploaded=source.uploaded)
+                              model=service.holder.model_id, precision=service.holder.precision,
+                              uploaded=source.uploaded)
         record = service.submit(spec)
         handed_over = True
     finally:

@@ -55,8 +55,10 @@ class ModelHolder:
     def __init__(self, loader: Loader, *, model_id: str, device: str | None = None, idle_unload_s: float = 600.0,
                  features: FeatureConfig | None = None, feature_cache: Any = None,
                  adapter_loader: Callable[[str, str, Any], Any] = load_adapter_files,
-                 fetcher: Fetcher | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 fetcher: Fetcher | None = None, clock: Callable[[], float] = time.monotonic,
+                 precision: str = "auto") -> None:
         self._loader = loader
+        self._precision = precision
         self._fetcher = fetcher
         self._adapter_loader = adapter_loader
         self.model_id = model_id
@@ -91,6 +93,19 @@ class ModelHolder:
 
             self._device = pick_device(None)
         return self._device
+
+    @property
+    def precision(self) -> str:
+        """The loaded model's precision, else what the configured one resolves to on `device`."""
+        music = self._music
+        if music is not None:
+            return str(music.precision)
+        device = self.device
+        if device != "cpu" and not device.startswith("cuda"):  # models live elsewhere (Ray replicas)
+            return self._precision
+        from ..model.precision import resolve_precision
+
+        return resolve_precision(self._precision, device)
 
     def scorer(self, adapter: tuple[str, str] | None = None, *, progress: ProgressCallback = no_progress,
                cancel: CancelToken | None = None) -> Any:

@@ -49,13 +49,15 @@ class JobSpec:
     model: str = ""
     #: Whether `video` is a service-owned upload (released when the job ends) or a user's file.
     uploaded: bool = True
+    #: The decoder precision the service generates at (part of the cache key; "" before it was recorded).
+    precision: str = ""
 
     @classmethod
     def create(cls, params: JobParams | None = None, *, video: str, video_sha256: str, start: float, end: float,
-               model: str = "", uploaded: bool = True, **fields: Any) -> JobSpec:
+               model: str = "", uploaded: bool = True, precision: str = "", **fields: Any) -> JobSpec:
         """A spec for the resolved range `[start, end)` of `video`; `fields` override `params`' values."""
         resolved = replace(params or JobParams(), **fields, start=start, end=end, duration=None, path=None)
-        return cls(video, video_sha256, resolved.validate(), model, uploaded)
+        return cls(video, video_sha256, resolved.validate(), model, uploaded, precision)
 
     @property
     def start(self) -> float:
@@ -75,13 +77,15 @@ class JobSpec:
             fields.pop("visual_guidance")
         fields |= {"video_sha256": self.video_sha256, "model": self.model,
                    "start": round(self.start, 6), "end": round(self.end, 6)}
+        if self.precision:  # results of another precision are other music
+            fields["precision"] = self.precision
         fields["features"] = feature_spec if self.params.auto_prompt or self.params.adapter else ""
         fields["version"] = __version__
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         return {"video": self.video, "video_sha256": self.video_sha256, "params": asdict(self.params),
-                "model": self.model, "uploaded": self.uploaded}
+                "model": self.model, "uploaded": self.uploaded, "precision": self.precision}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
@@ -92,7 +96,7 @@ class JobSpec:
             names = {f.name for f in dataclass_fields(JobParams)}
             params = {k: data.pop(k) for k in list(data) if k in names}
         return cls(data["video"], data["video_sha256"], JobParams(**params), data.get("model", ""),
-                   data.get("uploaded", True))
+                   data.get("uploaded", True), data.get("precision", ""))
 
 
 @dataclass

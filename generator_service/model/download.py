@@ -154,9 +154,9 @@ def fetch_model(model_id: str, *, progress: ProgressCallback = no_progress, canc
 
 def needs_fetch(model_id: str, allow_network: bool) -> bool:
     """Whether `model_id` is a hub id whose weights are not in the cache and may be fetched."""
-    from .loading import TINY, _network_allowed, hub_weights_cached
+    from .loading import TINY_MODELS, hub_weights_cached, network_allowed
 
-    if model_id == TINY or Path(model_id).expanduser().is_dir() or not _network_allowed(allow_network):
+    if model_id in TINY_MODELS or Path(model_id).expanduser().is_dir() or not network_allowed(allow_network):
         return False
     try:
         return not hub_weights_cached(model_id)

@@ -51,9 +51,9 @@ class ByteBar:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from .download import describe_bytes, fetch_model
-    from .loading import TINY
+    from .loading import TINY_MODELS
 
-    if args.model == TINY:
+    if args.model in TINY_MODELS:
         raise ConfigError("model: `tiny` is built in and needs no download")
     bar = ByteBar(enabled=not args.quiet)
     try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL, default_cache_dir
 from ..errors import ModelLoadError
-from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
+from .tiny import TINY, TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
 if TYPE_CHECKING:
     from .decoder import MusicDecoder
@@ -124,7 +124,7 @@ def _from_pretrained(source: str, local_only: bool, dtype: Any):
     return model, tokenizer
 
 
-def _network_allowed(allow_network: bool) -> bool:
+def network_allowed(allow_network: bool) -> bool:
     return allow_network and os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false", "False")
 
 
@@ -154,7 +154,7 @@ def load_music_model(
         source, local_only = str(Path(model_id).expanduser()), True
     else:
         source = model_id
-        local_only = hub_weights_cached(model_id) or not _network_allowed(allow_network)
+        local_only = hub_weights_cached(model_id) or not network_allowed(allow_network)
     try:
         model, tokenizer = _from_pretrained(source, local_only, torch_dtype)
     except (OSError, ValueError) as exc:

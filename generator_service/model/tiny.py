@@ -44,7 +44,10 @@ marching band, playful, bouncy, cheerful, light, fast, slow, soft, loud
 
 
 #: Names of the built-in tiny models -> audio channels.
-TINY_MODELS = {"tiny": 1, "tiny-stereo": 2}
+#: The built-in mono tiny model's name (what `--model tiny` asks for).
+TINY = "tiny"
+#: Built-in tiny models by name -> audio channels.
+TINY_MODELS = {TINY: 1, "tiny-stereo": 2}
 
 
 def tiny_model_dir(cache_dir: Path, name: str = "tiny") -> Path:

@@ -48,7 +48,8 @@ class App:
 
     def __init__(self, work_dir: Path, loader: Callable[[], Any], fetcher: Any = None, **settings: Any) -> None:
         self.settings = ServiceSettings(work_dir=work_dir, model="tiny", device="cpu", **settings)
-        self.holder = ModelHolder(loader, model_id="tiny", device="cpu",
+        # the session's `tiny` is loaded at fp32: the holder says so (results are keyed by precision)
+        self.holder = ModelHolder(loader, model_id="tiny", device="cpu", precision="fp32",
                                   idle_unload_s=self.settings.idle_unload_s, fetcher=fetcher)
         self.service = build_service(self.settings, self.holder)
         self.service.start()  # before the app: it resumes what depends on the started service

@@ -44,7 +44,8 @@ async def test_health_and_models_before_any_job(client) -> None:
     health = (await client.get("/v1/health")).json()
     assert health == {"status": "ok", "version": health["version"], "device": "cpu", "model": "tiny",
                       "model_loaded": False, "untrained": True, "queue_depth": 0, "queue_limit": 8,
-                      "path_mode": False, "ready": True, "model_available": True, "hint": "", "precision": "",
+                      "path_mode": False, "ready": True, "model_available": True, "hint": "",
+                      "precision": "fp32",
                       "contract_versions": ["v0.1"]}
     models = (await client.get("/v1/models")).json()
     assert models["base_model"] == "tiny" and models["untrained"] and models["adapters"] == []

@@ -78,6 +78,7 @@ def test_cache_key_ignores_the_path_but_not_the_content_or_parameters() -> None:
     assert spec(visual_guidance=2.0, adapter="a").cache_key() not in (spec(adapter="a").cache_key(),
                                                                spec(visual_guidance=3.0, adapter="a").cache_key())
     assert spec(visual_guidance=0.5).cache_key() == base  # off, like the default
+    assert spec(precision="int8").cache_key() not in (base, spec(precision="bf16").cache_key())
 
 
 def test_queue_is_bounded_fifo_and_cancellable() -> None:
