@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .api.settings import ServiceSettings
+from .progress_bar import BarProgress
+from .cli_flags import add_param_flags, add_settings_flags, params_from_args, settings_from_args
 from .config import PRECISIONS, FeatureConfig, GenerationConfig
 from .errors import Cancelled, ConfigError, ExpotionError
 from .evaluation import evaluate_cli
@@ -25,30 +28,9 @@ from .training import dataset_cli, train_cli
 logger = logging.getLogger(__name__)
 
 
-class BarProgress:
-    """A `(phase, done, total)` callback drawing one tqdm bar per phase on stderr."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-        self._phase = ""
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if phase != self._phase or self._bar is None:
-            self.close()
-            self._bar = tqdm(total=total, desc=f"{phase:>12}", unit="step", leave=True, file=sys.stderr)
-            self._phase = phase
-        self._bar.total = total
-        self._bar.update(done - self._bar.n)  # tqdm throttles the redraws
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+#: `serve` settings whose flags are shared with other commands (`_add_model`: --model, --device,
+#: --precision, --offline for allow_network).
+SERVE_FLAGS_ELSEWHERE = ("model", "device", "precision", "allow_network")
 
 
 def _add_range(p: argparse.ArgumentParser) -> None:
@@ -74,26 +56,12 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                         "int8 = weight-only int8, faster on CPUs, lower agreement with fp32")
 
 
-#: `serve` flags of the Ray face -> their `ScaleSettings` field.
-RAY_FLAGS = {"ray_address": "address", "replicas": "replicas", "min_replicas": "min_replicas",
-             "max_replicas": "max_replicas", "target_queue_depth": "target_queue_depth",
-             "gpus_per_replica": "gpus_per_replica", "cpus_per_replica": "cpus_per_replica",
-             "adapters_per_replica": "adapters_per_replica"}
-
-
 def _add_ray(p: argparse.ArgumentParser) -> None:
+    from .scale.settings import ScaleSettings
+
     g = p.add_argument_group("Ray Serve (pip install expotion[ray]; env EXPOTION_RAY_*)")
     g.add_argument("--ray", action="store_true", help="run on Ray Serve: the same API, jobs run by generator replicas")
-    g.add_argument("--ray-address", default=None, help="Ray cluster to join (default: start a local Ray instance)")
-    g.add_argument("--replicas", type=int, default=None, help="generator replicas (default 1; one GPU each on GPUs)")
-    g.add_argument("--min-replicas", type=int, default=None, help="autoscaling lower bound (default 1)")
-    g.add_argument("--max-replicas", type=int, default=None, help="autoscaling upper bound (turns autoscaling on)")
-    g.add_argument("--target-queue-depth", type=float, default=None,
-                   help="jobs per replica (running + waiting) the autoscaler aims at (default 1)")
-    g.add_argument("--gpus-per-replica", type=float, default=None, help="default: 1 when the cluster has GPUs, else 0")
-    g.add_argument("--cpus-per-replica", type=float, default=None, help="CPUs each replica reserves (default 1)")
-    g.add_argument("--adapters-per-replica", type=int, default=None,
-                   help="models (base + one adapter each) a replica keeps warm, LRU (default 2)")
+    p.set_defaults(ray_dests=add_settings_flags(g, ScaleSettings, names={"address": "--ray-address"}))
     g.add_argument("--write-config", type=Path, default=None, metavar="FILE",
                    help="write a Serve config (YAML) for `serve run`/`serve deploy` with these settings and exit")
 
@@ -109,20 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="write music for a video (exactly the clip's length)")
     score.add_argument("video", type=Path)
     score.add_argument("-o", "--output", type=Path, required=True, help="output WAV (take i>0: NAME-take{i}.wav)")
-    score.add_argument("--prompt", default="", help="text description of the music")
-    score.add_argument("--auto-prompt", action="store_true", help="append the prompt suggested from the video")
-    score.add_argument("--seed", type=int, default=0)
-    score.add_argument("--variants", type=int, default=1, help="number of takes (seed, seed+1, ...)")
-    score.add_argument("--top-k", type=int, default=250)
-    score.add_argument("--temperature", type=float, default=1.0)
-    score.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance on the text")
-    score.add_argument("--visual-guidance", type=float, default=1.0,
-                       help="guidance on the visual condition (with --adapter; 1 = off)")
+    add_param_flags(score)  # the job parameters: the same rules as the HTTP API (expotion_protocol.params)
     score.add_argument("--window", type=float, default=None, help="generation window, seconds (default: model max)")
     score.add_argument("--adapter", type=Path, default=None,
                        help="Expotion adapter directory (from `train`): the music follows the performer")
     score.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_range(score)
     _add_model(score)
     _add_features(score)
 
@@ -133,26 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_features(analyze)
 
     serve = sub.add_parser("serve", help="run the HTTP service (127.0.0.1:8765 by default; env EXPOTION_*)")
-    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; others need --token)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--work-dir", type=Path, default=None, help="job database, uploads, results, caches")
-    serve.add_argument("--media-root", type=Path, default=None,
-                       help="enable path mode: jobs may name local files under this folder")
-    serve.add_argument("--token", default=None, help="bearer token every request must carry")
-    serve.add_argument("--queue-size", type=int, default=None, help="jobs that may wait (default 8; more get 429)")
-    serve.add_argument("--idle-unload", type=float, default=None,
-                       help="seconds idle before the model is unloaded (default 600; -1 never)")
-    serve.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MiB (default 1024)")
-    serve.add_argument("--adapters-dir", type=Path, default=None, help="folder of Expotion adapters")
-    serve.add_argument("--max-attempts", type=int, default=None,
-                       help="runs a job may start; one left running by a crash is resumed until then (default 3)")
-    serve.add_argument("--retention-days", type=float, default=None,
-                       help="days after last use that finished jobs and results are kept (default 30; -1 forever)")
-    serve.add_argument("--max-storage-mb", type=float, default=None,
-                       help="cap on results + feature cache in MiB, least recently used go first (default 10240; -1 none)")
-    serve.add_argument("--download-grace", type=float, default=None,
-                       help="seconds after a download during which a result is never removed (default 86400)")
-    serve.add_argument("--cleanup-interval", type=float, default=None, help="seconds between retention sweeps (default 600)")
+    serve.set_defaults(settings_dests=add_settings_flags(serve, ServiceSettings, skip=SERVE_FLAGS_ELSEWHERE))
     _add_model(serve)
     _add_ray(serve)
 
@@ -195,10 +135,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
-    gen = GenerationConfig(prompt=args.prompt, seed=args.seed, variants=args.variants, top_k=args.top_k,
-                           temperature=args.temperature, guidance_scale=args.guidance, window_s=args.window,
-                           visual_guidance=args.visual_guidance)
-    request = ScoreRequest(args.video, args.start, args.end, gen, auto_prompt=args.auto_prompt)
+    params = params_from_args(args, adapter=None if args.adapter is None else args.adapter.name)
+    gen = GenerationConfig.from_params(params, window_s=args.window)
+    request = ScoreRequest(args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt)
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline,
                              precision=args.precision or "auto")
@@ -274,23 +213,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from .api.app import serve
-    from .api.settings import ServiceSettings
 
-    flags = {"host": args.host, "port": args.port, "model": args.model, "device": args.device,
-             "work_dir": args.work_dir, "media_root": args.media_root, "token": args.token,
-             "queue_size": args.queue_size, "idle_unload_s": args.idle_unload, "max_upload_mb": args.max_upload_mb,
-             "adapters_dir": args.adapters_dir, "allow_network": False if args.offline else None,
-             "max_attempts": args.max_attempts, "retention_days": args.retention_days,
-             "max_storage_mb": args.max_storage_mb, "download_grace_s": args.download_grace,
-             "cleanup_interval_s": args.cleanup_interval, "precision": args.precision}
+    flags = settings_from_args(args, args.settings_dests)
+    flags |= {name: value for name, value in (("model", args.model), ("device", args.device),
+                                              ("precision", args.precision)) if value is not None}
+    if args.offline:
+        flags["allow_network"] = False
     try:
-        settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
+        settings = ServiceSettings(**flags)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"serve settings: {problems}") from exc
-    ray_flags = {field: getattr(args, flag) for flag, field in RAY_FLAGS.items()}
-    if not (args.ray or args.write_config) and any(v is not None for v in ray_flags.values()):
-        given = ", ".join(f"--{flag.replace('_', '-')}" for flag, f in RAY_FLAGS.items() if ray_flags[f] is not None)
+    ray_dests = args.ray_dests
+    ray_flags = settings_from_args(args, ray_dests)
+    if not (args.ray or args.write_config) and ray_flags:
+        given = ", ".join(f"--{dest.replace('_', '-')}" for dest, field in ray_dests.items() if field in ray_flags)
         raise ConfigError(f"{given}: only with --ray", "Add --ray to run the service on Ray Serve.")
     if settings.model == "tiny":
         print("NOTE: serving the UNTRAINED tiny test model: its output is not music.", file=sys.stderr)

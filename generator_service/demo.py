@@ -40,7 +40,7 @@ def _say(text: str) -> None:
 
 def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) -> dict[str, str]:
     from .audio import mux_audio, write_wav
-    from .cli import BarProgress
+    from .progress_bar import BarProgress
     from .demo_clip import make_performer_clip
     from .model.loading import load_music_model
     from .pipeline.score import Scorer, ScoreRequest

@@ -243,7 +243,7 @@ def _references(args: argparse.Namespace, music: Any) -> tuple[Any, Any, dict[st
 
 def run(args: argparse.Namespace) -> int:
     check_reference_args(args)
-    from ..cli import BarProgress
+    from ..progress_bar import BarProgress
     from ..model.adapter_files import load_adapter
     from ..model.loading import load_music_model
     from ..pipeline.score import Scorer

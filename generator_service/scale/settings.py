@@ -24,33 +24,20 @@ class ScaleSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EXPOTION_RAY_", extra="ignore")
 
-    #: Ray cluster to join ("auto", "HOST:6379", "ray://HOST:10001"); None starts a local Ray instance.
-    address: str | None = None
-    #: Name of the Serve application (its deployments are `Ingress` and `Generator`).
-    app_name: str = "expotion"
-    #: Generator replicas when autoscaling is off.
-    replicas: int = Field(1, ge=1, le=1024)
-    #: Autoscaling is on when `max_replicas` is set: replicas between `min_replicas` and `max_replicas`.
-    min_replicas: int = Field(1, ge=0, le=1024)
-    max_replicas: int | None = Field(None, ge=1, le=1024)
-    #: Queue-depth target of the autoscaler: jobs per replica (running + waiting for it) it aims at.
-    target_queue_depth: float = Field(1.0, ge=1.0, le=100.0)
-    #: Seconds the load stays above (below) the target before replicas are added (removed).
-    upscale_delay_s: float = Field(10.0, ge=0)
-    downscale_delay_s: float = Field(300.0, ge=0)
-    #: GPUs each generator replica reserves; None: 1 when the cluster has GPUs, else 0.
-    gpus_per_replica: float | None = Field(None, ge=0)
-    #: CPUs each generator replica reserves (fractions pack several replicas on one core set).
-    cpus_per_replica: float = Field(1.0, gt=0)
-    #: CPUs the ingress reserves (HTTP, uploads, result files, the job store, `/v1/analyze`).
-    ingress_cpus: float = Field(1.0, gt=0)
-    #: Models a replica keeps warm, each the base model with one adapter or none; least recently
-    #: used go first. Jobs for an adapter are routed to replicas that hold it.
-    adapters_per_replica: int = Field(2, ge=1, le=64)
-    #: HTTP requests the ingress serves at once (open event streams count); more wait in Ray's proxy.
-    ingress_max_requests: int = Field(1000, ge=8, le=100_000)
-    #: Feature cache of each replica (its own scratch folder), MiB; least recently used go first.
-    replica_cache_mb: float = Field(1024.0, ge=0)
+    address: str | None = Field(None, description="Ray cluster to join (\"auto\", \"HOST:6379\", \"ray://HOST:10001\"); None starts a local Ray instance.")
+    app_name: str = Field("expotion", description="Name of the Serve application (its deployments are `Ingress` and `Generator`).")
+    replicas: int = Field(1, ge=1, le=1024, description="Generator replicas when autoscaling is off.")
+    min_replicas: int = Field(1, ge=0, le=1024, description="Autoscaling lower bound (autoscaling is on when `max_replicas` is set).")
+    max_replicas: int | None = Field(None, ge=1, le=1024, description="Autoscaling upper bound; setting it turns autoscaling on.")
+    target_queue_depth: float = Field(1.0, ge=1.0, le=100.0, description="Queue-depth target of the autoscaler: jobs per replica (running + waiting for it) it aims at.")
+    upscale_delay_s: float = Field(10.0, ge=0, description="Seconds the load stays above the target before replicas are added.")
+    downscale_delay_s: float = Field(300.0, ge=0, description="Seconds the load stays below the target before replicas are removed.")
+    gpus_per_replica: float | None = Field(None, ge=0, description="GPUs each generator replica reserves; None: 1 when the cluster has GPUs, else 0.")
+    cpus_per_replica: float = Field(1.0, gt=0, description="CPUs each generator replica reserves (fractions pack several replicas on one core set).")
+    ingress_cpus: float = Field(1.0, gt=0, description="CPUs the ingress reserves (HTTP, uploads, result files, the job store, `/v1/analyze`).")
+    adapters_per_replica: int = Field(2, ge=1, le=64, description="Models a replica keeps warm, each the base model with one adapter or none; least recently used go first. Jobs for an adapter are routed to replicas that hold it.")
+    ingress_max_requests: int = Field(1000, ge=8, le=100_000, description="HTTP requests the ingress serves at once (open event streams count); more wait in Ray's proxy.")
+    replica_cache_mb: float = Field(1024.0, ge=0, description="Feature cache of each replica (its own scratch folder), MiB; least recently used go first.")
 
     @model_validator(mode="after")
     def _bounds(self) -> ScaleSettings:

@@ -55,7 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Prepare the dataset; print counts and skipped files (JSON) on stdout. Domain errors propagate
     (cli.main prints them with their hint)."""
-    from ..cli import BarProgress
+    from ..progress_bar import BarProgress
     from ..config import FeatureConfig
     from ..model.loading import load_music_model
     from .dataset import DatasetConfig, prepare_dataset

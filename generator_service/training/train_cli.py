@@ -65,7 +65,7 @@ def _sample(music: Any, loaded: Any, item: dict[str, Any], out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import BarProgress
+    from ..progress_bar import BarProgress
     from ..model.loading import load_music_model
     from .dataset import WindowDataset, read_summary
     from .train import train
