@@ -101,7 +101,8 @@ def stage(dest: Path, wheel: Path) -> Path:
     root = dest / "expotion"
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    # scripts/: bpy scripts of the demo and the bench, run with a bpy interpreter; not part of the extension
+    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "scripts"))
     shutil.copy2(MANIFEST, root / "blender_manifest.toml")
     (root / "wheels").mkdir()
     shutil.copy2(wheel, root / "wheels" / wheel.name)

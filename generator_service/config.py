@@ -47,7 +47,7 @@ class FeatureConfig:
     feature_fps: float = 10.0
     #: Longest side of the frames handed to MediaPipe (frames are downscaled, never upscaled).
     max_side: int = 640
-    #: Explicit path of `face_landmarker.task` (None: resolve, see pipeline/model_files.py).
+    #: Explicit path of `face_landmarker.task` (None: resolve, see pipeline/mediapipe_assets.py).
     face_model: Path | None = None
     #: Explicit path of `pose_landmarker_full.task`.
     pose_model: Path | None = None

@@ -92,7 +92,7 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
     with service_process(model_id, out.resolve(), out, cwd=root) as url:
         _say(f"service running at {url}; scoring in Blender (headless, through the extension)")
         env = dict(os.environ, EXPOTION_SERVICE_URL=url, BLENDER_USER_RESOURCES=str(out / "blender_user"))
-        proc = subprocess.run([str(blender_python), str(Path(__file__).with_name("demo_blender_scene.py")),
+        proc = subprocess.run([str(blender_python), str(root / "expotion_blender" / "scripts" / "demo_scene.py"),
                                str(zip_path), str(clip.resolve()), str(out.resolve())],
                               env=env, capture_output=True, text=True, timeout=900)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DEMO_BLENDER ")]

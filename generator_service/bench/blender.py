@@ -5,7 +5,7 @@ excluding the proxy render; the proxy render is reported as seconds per second o
 reported by the work they did: a tick that places a strip is bounded below by Blender's own
 `strips.new_sound` (~15 ms in 5.0 and 5.2, whatever the file's length), shown on its own row; the
 view-layer evaluation Blender runs after a timer callback is shown apart (it is not the tick's).
-`blender_scenario.py` runs in a bpy interpreter ($EXPOTION_BPY_PYTHON, else .venv-blender) with a
+`expotion_blender/scripts/bench_scenario.py` runs in a bpy interpreter ($EXPOTION_BPY_PYTHON, else .venv-blender) with a
 throwaway Blender user folder, installs the zip that build.py makes, and scores its strips against a
 real `python -m generator_service serve --model tiny` process on a free loopback port (media root =
 the clips' folder, so path mode is allowed). Needs a repository checkout (build.py).
@@ -26,7 +26,8 @@ from ..errors import ExpotionError
 from . import table
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = Path(__file__).with_name("blender_scenario.py")
+#: The bpy side of the bench, run with a bpy interpreter (kept with the extension, out of its zip).
+SCENARIO = Path(__file__).resolve().parents[2] / "expotion_blender" / "scripts" / "bench_scenario.py"
 TICK_TARGET_MS = 5.0
 CALL_TARGET_MS = 100.0
 TICK_INTERVAL_S = 0.05

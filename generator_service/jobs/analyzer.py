@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FeatureConfig
-from .cache import FeatureCache
+from .feature_cache import FeatureCache
 
 
 class Analyzer:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from ..errors import VideoError
-from .cache import ContentHashes
+from .content_hashes import ContentHashes
 from .errors import InputRejected, MediaChanged
 from .uploads import safe_suffix
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import ResultFiles
+from .results import ResultFiles
 from .records import SUCCEEDED
 from .store import FinishedJob, JobStore
 

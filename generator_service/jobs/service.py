@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from .board import JobBoard
-from .cache import ContentHashes, FeatureCache, ResultCache, ResultFiles
+from .content_hashes import ContentHashes
+from .feature_cache import FeatureCache
+from .results import ResultCache, ResultFiles
 from .errors import JobNotFinished, JobNotFound, QueueFull
 from .execution import Executor
 from .holder import ModelHolder

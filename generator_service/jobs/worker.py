@@ -33,11 +33,11 @@ from typing import Any
 from ..errors import Cancelled, ExpotionError
 from ..progress import CancelToken
 from .board import JobBoard
-from .cache import ResultCache, ResultFiles
+from .results import ResultCache, ResultFiles
 from .errors import RunLost
 from .execution import Executor, LocalExecutor
 from .holder import ModelHolder
-from .progress import JobProgress
+from .job_progress import JobProgress
 from .queue import JobQueue
 from .records import QUEUED, RUNNING, JobSpec, new_error_id
 from .recovery import CRASH_HINT

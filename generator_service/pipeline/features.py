@@ -35,7 +35,7 @@ from ..config import FeatureConfig
 from ..errors import VideoError
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .frames import SampledFrame
-from .model_files import resolve_model_file
+from .mediapipe_assets import resolve_model_file
 
 log = logging.getLogger(__name__)
 

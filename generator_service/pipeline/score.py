@@ -108,7 +108,7 @@ class Scorer:
         self.features = features or FeatureConfig()
         self.adapter = adapter
         #: Optional cache with `get(video, start, end, config) -> FeatureTrack | None` and
-        #: `put(video, start, end, config, track)` (the service's jobs/cache.py FeatureCache).
+        #: `put(video, start, end, config, track)` (the service's jobs/feature_cache.py FeatureCache).
         self.feature_cache = feature_cache
         self._extractor: Any = None
 

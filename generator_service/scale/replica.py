@@ -32,9 +32,9 @@ from ray import serve
 from ..api.app import feature_config
 from ..api.settings import ServiceSettings
 from ..errors import ConfigError, ExpotionError
-from ..jobs.cache import FeatureCache
+from ..jobs.feature_cache import FeatureCache
 from ..jobs.holder import ModelHolder, default_loader
-from ..jobs.progress import Throttle
+from ..jobs.job_progress import Throttle
 from ..jobs.service import ADAPTER_MARKERS
 from ..jobs.worker import is_out_of_memory
 from ..pipeline.score import ScoreRequest, ScoreResult

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import FeatureConfig
+from ..hashing import sha256_file
 from ..errors import ConfigError, ExpotionError, VideoError
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .audio_io import AUDIO_SUFFIXES, AudioError, DecodedAudio, decode_audio, sibling_audio
@@ -140,17 +141,6 @@ def window_id(recording: str, index: int) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "recording"
     short = hashlib.sha1(recording.encode()).hexdigest()[:8]
     return f"{slug}-{short}-{index:04d}"
-
-
-def file_sha256(path: Path, cancel: CancelToken | None = None, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            if cancel is not None:
-                cancel.check()
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- captions ------------------------------------------------------------------------------------
@@ -469,7 +459,7 @@ def _prepare_recording(job: _Job, video: Path, rel: str) -> None:
     try:
         info, audio = _load_recording(job, video, rel)
         starts = _plan_windows(job, rel, min(info.duration, audio.duration))
-        digest = file_sha256(video, job.cancel)
+        digest = sha256_file(video, job.cancel)
         track, hit = cached_features(video, info.duration, digest, job.extractor, job.features,
                                      job.cache_dir, job.progress, job.cancel)
     except (VideoError, AudioError, DatasetError) as err:

@@ -1,4 +1,4 @@
-"""The Blender half of the demo (generator_service/demo_blender_scene.py) in real Blender against the
+"""The Blender half of the demo (expotion_blender/scripts/demo_scene.py) in real Blender against the
 stub service: it places the music and uses no API this Blender deprecates (5.2 deprecates
 `frame_final_*`; run under `make test-blender-next` to check 5.2)."""
 
@@ -13,7 +13,7 @@ import pytest
 from .conftest import ROOT, bpy_python
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
-SCRIPT = ROOT / "generator_service" / "demo_blender_scene.py"
+SCRIPT = ROOT / "expotion_blender" / "scripts" / "demo_scene.py"
 
 
 def test_demo_scene_places_music_without_deprecations(built_zip, stub, clips, tmp_path):

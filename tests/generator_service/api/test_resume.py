@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from generator_service.jobs.cache import hash_file
+from generator_service.hashing import sha256_file as hash_file
 from generator_service.jobs.records import JobRecord, JobSpec
 from generator_service.jobs.store import JobStore
 

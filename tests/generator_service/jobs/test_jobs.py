@@ -11,10 +11,10 @@ import pytest
 
 from generator_service.errors import VideoError
 from generator_service.jobs.board import JobBoard
-from generator_service.jobs.cache import ResultCache, ResultFiles
+from generator_service.jobs.results import ResultCache, ResultFiles
 from generator_service.jobs.errors import QueueFull
 from generator_service.jobs.holder import ModelHolder
-from generator_service.jobs.progress import JobProgress
+from generator_service.jobs.job_progress import JobProgress
 from generator_service.jobs.queue import JobQueue
 from generator_service.jobs.records import JobRecord, JobSpec
 from generator_service.jobs.store import JobStore

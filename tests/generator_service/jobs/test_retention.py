@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator_service.jobs.cache import ResultFiles
+from generator_service.jobs.results import ResultFiles
 from generator_service.jobs.records import JobRecord, JobSpec
 from generator_service.jobs.retention import DAY, Janitor, RetentionPolicy
 from generator_service.jobs.store import JobStore

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator_service.errors import ModelFileError
-from generator_service.pipeline import model_files
-from generator_service.pipeline.model_files import KNOWN_MODEL_FILES, cache_path, file_sha256, resolve_model_file
+from generator_service.pipeline import mediapipe_assets as model_files
+from generator_service.pipeline.mediapipe_assets import KNOWN_MODEL_FILES, cache_path, file_sha256, resolve_model_file
 
 FACE = "face_landmarker.task"
 FACE_SHA = KNOWN_MODEL_FILES[FACE].sha256

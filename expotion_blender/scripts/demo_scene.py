@@ -4,7 +4,7 @@ Installs the built extension zip through Blender's own extension path, makes a s
 clip as a movie strip, scores it headless with `bpy.ops.expotion.score_strips(wait=True)` against
 the running service, saves the .blend and mixes the timeline down to a WAV. Standard library + bpy
 only; strips are made and read through the installed extension's `vse` module, which knows each
-Blender version's names (5.2 deprecates `frame_final_*`). Usage: python demo_blender_scene.py ZIP
+Blender version's names (5.2 deprecates `frame_final_*`). Usage: python expotion_blender/scripts/demo_scene.py ZIP
 CLIP OUT_DIR (EXPOTION_SERVICE_URL names the service).
 """
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ModelFileError
+from ..hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,7 @@ def file_sha256(path: Path) -> str:
         known = _hash_memo.get(key)
     if known is not None:
         return known
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    value = digest.hexdigest()
+    value = sha256_file(path)
     with _hash_lock:
         _hash_memo[key] = value
     return value

@@ -1,6 +1,6 @@
 """Main-thread cost of the Expotion extension, measured INSIDE Blender's Python (the `bpy` module).
 
-Run by `generator_service.bench.blender` as `python blender_scenario.py` with a bpy interpreter, in
+Run by `generator_service.bench.blender` as `python expotion_blender/scripts/bench_scenario.py` with a bpy interpreter, in
 a process with its own BLENDER_USER_RESOURCES. Inputs: EXPOTION_BENCH_ARGS (JSON: `zip`, `clips`,
 `tick_interval_s`, `timeout_s`) and EXPOTION_SERVICE_URL. Prints `BENCH_BLENDER <json>` with raw
 seconds; the caller makes the table. Standard library + bpy only.
