@@ -164,15 +164,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .pipeline.analysis import analyze_track
-    from .pipeline.video import iter_sampled_frames, probe_video, resolve_range, sample_count
-    from .pipeline.features import FeatureExtractor
+    from .pipeline.feature_reader import FeatureReader
+    from .pipeline.video import probe_video, resolve_range
 
-    cfg = _feature_config(args)
     start, end = resolve_range(probe_video(args.video), args.start, args.end)
     bar = BarProgress(enabled=not args.quiet)
     try:
-        frames = iter_sampled_frames(args.video, start, end, cfg.feature_fps, max_side=cfg.max_side)
-        track = FeatureExtractor(cfg).extract(frames, sample_count(start, end, cfg.feature_fps), progress=bar)
+        with FeatureReader(_feature_config(args)) as reader:
+            track = reader.read(args.video, start, end, progress=bar)
     finally:
         bar.close()
     report = {"video": str(args.video), "start": start, "end": end} | analyze_track(track)

@@ -93,12 +93,11 @@ def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockCon
 
 
 def _motion_beats(video: Path, start: float, end: float, cfg: FeatureConfig, progress: ProgressCallback):
-    from .pipeline.features import FeatureExtractor
+    from .pipeline.feature_reader import FeatureReader
     from .pipeline.rhythm import motion_beats_of_track
-    from .pipeline.video import iter_sampled_frames, sample_count
 
-    frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side)
-    track = FeatureExtractor(cfg).extract(frames, sample_count(start, end, cfg.feature_fps), progress=progress)
+    with FeatureReader(cfg) as reader:
+        track = reader.read(video, start, end, progress=progress)
     return motion_beats_of_track(track)
 
 

@@ -80,6 +80,7 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
             yield
         finally:
             contract.stop()
+            app.state.analyzer.close()  # the landmarkers go with their owner, not with the GC
             if owned:
                 service.stop()
 

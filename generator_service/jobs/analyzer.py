@@ -13,34 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FeatureConfig
-from .feature_cache import FeatureCache
+from ..pipeline.feature_cache import FeatureCache
+from ..pipeline.feature_reader import FeatureReader
 
 
 class Analyzer:
     def __init__(self, features: FeatureConfig, cache: FeatureCache) -> None:
-        self.features = features
-        self.cache = cache
-        self._extractor: Any = None
+        self.reader = FeatureReader(features, cache)
         self._lock = threading.Lock()
 
     def __call__(self, video: Path, start: float, end: float) -> dict[str, Any]:
         """`{start, end}` + `analyze_track(...)` of `[start, end)` (VideoError on a bad file)."""
         from ..pipeline.analysis import analyze_track
 
-        cfg = self.features
         with self._lock:
-            track = self.cache.get(video, start, end, cfg)
-            if track is None:
-                track = self._extract(video, start, end)
-                self.cache.put(video, start, end, cfg, track)
+            track = self.reader.read(video, start, end)
         return {"start": start, "end": end} | analyze_track(track)
 
-    def _extract(self, video: Path, start: float, end: float) -> Any:
-        from ..pipeline.features import FeatureExtractor
-        from ..pipeline.video import iter_sampled_frames, sample_count
-
-        cfg = self.features
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(cfg)
-        frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side)
-        return self._extractor.extract(frames, sample_count(start, end, cfg.feature_fps))
+    def close(self) -> None:
+        """Free the feature extractor (the app calls this when it stops)."""
+        with self._lock:
+            self.reader.close()

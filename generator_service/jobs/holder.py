@@ -130,6 +130,8 @@ class ModelHolder:
             self.loads += 1
             logger.info("loaded music model %s in %.1f s", self.model_id, time.perf_counter() - started)
         if self._scorer is None or wanted != current:
+            if self._scorer is not None:
+                self._scorer.close()
             self._scorer = Scorer(self._music, self.features, adapter=self._attach(adapter),
                                   feature_cache=self.feature_cache)
         self._last_used = self._clock()
@@ -165,6 +167,8 @@ class ModelHolder:
     def unload(self) -> None:
         """Drop the model and adapter and give their memory back."""
         cuda = self._music is not None and str(self._music.device).startswith("cuda")
+        if self._scorer is not None:
+            self._scorer.close()  # its feature extractor's landmarkers, on this (the worker's) thread
         self._music = self._scorer = self._adapter = None
         gc.collect()
         if cuda:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from ..errors import VideoError
-from .content_hashes import ContentHashes
+from ..hashing import ContentHashes
 from .errors import InputRejected, MediaChanged
 from .uploads import safe_suffix
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .board import JobBoard
-from .content_hashes import ContentHashes
-from .feature_cache import FeatureCache
+from ..hashing import ContentHashes
+from ..pipeline.feature_cache import FeatureCache
 from .results import ResultCache, ResultFiles
 from .errors import JobNotFinished, JobNotFound, QueueFull
 from .execution import Executor

@@ -13,6 +13,7 @@ clip's landmarkers in a background thread; mediapipe is imported lazily inside t
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -304,8 +305,40 @@ class _ClipLandmarkers:
     face_from_crop: bool = False
 
     def close(self) -> None:
-        self.pose.close()
-        self.face.close()
+        release_landmarker(self.pose)
+        release_landmarker(self.face)
+
+
+#: Every MediaPipe landmarker this process created and has not closed. MediaPipe closes a landmarker
+#: from its finalizer too, and that close waits on MediaPipe's own dispatcher thread: run by the
+#: garbage collector on an unlucky thread it never returns (seen: a job's worker thread hung in
+#: `FaceLandmarker.__del__`). So every landmarker is referenced here until its owner releases it,
+#: and whatever an owner forgot is closed at exit on the main thread — never by the collector.
+_OPEN_LANDMARKERS: set[Any] = set()
+_open_lock = threading.Lock()
+
+
+def keep_landmarker(landmarker: Any) -> Any:
+    with _open_lock:
+        _OPEN_LANDMARKERS.add(landmarker)
+    return landmarker
+
+
+def release_landmarker(landmarker: Any) -> None:
+    """Close a landmarker made by `keep_landmarker` (once; later calls do nothing)."""
+    with _open_lock:
+        if landmarker not in _OPEN_LANDMARKERS:
+            return
+        _OPEN_LANDMARKERS.discard(landmarker)
+    landmarker.close()
+
+
+@atexit.register
+def _release_forgotten_landmarkers() -> None:
+    with _open_lock:
+        forgotten = list(_OPEN_LANDMARKERS)
+    for landmarker in forgotten:
+        release_landmarker(landmarker)
 
 
 def _timed(call: Any, *args: Any) -> tuple[Any, float]:
@@ -379,7 +412,7 @@ class FeatureExtractor:
         """Release the kept landmarkers (the extractor can still be used; they are rebuilt lazily)."""
         with self._lock:
             if self._crop_landmarker is not None:
-                self._crop_landmarker.close()
+                release_landmarker(self._crop_landmarker)
                 self._crop_landmarker = None
             if self._builder is not None:
                 self._builder.shutdown(wait=True)
@@ -406,7 +439,7 @@ class FeatureExtractor:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        return vision.FaceLandmarker.create_from_options(options)
+        return keep_landmarker(vision.FaceLandmarker.create_from_options(options))
 
     def _pose_landmarker(self) -> Any:
         from mediapipe.tasks.python import BaseOptions, vision
@@ -418,12 +451,14 @@ class FeatureExtractor:
             running_mode=vision.RunningMode.VIDEO,
             num_poses=1,
         )
-        return vision.PoseLandmarker.create_from_options(options)
+        return keep_landmarker(vision.PoseLandmarker.create_from_options(options))
 
     def _build_clip_landmarkers(self) -> _ClipLandmarkers:
         with contextlib.ExitStack() as built:
-            pose = built.enter_context(self._pose_landmarker())
-            face = built.enter_context(self._face_landmarker(video=True))
+            pose = self._pose_landmarker()
+            built.callback(release_landmarker, pose)
+            face = self._face_landmarker(video=True)
+            built.callback(release_landmarker, face)
             built.pop_all()
         return _ClipLandmarkers(pose, face)
 
@@ -593,15 +628,3 @@ class FeatureExtractor:
         values = np.concatenate([np.stack(readings.face), pose], axis=1)
         targets, face = np.array(readings.target_times), np.array(readings.face_present)
         return FeatureTrack(times, targets, values, face, person, fps)
-
-
-def extract_features(
-    frames: Iterable[SampledFrame],
-    total: int,
-    config: FeatureConfig,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken | None = None,
-) -> FeatureTrack:
-    """One-shot `FeatureExtractor(config).extract(...)`; services keep an extractor instead."""
-    with FeatureExtractor(config) as extractor:
-        return extractor.extract(frames, total, progress, cancel)

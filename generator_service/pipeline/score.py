@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from ..config import FeatureConfig, GenerationConfig
 from ..errors import ConfigError
 from ..model.loading import MusicModel
 from ..progress import CancelToken, ProgressCallback, no_progress
+from .feature_reader import FeatureReader, FeatureStore
+if TYPE_CHECKING:
+    from .features import FeatureTrack
+
 from .generate import decode_codes, frames_for_samples, generate_codes, guidance_blocks
 
 logger = logging.getLogger(__name__)
@@ -103,33 +107,21 @@ class Scorer:
     """Runs scoring requests against one loaded model (and optional adapter)."""
 
     def __init__(self, music: MusicModel, features: FeatureConfig | None = None, adapter: Any = None,
-                 feature_cache: Any = None) -> None:
+                 feature_cache: FeatureStore | None = None) -> None:
         self.music = music
         self.features = features or FeatureConfig()
         self.adapter = adapter
-        #: Optional cache with `get(video, start, end, config) -> FeatureTrack | None` and
-        #: `put(video, start, end, config, track)` (the service's jobs/feature_cache.py FeatureCache).
-        self.feature_cache = feature_cache
-        self._extractor: Any = None
+        #: Reads (and, with the service's `feature_cache`, caches) the clip's features when a step needs them.
+        self.reader = FeatureReader(self.features, feature_cache)
 
     def read_features(self, video: Path, start: float, end: float, progress: ProgressCallback,
-                      cancel: CancelToken) -> Any:
+                      cancel: CancelToken) -> FeatureTrack:
         """Decode `[start, end)` at feature_fps and run face + pose -> FeatureTrack."""
-        from .features import FeatureExtractor
-        from .video import iter_sampled_frames, sample_count
+        return self.reader.read(video, start, end, progress=progress, cancel=cancel)
 
-        cfg = self.features
-        cached = self.feature_cache.get(video, start, end, cfg) if self.feature_cache is not None else None
-        if cached is not None:
-            return cached
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(cfg)
-        total = sample_count(start, end, cfg.feature_fps)
-        frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side, cancel=cancel)
-        track = self._extractor.extract(frames, total, progress=progress, cancel=cancel)
-        if self.feature_cache is not None:
-            self.feature_cache.put(video, start, end, cfg, track)
-        return track
+    def close(self) -> None:
+        """Free the feature extractor (the model stays with its holder)."""
+        self.reader.close()
 
     def __call__(self, request: ScoreRequest, progress: ProgressCallback = no_progress,
                  cancel: CancelToken | None = None) -> ScoreResult:

@@ -32,7 +32,7 @@ from ray import serve
 from ..api.app import feature_config
 from ..api.settings import ServiceSettings
 from ..errors import ConfigError, ExpotionError
-from ..jobs.feature_cache import FeatureCache
+from ..pipeline.feature_cache import FeatureCache
 from ..jobs.holder import ModelHolder, default_loader
 from ..jobs.job_progress import Throttle
 from ..jobs.service import ADAPTER_MARKERS

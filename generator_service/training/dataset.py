@@ -11,8 +11,8 @@ audio file with the same stem, else the video's own audio track) and its caption
     out/dataset.json       the summary: model, feature spec/version/fps, window, counts, skipped
                            files with reasons, warnings, split seed
 
-Visual features are extracted once per recording and cached as .npz, keyed by the video's SHA-256,
-the feature spec name/version, feature_fps and max_side. The train/test split is by recording (a
+Visual features are extracted once per recording and cached (pipeline/feature_cache.py: keyed by the
+video's SHA-256, the range, the feature spec and every feature setting that changes the values). The train/test split is by recording (a
 hash of its relative path and the seed), so no window of a test recording is ever trained on. Bad
 files are skipped, listed in dataset.json and logged; a run that writes no window fails.
 Everything is built in `out/.staging` and moved into place at the end: a failed or cancelled run
@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import FeatureConfig
-from ..hashing import sha256_file
+from ..pipeline.feature_cache import FeatureCache
+from ..pipeline.feature_reader import FeatureReader
 from ..errors import ConfigError, ExpotionError, VideoError
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .audio_io import AUDIO_SUFFIXES, AudioError, DecodedAudio, decode_audio, sibling_audio
@@ -215,39 +216,6 @@ class Captions:
         return sorted(set(self.entries) - self.used)
 
 
-# -- features, cached per recording ---------------------------------------------------------------
-
-
-def feature_cache_path(cache_dir: Path, digest: str, features: FeatureConfig) -> Path:
-    """Where the feature track of a video with SHA-256 `digest` is cached."""
-    from ..pipeline.features import FEATURE_SPEC
-
-    spec = f"{FEATURE_SPEC.name}-v{FEATURE_SPEC.version}"
-    return Path(cache_dir) / f"{digest}-{spec}-fps{features.feature_fps:g}-side{features.max_side}.npz"
-
-
-def cached_features(video: Path, duration: float, digest: str, extractor: Any, features: FeatureConfig,
-                    cache_dir: Path, progress: ProgressCallback, cancel: CancelToken) -> tuple[Any, bool]:
-    """The feature track of `[0, duration)` of a video -> (track, came from the cache)."""
-    from ..pipeline.features import FeatureTrack
-    from ..pipeline.video import iter_sampled_frames, sample_count
-
-    path = feature_cache_path(cache_dir, digest, features)
-    if path.is_file():
-        try:
-            track = FeatureTrack.load(path)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            logger.warning("feature cache %s is unreadable (%s); extracting again", path, err)
-        else:
-            if abs(track.fps - features.feature_fps) < 1e-9:
-                return track, True
-    fps = features.feature_fps
-    frames = iter_sampled_frames(video, 0.0, duration, fps, max_side=features.max_side, cancel=cancel)
-    track = extractor.extract(frames, sample_count(0.0, duration, fps), progress=progress, cancel=cancel)
-    track.save(path)
-    return track, False
-
-
 # -- audio codes ---------------------------------------------------------------------------------
 
 
@@ -340,8 +308,9 @@ class _Job:
     music: Any
     config: DatasetConfig
     features: FeatureConfig
-    extractor: Any
-    cache_dir: Path
+    reader: FeatureReader
+    #: The reader's store (features cached by video content, range and feature settings).
+    cache: FeatureCache
     windows_dir: Path
     frames: int
     bandwidth: float
@@ -406,7 +375,6 @@ def prepare_dataset(
     one recording), "windows" (windows of one recording), "recordings". Raises `DatasetError` when no
     window could be written, `Cancelled` when cancelled (then `out` is left as it was).
     """
-    from ..pipeline.features import FeatureExtractor
 
     config, features, cancel = config or DatasetConfig(), features or FeatureConfig(), cancel or CancelToken()
     frames = frames_per_window(config.window_s, music.frame_rate)
@@ -421,9 +389,10 @@ def prepare_dataset(
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "windows").mkdir(parents=True)
     try:
-        with FeatureExtractor(features) as extractor:
-            job = _Job(music, config, features, extractor, Path(feature_cache or features.cache_dir / "features"),
-                       staging / "windows", frames, codec_bandwidth(music), captions, progress, cancel)
+        store = FeatureCache(Path(feature_cache or features.cache_dir / "features"))
+        with FeatureReader(features, store) as reader:
+            job = _Job(music, config, features, reader, store, staging / "windows", frames,
+                       codec_bandwidth(music), captions, progress, cancel)
             for orphan in orphans:
                 job.report.skip(orphan.relative_to(src).as_posix(), "audio file with no video of the same name")
             for i, video in enumerate(videos):
@@ -459,12 +428,12 @@ def _prepare_recording(job: _Job, video: Path, rel: str) -> None:
     try:
         info, audio = _load_recording(job, video, rel)
         starts = _plan_windows(job, rel, min(info.duration, audio.duration))
-        digest = sha256_file(video, job.cancel)
-        track, hit = cached_features(video, info.duration, digest, job.extractor, job.features,
-                                     job.cache_dir, job.progress, job.cancel)
+        hits = job.cache.hits
+        track = job.reader.read(video, 0.0, info.duration, progress=job.progress, cancel=job.cancel)
     except (VideoError, AudioError, DatasetError) as err:
         job.report.skip(rel, err.message.removeprefix(f"{video}: "))
         return
+    hit = job.cache.hits > hits
     job.report.cache_hits += hit
     job.report.cache_misses += not hit
     _write_windows(job, rel, starts, track, audio)

@@ -28,7 +28,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from generator_service.jobs import media_root as media_root_module
-from generator_service.jobs.content_hashes import ContentHashes
+from generator_service.hashing import ContentHashes
 from generator_service.jobs.errors import InputRejected, MediaChanged
 from generator_service.jobs.media_root import open_confined
 

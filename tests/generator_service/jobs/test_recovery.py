@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator_service.hashing import sha256_file as hash_file
-from generator_service.jobs.content_hashes import ContentHashes
+from generator_service.hashing import ContentHashes
 from generator_service.jobs.records import JobRecord, JobSpec
 from generator_service.jobs.recovery import input_problem, recover
 from generator_service.jobs.store import JobStore

@@ -1,7 +1,7 @@
-"""Feature tracks on disk, keyed by what changes their values.
+"""Feature tracks on disk, keyed by what changes their values (the service's and datasets' cache).
 
 `FeatureCache`: feature tracks (`FeatureTrack.save/load`, .npz) keyed by video content hash + range +
-feature spec + feature config; the `get`/`put` hook `Scorer.read_features` calls. Thread rule: safe
+feature spec + feature config; a `FeatureStore` for `FeatureReader` (pipeline/feature_reader.py). Thread rule: safe
 from any thread (entries are written atomically by `FeatureTrack.save`).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from expotion_protocol.features import FEATURE_SPEC
 
 from ..config import FeatureConfig
-from .content_hashes import ContentHashes
+from ..hashing import ContentHashes
 
 logger = logging.getLogger(__name__)
 
