@@ -60,12 +60,6 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     return path
 
 
-def peak_normalize(audio: np.ndarray, peak: float = 0.89) -> np.ndarray:
-    """Scale so the loudest sample is `peak` (about -1 dBFS); silence stays silence."""
-    top = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return audio if top < 1e-9 else audio * (peak / top)
-
-
 def mux_audio(video: Path, wav: Path, out: Path) -> Path:
     """Copy `video`'s video stream and add `wav` as an AAC track -> `out` (MP4)."""
     import av

@@ -162,7 +162,7 @@ def _scheduled_take(scorer: Any, request: Any, track: Any, hits: tuple) -> np.nd
 def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
     from ..config import GenerationConfig
     from ..pipeline.generate import decode_codes, generate_codes, guidance_blocks
-    from ..training.dataset import WindowDataset
+    from ..training.window_dataset import WindowDataset
 
     test = WindowDataset(args.data, "test", model_id=music.model_id)
     picked = [test[i] for i in range(len(test))][: args.limit]

@@ -96,15 +96,6 @@ class ResultFiles:
             shutil.rmtree(folder, ignore_errors=True)
         return freed
 
-    def has_takes(self, job_id: str, takes: int) -> bool:
-        return all(self.take_path(job_id, i).is_file() for i in range(takes))
-
-    @staticmethod
-    def _write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
-        tmp = folder / ".metadata.json.part"
-        tmp.write_text(json.dumps(metadata, indent=2))
-        os.replace(tmp, folder / "metadata.json")
-
 
 class ResultCache:
     """Reuse of earlier results: a job whose cache key matches a succeeded job gets its takes."""

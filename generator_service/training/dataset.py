@@ -1,69 +1,61 @@
-"""Training data for the visual adapter: preparing aligned windows from recordings, and loading them.
+"""Preparing training data for the visual adapter: aligned windows cut from recordings.
 
 `prepare_dataset(src, out, music, config)` reads every video under `src` with its music (a sibling
-audio file with the same stem, else the video's own audio track) and its caption, and writes:
+audio file with the same stem, else the video's own audio track) and its caption (captions.py),
+cuts windows (windowing.py), encodes their music (codes.py) and writes the dataset described in
+dataset_files.py (windows, manifest, summary); `WindowDataset` (window_dataset.py) loads it.
 
-    out/windows/<id>.npz   one per window: codes int16 [K, T] (EnCodec codes of the window's audio),
-                           condition float16 [T, F], mask / face_mask / person_mask uint8 [T]
-                           (T = window_s * frame_rate, the codec rate, 50 Hz for MusicGen)
-    out/manifest.jsonl     one line per window: id, recording, split, start, end, caption, path,
-                           visual ("present" | "null"), frames
-    out/dataset.json       the summary: model, feature spec/version/fps, window, counts, skipped
-                           files with reasons, warnings, split seed
-
-Visual features are extracted once per recording and cached (pipeline/feature_cache.py: keyed by the
-video's SHA-256, the range, the feature spec and every feature setting that changes the values). The train/test split is by recording (a
-hash of its relative path and the seed), so no window of a test recording is ever trained on. Bad
-files are skipped, listed in dataset.json and logged; a run that writes no window fails.
-Everything is built in `out/.staging` and moved into place at the end: a failed or cancelled run
-leaves an earlier dataset in `out` untouched.
-
-`WindowDataset(out, split)` + `collate` load the windows for training (torch imported lazily).
+Visual features are extracted once per recording and cached (pipeline/feature_cache.py: keyed by
+the video's SHA-256, the range, the feature spec and every feature setting that changes the
+values). The train/test split is by recording (a hash of its relative path and the seed), so no
+window of a test recording is ever trained on. Bad files are skipped, listed in dataset.json and
+logged; a run that writes no window fails. Everything is built in `out/.staging` and moved into
+place at the end: a failed or cancelled run leaves an earlier dataset in `out` untouched.
 Thread rule: none; one preparation per output folder at a time.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import hashlib
-import json
 import logging
 import math
-import re
 import shutil
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..config import FeatureConfig
+from ..errors import ConfigError, VideoError
 from ..pipeline.feature_cache import FeatureCache
 from ..pipeline.feature_reader import FeatureReader
-from ..errors import ConfigError, ExpotionError, VideoError
 from ..progress import CancelToken, ProgressCallback, no_progress
-from .audio_io import AUDIO_SUFFIXES, AudioError, DecodedAudio, decode_audio, sibling_audio
+from .audio_io import (
+    AUDIO_SUFFIXES,
+    AudioError,
+    DecodedAudio,
+    decode_audio,
+    sibling_audio,
+)
+from .captions import Captions, read_captions
+from .codes import codec_bandwidth, encode_audio, window_audio
+from .dataset_files import (
+    CONDITION_DTYPE,
+    FORMAT,
+    FORMAT_VERSION,
+    DatasetError,
+    publish,
+)
+from .windowing import assign_split, frames_per_window, window_id, window_starts
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "expotion-windows"
-FORMAT_VERSION = 1
 #: Video files considered recordings (any case).
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts")
 #: Audio and video lengths further apart than this are reported (the shorter one decides).
 MISMATCH_WARN_S = 0.1
-#: dtype of the stored condition values.
-CONDITION_DTYPE = np.float16
 _STAGING = ".staging"
-
-
-class DatasetError(ExpotionError, ValueError):
-    """A dataset cannot be prepared or loaded: no usable recording, a bad caption file, a mismatch."""
-
-    hint = "Fix the named file or setting, or prepare the dataset again with `prepare-dataset`."
 
 
 @dataclass(frozen=True)
@@ -98,183 +90,6 @@ class DatasetConfig:
     @property
     def hop(self) -> float:
         return self.window_s if self.hop_s is None else self.hop_s
-
-
-# -- small pure pieces ---------------------------------------------------------------------------
-
-
-def frames_per_window(window_s: float, frame_rate: float) -> int:
-    """Codec frames in one window; `ConfigError` unless window_s * frame_rate is a whole number."""
-    frames = window_s * frame_rate
-    if abs(frames - round(frames)) > 1e-6 or round(frames) < 1:
-        raise ConfigError(
-            f"window: {window_s} s is not a whole number of codec frames at {frame_rate:g} Hz "
-            f"(use a multiple of {1 / frame_rate:g} s)"
-        )
-    return int(round(frames))
-
-
-def window_starts(duration: float, window_s: float, hop_s: float, tolerance_s: float) -> tuple[list[float], float]:
-    """Starts of the windows that fit in `duration` (ending at most `tolerance_s` past it) and the
-    length of the dropped remainder after the last one (0 when the windows reach the end)."""
-    starts: list[float] = []
-    k = 0
-    while k * hop_s + window_s <= duration + tolerance_s:
-        starts.append(round(k * hop_s, 9))
-        k += 1
-    covered = starts[-1] + window_s if starts else 0.0
-    remainder = max(0.0, duration - covered)
-    return starts, (remainder if remainder > tolerance_s else 0.0)
-
-
-def assign_split(recording: str, seed: int, test_fraction: float) -> str:
-    """"test" or "train" for a recording (its relative path), from a hash of path and seed.
-
-    Depends on nothing else, so a recording keeps its split when the collection grows.
-    """
-    digest = hashlib.sha256(f"{seed}\0{recording}".encode()).digest()
-    return "test" if int.from_bytes(digest[:8], "big") / 2.0**64 < test_fraction else "train"
-
-
-def window_id(recording: str, index: int) -> str:
-    """A file-name-safe, unique id: the recording's path as a slug + a short hash + the index."""
-    stem = str(PurePosixPath(recording).with_suffix(""))
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "recording"
-    short = hashlib.sha1(recording.encode()).hexdigest()[:8]
-    return f"{slug}-{short}-{index:04d}"
-
-
-# -- captions ------------------------------------------------------------------------------------
-
-
-def _normalise_key(name: str) -> str:
-    key = name.strip().replace("\\", "/")
-    while key.startswith("./"):
-        key = key[2:]
-    return key
-
-
-def read_captions(path: Path) -> dict[str, str]:
-    """Captions from a CSV (header with columns file,caption) or a JSONL ({"file", "caption"} per
-    line) -> {file: caption}; `file` is a path relative to the source folder or a file name."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"caption file {path} does not exist")
-    rows = _read_jsonl_captions(path) if path.suffix.lower() in (".jsonl", ".ndjson") else _read_csv_captions(path)
-    captions: dict[str, str] = {}
-    for where, name, caption in rows:
-        key = _normalise_key(name)
-        if not key:
-            raise DatasetError(f"{path}:{where}: empty file name")
-        if key in captions and captions[key] != caption:
-            logger.warning("%s:%s: second caption for %s replaces the first", path, where, key)
-        captions[key] = caption.strip()
-    return captions
-
-
-def _read_csv_captions(path: Path) -> Iterator[tuple[int, str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if "file" not in columns or "caption" not in columns:
-            raise DatasetError(f"caption file {path}: needs columns 'file' and 'caption', has {columns}")
-        reader.fieldnames = columns
-        rows = list(reader)
-    for line, row in enumerate(rows, start=2):
-        yield line, row.get("file") or "", row.get("caption") or ""
-
-
-def _read_jsonl_captions(path: Path) -> Iterator[tuple[int, str, str]]:
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path}:{line}: not valid JSON ({err.msg})") from err
-        if not isinstance(row, dict) or not isinstance(row.get("file"), str) or not isinstance(row.get("caption"), str):
-            raise DatasetError(f'{path}:{line}: expected an object with string fields "file" and "caption"')
-        yield line, row["file"], row["caption"]
-
-
-@dataclass
-class Captions:
-    """Caption lookup by relative path, then by file name; remembers which entries were used."""
-
-    entries: dict[str, str]
-    default: str = ""
-    used: set[str] = field(default_factory=set)
-
-    def lookup(self, recording: str) -> str:
-        for key in (recording, PurePosixPath(recording).name):
-            if key in self.entries:
-                self.used.add(key)
-                return self.entries[key]
-        return self.default
-
-    def unused(self) -> list[str]:
-        return sorted(set(self.entries) - self.used)
-
-
-# -- audio codes ---------------------------------------------------------------------------------
-
-
-def codec_bandwidth(music: Any) -> float:
-    """The EnCodec bandwidth whose number of quantizers equals the model's codebooks per channel."""
-    encoder = music.model.audio_encoder
-    options = list(encoder.config.target_bandwidths)
-    per_channel = music.num_codebooks // music.audio_channels
-    for bandwidth in options:
-        if encoder.quantizer.get_num_quantizers_for_bandwidth(bandwidth) == per_channel:
-            return float(bandwidth)
-    raise ConfigError(
-        f"model {music.model_id}: no EnCodec bandwidth in {options} gives its {per_channel} codebooks per channel"
-    )
-
-
-def encode_audio(music: Any, audio: np.ndarray, frames: int, bandwidth: float) -> np.ndarray:
-    """EnCodec codes of a batch of windows: audio [B, S] (stereo models: [B, 2, S]) float32 ->
-    int16 [B, K, frames]; stereo codebooks interleave left and right as the stereo checkpoints do.
-
-    The codec yields ceil(S / hop) frames; a difference of one frame from `frames` is trimmed or
-    padded (repeating the last frame), anything more is an error.
-    """
-    import torch
-
-    expected = math.ceil(audio.shape[-1] / music.hop_length)
-    if abs(expected - frames) > 1:
-        raise DatasetError(f"{audio.shape[-1]} samples make {expected} codec frames, not {frames} (at most one off)")
-    encoder = music.model.audio_encoder
-    dtype = next(encoder.parameters()).dtype
-    channels = [audio] if audio.ndim == 2 else [audio[:, c] for c in range(audio.shape[1])]
-    per_channel = []
-    for wave in channels:
-        values = torch.from_numpy(np.ascontiguousarray(wave, np.float32))[:, None, :].to(music.device, dtype)
-        with torch.inference_mode():
-            out = encoder.encode(values, bandwidth=bandwidth)
-        if out.audio_codes.shape[0] != 1:
-            raise DatasetError(f"EnCodec of {music.model_id} cut the audio into {out.audio_codes.shape[0]} chunks; "
-                               "expected 1")
-        per_channel.append(out.audio_codes[0].cpu().numpy())  # [B, K / channels, frames']
-    codes = np.stack(per_channel, axis=2).reshape(audio.shape[0], -1, per_channel[0].shape[-1])
-    got = codes.shape[-1]
-    if abs(got - frames) > 1:
-        raise DatasetError(f"EnCodec gave {got} frames for a window of {frames}; expected at most one off")
-    if got > frames:
-        codes = codes[..., :frames]
-    elif got < frames:
-        codes = np.concatenate([codes, codes[..., -1:]], axis=-1)
-    return codes.astype(np.int16)
-
-
-def window_audio(audio: DecodedAudio, start: float, num_samples: int) -> np.ndarray:
-    """Exactly `num_samples` samples from `start` s (zero-padded at the end if the audio stops short)."""
-    first = int(round(start * audio.sample_rate))
-    piece = audio.samples[..., first : first + num_samples]
-    if piece.shape[-1] < num_samples:
-        pad = np.zeros((*piece.shape[:-1], num_samples - piece.shape[-1]), np.float32)
-        piece = np.concatenate([piece, pad], axis=-1)
-    return piece
 
 
 # -- preparation -------------------------------------------------------------------------------
@@ -405,7 +220,7 @@ def prepare_dataset(
         if not job.report.entries:
             raise _nothing_written(src, job.report)
         cancel.check()  # the last moment a cancel can still leave `out` as it was
-        _publish(staging, out, job.report.entries, summary)
+        publish(staging, out, job.report.entries, summary)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
@@ -490,7 +305,7 @@ def _write_windows(job: _Job, rel: str, starts: list[float], track: Any, audio: 
 
 
 def _write_window(job: _Job, rel: str, index: int, start: float, codes: np.ndarray, track: Any) -> dict[str, Any]:
-    """One window's .npz: codes int16 [K, T], condition [T, F], masks uint8 [T] -> its manifest entry."""
+    """One window's .npz: codes int16 [K, T], condition [T, F] -> its manifest entry."""
     from ..pipeline.alignment import to_condition
 
     cond = to_condition(track, start, job.config.window_s, job.music.frame_rate, config=job.features)
@@ -499,8 +314,7 @@ def _write_window(job: _Job, rel: str, index: int, start: float, codes: np.ndarr
     ident = window_id(rel, index)
     np.savez(
         job.windows_dir / f"{ident}.npz", codes=codes.astype(np.int16),
-        condition=cond.values.astype(CONDITION_DTYPE), mask=cond.mask.astype(np.uint8),
-        face_mask=cond.face_mask.astype(np.uint8), person_mask=cond.person_mask.astype(np.uint8),
+        condition=cond.values.astype(CONDITION_DTYPE),
     )  # fmt: skip
     return {
         "id": ident, "recording": rel, "split": "", "start": start, "end": round(start + job.config.window_s, 9),
@@ -541,166 +355,3 @@ def _summary(job: _Job, src: Path, videos_found: int) -> dict[str, Any]:
         },
         "skipped": report.skipped, "warnings": report.warnings,
     }  # fmt: skip
-
-
-def _publish(staging: Path, out: Path, entries: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """Move the staged windows into `out` and write manifest.jsonl, then dataset.json last."""
-    (out / "dataset.json").unlink(missing_ok=True)  # an interrupted swap leaves no valid dataset
-    manifest = staging / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-    shutil.rmtree(out / "windows", ignore_errors=True)
-    (staging / "windows").replace(out / "windows")
-    manifest.replace(out / "manifest.jsonl")
-    tmp = staging / "dataset.json"
-    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out / "dataset.json")
-    for split in ("train", "test"):
-        if not summary["counts"][f"{split}_windows"]:
-            logger.warning("the %s split is empty (test fraction %s, seed %s)", split,
-                           summary["split"]["test_fraction"], summary["split"]["seed"])
-
-
-# -- loading -------------------------------------------------------------------------------------
-
-
-def read_summary(root: Path) -> dict[str, Any]:
-    """dataset.json of a prepared dataset; `DatasetError` if missing or of another format."""
-    path = Path(root) / "dataset.json"
-    if not path.is_file():
-        raise DatasetError(f"{root} is not a prepared dataset (no dataset.json)")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise DatasetError(f"{path} is unreadable: {err}") from err
-    if not isinstance(summary, dict) or summary.get("format") != FORMAT:
-        raise DatasetError(f"{path} is not an {FORMAT} dataset summary")
-    if summary.get("format_version") != FORMAT_VERSION:
-        raise DatasetError(f"{path} has format version {summary.get('format_version')}, "
-                           f"this code reads version {FORMAT_VERSION}")
-    return summary
-
-
-def check_summary(summary: dict[str, Any], *, feature_fps: float | None = None, spec: Any = None,
-                  model_id: str | None = None, num_codebooks: int | None = None, where: str = "dataset") -> None:
-    """`DatasetError` naming every difference between a dataset and what the caller expects.
-
-    `spec` defaults to this code's FEATURE_SPEC; None for the other checks means "anything".
-    """
-    from ..pipeline.features import FEATURE_SPEC
-
-    spec = spec or FEATURE_SPEC
-    have, model = summary.get("features", {}), summary.get("model", {})
-    diffs: list[str] = []
-    if (have.get("spec"), have.get("version")) != (spec.name, spec.version):
-        diffs.append(f"feature spec {have.get('spec')} v{have.get('version')} (expected {spec.name} v{spec.version})")
-    elif have.get("dim") != spec.dim:
-        diffs.append(f"feature dim {have.get('dim')} (expected {spec.dim})")
-    if feature_fps is not None and not math.isclose(float(have.get("fps", float("nan"))), feature_fps, abs_tol=1e-9):
-        diffs.append(f"feature fps {have.get('fps')} (expected {feature_fps:g})")
-    if model_id is not None and model.get("id") != model_id:
-        diffs.append(f"model {model.get('id')!r} (expected {model_id!r})")
-    if num_codebooks is not None and model.get("num_codebooks") != num_codebooks:
-        diffs.append(f"{model.get('num_codebooks')} codebooks (expected {num_codebooks})")
-    if diffs:
-        raise DatasetError(f"{where} was prepared with " + "; ".join(diffs),
-                           hint="Prepare the dataset again with matching settings, or train with the "
-                                "dataset's settings.")
-
-
-def read_manifest(root: Path) -> list[dict[str, Any]]:
-    """All manifest.jsonl entries of a prepared dataset."""
-    path = Path(root) / "manifest.jsonl"
-    if not path.is_file():
-        raise DatasetError(f"{root} has no manifest.jsonl")
-    entries = []
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if text.strip():
-            try:
-                entries.append(json.loads(text))
-            except json.JSONDecodeError as err:
-                raise DatasetError(f"{path}:{line}: not valid JSON ({err.msg})") from err
-    return entries
-
-
-class _WindowDatasetBase:
-    """The windows of one split of a prepared dataset, for training.
-
-    Items are dicts: codes LongTensor [K, T], condition FloatTensor [T, F], mask FloatTensor [T],
-    prompt str, id str. Construction checks dataset.json against the expected feature fps / spec /
-    model (see `check_summary`). `WindowDataset` is this plus `torch.utils.data.Dataset` as a base,
-    built on first use so that importing this module does not import torch.
-    """
-
-    def __init__(self, root: Path, split: str = "train", *, feature_fps: float | None = None, spec: Any = None,
-                 model_id: str | None = None, num_codebooks: int | None = None) -> None:
-        if split not in ("train", "test", "all"):
-            raise ConfigError(f"split: {split!r} must be 'train', 'test' or 'all'")
-        self.root = Path(root)
-        self.summary = read_summary(self.root)
-        check_summary(self.summary, feature_fps=feature_fps, spec=spec, model_id=model_id,
-                      num_codebooks=num_codebooks, where=f"dataset {self.root}")
-        entries = read_manifest(self.root)
-        self.entries = [e for e in entries if split == "all" or e["split"] == split]
-        self.split = split
-        self.frames = int(self.summary["frames"])
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        import torch
-
-        entry = self.entries[index]
-        path = self.root / entry["path"]
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                codes, condition, mask = data["codes"], data["condition"], data["mask"]
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-            raise DatasetError(f"window {entry['id']}: cannot read {path} ({err})") from err
-        if codes.shape[-1] != self.frames or condition.shape[0] != self.frames:
-            raise DatasetError(f"window {entry['id']}: {codes.shape[-1]} code frames / {condition.shape[0]} "
-                               f"condition frames, dataset.json says {self.frames}")
-        return {
-            "codes": torch.from_numpy(codes.astype(np.int64)),
-            "condition": torch.from_numpy(condition.astype(np.float32)),
-            "mask": torch.from_numpy(mask.astype(np.float32)),
-            "prompt": entry["caption"],
-            "id": entry["id"],
-        }
-
-
-def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack items of one dataset: codes [B, K, T], condition [B, T, F], mask [B, T], prompt/id lists."""
-    import torch
-
-    if not items:
-        raise DatasetError("cannot collate an empty batch")
-    frames = {int(item["codes"].shape[-1]) for item in items}
-    if len(frames) != 1:
-        raise DatasetError(f"windows of different lengths in one batch: {sorted(frames)} frames")
-    return {
-        "codes": torch.stack([item["codes"] for item in items]),
-        "condition": torch.stack([item["condition"] for item in items]),
-        "mask": torch.stack([item["mask"] for item in items]),
-        "prompt": [item["prompt"] for item in items],
-        "id": [item["id"] for item in items],
-    }
-
-
-@functools.cache
-def _window_dataset_class() -> type:
-    from torch.utils.data import Dataset
-
-    return type("WindowDataset", (_WindowDatasetBase, Dataset),
-                {"__doc__": _WindowDatasetBase.__doc__, "__module__": __name__, "__qualname__": "WindowDataset"})
-
-
-if TYPE_CHECKING:  # for type checkers; at run time the module __getattr__ below builds it
-    WindowDataset = _WindowDatasetBase
-
-
-def __getattr__(name: str) -> Any:
-    """`WindowDataset` is created lazily (PEP 562), the first time it is looked up."""
-    if name == "WindowDataset":
-        return _window_dataset_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

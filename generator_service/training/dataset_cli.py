@@ -55,9 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Prepare the dataset; print counts and skipped files (JSON) on stdout. Domain errors propagate
     (cli.main prints them with their hint)."""
-    from ..progress_bar import BarProgress
     from ..config import FeatureConfig
     from ..model.loading import load_music_model
+    from ..progress_bar import BarProgress
     from .dataset import DatasetConfig, prepare_dataset
 
     config = DatasetConfig(window_s=args.window, hop_s=args.hop, test_fraction=args.test_fraction,

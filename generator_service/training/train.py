@@ -26,7 +26,12 @@ import torch
 
 from ..errors import ConfigError
 from ..model.adapter import AdapterConfig
-from ..model.adapter_files import LoadedAdapter, create_adapter, save_adapter, trainable_parameters
+from ..model.adapter_files import (
+    LoadedAdapter,
+    create_adapter,
+    save_adapter,
+    trainable_parameters,
+)
 from ..model.loading import MusicModel
 from ..pipeline.generate import encode_prompts
 from ..progress import CancelToken, ProgressCallback, no_progress

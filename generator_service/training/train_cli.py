@@ -37,8 +37,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _configs(args: argparse.Namespace, window_s: float, feature_fps: float):
-    from .train import TrainConfig, debug_configs
     from ..model.adapter import AdapterConfig
+    from .train import TrainConfig, debug_configs
 
     train_cfg, adapter_cfg = debug_configs() if args.debug else (TrainConfig(), AdapterConfig())
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr}
@@ -65,9 +65,10 @@ def _sample(music: Any, loaded: Any, item: dict[str, Any], out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..progress_bar import BarProgress
     from ..model.loading import load_music_model
-    from .dataset import WindowDataset, read_summary
+    from ..progress_bar import BarProgress
+    from .dataset_files import read_summary
+    from .window_dataset import WindowDataset
     from .train import train
 
     summary = read_summary(args.data)

@@ -122,7 +122,7 @@ def test_training_data_keeps_left_and_right(tmp_path: Path, stereo) -> None:
     codes interleave the left channel's and the right channel's own codes."""
     from generator_service.audio import write_wav
     from generator_service.training.audio_io import decode_audio
-    from generator_service.training.dataset import codec_bandwidth, encode_audio
+    from generator_service.training.codes import codec_bandwidth, encode_audio
 
     rng = np.random.default_rng(0)
     wave = (0.3 * rng.standard_normal((2, 32000))).astype(np.float32)

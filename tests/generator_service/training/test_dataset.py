@@ -25,18 +25,11 @@ from generator_service.pipeline.features import FEATURE_SPEC, FeatureExtractor
 from generator_service.progress import CancelToken
 from generator_service.training import dataset_cli
 from generator_service.training.audio_io import decode_audio, sibling_audio
-from generator_service.training.dataset import (
-    DatasetConfig,
-    DatasetError,
-    assign_split,
-    collate,
-    frames_per_window,
-    prepare_dataset,
-    read_captions,
-    read_manifest,
-    window_id,
-    window_starts,
-)
+from generator_service.training.captions import read_captions
+from generator_service.training.dataset import DatasetConfig, prepare_dataset
+from generator_service.training.dataset_files import DatasetError, read_manifest
+from generator_service.training.window_dataset import collate
+from generator_service.training.windowing import assign_split, frames_per_window, window_id, window_starts
 
 FPS = 5.0  # feature rate of the test datasets (half the default: MediaPipe is the slow part)
 WINDOW = 1.0
@@ -132,12 +125,13 @@ def test_split_is_by_recording_and_no_test_recording_reaches_train(built, manife
 def test_window_files_hold_codes_and_condition_at_the_codec_rate(built, manifest) -> None:
     for entry in manifest:
         with np.load(built["out"] / entry["path"]) as data:
-            codes, condition, mask = data["codes"], data["condition"], data["mask"]
+            codes, condition = data["codes"], data["condition"]
+            assert set(data.files) == {"codes", "condition"}
         assert codes.dtype == np.int16 and codes.shape == (4, FRAMES)
         assert codes.min() >= 0 and codes.max() < 2048
         assert condition.shape == (FRAMES, FEATURE_SPEC.dim) and condition.dtype == np.float16
         assert np.isfinite(condition.astype(np.float32)).all()
-        assert mask.shape == (FRAMES,) and set(np.unique(mask)) <= {0, 1} and mask.mean() > 0.9
+        assert condition[:, FEATURE_SPEC.index("pose.present")].astype(np.float32).mean() > 0.9  # the performer
     # (The tiny model's random EnCodec maps quiet audio to one code per codebook: codes that vary
     # with the audio are checked with loud noise in test_encode_audio_gives_exactly_the_window_frames.)
 
@@ -235,7 +229,7 @@ def test_window_dataset_items_and_collate(built, manifest) -> None:
     import torch
     from torch.utils.data import DataLoader, Dataset
 
-    from generator_service.training.dataset import WindowDataset
+    from generator_service.training.window_dataset import WindowDataset
 
     train = WindowDataset(built["out"], "train", feature_fps=FPS, model_id="tiny", num_codebooks=4)
     test = WindowDataset(built["out"], "test", feature_fps=FPS)
@@ -244,17 +238,17 @@ def test_window_dataset_items_and_collate(built, manifest) -> None:
     item = train[0]
     assert item["codes"].dtype == torch.long and item["codes"].shape == (4, FRAMES)
     assert item["condition"].dtype == torch.float32 and item["condition"].shape == (FRAMES, FEATURE_SPEC.dim)
-    assert item["mask"].dtype == torch.float32 and item["mask"].shape == (FRAMES,)
+    assert set(item) == {"codes", "condition", "prompt", "id"}
     assert isinstance(item["prompt"], str) and item["id"] == train.entries[0]["id"]
     batch = next(iter(DataLoader(train, batch_size=2, collate_fn=collate)))
     assert batch["codes"].shape == (2, 4, FRAMES) and batch["condition"].shape == (2, FRAMES, FEATURE_SPEC.dim)
-    assert batch["mask"].shape == (2, FRAMES) and len(batch["prompt"]) == len(batch["id"]) == 2
+    assert len(batch["prompt"]) == len(batch["id"]) == 2
     assert {e["recording"] for e in train.entries}.isdisjoint({e["recording"] for e in test.entries})
     assert len(pickle.loads(pickle.dumps(train))) == len(train)  # DataLoader workers can receive it
 
 
 def test_window_dataset_names_every_setting_that_differs(built) -> None:
-    from generator_service.training.dataset import WindowDataset
+    from generator_service.training.window_dataset import WindowDataset
 
     with pytest.raises(DatasetError, match=r"feature fps 5\.0 \(expected 10\)"):
         WindowDataset(built["out"], "train", feature_fps=10.0)
@@ -294,7 +288,7 @@ def test_cli_parses_flags_and_writes_a_dataset(built, tiny, monkeypatch, capsys)
 
 
 def test_encode_audio_gives_exactly_the_window_frames(tiny) -> None:
-    from generator_service.training.dataset import codec_bandwidth, encode_audio
+    from generator_service.training.codes import codec_bandwidth, encode_audio
 
     bandwidth = codec_bandwidth(tiny)
     noise = np.random.default_rng(0).normal(0, 10.0, size=(1, 16_001)).astype(np.float32)
