@@ -270,7 +270,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(run_blender(seconds=args.seconds))
     elif args.what == "ray":
-        from .scale.bench import run as run_ray
+        from .bench.ray import run as run_ray
         from .scale.settings import require_ray
 
         require_ray()

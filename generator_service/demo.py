@@ -19,7 +19,8 @@ from .config import DEFAULT_MODEL, FeatureConfig, GenerationConfig
 
 def choose_model(requested: str | None) -> tuple[str, str]:
     """-> (model id, a sentence saying why)."""
-    from .model.loading import LICENCE_NOTE, TINY, hub_weights_cached, resolve_model_id
+    from .model.loading import LICENCE_NOTE, hub_weights_cached, resolve_model_id
+    from .model.tiny import TINY
 
     model_id = resolve_model_id(requested)
     if model_id == TINY or Path(model_id).is_dir():

@@ -7,13 +7,10 @@ import time
 
 import numpy as np
 
+from expotion_protocol.features import FEATURE_SPEC
+
 from ..config import GenerationConfig
 from . import table
-
-
-class _Values:
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
 
 
 def parameter_rows(latent_dim: int = 32, window_s: float = 10.0, lora_rank: int = 8) -> list[list[object]]:
@@ -46,7 +43,7 @@ def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2,
     frames = round(seconds * mm.frame_rate)
     cfg = GenerationConfig(prompt="drums", window_s=10.0, context_s=5.0)
     loaded = create_adapter(mm, AdapterConfig(window_s=10.0))
-    condition = _Values(np.random.default_rng(0).standard_normal((frames, 112)).astype(np.float32))
+    condition = np.random.default_rng(0).standard_normal((frames, FEATURE_SPEC.dim)).astype(np.float32)
     steps = frames + mm.num_codebooks - 1
 
     def base() -> None:

@@ -183,7 +183,7 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
                                context_s=(window or 20.0) / 2)
         runner = None
         if system == "expotion":
-            runner = adapter.runner(music, type("C", (), {"values": values})(), batch=1,
+            runner = adapter.runner(music, values, batch=1,
                                     blocks=guidance_blocks(cfg))
         codes = generate_codes(music, frames, cfg, condition=runner)
         return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]

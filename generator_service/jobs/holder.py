@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import FeatureConfig
-from ..errors import ModelLoadError
 from ..progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)

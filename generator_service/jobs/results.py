@@ -10,7 +10,6 @@ share a lock, so a reuse never copies a half-removed result).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil

@@ -15,15 +15,21 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
+
+from expotion_protocol.features import FEATURE_SPEC
 
 from .. import __version__
 from ..errors import ConfigError, ModelLoadError
 from .adapter import AdapterConfig, AttachedAdapter, ExpotionAdapter
 from .decoder import hf_key, our_key
 from .loading import MusicModel
+
+if TYPE_CHECKING:
+    from .adapter_runner import AdapterRunner
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +53,13 @@ class LoadedAdapter:
     def module(self) -> ExpotionAdapter:
         return self.attached.adapter
 
-    def runner(self, music: MusicModel, condition: Any, *, batch: int, blocks: tuple[str, ...]):
-        """The generation condition (a `WindowCondition`) for `condition` (`.values` [T, F]);
-        `blocks` from guidance_blocks."""
+    def runner(self, music: MusicModel, condition: np.ndarray | torch.Tensor, *, batch: int,
+               blocks: tuple[str, ...]) -> AdapterRunner:
+        """The generation condition of a clip: `condition` [T, F] at the codec frame rate (frame s of
+        the clip is window position s); `blocks` from pipeline/generate.py `guidance_blocks`."""
         from .adapter_runner import AdapterRunner
 
-        values = torch.as_tensor(condition.values, dtype=torch.float32, device=music.device)
+        values = torch.as_tensor(condition, dtype=torch.float32, device=music.device)
         return AdapterRunner(self.attached, values, batch=batch, blocks=blocks)
 
 
@@ -147,8 +154,6 @@ def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, f
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"{path / CONFIG_FILE} is unreadable: {exc}") from exc
     if expected_spec is None:
-        from ..pipeline.features import FEATURE_SPEC
-
         expected_spec = (FEATURE_SPEC.name, FEATURE_SPEC.version, config.feature_fps)
     _check_compatible(meta, music, path, expected_spec)
     loaded = create_adapter(music, config)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL, default_cache_dir
 from ..errors import ModelLoadError
-from .tiny import TINY, TINY_MODELS, ensure_tiny_model, is_tiny_dir
+from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
 if TYPE_CHECKING:
     from .decoder import MusicDecoder

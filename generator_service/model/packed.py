@@ -54,7 +54,6 @@ class PackedLayer:
     __slots__ = ("ln1", "qkv", "out", "ln2", "xq", "xout", "ln3", "fc1", "fc2")
 
     def __init__(self, layer: nn.Module, precision: str) -> None:
-        dtype = compute_dtype(precision)
         attn, cross = layer.self_attn, layer.encoder_attn
         qkv = torch.cat([effective_weight(attn.q_proj), effective_weight(attn.k_proj),
                          effective_weight(attn.v_proj)])
@@ -78,7 +77,7 @@ class PackedDecoder:
         self.reference = decoder
         self.spec: DecoderSpec = decoder.spec
         self.precision = precision
-        self.dtype = dtype = compute_dtype(precision)
+        self.dtype = compute_dtype(precision)
         self.device = ref.device
         self.attn_dtype = attention_dtype(precision, str(ref.device))
         scale = self.spec.hidden**0.5 if self.spec.scale_embedding else 1.0

@@ -31,6 +31,7 @@ from ..config import GenerationConfig
 from ..errors import ConfigError
 from ..model.conditioning import WindowCondition
 from ..model.loading import MusicModel
+from ..model.text import encode_prompts
 from ..progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
@@ -64,19 +65,6 @@ def plan_windows(total_frames: int, window_frames: int, context_frames: int) -> 
 def steps_for(windows: Sequence[Window], delay_steps: int) -> int:
     """Forward passes needed for all windows (the unit of generation progress)."""
     return sum(w.new + delay_steps - 1 for w in windows)
-
-
-def encode_prompts(mm: MusicModel, prompts: Sequence[str]) -> tuple[Any, Any]:
-    """T5-encode prompts -> (hidden [B, L, D] projected to the decoder width and masked, mask [B, L])."""
-    tok = mm.tokenizer(list(prompts), return_tensors="pt", padding=True)
-    ids, mask = tok["input_ids"].to(mm.device), tok["attention_mask"].to(mm.device)
-    model = mm.model
-    hidden = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    if model.text_encoder.config.hidden_size != model.decoder.config.hidden_size and (
-        model.decoder.config.cross_attention_hidden_size is None
-    ):
-        hidden = model.enc_to_dec_proj(hidden)
-    return hidden * mask[..., None], mask
 
 
 def guidance_blocks(cfg: GenerationConfig) -> tuple[str, ...]:

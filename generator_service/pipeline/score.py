@@ -171,5 +171,5 @@ class Scorer:
 
         condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)
         visual = "present" if float(np.max(condition.mask, initial=0.0)) > 0 else "null"
-        return self.adapter.runner(self.music, condition, batch=gen.variants,
+        return self.adapter.runner(self.music, condition.values, batch=gen.variants,
                                    blocks=guidance_blocks(gen)), visual

@@ -33,7 +33,7 @@ from ..model.adapter_files import (
     trainable_parameters,
 )
 from ..model.loading import MusicModel
-from ..pipeline.generate import encode_prompts
+from ..model.text import encode_prompts
 from ..progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)

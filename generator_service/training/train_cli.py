@@ -57,8 +57,7 @@ def _sample(music: Any, loaded: Any, item: dict[str, Any], out: Path) -> Path:
     frames = item["codes"].shape[-1]
     cfg = GenerationConfig(prompt=item.get("prompt", ""), window_s=loaded.config.window_s,
                            context_s=loaded.config.window_s / 2)
-    values = type("Condition", (), {"values": item["condition"].numpy()})()
-    runner = loaded.runner(music, values, batch=1, blocks=guidance_blocks(cfg))
+    runner = loaded.runner(music, item["condition"], batch=1, blocks=guidance_blocks(cfg))
     codes = generate_codes(music, frames, cfg, condition=runner)
     audio = decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)
     return write_wav(out / "sample.wav", audio[0], music.sample_rate)

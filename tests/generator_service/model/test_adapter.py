@@ -11,7 +11,7 @@ import torch
 from generator_service.config import GenerationConfig
 from generator_service.errors import ConfigError
 from generator_service.model.adapter import AdapterConfig
-from generator_service.model.adapter_files import create_adapter, load_adapter, save_adapter
+from generator_service.model.adapter_files import create_adapter, load_adapter
 from generator_service.model.loading import load_music_model
 from generator_service.pipeline.generate import generate_codes, guidance_blocks
 from generator_service.training.train import TrainConfig, collate, train
@@ -36,13 +36,8 @@ def synthetic_item(rng: np.random.Generator) -> dict:
     return {"codes": codes, "condition": cond, "prompt": "", "classes": cls}
 
 
-class _Cond:
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-
-
 def _codes(music, loaded, condition, cfg) -> torch.Tensor:
-    runner = None if loaded is None else loaded.runner(music, _Cond(condition), batch=cfg.variants,
+    runner = None if loaded is None else loaded.runner(music, condition, batch=cfg.variants,
                                                        blocks=guidance_blocks(cfg))
     return generate_codes(music, F, cfg, condition=runner)
 
@@ -60,7 +55,7 @@ GEN = GenerationConfig(prompt="x", seed=3, window_s=2.0, context_s=0.5)
 def test_untrained_adapter_is_exactly_the_base_model(fresh, lora_rank: int) -> None:
     item = synthetic_item(np.random.default_rng(0))
     batch = collate([item, synthetic_item(np.random.default_rng(1))])
-    from generator_service.pipeline.generate import encode_prompts
+    from generator_service.model.text import encode_prompts
     from generator_service.training.train import delayed_sequence
 
     seq, _ = delayed_sequence(batch["codes"], 2048)

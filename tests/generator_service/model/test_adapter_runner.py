@@ -13,7 +13,7 @@ from generator_service.model.adapter import AdapterConfig
 from generator_service.model.adapter_files import create_adapter
 from generator_service.model.adapter_runner import CLIP, NULL, AdapterRunner, row_groups
 from generator_service.model.loading import load_music_model
-from generator_service.pipeline.generate import encode_prompts
+from generator_service.model.text import encode_prompts
 
 K, L = 4, 24
 

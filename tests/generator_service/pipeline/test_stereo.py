@@ -90,10 +90,6 @@ def _item(rng: np.random.Generator) -> dict:
             "condition": rng.standard_normal((FRAMES, 112)).astype(np.float32)}
 
 
-class _Cond:
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-
 
 def test_adapter_trains_and_generates_on_stereo(tmp_path: Path, cache_dir: Path) -> None:
     music = load_music_model("tiny-stereo", cache_dir=cache_dir, device="cpu")  # adapters change the decoder
@@ -103,7 +99,7 @@ def test_adapter_trains_and_generates_on_stereo(tmp_path: Path, cache_dir: Path)
     base = generate_codes(music, FRAMES, cfg)
     untrained = train(music, items, [], tmp_path / "zero", TrainConfig(steps=0, batch_size=1),
                       AdapterConfig(window_s=0.8, latent_dim=8, lora_rank=2))
-    condition = untrained.runner(music, _Cond(items[0]["condition"]), batch=1, blocks=guidance_blocks(cfg))
+    condition = untrained.runner(music, items[0]["condition"], batch=1, blocks=guidance_blocks(cfg))
     assert torch.equal(generate_codes(music, FRAMES, cfg, condition=condition), base)  # zero gates: the base model
 
     other = load_music_model("tiny-stereo", cache_dir=cache_dir, device="cpu")
@@ -112,7 +108,7 @@ def test_adapter_trains_and_generates_on_stereo(tmp_path: Path, cache_dir: Path)
     assert float(trained.module.gates.detach().abs().sum()) > 0
     fresh = load_music_model("tiny-stereo", cache_dir=cache_dir, device="cpu")
     reloaded = load_adapter(tmp_path / "a", fresh)
-    condition = reloaded.runner(fresh, _Cond(items[0]["condition"]), batch=1, blocks=guidance_blocks(cfg))
+    condition = reloaded.runner(fresh, items[0]["condition"], batch=1, blocks=guidance_blocks(cfg))
     adapted = generate_codes(fresh, FRAMES, cfg, condition=condition)
     assert adapted.shape == (1, 8, FRAMES) and not torch.equal(adapted, base)
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..bench import table
-from ..bench.service import poll_count
+from . import table
+from .service import poll_count
 
 logger = logging.getLogger(__name__)
 
