@@ -14,6 +14,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from expotion_protocol.params import JobParams, base_type, rules
 
 #: The job parameters `score` takes as flags (the adapter is a folder there, the range `--start/--end`).
@@ -51,7 +53,7 @@ def params_from_args(args: argparse.Namespace, names: tuple[str, ...] = SCORE_PA
     return JobParams(**{name: getattr(args, name) for name in names}, **fields).validate()
 
 
-def add_settings_flags(parser: argparse._ActionsContainer, model: type, *, skip: tuple[str, ...] = (),
+def add_settings_flags(parser: argparse._ActionsContainer, model: type[BaseModel], *, skip: tuple[str, ...] = (),
                        names: dict[str, str] | None = None) -> dict[str, str]:
     """One flag per field of the settings `model` (but `skip`), default None ("not given"); `names`
     renames a field's flag. -> {dest: field} for `settings_from_args`."""

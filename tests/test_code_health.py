@@ -21,3 +21,9 @@ def test_the_layers_hold() -> None:
     out = run("lint-imports")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout
+
+
+def test_types_at_the_seams() -> None:
+    """mypy --strict on the protocol package and the seams between layers (files listed in pyproject)."""
+    out = run("mypy")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

@@ -17,21 +17,29 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..config import FeatureConfig
 from ..progress import CancelToken, ProgressCallback, no_progress
 
+if TYPE_CHECKING:
+    from ..model.adapter_files import LoadedAdapter
+    from ..model.loading import MusicModel
+    from ..pipeline.feature_reader import FeatureStore
+    from ..pipeline.score import Scorer
+
 logger = logging.getLogger(__name__)
 
-Loader = Callable[[], Any]  # () -> MusicModel
+Loader = Callable[[], "MusicModel"]
+#: (name, folder, model) -> the adapter attached to the model
+AdapterLoader = Callable[[str, str, "MusicModel"], "LoadedAdapter"]
 Fetcher = Callable[[ProgressCallback, CancelToken | None], None]  # downloads what a load will need
 
 
 def default_loader(model_id: str, device: str | None, allow_network: bool, precision: str = "auto") -> Loader:
     """A loader calling `load_music_model` with the service's settings."""
 
-    def load() -> Any:
+    def load() -> MusicModel:
         from ..model.loading import load_music_model
 
         return load_music_model(model_id, device=device, allow_network=allow_network, precision=precision)
@@ -39,7 +47,7 @@ def default_loader(model_id: str, device: str | None, allow_network: bool, preci
     return load
 
 
-def load_adapter_files(name: str, path: str, music: Any) -> Any:
+def load_adapter_files(name: str, path: str, music: MusicModel) -> LoadedAdapter:
     """Default adapter loader: the adapter folder saved by `train` (model/adapter_files.py)."""
     from pathlib import Path
 
@@ -52,8 +60,8 @@ class ModelHolder:
     """Lazily loaded, idle-unloaded `Scorer` (one model, one adapter at a time)."""
 
     def __init__(self, loader: Loader, *, model_id: str, device: str | None = None, idle_unload_s: float = 600.0,
-                 features: FeatureConfig | None = None, feature_cache: Any = None,
-                 adapter_loader: Callable[[str, str, Any], Any] = load_adapter_files,
+                 features: FeatureConfig | None = None, feature_cache: FeatureStore | None = None,
+                 adapter_loader: AdapterLoader = load_adapter_files,
                  fetcher: Fetcher | None = None, clock: Callable[[], float] = time.monotonic,
                  precision: str = "auto") -> None:
         self._loader = loader
@@ -66,9 +74,9 @@ class ModelHolder:
         self.features = features or FeatureConfig()
         self.feature_cache = feature_cache
         self._clock = clock
-        self._music: Any = None
-        self._scorer: Any = None
-        self._adapter: tuple[str, Any] | None = None
+        self._music: MusicModel | None = None
+        self._scorer: Scorer | None = None
+        self._adapter: tuple[str, LoadedAdapter] | None = None
         self._last_used = clock()
         self.loads = 0
 
@@ -107,7 +115,7 @@ class ModelHolder:
         return resolve_precision(self._precision, device)
 
     def scorer(self, adapter: tuple[str, str] | None = None, *, progress: ProgressCallback = no_progress,
-               cancel: CancelToken | None = None) -> Any:
+               cancel: CancelToken | None = None) -> Scorer:
         """The warm `Scorer` (loading the model, and the named adapter `(name, path)`, if needed;
         a download before the load reports to `progress` and stops on `cancel`).
 
@@ -136,10 +144,11 @@ class ModelHolder:
         self._last_used = self._clock()
         return self._scorer
 
-    def _attach(self, adapter: tuple[str, str] | None) -> Any:
+    def _attach(self, adapter: tuple[str, str] | None) -> LoadedAdapter | None:
         if adapter is None:
             self._adapter = None
             return None
+        assert self._music is not None  # loaded just before
         attached = False
         try:
             loaded = self._adapter_loader(adapter[0], adapter[1], self._music)

@@ -37,7 +37,7 @@ class Throttle:
 class JobProgress:
     """A `(phase, done, total)` callback that reports `(phase, progress, eta_s)` to `sink`."""
 
-    def __init__(self, sink: Callable[[str, float, float | None], None], *, features: bool,
+    def __init__(self, sink: Callable[[str, float, float | None], object], *, features: bool,
                  min_interval_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
         phases = ["decode"] + (["features"] if features else []) + ["generate", "decode_audio", "write"]
         total = sum(WEIGHTS[p] for p in phases)

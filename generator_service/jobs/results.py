@@ -10,6 +10,7 @@ share a lock, so a reuse never copies a half-removed result).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -94,6 +95,12 @@ class ResultFiles:
                 freed += st.st_size if st.st_nlink <= 1 else 0
             shutil.rmtree(folder, ignore_errors=True)
         return freed
+
+    @staticmethod
+    def _write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+        tmp = folder / ".metadata.json.part"
+        tmp.write_text(json.dumps(metadata, indent=2))
+        os.replace(tmp, folder / "metadata.json")
 
 
 class ResultCache:

@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
 
 from ..errors import Cancelled, ExpotionError
 from ..progress import CancelToken
@@ -205,7 +204,7 @@ class Worker:
         self.board.update(job_id, phase="download", progress=done / total if total else 0.0, eta_s=None,
                           bytes_done=done, bytes_total=total)
 
-    def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: Any) -> None:
+    def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> None:
         from ..config import GenerationConfig
         from ..pipeline.score import ScoreRequest
 

@@ -134,7 +134,8 @@ def rules() -> dict[str, tuple[Any, Any, Rule]]:
 def base_type(annotation: Any) -> type:
     """`float | None` -> float."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
+    kind: type = args[0] if args else annotation
+    return kind
 
 
 def _check(name: str, value: Any, annotation: Any, rule: Rule) -> None:

@@ -60,13 +60,13 @@ def job_form(params: JobParams, video_path: str | None) -> Multipart:
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
     """Yield `(event, data)` per server-sent event from decoded lines (newlines stripped or not)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for raw in lines:
         line = raw.rstrip("\r\n")
         if not line:
             if data:
                 yield event, "\n".join(data)
-            event, data = "message", []
+            event, data = "message", list[str]()
         elif line.startswith(":"):
             continue
         else:
