@@ -132,12 +132,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .audio import OutputError, write_wav
     from .model.loading import load_music_model
     from .pipeline.score import Scorer, ScoreRequest, check_inputs
+    from .pipeline.score_lock import LockRequest
 
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
     params = params_from_args(args, adapter=None if args.adapter is None else args.adapter.name)
     gen = GenerationConfig.from_params(params, window_s=args.window)
-    request = ScoreRequest(args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt)
+    request = ScoreRequest(args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt,
+                           lock=LockRequest.from_params(params))
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline,
                              precision=args.precision or "auto")

@@ -1,7 +1,9 @@
 """Command-line flags built from the declarations they stand for, never listed by hand.
 
 - Job parameters (`score`): from `expotion_protocol.params.JobParams` — the same rules, defaults and
-  documentation as the HTTP API and the extension (`params_from_args` validates with them).
+  documentation as the HTTP API and the extension (`params_from_args` validates with them). A
+  choice (`Literal[...]`) becomes a flag with `choices`; a list of objects (`hits`) a flag naming a
+  JSON file that holds the list (`--hits HITS.json`).
 - Settings (`serve`, `serve --ray`): from the pydantic settings models' fields and descriptions
   (`ServiceSettings`, `ScaleSettings`). A field `foo_s` (seconds) becomes `--foo`; a flag left
   out means "the setting's default or its `EXPOTION_*` environment variable".
@@ -10,17 +12,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from expotion_protocol.params import JobParams, base_type, rules
+from expotion_protocol.params import JobParams, ParamError, base_type, choices, item_type, rules
 
 #: The job parameters `score` takes as flags (the adapter is a folder there, the range `--start/--end`).
 SCORE_PARAMS = ("prompt", "auto_prompt", "seed", "variants", "top_k", "temperature", "guidance", "visual_guidance",
-                "start", "end")
+                "start", "end", "beat_lock", "hits")
 
 
 def flag_name(field: str) -> str:
@@ -42,6 +45,12 @@ def add_param_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] = SC
         kind = base_type(annotation)
         if kind is bool:
             parser.add_argument(flag_name(name), dest=name, action="store_true", help=rule.doc)
+        elif choices(annotation) is not None:
+            parser.add_argument(flag_name(name), dest=name, choices=choices(annotation), default=default,
+                                help=rule.doc)
+        elif item_type(annotation) is not None:
+            parser.add_argument(flag_name(name), dest=name, type=Path, default=None,
+                                metavar=f"{name.upper()}.json", help=f"a JSON file with the list: {rule.doc}")
         else:
             shown = "" if default in (None, "") else f"; default {default}"
             parser.add_argument(flag_name(name), dest=name, type=kind, default=default,
@@ -49,8 +58,29 @@ def add_param_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] = SC
 
 
 def params_from_args(args: argparse.Namespace, names: tuple[str, ...] = SCORE_PARAMS, **fields: Any) -> JobParams:
-    """The validated job parameters of the parsed flags (plus `fields`); `ParamError` naming the field."""
-    return JobParams(**{name: getattr(args, name) for name in names}, **fields).validate()
+    """The validated job parameters of the parsed flags (plus `fields`); `ParamError` naming the field
+    (a list's JSON file is read here)."""
+    declared = rules()
+    values = {}
+    for name in names:
+        value = getattr(args, name)
+        if item_type(declared[name][0]) is not None:
+            value = () if value is None else _json_list(name, value)
+        values[name] = value
+    return JobParams(**values, **fields).validate()
+
+
+def _json_list(name: str, path: Path) -> Any:
+    """The JSON list in the file `path` given for the list parameter `name` (ParamError naming both)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ParamError(f"{name}: cannot read {path} ({err.strerror or err})") from err
+    except json.JSONDecodeError as err:
+        raise ParamError(f"{name}: {path} is not valid JSON ({err.msg}, line {err.lineno})") from err
+    if not isinstance(data, list):
+        raise ParamError(f"{name}: {path} holds a JSON {type(data).__name__}, expected a list")
+    return data
 
 
 def add_settings_flags(parser: argparse._ActionsContainer, model: type[BaseModel], *, skip: tuple[str, ...] = (),

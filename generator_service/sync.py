@@ -21,8 +21,9 @@ import numpy as np
 
 from .config import FeatureConfig
 from .errors import ExpotionError
-from .pipeline.beatlock import DEFAULT_MAX_STRETCH, LockConfig, LockResult, check_max_stretch, lock_to_performer
+from .pipeline.beatlock import DEFAULT_MAX_STRETCH, LockConfig, check_max_stretch, lock_to_performer
 from .pipeline.hits import load_hits, shift_hits
+from .pipeline.lock_report import measure
 from .progress import ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockCon
     meta = {"video": str(request.video), "music": str(request.music), "output": str(request.output),
             "start": start, "end": end, "motion_source": motion.source} | result.metadata()
     meta |= measure(result, music)
-    write_wav(request.output, result.audio, rate)
+    write_wav(request.output, result.audio.T if result.audio.ndim == 2 else result.audio, rate)  # channels first
     request.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     return meta
 
@@ -99,31 +100,3 @@ def _motion_beats(video: Path, start: float, end: float, cfg: FeatureConfig, pro
     with FeatureReader(cfg) as reader:
         track = reader.read(video, start, end, progress=progress)
     return motion_beats_of_track(track)
-
-
-def measure(result: LockResult, music: np.ndarray) -> dict[str, Any]:
-    """The music's beats tracked again on the result, and beat/hit alignment before and after
-    (`music` is the input; its first `result.num_samples` samples are what "before" plays)."""
-    from .evaluation.metrics import DEFAULT_TOLERANCE_S, beat_alignment, hit_alignment
-    from .pipeline.rhythm import music_events
-
-    duration = result.num_samples / result.sample_rate
-    n = result.num_samples
-
-    def mono(x: np.ndarray) -> np.ndarray:
-        return x if x.ndim == 1 else x.mean(axis=1)
-
-    before = music_events(np.pad(mono(music[:n]), (0, max(0, n - music.shape[0]))), result.sample_rate)
-    after = before if not result.locked else music_events(mono(result.audio), result.sample_rate)
-    hit_t = np.array([h.t for h in result.hits])
-
-    def scores(events: Any) -> dict[str, Any]:
-        beats = beat_alignment(result.motion_beats, events.beats, duration)
-        hits = hit_alignment(hit_t, events.onsets)
-        return {"beat_f": round(beats.f_measure, 4), "beat_chance_f": round(beats.chance_f_measure, 4),
-                "hits_landed": hits.landed, "hits": hits.n_hits, "hit_tolerance_s": hits.tolerance_s,
-                "hit_offsets_s": [None if o is None else round(o, 4) for o in hits.offsets_s]}
-
-    return {"music_beats_after": [round(float(t), 4) for t in after.beats],
-            "alignment": {"beat_tolerance_s": DEFAULT_TOLERANCE_S, "before": scores(before), "after": scores(after)}}
-

@@ -53,14 +53,16 @@ SECURITY_SCHEMES: JSON = {
 
 def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]:
     """Component schemas of a `params` part: `<name>` (as the service validates it, `adapter` as
-    given) and, in path mode, `<name>Upload` / `<name>Path` (the two branches of the form)."""
+    given) and, in path mode, `<name>Upload` / `<name>Path` (the two branches of the form); the
+    schemas of list items (`HitPoint`) beside them."""
     base = JobParams.model_json_schema(ref_template=REF)
+    items = base.pop("$defs", {})
     base["title"] = name
     base["properties"]["adapter"] = adapter
     if not path_mode:
         base["properties"]["path"] = {"type": "null", "default": None, "title": "Path",
                                       "description": "path mode is off on this service"}
-        return {name: base}
+        return {name: base, **items}
     upload = copy.deepcopy(base)
     upload["title"] = f"{name}Upload"
     upload["properties"]["path"] = {"type": "null", "default": None, "title": "Path"}
@@ -69,7 +71,7 @@ def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]
     by_path["properties"]["path"] = {"type": "string", "minLength": 1, "maxLength": 4096, "title": "Path",
                                      "description": "a file under the service's media root"}
     by_path["required"] = ["path"]
-    return {name: base, f"{name}Upload": upload, f"{name}Path": by_path}
+    return {name: base, f"{name}Upload": upload, f"{name}Path": by_path, **items}
 
 
 def adapter_choice(adapters: list[str]) -> JSON:

@@ -11,7 +11,9 @@ additions to the models the rest of the API returns.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -56,9 +58,24 @@ class _ParamsModel(BaseModel):
 
 
 def _params_field(annotation: Any, default: Any, rule: protocol.Rule) -> tuple[Any, Any]:
+    """One field of a request schema from its protocol declaration: numbers finite and bounded,
+    `Literal[...]` as an enum, `tuple[Item, ...]` as an array of `Item`'s own strict schema."""
     finite = {"allow_inf_nan": False} if protocol.base_type(annotation) is float else {}
+    item = protocol.item_type(annotation)
+    if item is not None:
+        annotation, default = list[_item_model(item)], list(default)  # type: ignore[misc]
+    if default is dataclasses.MISSING:
+        default = ...
     return annotation, Field(default, description=rule.doc, ge=rule.ge, gt=rule.gt, le=rule.le, lt=rule.lt,
                              max_length=rule.max_length, **finite)
+
+
+@cache
+def _item_model(item: type) -> type[BaseModel]:
+    """The strict schema of a list item declared in the protocol (e.g. `HitPoint`)."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        item.__name__, __config__=ConfigDict(extra="forbid", strict=True), __doc__=item.__doc__,
+        **{name: _params_field(*rule) for name, rule in protocol.rules(item).items()})
 
 
 #: The request schema of the job parameters, built from their one declaration (expotion_protocol.params).
@@ -68,7 +85,7 @@ JobParams: type[_ParamsModel] = create_model(  # type: ignore[call-overload]
 
 
 def _field_error(err: Any) -> str:
-    where = ".".join(str(p) for p in err.get("loc", ())) or "params"
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.get("loc", ())).lstrip(".") or "params"
     return f"{where}: {err.get('msg', 'invalid')}"
 
 

@@ -3,9 +3,11 @@ seeds and prompts, score both against the video's motion and expression, write r
 
 Beside them (`--systems`, default all that apply): "beat-locked" (the text-only music locked to
 the clip's motion beats and hits by the beat lock) and "beat-locked+schedule" (the same lock on
-music made with a prompt per schedule segment, `pipeline.schedule`; each segment is generated on
-its own for now, without continuation across segments; --clips only). A clip's hits are read from
-a sibling `STEM.hits.json` (`[{"t", "kind", "strength"}]`, seconds on the video's clock).
+the scoring pipeline's scheduled generation: the words suggested from the video, for a clip
+longer than one generation window a prompt per schedule segment with continuation across windows,
+`pipeline.schedule`; --clips only). The systems' own music is generated with the lock off: the
+runner locks it. A clip's hits are read from a sibling `STEM.hits.json` (`[{"t", "kind",
+"strength"}]`, seconds on the video's clock).
 
 `--clips DIR`: every video in DIR (features read with MediaPipe, music scored by the pipeline); a
 clip's own music (a sibling audio file with its stem, else its audio track) is the ground truth.
@@ -28,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError
+from ..pipeline.hits import shift_hits
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +40,6 @@ FAD_CHOICES = ("none", "encodec", "clap")
 #: Every system `--systems` may name; "auto" is all that apply (expotion needs --adapter,
 #: beat-locked+schedule needs --clips).
 SYSTEM_CHOICES = ("expotion", "text-only", "beat-locked", "beat-locked+schedule")
-#: Seconds of fade at each join of independently generated schedule segments (no click).
-SEGMENT_FADE_S = 0.01
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -56,6 +57,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--systems", default="auto",
                    help=f"comma-separated, from {', '.join(SYSTEM_CHOICES)} (default: all that apply)")
     p.add_argument("--max-stretch", type=float, default=0.08, help="beat lock: local stretch bound (+-)")
+    p.add_argument("--window", type=float, default=None,
+                   help="--clips: generation window, seconds (default: the model's maximum); clips longer than "
+                        "one window get a prompt schedule in beat-locked+schedule")
     p.add_argument("--fad", choices=FAD_CHOICES, default="none",
                    help="FAD vs ground truth on this embedding: the music model's EnCodec or CLAP (needs --clap)")
     p.add_argument("--clap", default=None, metavar="PATH_OR_ID",
@@ -98,65 +102,43 @@ def _clip_truth(video: Path, info: Any, start: float, end: float, sample_rate: i
 
 def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
     from ..pipeline.score import ScoreRequest
+    from ..pipeline.score_lock import LockRequest
     from ..pipeline.video import probe_video, resolve_range
 
     videos = sorted(p for p in args.clips.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)[: args.limit]
-    items, requests, tracks = [], {}, {}
+    items, requests = [], {}
     base = scorer_for("text-only")
     for video in videos:
-        request = ScoreRequest(video, analyze=True)
         info = probe_video(video)
-        start, end = resolve_range(info, request.start, request.end)
+        start, end = resolve_range(info, None, None)
         track = base.read_features(video, start, end, lambda *a: None, None)
         truth = _clip_truth(video, info, start, end, base.music.sample_rate)
+        hits = _clip_hits(video)
         items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed,
-                                         ground_truth_audio=truth, hits=_clip_hits(video, start, end)))
-        requests[video.name] = replace(request, start=start, end=end)
-        tracks[video.name] = track
+                                         ground_truth_audio=truth, hits=tuple(shift_hits(hits, start, end))))
+        # the runner locks the music: every system's own music is made with the lock off
+        requests[video.name] = ScoreRequest(video, start, end, lock=LockRequest("off", tuple(hits)))
 
     def generate(item, system: str) -> np.ndarray:
         from ..config import GenerationConfig
 
-        request = replace(requests[item.clip_id], analyze=False,
-                          generation=GenerationConfig(prompt=item.prompt, seed=item.seed or 0))
-        if system == "text-only+schedule":
-            return _scheduled_take(base, request, tracks[item.clip_id], item.hits)
+        window = args.window
+        gen = GenerationConfig(prompt=item.prompt, seed=item.seed or 0, window_s=window,
+                               context_s=min(10.0, window / 2) if window else 10.0)
+        request = replace(requests[item.clip_id], generation=gen)
+        if system == "text-only+schedule":  # the suggested words, a prompt per segment of a long clip
+            return base(replace(request, auto_prompt=True)).takes[0]
         return scorer_for(system)(request).takes[0]
 
     return items, generate
 
 
-def _clip_hits(video: Path, start: float, end: float) -> tuple:
-    """The hits of a clip from its sibling STEM.hits.json (video clock), on the range's clock."""
-    from ..pipeline.hits import load_hits, shift_hits
+def _clip_hits(video: Path) -> list:
+    """The hits of a clip from its sibling STEM.hits.json (on the video's clock), or none."""
+    from ..pipeline.hits import load_hits
 
     path = video.with_name(f"{video.stem}.hits.json")
-    return tuple(shift_hits(load_hits(path), start, end)) if path.is_file() else ()
-
-
-def _scheduled_take(scorer: Any, request: Any, track: Any, hits: tuple) -> np.ndarray:
-    """The text-only music with a prompt per schedule segment: each segment generated on its own
-    (the request's prompt + the segment's words), joined with short fades -> [S], the range's length.
-    A stand-in until generation follows the schedule with continuation across windows."""
-    from ..audio import exact_num_samples, fit_length
-    from ..pipeline.analysis import estimate_tempo
-    from ..pipeline.schedule import plan_schedule
-    from ..pipeline.score import join_prompt
-
-    music = scorer.music
-    segments = plan_schedule(track, hits, music.max_window_s, tempo_bpm=estimate_tempo(track).bpm)
-    fade = max(1, int(SEGMENT_FADE_S * music.sample_rate))
-    parts = []
-    for seg in segments:
-        gen = replace(request.generation, prompt=join_prompt(request.generation.prompt, seg.prompt))
-        take = scorer(replace(request, start=request.start + seg.start, end=request.start + seg.end,
-                              generation=gen)).takes[0].copy()
-        n = min(fade, take.size // 2)
-        take[:n] *= np.linspace(0.0, 1.0, n, dtype=take.dtype) if parts else 1.0
-        take[take.size - n:] *= np.linspace(1.0, 0.0, n, dtype=take.dtype)
-        parts.append(take)
-    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    return fit_length(audio, exact_num_samples(request.end - request.start, music.sample_rate))
+    return load_hits(path) if path.is_file() else []
 
 
 def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
@@ -210,6 +192,19 @@ def _systems(args: argparse.Namespace, has_adapter: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
+class _TrackCache:
+    """Feature tracks kept in memory for the run (the `Scorer.feature_cache` seam)."""
+
+    def __init__(self) -> None:
+        self._tracks: dict[tuple[str, float, float], Any] = {}
+
+    def get(self, video: Path, start: float, end: float, config: Any) -> Any:
+        return self._tracks.get((str(video), start, end))
+
+    def put(self, video: Path, start: float, end: float, config: Any, track: Any) -> None:
+        self._tracks[(str(video), start, end)] = track
+
+
 def check_reference_args(args: argparse.Namespace) -> None:
     """Fail before loading anything: `--fad clap` needs `--clap`."""
     if args.fad == "clap" and not args.clap:
@@ -260,9 +255,10 @@ def run(args: argparse.Namespace) -> int:
     music = load_music_model(args.model, device=args.device, allow_network=not args.offline)
     embedder, text_scorer, reference_meta = _references(args, music)
     adapter = load_adapter(args.adapter, music) if args.adapter else None
-    scorers = {"text-only": Scorer(music)}
+    tracks = _TrackCache()  # features are read once per clip, whichever system reads them
+    scorers = {"text-only": Scorer(music, feature_cache=tracks)}
     if adapter is not None:
-        scorers["expotion"] = Scorer(music, adapter=adapter)
+        scorers["expotion"] = Scorer(music, adapter=adapter, feature_cache=tracks)
     if args.clips is not None:
         items, generate = _clip_items(args, scorers.__getitem__)
     else:
@@ -273,7 +269,8 @@ def run(args: argparse.Namespace) -> int:
             "ground_truth": f"{sum(i.ground_truth_audio is not None for i in items)} of {len(items)} clips",
             **reference_meta}
     if "beat-locked+schedule" in systems:
-        meta["schedule"] = "a prompt per schedule segment; segments generated independently (no continuation yet)"
+        meta["schedule"] = ("the words suggested from the video; clips longer than one generation window: a prompt "
+                            "per schedule segment, generated with continuation across windows")
     try:
         report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance,
                                                       max_stretch=args.max_stretch),

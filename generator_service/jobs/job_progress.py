@@ -1,6 +1,6 @@
 """Turns the pipeline's `(phase, done, total)` calls into a job's overall progress and ETA.
 
-Each job knows its phases in advance (features only when something uses them); each phase owns a
+Each job knows its phases in advance (features and the beat lock only when used); each phase owns a
 share of 0..1. The ETA extrapolates the time spent so far. Reports are throttled so a fast model
 (thousands of steps per second) does not flood the board: a report is passed on when the phase
 changes, the job finishes a phase, or at least `min_interval_s` passed since the last one.
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 #: Relative share of each phase in a job's progress.
-WEIGHTS = {"decode": 0.02, "features": 0.25, "generate": 0.63, "decode_audio": 0.07, "write": 0.03}
+WEIGHTS = {"decode": 0.02, "features": 0.25, "generate": 0.63, "decode_audio": 0.07, "lock": 0.03, "write": 0.03}
 
 
 class Throttle:
@@ -37,9 +37,10 @@ class Throttle:
 class JobProgress:
     """A `(phase, done, total)` callback that reports `(phase, progress, eta_s)` to `sink`."""
 
-    def __init__(self, sink: Callable[[str, float, float | None], object], *, features: bool,
+    def __init__(self, sink: Callable[[str, float, float | None], object], *, features: bool, lock: bool = False,
                  min_interval_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
-        phases = ["decode"] + (["features"] if features else []) + ["generate", "decode_audio", "write"]
+        phases = (["decode"] + (["features"] if features else []) + ["generate", "decode_audio"]
+                  + (["lock"] if lock else []) + ["write"])
         total = sum(WEIGHTS[p] for p in phases)
         self._offsets: dict[str, tuple[float, float]] = {}
         acc = 0.0

@@ -79,7 +79,8 @@ class JobSpec:
                    "start": round(self.start, 6), "end": round(self.end, 6)}
         if self.precision:  # results of another precision are other music
             fields["precision"] = self.precision
-        fields["features"] = feature_spec if self.params.auto_prompt or self.params.adapter else ""
+        reads_video = self.params.auto_prompt or self.params.adapter or self.params.reads_motion
+        fields["features"] = feature_spec if reads_video else ""
         fields["version"] = __version__
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 

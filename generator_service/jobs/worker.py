@@ -207,6 +207,7 @@ class Worker:
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> None:
         from ..config import GenerationConfig
         from ..pipeline.score import ScoreRequest
+        from ..pipeline.score_lock import LockRequest
 
         reused = self.results.reuse(job_id, cache_key)
         if reused is not None:
@@ -220,10 +221,12 @@ class Worker:
         token.check()  # a cancel that arrived during model loading
         report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
                                                                           eta_s=eta),
-                             features=params.auto_prompt or adapter is not None)
+                             features=params.auto_prompt or adapter is not None or params.reads_motion,
+                             lock=params.beat_lock != "off")
         gen = GenerationConfig.from_params(params)
         with self.open_video(spec) as video:  # path mode: checked again now and read through the open file
-            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt)
+            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt,
+                                   lock=LockRequest.from_params(params))
             result = scorer(request, progress=report, cancel=token)
         token.check()
         report("write", 0, 1)

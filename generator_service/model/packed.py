@@ -3,7 +3,8 @@
 `PackedDecoder.pack(decoder, precision)` reads the module form (model/decoder.py): q/k/v fused into
 one weight, LoRA merged into the weights it adapts (peft's `get_delta_weight`), every matrix in
 the precision's format (model/precision.py). The text's cross-attention keys/values are computed
-once per session (in fp32 by the module form, then cast); self-attention keys/values go into caches
+once per session and again when a window brings its own prompt (`DecodeSession.set_text`; in fp32
+by the module form, then cast); self-attention keys/values go into caches
 preallocated for the whole window [rows, H, max_length, d]. The matrix products run in the
 precision's compute dtype, attention in its attention dtype (model/precision.py: fp32 on CPUs);
 the residual stream, layer norms and embeddings stay fp32 (rounding the residual to bf16 after
@@ -114,12 +115,27 @@ class DecodeSession:
         # zeros, not empty: the static step reads the whole cache under a mask, and 0 * NaN is NaN
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
         self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
-        with torch.no_grad():
-            kv = packed.reference.text_kv(text_hidden.to(packed.reference.layer_norm.weight.dtype))
-        self.text_keys = [k.to(dtype).contiguous() for k, _ in kv]
-        self.text_values = [v.to(dtype).contiguous() for _, v in kv]
-        self.text_bias = text_mask_bias(text_mask, dtype)
+        self.text_keys: list[torch.Tensor] = []
+        self.text_values: list[torch.Tensor] = []
+        self.set_text(text_hidden, text_mask)
         self.arange = torch.arange(max_length, device=device)
+
+    def set_text(self, text_hidden: torch.Tensor, text_mask: torch.Tensor) -> None:
+        """The text the next calls attend to (hidden [rows, L, D], mask [rows, L]): a window's own
+        prompt. Keys/values of the same shape as the current ones are written into the same tensors,
+        so a captured step (model/cuda_graph.py) keeps its addresses; another shape replaces them."""
+        dtype = self.packed.attn_dtype
+        with torch.no_grad():
+            kv = self.packed.reference.text_kv(text_hidden.to(self.packed.reference.layer_norm.weight.dtype))
+            keys = [k.to(dtype).contiguous() for k, _ in kv]
+            values = [v.to(dtype).contiguous() for _, v in kv]
+            bias = text_mask_bias(text_mask, dtype)
+            same = bool(self.text_keys) and keys[0].shape == self.text_keys[0].shape
+            if not same:
+                self.text_keys, self.text_values, self.text_bias = keys, values, bias
+                return
+            for old, new in zip(self.text_keys + self.text_values + [self.text_bias], keys + values + [bias]):
+                old.copy_(new)
 
     def step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *,
              every_position: bool = False) -> torch.Tensor:

@@ -488,8 +488,9 @@ def _stretch(audio: np.ndarray, rate: int, time_map: TimeMap, duration: float,
     have_src = audio.shape[0] / rate
     if need_src > have_src:
         need_src = have_src
-        note = (f"the music ends at {time_map(np.array([have_src]))[0]:.2f} s of the {duration:.2f} s range: "
-                "silence fills the rest")
+        ends_at = float(time_map(np.array([have_src]))[0])
+        if ends_at < duration:
+            note = f"the music ends at {ends_at:.2f} s of the {duration:.2f} s range: silence fills the rest"
     src_end = int(round(need_src * rate))
     keys = time_map.anchors[time_map.anchors[:, 0] * rate < src_end - rate * config.min_gap_s]
     pairs = [(int(round(s * rate)), int(round(t * rate))) for s, t in keys]

@@ -16,6 +16,10 @@ L = C + N + D positions, and N + D - 1 forward passes.
 Long clips: windows of at most `window_frames`; each later window is prompted with the last
 `context_frames` codes of the one before (continuation), so the token stream has no seam. Decoding
 runs in chunks of one window with a linear crossfade over their overlap, so memory stays bounded.
+A prompt schedule (`PromptSpan`s, e.g. from pipeline/schedule.py) gives each window its own text:
+windows end at the spans' boundaries where the window length allows, each window is prompted with
+the span its first new frame lies in, and the text's keys/values are recomputed in the same decode
+session between windows (continuation carries the music across the change of words).
 """
 
 from __future__ import annotations
@@ -47,19 +51,42 @@ class Window:
     new: int
 
 
-def plan_windows(total_frames: int, window_frames: int, context_frames: int) -> list[Window]:
-    """Cut `total_frames` into windows of at most `window_frames`, each later one with context."""
+@dataclass(frozen=True)
+class PromptSpan:
+    """From codec frame `start` on (until the next span's start) windows are prompted with `prompt`."""
+
+    start: int
+    prompt: str
+
+
+def plan_windows(total_frames: int, window_frames: int, context_frames: int,
+                 boundaries: Sequence[int] = ()) -> list[Window]:
+    """Cut `total_frames` into windows of at most `window_frames`, each later one with context; a
+    window's new frames end at the next of `boundaries` (frame indices) when it is within reach."""
     if total_frames <= 0:
         raise ConfigError(f"total_frames: {total_frames} must be > 0")
     if not 0 <= context_frames < window_frames:
         raise ConfigError(f"context_frames: {context_frames} must be in [0, window {window_frames})")
-    windows = [Window(0, 0, min(total_frames, window_frames))]
-    done = windows[0].new
+    stops = sorted({int(b) for b in boundaries if 0 < b < total_frames} | {total_frames})
+    windows: list[Window] = []
+    done = 0
     while done < total_frames:
-        new = min(total_frames - done, window_frames - context_frames)
-        windows.append(Window(done - context_frames, context_frames, new))
+        context = min(context_frames, done)  # a window that ended early at a boundary is all context
+        stop = next(b for b in stops if b > done)
+        new = min(stop - done, window_frames - context)
+        windows.append(Window(done - context, context, new))
         done += new
     return windows
+
+
+def window_prompts(windows: Sequence[Window], spans: Sequence[PromptSpan], default: str) -> list[str]:
+    """The prompt of each window: that of the span holding its first new frame (`default` without spans)."""
+    ordered = sorted(spans, key=lambda s: s.start)
+    out = []
+    for w in windows:
+        first_new = w.start + w.context
+        out.append(next((s.prompt for s in reversed(ordered) if s.start <= first_new), default))
+    return out
 
 
 def steps_for(windows: Sequence[Window], delay_steps: int) -> int:
@@ -81,12 +108,24 @@ def guidance_blocks(cfg: GenerationConfig) -> tuple[str, ...]:
 def encode_text(mm: MusicModel, prompt: str, batch: int, blocks: Sequence[str] = ("cond",)) -> tuple[Any, Any]:
     """`prompt` for `batch` takes, per block -> (hidden [B', L, D], mask [B', L]); the "no_text"
     block is the null text condition (zeros, fully masked), as transformers does for guidance."""
+    return encode_texts(mm, [prompt], batch, blocks)[prompt]
+
+
+def encode_texts(mm: MusicModel, prompts: Sequence[str], batch: int,
+                 blocks: Sequence[str] = ("cond",)) -> dict[str, tuple[Any, Any]]:
+    """Each distinct prompt as `encode_text` gives it, all padded to one length L (one tokenizer
+    call), so a decode session can switch between them in place -> {prompt: (hidden, mask)}."""
     import torch
 
-    hidden, mask = encode_prompts(mm, [prompt] * batch)
-    null = (torch.zeros_like(hidden), torch.zeros_like(mask))
-    parts = [null if block == "no_text" else (hidden, mask) for block in blocks]
-    return torch.cat([h for h, _ in parts], dim=0), torch.cat([m for _, m in parts], dim=0)
+    distinct = list(dict.fromkeys(prompts))
+    hidden, mask = encode_prompts(mm, [p for p in distinct for _ in range(batch)])
+    out = {}
+    for i, prompt in enumerate(distinct):
+        h, m = hidden[i * batch : (i + 1) * batch], mask[i * batch : (i + 1) * batch]
+        null = (torch.zeros_like(h), torch.zeros_like(m))
+        parts = [null if block == "no_text" else (h, m) for block in blocks]
+        out[prompt] = (torch.cat([p for p, _ in parts], dim=0), torch.cat([q for _, q in parts], dim=0))
+    return out
 
 
 def combine_guidance(logits: Any, blocks: Sequence[str], cfg: GenerationConfig) -> Any:
@@ -176,12 +215,14 @@ def generate_codes(
     cfg: GenerationConfig,
     *,
     condition: WindowCondition | None = None,
+    schedule: Sequence[PromptSpan] = (),
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Any:
     """Sample `cfg.variants` takes of `total_frames` codec frames -> codes [B, K, total_frames].
 
-    `condition`: the visual adapter's (model/conditioning.py), or None for the base model."""
+    `condition`: the visual adapter's (model/conditioning.py), or None for the base model.
+    `schedule`: a prompt per span of frames (module docstring); empty: `cfg.prompt` throughout."""
     import torch
 
     from ..model.cuda_graph import make_stepper
@@ -191,7 +232,9 @@ def generate_codes(
     if window_s > mm.max_window_s:
         raise ConfigError(f"window_s: {window_s} s exceeds the model maximum {mm.max_window_s} s")
     rate, delay_steps = mm.frame_rate, mm.decoder.spec.delay_steps
-    windows = plan_windows(total_frames, round(window_s * rate), round(cfg.context_s * rate))
+    windows = plan_windows(total_frames, round(window_s * rate), round(cfg.context_s * rate),
+                           [span.start for span in schedule])
+    prompts = window_prompts(windows, schedule, cfg.prompt)
     total_steps, done = steps_for(windows, delay_steps), 0
 
     def on_step() -> None:
@@ -205,11 +248,14 @@ def generate_codes(
     blocks = guidance_blocks(cfg)
     graphs = mm.cuda_graphs and str(mm.device).startswith("cuda")
     with torch.inference_mode():
-        hidden, mask = encode_text(mm, cfg.prompt, cfg.variants, blocks)
+        texts = encode_texts(mm, prompts, cfg.variants, blocks)
+        hidden, mask = texts[prompts[0]]
         length = max(w.context + w.new for w in windows) + delay_steps
         session = packed.session(hidden.shape[0], length, hidden, mask, static=graphs)
         codes = None
-        for window in windows:
+        for i, window in enumerate(windows):
+            if i and prompts[i] != prompts[i - 1]:
+                session.set_text(*texts[prompts[i]])
             if condition is not None:
                 condition.prepare(window.start, packed.attn_dtype)
             step = make_stepper(session, condition, graphs=graphs, compile_step=mm.compile_step)
@@ -217,7 +263,8 @@ def generate_codes(
             out = sample_window(mm, step, context, window, cfg, generators, on_step=on_step, cancel=cancel)
             new = out[:, :, window.context :]
             codes = new if codes is None else torch.cat([codes, new], dim=-1)
-    logger.debug("generated %d frames in %d windows at %s", total_frames, len(windows), mm.precision)
+    logger.debug("generated %d frames in %d windows (%d prompts) at %s", total_frames, len(windows),
+                 len(set(prompts)), mm.precision)
     return codes
 
 

@@ -4,9 +4,12 @@
 heavy work. A `Scorer` owns a loaded `MusicModel`, an optional visual adapter and a reusable
 feature extractor, so a service can keep it warm between jobs.
 
-Visual features are read only when they are used: by a loaded adapter (the condition), by
-`auto_prompt` (the suggested prompt suffix), or when `analyze=True` is asked. Without an adapter the
-visual condition does not reach the model and the result says `visual: "unused"`.
+Visual features are read once, and only when they are used: by a loaded adapter (the condition),
+by `auto_prompt` (the suggested prompt suffix; for a clip longer than one generation window, a
+prompt schedule: a suggestion per segment, pipeline/schedule.py, windows ending at its boundaries),
+by a beat lock that looks at the performer (pipeline/score_lock.py), or when `analyze=True` is
+asked. Without an adapter the visual condition does not reach the model and the result says
+`visual: "unused"`. The beat lock runs on the decoded takes, before their exact-length trim.
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
-from ..audio import exact_num_samples, fit_length
+from ..audio import exact_num_samples
 from ..config import FeatureConfig, GenerationConfig
 from ..errors import ConfigError
 from ..model.loading import MusicModel
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .feature_reader import FeatureReader, FeatureStore
+from .generate import PromptSpan, decode_codes, frames_for_samples, generate_codes, guidance_blocks
+from .hits import Hit, shift_hits
+from .score_lock import LockRequest, lock_takes, plan_lock
+
 if TYPE_CHECKING:
     from .features import FeatureTrack
-
-from .generate import decode_codes, frames_for_samples, generate_codes, guidance_blocks
+    from .schedule import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ class ScoreRequest:
     auto_prompt: bool = False
     #: Read the visual features even if nothing uses them (to report the analysis).
     analyze: bool = False
+    #: The beat lock (default: automatic) and the hits, on the video's clock.
+    lock: LockRequest = field(default_factory=LockRequest)
 
 
 @dataclass
@@ -68,6 +76,13 @@ class ScoreResult:
     precision: str = "fp32"
     #: Audio channels of every take: 1 (takes [S]) or 2 (stereo models, takes [2, S]).
     channels: int = 1
+    #: The beat lock's mode as used ("off", "motion", "hits", "both") and its report per take.
+    beat_lock: str = "off"
+    lock: list[dict[str, Any]] = field(default_factory=list)
+    #: The hits inside the range, on its clock ({t, kind, strength}).
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    #: The prompt schedule of a long clip ({start, end, mood, energy, prompt, cause}; empty: one prompt).
+    schedule: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -82,6 +97,7 @@ class ScoreResult:
             "untrained": self.untrained, "adapter": self.adapter, "visual": self.visual,
             "precision": self.precision, "channels": self.channels, "version": __version__,
             "note": "UNTRAINED tiny test model: not music" if self.untrained else "",
+            "beat_lock": self.beat_lock, "lock": self.lock, "hits": self.hits, "schedule": self.schedule,
         }
 
 
@@ -97,9 +113,11 @@ def fit_to_adapter(gen: GenerationConfig, adapter_window_s: float) -> Generation
 
 
 def check_inputs(request: ScoreRequest) -> tuple[float, float]:
-    """Probe the video and validate the range -> (start, end). Raises VideoError. Needs no model."""
+    """Probe the video and validate the range -> (start, end); an explicit beat lock needs Rubber
+    Band. Raises VideoError / RubberBandError. Needs no model."""
     from .video import probe_video, resolve_range
 
+    request.lock.check()
     return resolve_range(probe_video(request.video), request.start, request.end)
 
 
@@ -133,9 +151,10 @@ class Scorer:
                               hint="Pass --adapter, or leave visual guidance at 1.")
         start, end = check_inputs(request)
         num_samples = exact_num_samples(end - start, self.music.sample_rate)
-        # 2. Visual features, only when something uses them.
+        hits = tuple(shift_hits(request.lock.hits, start, end))
+        # 2. Visual features, read once, only when something uses them.
         track = analysis = None
-        if self.adapter is not None or request.auto_prompt or request.analyze:
+        if self.adapter is not None or request.auto_prompt or request.analyze or request.lock.reads_motion:
             track = self.read_features(request.video, start, end, progress, cancel)
             from .analysis import analyze_track
 
@@ -148,23 +167,46 @@ class Scorer:
         if self.adapter is not None:
             gen = fit_to_adapter(gen, self.adapter.config.window_s)
             condition, visual = self._adapter_condition(track, start, end - start, gen)
-        # 5. Sample codec tokens window by window.
-        frames = frames_for_samples(num_samples, self.music.hop_length)
-        codes = generate_codes(self.music, frames, gen, condition=condition, progress=progress, cancel=cancel)
-        # 6. Decode to audio and cut to exactly the clip's length.
+        # 5. A prompt per segment for a clip longer than one window (words from the video only).
+        segments = self._schedule(track, hits, gen, num_samples) if request.auto_prompt else []
+        spans = [PromptSpan(round(seg.start * self.music.frame_rate), join_prompt(request.generation.prompt,
+                                                                                   seg.prompt)) for seg in segments]
+        if spans:
+            prompt = " | ".join(dict.fromkeys(span.prompt for span in spans))
+        # 6. Sample codec tokens window by window (with a lock, some music past the end to stretch from).
+        lock = plan_lock(request.lock, hits, track)
+        music_samples = exact_num_samples(lock.music_seconds(end - start), self.music.sample_rate)
+        frames = frames_for_samples(music_samples, self.music.hop_length)
+        codes = generate_codes(self.music, frames, gen, condition=condition, schedule=spans, progress=progress,
+                               cancel=cancel)
+        # 7. Decode to audio.
         window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
         overlap = max(1, round(gen.crossfade_s * self.music.frame_rate))
         audio = decode_codes(self.music, codes, chunk_frames=window, overlap_frames=overlap,
                              progress=progress, cancel=cancel)
-        audio = fit_length(audio, num_samples)
+        # 8. The beat lock, then exactly the clip's length.
+        locked = lock_takes(audio, self.music.sample_rate, num_samples, lock, progress=progress, cancel=cancel)
         return ScoreResult(
-            takes=[audio[i] for i in range(audio.shape[0])],
+            takes=[locked.audio[i] for i in range(locked.audio.shape[0])],
             seeds=[gen.seed + i for i in range(gen.variants)],
             sample_rate=self.music.sample_rate, num_samples=num_samples, start=start, end=end,
             prompt_used=prompt, model_id=self.music.model_id, untrained=self.music.untrained,
             adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
             precision=self.music.precision, channels=self.music.audio_channels,
+            beat_lock=locked.mode, lock=locked.reports, hits=[h.to_dict() for h in locked.hits],
+            schedule=[seg.to_dict() | {"prompt": span.prompt} for seg, span in zip(segments, spans)],
         )
+
+    def _schedule(self, track: Any, hits: tuple[Hit, ...], gen: GenerationConfig, num_samples: int) -> list[Segment]:
+        """The prompt schedule of a clip longer than one window (else none): segments no longer than
+        the new frames of a continued window, boundaries at cuts and at the performer's changes."""
+        from .analysis import estimate_tempo
+        from .schedule import plan_schedule
+
+        window_s = gen.window_s or self.music.max_window_s
+        if frames_for_samples(num_samples, self.music.hop_length) <= round(window_s * self.music.frame_rate):
+            return []
+        return plan_schedule(track, hits, window_s - gen.context_s, tempo_bpm=estimate_tempo(track).bpm)
 
     def _adapter_condition(self, track: Any, start: float, duration: float, gen: GenerationConfig):
         from .alignment import to_condition

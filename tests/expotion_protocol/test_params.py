@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from expotion_protocol.params import MAX_VARIANTS, JobParams, ParamError, field_types, rules
+from expotion_protocol.params import MAX_HITS, MAX_VARIANTS, HitPoint, JobParams, ParamError, field_types, rules
 
 
 def test_defaults_are_valid_and_round_trip() -> None:
@@ -22,6 +22,13 @@ def test_defaults_are_valid_and_round_trip() -> None:
     ({"start": 2.0, "end": 1.0}, "end"), ({"start": 1.0, "end": 2.0, "duration": 3.0}, "duration"),
     ({"visual_guidance": 3.0}, "visual_guidance"), ({"temperature": math.nan}, "temperature"),
     ({"seed": 1.5}, "seed"), ({"seed": True}, "seed"), ({"prompt": 3}, "prompt"), ({"variants": None}, "variants"),
+    ({"beat_lock": "beats"}, "beat_lock"), ({"beat_lock": 1}, "beat_lock"), ({"hits": "cut"}, "hits"),
+    ({"hits": None}, "hits"), ({"hits": [{"t": 1.0, "kind": "cut"}] * (MAX_HITS + 1)}, "hits"),
+    ({"hits": [3]}, "hits[0]"), ({"hits": [{"t": 1.0}]}, "hits[0]"), ({"hits": [{"t": 1, "kind": "cut", "x": 1}]}, "hits[0]"),
+    ({"hits": [{"t": 1.0, "kind": "cut"}, {"t": -1.0, "kind": "cut"}]}, "hits[1].t"),
+    ({"hits": [{"t": 1.0, "kind": "fade"}]}, "hits[0].kind"), ({"hits": [{"t": 1.0, "kind": "cut", "strength": 1.5}]},
+                                                               "hits[0].strength"),
+    ({"hits": [{"t": math.inf, "kind": "marker"}]}, "hits[0].t"),
 ])
 def test_each_rule_names_its_field(fields: dict, named: str) -> None:
     with pytest.raises(ParamError) as caught:
@@ -45,3 +52,21 @@ def test_unknown_and_non_object_json_is_refused() -> None:
 def test_every_field_has_a_rule_with_documentation() -> None:
     assert list(rules()) == list(field_types())
     assert all(rule.doc for _, _, rule in rules().values())
+
+
+def test_beat_lock_and_hits_round_trip_and_are_left_out_when_unset() -> None:
+    params = JobParams.from_json({"beat_lock": "hits", "hits": [{"t": 1, "kind": "cut"},
+                                                               {"t": 2.5, "kind": "marker", "strength": 0.5}]})
+    assert params.hits == (HitPoint(1, "cut"), HitPoint(2.5, "marker", 0.5))
+    data = params.to_json()
+    assert data["hits"] == [{"t": 1, "kind": "cut", "strength": 1.0}, {"t": 2.5, "kind": "marker", "strength": 0.5}]
+    assert JobParams.from_json(data) == params and not params.reads_motion
+    unset = JobParams().to_json()
+    assert "beat_lock" not in unset and "hits" not in unset  # automatic / none: older services accept the request
+    assert JobParams().reads_motion and JobParams(beat_lock="both").reads_motion
+    assert not JobParams(beat_lock="off").reads_motion
+
+
+def test_list_items_declare_their_rules_the_same_way() -> None:
+    assert list(rules(HitPoint)) == ["t", "kind", "strength"]
+    assert all(rule.doc for _, _, rule in rules(HitPoint).values())

@@ -115,9 +115,27 @@ async def test_result_before_finish_is_409_and_unknown_ids_404(make_app, clip, t
     ({"bogus": 1}, ["bogus"]),
     ({"end": 5.0}, ["past the clip end"]),
     ({"adapter": "nope"}, ["adapter", "nope"]),
+    ({"beat_lock": "beats"}, ["beat_lock", "'off', 'motion', 'hits' or 'both'"]),
+    ({"hits": [{"t": 0.2, "kind": "fade"}]}, ["hits[0].kind"]),
+    ({"hits": [{"t": 0.2, "kind": "cut"}, {"t": -1, "kind": "marker"}]}, ["hits[1].t"]),
+    ({"hits": [{"t": 0.2, "kind": "cut", "strength": 2}]}, ["hits[0].strength"]),
+    ({"hits": [{"kind": "cut"}]}, ["hits[0].t"]),
+    ({"hits": {"t": 0.2, "kind": "cut"}}, ["hits", "list"]),
 ])
 async def test_bad_parameters_are_422_naming_the_field(client, clip, params, words) -> None:
     assert_error(await client.post("/v1/jobs", **job_form(clip, **params)), 422, *words)
+
+
+async def test_the_openapi_schema_shows_beat_lock_and_hits(client) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    props = schemas["JobParams"]["properties"]
+    assert props["beat_lock"]["anyOf"][0]["enum"] == ["off", "motion", "hits", "both"]
+    assert props["beat_lock"]["default"] is None and "person" in props["beat_lock"]["description"]
+    assert props["hits"]["type"] == "array" and props["hits"]["items"] == {"$ref": "#/components/schemas/HitPoint"}
+    hit = schemas["HitPoint"]
+    assert hit["required"] == ["t", "kind"] and hit["additionalProperties"] is False
+    assert hit["properties"]["kind"]["enum"] == ["cut", "marker"]
+    assert hit["properties"]["strength"]["maximum"] == 1.0 and hit["properties"]["t"]["minimum"] == 0.0
 
 
 async def test_bad_uploads_are_clear_4xx_and_the_service_stays_healthy(make_app, clip) -> None:

@@ -84,7 +84,7 @@ def test_evaluate_clips_with_the_beat_locked_systems(tmp_path: Path) -> None:
     (clips / "bob.hits.json").write_text(json.dumps([{"t": 2.4, "kind": "cut"}, {"t": 9.0, "kind": "marker"}]))
     proc = subprocess.run(
         [sys.executable, "-m", "generator_service", "evaluate", "--clips", str(clips), "--model", "tiny",
-         "--out", str(tmp_path / "report"), "--quiet"],
+         "--out", str(tmp_path / "report"), "--quiet", "--window", "3"],
         capture_output=True, text=True, timeout=900, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["systems"] == ["text-only", "beat-locked", "beat-locked+schedule"]
@@ -95,7 +95,7 @@ def test_evaluate_clips_with_the_beat_locked_systems(tmp_path: Path) -> None:
         "beat-locked": "text-only", "beat-locked+schedule": "text-only+schedule"}
     assert all(lock["reason"] for lock in clip["locks"].values())
     assert set(report["locks"]) == {"beat-locked", "beat-locked+schedule"}
-    assert "no continuation" in report["meta"]["schedule"]
+    assert "continuation across windows" in report["meta"]["schedule"]
     assert "Beat lock: before" in (tmp_path / "report" / "report.html").read_text()
 
 

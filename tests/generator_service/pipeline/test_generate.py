@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from generator_service.config import GenerationConfig
 from generator_service.errors import Cancelled, ConfigError
 from generator_service.pipeline.generate import (
-    Window, _ramp_weights, decode_codes, encode_text, generate_codes, plan_windows, sample_window, steps_for,
+    PromptSpan, Window, _ramp_weights, decode_codes, encode_text, encode_texts, generate_codes, plan_windows,
+    sample_window, steps_for, window_prompts,
 )
 from generator_service.progress import CancelToken
 
@@ -71,6 +72,59 @@ def test_windows_cover_every_frame_once(total: int, window: int, ctx_frac: float
         assert w.context + w.new <= window and w.new >= 1
         assert w.start == made - w.context and w.start >= 0
         made += w.new
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(1, 5000), window=st.integers(2, 400), ctx_frac=st.floats(0, 0.9),
+       bounds=st.lists(st.integers(-5, 5005), max_size=12))
+def test_windows_end_at_the_schedule_boundaries_and_never_cross_one(total: int, window: int, ctx_frac: float,
+                                                                   bounds: list[int]) -> None:
+    context = min(int(window * ctx_frac), window - 1)
+    windows = plan_windows(total, window, context, bounds)
+    assert sum(w.new for w in windows) == total
+    made = 0
+    for w in windows:
+        assert w.context + w.new <= window and w.new >= 1 and 0 <= w.context <= made
+        assert w.start == made - w.context
+        assert not any(made < b < made + w.new for b in bounds)  # the new frames lie in one span
+        made += w.new
+    inside = sorted({b for b in bounds if 0 < b < total})
+    starts = {w.start + w.context for w in windows}
+    assert set(inside) <= starts  # every boundary starts a window
+
+
+def test_each_window_is_prompted_with_its_span() -> None:
+    windows = plan_windows(100, 40, 10, [25, 70])
+    assert [(w.start + w.context, w.new) for w in windows] == [(0, 25), (25, 30), (55, 15), (70, 30)]
+    spans = [PromptSpan(0, "calm"), PromptSpan(25, "wild"), PromptSpan(70, "calm, slow")]
+    assert window_prompts(windows, spans, "unused") == ["calm", "wild", "wild", "calm, slow"]
+    assert window_prompts(windows, [], "one") == ["one"] * 4
+
+
+def test_a_window_with_its_own_prompt_changes_only_that_window(tiny) -> None:
+    """Two windows: the second one prompted otherwise differs from one prompt throughout, the first
+    does not; the first prompted otherwise differs from the start (text reaches every window)."""
+    cfg = GenerationConfig(prompt="rock", seed=3, window_s=0.6, context_s=0.2, top_k=1)
+    plain = generate_codes(tiny, 55, cfg)
+    second = generate_codes(tiny, 55, cfg, schedule=[PromptSpan(0, "rock"), PromptSpan(30, "calm flute")])
+    first = generate_codes(tiny, 55, cfg, schedule=[PromptSpan(0, "calm flute"), PromptSpan(30, "rock")])
+    assert torch.equal(second[..., :30], plain[..., :30]) and not torch.equal(second[..., 30:], plain[..., 30:])
+    assert not torch.equal(first[..., :30], plain[..., :30])
+
+
+def test_a_session_switches_text_in_place(tiny) -> None:
+    """`set_text` of the same length writes the new keys/values into the same tensors (a captured
+    CUDA graph keeps its addresses) and equals a session made with that text."""
+    with torch.inference_mode():
+        texts = encode_texts(tiny, ["rock", "a much longer prompt about a calm flute"], 1, ("cond", "no_text"))
+        session = tiny.packed().session(2, 20, *texts["rock"])
+        before = [t.data_ptr() for t in session.text_keys + session.text_values]
+        session.set_text(*texts["a much longer prompt about a calm flute"])
+        fresh = tiny.packed().session(2, 20, *texts["a much longer prompt about a calm flute"])
+    assert [t.data_ptr() for t in session.text_keys + session.text_values] == before
+    for ours, ref in zip(session.text_keys + session.text_values + [session.text_bias],
+                         fresh.text_keys + fresh.text_values + [fresh.text_bias]):
+        assert torch.equal(ours, ref)
 
 
 def test_window_plan_rejects_context_not_shorter_than_window() -> None:

@@ -1,7 +1,9 @@
 """Job parameters — the `params` JSON of `POST /v1/jobs` and `POST /v1/analyze` — and their one set of rules.
 
 `JobParams` is the only declaration: each field carries its `Rule` (bounds, length, documentation)
-in its metadata, and everything that takes job parameters is built from it — the service's request
+in its metadata, and its type says the rest (`Literal[...]` for a choice, `tuple[HitPoint, ...]` for
+a list of objects whose own fields carry rules the same way); everything that takes job parameters
+is built from it — the service's request
 schema and hence /openapi.json (generator_service/api/schemas.py), the command line's flags
 (generator_service/cli.py), the extension's requests. `JobParams.validate()` applies the rules and
 raises `ParamError` naming the field; the service and the extension call the same method.
@@ -11,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ProtocolError
 
@@ -24,6 +27,14 @@ MAX_VARIANTS = 8
 SEED_LIMIT = 2**31
 #: Guidance values at or below this mean "no guidance" (text and visual alike).
 GUIDANCE_OFF = 1.0
+#: What the beat lock moves the music onto: nothing, the performer's motion beats, the hit points
+#: (cuts, markers), or both. Null (the default) is automatic: "both" when the clip shows a person, else "hits".
+BeatLock = Literal["off", "motion", "hits", "both"]
+BEAT_LOCK_MODES: tuple[str, ...] = typing.get_args(BeatLock)
+#: The kinds of hit point: a cut (the visible shot changes) or a timeline marker.
+HitKind = Literal["cut", "marker"]
+#: Most hit points one job may carry.
+MAX_HITS = 2000
 
 
 class ParamError(ProtocolError, ValueError):
@@ -34,7 +45,7 @@ class ParamError(ProtocolError, ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    """What a value of one field may be. Bounds apply to numbers, `max_length` to text."""
+    """What a value of one field may be. Bounds apply to numbers, `max_length` to text and lists."""
 
     doc: str
     ge: float | None = None
@@ -45,7 +56,33 @@ class Rule:
 
 
 def _param(default: Any, doc: str, **bounds: Any) -> Any:
+    """A field with its rule; `default=dataclasses.MISSING` makes it required."""
     return field(default=default, metadata={"rule": Rule(doc, **bounds)})
+
+
+@dataclass(frozen=True)
+class HitPoint:
+    """A moment the music should accent (the `hits` parameter): `t` seconds on the source's clock
+    (like `start`), what it is, and how strongly the music should mark it."""
+
+    t: float = _param(dataclasses.MISSING, "time of the hit, seconds in the source file", ge=0.0)
+    kind: HitKind = _param(dataclasses.MISSING, "cut (the visible shot changes) or marker (a timeline marker)")
+    strength: float = _param(1.0, "how strongly the music should accent it", ge=0.0, le=1.0)
+
+    @classmethod
+    def of(cls, where: str, value: Any) -> Any:
+        """A JSON object -> a HitPoint (its fields checked by `validate`); other values are returned
+        as they are for the field's type check. `ParamError` naming `where` for unknown or missing keys."""
+        if not isinstance(value, dict):
+            return value
+        names = field_types(cls)  # type: ignore[arg-type]  # a class is hashable; mypy reads its instances' __hash__
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ParamError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(names)})")
+        missing = [n for n, (_, default, _) in rules(cls).items() if default is dataclasses.MISSING and n not in value]
+        if missing:
+            raise ParamError(f"{where}: missing field {missing[0]!r}")
+        return cls(**value)
 
 
 @dataclass
@@ -68,12 +105,19 @@ class JobParams:
     adapter: str | None = _param(None, "name of an adapter the service offers (GET /v1/models)", max_length=200)
     path: str | None = _param(None, "a file under the service's media root instead of an upload (path mode)",
                               max_length=4096)
+    beat_lock: BeatLock | None = _param(None, "time-warp the music onto the performer's motion beats, the hits, "
+                                              "both, or off (null: both when the clip shows a person, else hits)")
+    hits: tuple[HitPoint, ...] = _param((), "moments the music should accent: [{t, kind: cut|marker, strength}], "
+                                            "t in seconds on the source's clock; cuts also start a new prompt "
+                                            "segment in long clips", max_length=MAX_HITS)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hits, (list, tuple)):  # JSON objects -> HitPoint; anything else fails `validate`
+            self.hits = tuple(HitPoint.of(f"hits[{i}]", h) for i, h in enumerate(self.hits))
 
     def validate(self) -> JobParams:
         """Check every field's rule, then the rules between fields -> self; `ParamError` naming the field."""
-        hints = field_types()
-        for f in dataclasses.fields(self):
-            _check(f.name, getattr(self, f.name), hints[f.name], f.metadata["rule"])
+        _check_fields(self)
         if self.end is not None and self.end <= self.start:
             raise ParamError(f"end: {self.end} s is not after start {self.start} s")
         if self.duration is not None and self.end is not None \
@@ -91,6 +135,11 @@ class JobParams:
         return None if self.duration is None else self.start + self.duration
 
     @property
+    def reads_motion(self) -> bool:
+        """Whether the beat lock looks at the performer (modes motion and both, and automatic)."""
+        return self.beat_lock in (None, "motion", "both")
+
+    @property
     def guidance_scale(self) -> float:
         """The text guidance as the generator uses it (1.0 = none)."""
         return max(GUIDANCE_OFF, self.guidance)
@@ -101,11 +150,17 @@ class JobParams:
         return max(GUIDANCE_OFF, self.visual_guidance)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of a request (validated first). Optional guidance that is off is left out,
-        so services from before such a field still accept the request."""
+        """The JSON object of a request (validated first). Optional fields at their "nothing" value
+        (guidance off, automatic beat lock, no hits) are left out, so services from before such a
+        field still accept the request."""
         data = dataclasses.asdict(self.validate())
         if self.visual_guidance <= GUIDANCE_OFF:
             del data["visual_guidance"]
+        for name in ("beat_lock", "hits"):
+            if not data[name]:
+                del data[name]
+        if "hits" in data:
+            data["hits"] = list(data["hits"])
         return data
 
     @classmethod
@@ -120,28 +175,65 @@ class JobParams:
 
 
 @cache
-def field_types() -> dict[str, Any]:
-    """Field name -> its resolved type (`str`, `float | None`, ...), in declaration order."""
-    hints = typing.get_type_hints(JobParams)
-    return {f.name: hints[f.name] for f in dataclasses.fields(JobParams)}
+def field_types(cls: type = JobParams) -> dict[str, Any]:
+    """Field name -> its resolved type (`str`, `float | None`, ...) of `cls` (the job parameters or
+    `HitPoint`), in declaration order."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def rules() -> dict[str, tuple[Any, Any, Rule]]:
-    """Field name -> (type, default, rule): what schemas and command lines are built from."""
-    return {f.name: (field_types()[f.name], f.default, f.metadata["rule"]) for f in dataclasses.fields(JobParams)}
+def rules(cls: type = JobParams) -> dict[str, tuple[Any, Any, Rule]]:
+    """Field name -> (type, default, rule) of `cls`: what schemas and command lines are built from
+    (default `dataclasses.MISSING`: required)."""
+    return {f.name: (field_types(cls)[f.name], f.default, f.metadata["rule"]) for f in dataclasses.fields(cls)}
 
 
-def base_type(annotation: Any) -> type:
-    """`float | None` -> float."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    kind: type = args[0] if args else annotation
-    return kind
+def base_type(annotation: Any) -> Any:
+    """`float | None` -> float; other types as they are (`Literal[...]`, `tuple[HitPoint, ...]`)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def choices(annotation: Any) -> tuple[Any, ...] | None:
+    """The values a `Literal[...]` (or `Literal[...] | None`) type allows; None for other types."""
+    kind = base_type(annotation)
+    return typing.get_args(kind) if typing.get_origin(kind) is Literal else None
+
+
+def item_type(annotation: Any) -> type | None:
+    """The item class of a `tuple[Item, ...]` type (a dataclass whose fields carry rules); None otherwise."""
+    kind = base_type(annotation)
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
+
+
+def _check_fields(obj: Any, prefix: str = "") -> None:
+    """Every field's rule of the dataclass `obj`; names in messages are `prefix` + field."""
+    for name, (annotation, _, rule) in rules(type(obj)).items():
+        _check(prefix + name, getattr(obj, name), annotation, rule)
 
 
 def _check(name: str, value: Any, annotation: Any, rule: Rule) -> None:
     if value is None:
         if type(None) not in typing.get_args(annotation):
             raise ParamError(f"{name}: must not be null")
+        return
+    allowed = choices(annotation)
+    if allowed is not None:
+        if not isinstance(value, str) or value not in allowed:
+            raise ParamError(f"{name}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return
+    item = item_type(annotation)
+    if item is not None:
+        if not isinstance(value, tuple):
+            raise ParamError(f"{name}: {value!r} is not a list")
+        if rule.max_length is not None and len(value) > rule.max_length:
+            raise ParamError(f"{name}: more than {rule.max_length} entries")
+        for i, entry in enumerate(value):
+            if not isinstance(entry, item):
+                raise ParamError(f"{name}[{i}]: {entry!r} is not an object")
+            _check_fields(entry, f"{name}[{i}].")
         return
     kind = base_type(annotation)
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
