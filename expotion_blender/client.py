@@ -8,7 +8,6 @@ Loopback URLs bypass any HTTP proxy configured in the environment.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -22,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from expotion_protocol.errors import ExpotionError, ProtocolError
+from expotion_protocol.hosts import is_loopback_url as is_loopback
 from expotion_protocol.params import JobParams
-from expotion_protocol.shapes import API_PREFIX, ErrorBody, Health, JobResult, JobStatus, Models, SAMPLE_RATE
+from expotion_protocol.shapes import API_PREFIX, SAMPLE_RATE, ErrorBody, Health, JobResult, JobStatus, Models
 from expotion_protocol.wire import job_form, parse_sse, read_wav_info
 
 log = logging.getLogger(__name__)
@@ -57,17 +57,6 @@ class JobFailed(ServiceError):
 
 class JobTimeout(ServiceError, TimeoutError):
     hint = "Raise the job timeout in the add-on preferences, or use a shorter strip."
-
-
-def is_loopback(url: str) -> bool:
-    """True when the URL's host is this machine (127.0.0.0/8, ::1, localhost)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

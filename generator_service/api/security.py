@@ -24,8 +24,9 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from expotion_protocol.hosts import is_loopback_host
+
 from .errors import ApiError, error_response
-from .settings import is_loopback_host
 
 logger = logging.getLogger(__name__)
 

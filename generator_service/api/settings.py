@@ -7,25 +7,15 @@ a non-loopback bind needs a token, the media root must be an existing folder.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from expotion_protocol.hosts import is_loopback_host
+
 from ..config import DEFAULT_MODEL, Precision, default_cache_dir
 from ..errors import ConfigError
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ServiceSettings(BaseSettings):
