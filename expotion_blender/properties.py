@@ -16,7 +16,7 @@ BEAT_LOCK_ITEMS = [("AUTO", "Auto", "Motion beats and hits when the clip shows a
         "Leave the music as generated",
         "Move the music's beats onto the performer's motion beats",
         "Move the music's strongest onsets onto the cuts and markers",
-        "Both: beats onto the motion, onsets onto the cuts and markers"))]
+        "Both: beats onto the motion, onsets onto the cuts and markers"), strict=True)]
 
 
 def _adapter_items(self: bpy.types.PropertyGroup, context: bpy.types.Context) -> list[tuple[str, str, str]]:

@@ -11,15 +11,15 @@ may then go by path; `snapshot.plan_range` makes the request). Main thread only 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import bpy
 
+from expotion_protocol.params import HitPoint
+
 from . import vse
 from .timing import frames_to_seconds
-from expotion_protocol.params import HitPoint
 
 #: What each kind of hit asks of the music (the lock weighs strong hits above weak ones).
 CUT_STRENGTH = 1.0
@@ -93,10 +93,12 @@ def markers(scene: bpy.types.Scene, span: Span) -> list[int]:
     return sorted(m.frame for m in scene.timeline_markers if span.start <= m.frame < span.end)
 
 
-def hit_points(scene: bpy.types.Scene, span: Span, start_s: float, cut_frames: list[int],
-               marker_frames: list[int]) -> tuple[HitPoint, ...]:
+def hit_points(
+    scene: bpy.types.Scene, span: Span, start_s: float, cut_frames: list[int], marker_frames: list[int]
+) -> tuple[HitPoint, ...]:
     """Cuts and markers as hit points: seconds from the range's first frame, plus `start_s` (the
     request's `start`: where the range begins in the file the service reads)."""
+
     def at(frame: int) -> float:
         return round(start_s + frames_to_seconds(frame - span.start, scene.render.fps, vse.scene_fps_base(scene)), 6)
 
@@ -131,5 +133,3 @@ def marker_hits_for(scene: bpy.types.Scene, start: int, end: int, start_s: float
         return ()
     span = Span(start, end)
     return hit_points(scene, span, start_s, [], markers(scene, span))
-
-

@@ -14,8 +14,11 @@ class EXPOTION_OT_score_timeline(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait", default=False, options={"SKIP_SAVE"},
-        description="Block until the music is placed (always on in background mode)")
+        name="Wait",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Block until the music is placed (always on in background mode)",
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
