@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Target:
-    """Where the result goes: the video strip (found again by key, then name) and, for a
-    regeneration, the sound strip it replaces. Frames are the strip's visible range at snapshot."""
+    """Where the result goes: the video strip (found again by key, then name) or the range of the
+    edit, and, for a regeneration, the sound strip it replaces. Frames are the strip's visible range
+    (or the range) at snapshot."""
 
     scene: str
     strip_name: str
@@ -38,6 +39,9 @@ class Target:
     frames: int
     channel: int
     replace_key: str = ""
+    #: Set for a range of the edit scored as one piece: its timeline frames [start, end) (the
+    #: strip fields then name the range, and `channel` is the top movie channel in it).
+    timeline: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""One strip on its way from a click on Score to a job: the interactive, non-blocking path.
+"""One strip (or a range of the edit) on its way from a click on Score to a job: the interactive,
+non-blocking path.
 
 Owns: `Preparation`, which the runtime steps from timer ticks: it waits until the service has been
 checked (a Score never renders a proxy for a service that is down or not ready), then snapshots the
-strip (`snapshot.plan`) and, when the video must be uploaded, renders the proxy one frame per step
+strip (`snapshot.plan`) or the range (`snapshot.plan_range`) and, when the video must be uploaded,
+renders the proxy one frame per step
 (`proxy.ProxyRender`), so Blender keeps drawing, shows the progress and can cancel. `step()` returns
 the `JobRequest` once it is ready to send. Main thread only.
 """
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 import bpy
 
-from . import proxy, snapshot, vse
+from . import proxy, snapshot, timeline, vse
 from .jobs import JobRequest
 from .preferences import Settings
 from expotion_protocol.params import JobParams
@@ -30,6 +32,7 @@ class Preparation:
     settings: Settings
     replace_key: str = ""
     analyze: bool = False  # for "Suggest from video": the request goes to POST /v1/analyze
+    span: timeline.Span | None = None  # a range of the edit scored as one piece (no strip)
     cleared: bool = False  # the service answered and is ready
     plan: snapshot.Plan | None = field(default=None, repr=False)
     render: proxy.ProxyRender | None = field(default=None, repr=False)
@@ -52,14 +55,20 @@ class Preparation:
         """One piece of main-thread work -> the request once it is ready (raises `ExpotionError`)."""
         if self.plan is None:
             scene = bpy.data.scenes.get(self.scene)
-            strip = vse.find_strip(scene, self.strip_key, self.strip_name) if scene is not None else None
-            if strip is None:
-                raise snapshot.StripError(f"the movie strip '{self.strip_name}' was deleted before it was sent")
-            self.plan = snapshot.plan(scene, strip, self.base, self.settings, self.replace_key,
-                                      for_analysis=self.analyze)
+            if scene is None:
+                raise snapshot.StripError(f"the scene '{self.scene}' was deleted before '{self.label}' was sent")
+            strip = None
+            if self.span is not None:
+                self.plan = snapshot.plan_range(scene, self.span, self.base, self.settings, self.replace_key)
+            else:
+                strip = vse.find_strip(scene, self.strip_key, self.strip_name)
+                if strip is None:
+                    raise snapshot.StripError(f"the movie strip '{self.strip_name}' was deleted before it was sent")
+                self.plan = snapshot.plan(scene, strip, self.base, self.settings, self.replace_key,
+                                          for_analysis=self.analyze)
             if not self.plan.needs_proxy:
                 return snapshot.request(self.plan, self.settings)
-            self.render = proxy.ProxyRender(scene, strip, self.settings.proxy_height)
+            self.render = proxy.ProxyRender(scene, strip, self.settings.proxy_height, self.plan.picture)
             return None
         if self.render is not None and self.render.step():
             return snapshot.request(self.plan, self.settings, upload_frames=self.render.finish())

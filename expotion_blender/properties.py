@@ -8,7 +8,15 @@ import random
 import bpy
 
 from . import runtime
-from expotion_protocol.params import JobParams, MAX_VARIANTS
+from expotion_protocol.params import BEAT_LOCK_MODES, JobParams, MAX_VARIANTS
+
+#: The panel's beat-lock choices: "AUTO" (the service decides: both with a person, else hits) and the protocol's modes.
+BEAT_LOCK_ITEMS = [("AUTO", "Auto", "Motion beats and hits when the clip shows a person, else hits only")] + [
+    (mode.upper(), mode.capitalize(), text) for mode, text in zip(BEAT_LOCK_MODES, (
+        "Leave the music as generated",
+        "Move the music's beats onto the performer's motion beats",
+        "Move the music's strongest onsets onto the cuts and markers",
+        "Both: beats onto the motion, onsets onto the cuts and markers"), strict=True)]
 
 
 def _adapter_items(self: bpy.types.PropertyGroup, context: bpy.types.Context) -> list[tuple[str, str, str]]:
@@ -38,6 +46,13 @@ class ExpotionSceneSettings(bpy.types.PropertyGroup):
     adapter: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Adapter", items=_adapter_items,
         description="Expotion adapter to condition on the video (none = the base model, zero-shot)")
+    beat_lock: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Beat Lock", items=BEAT_LOCK_ITEMS, default="AUTO",
+        description="Time-warp the generated music (at most +-8 %, exact length kept) so it follows the picture")
+    marker_hits: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Markers as Hits", default=True,
+        description="Send the timeline markers over the scored range as hit points the music accents "
+                    "(cuts are always sent when scoring the timeline)")
 
 
 def params_from(settings: ExpotionSceneSettings) -> JobParams:
@@ -46,7 +61,13 @@ def params_from(settings: ExpotionSceneSettings) -> JobParams:
     adapter = settings.adapter if settings.adapter not in ("", "NONE") else None
     return JobParams(prompt=settings.prompt.strip(), auto_prompt=not settings.prompt.strip(), seed=seed,
                      variants=settings.takes, guidance=settings.guidance, adapter=adapter,
-                     visual_guidance=settings.visual_guidance if adapter else 1.0)
+                     visual_guidance=settings.visual_guidance if adapter else 1.0,
+                     beat_lock=lock_mode(settings.beat_lock))
+
+
+def lock_mode(choice: str) -> str | None:
+    """The panel's beat-lock choice -> the job parameter ("AUTO" -> None: the service decides)."""
+    return None if choice in ("", "AUTO") else choice.lower()
 
 
 def register() -> None:

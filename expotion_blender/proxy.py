@@ -1,8 +1,12 @@
-"""Render a small proxy clip of exactly what a movie strip shows, for upload to the service.
+"""Render a small proxy clip of exactly what a movie strip — or a range of the edit — shows, for
+upload to the service.
 
-Owns: a temporary scene with a copy of the strip, rendered over the strip's visible range at the
-scene's frame rate (so its duration is the strip's timeline length, whatever the movie's own rate),
-then removed. Two ways, both on the main thread (Blender renders only there):
+Owns: a temporary scene with copies of the movie strips (`Picture`: one strip over its visible
+range, or every movie strip of a timeline range on its own channel, so the top one shows, cuts
+included), rendered over that range at the scene's frame rate (so its duration is the range's
+timeline length, whatever the movies' own rates), then removed. Only movie strips are copied:
+effects, images and text over them are not part of the proxy. Two ways, both on the main thread
+(Blender renders only there):
 - `render_proxy`: the whole range in one blocking call to an H.264 MP4 (headless runs);
 - `ProxyRender`: one JPEG frame per `step()` (~8 ms at 640x360 on this machine's CPU, with the
   "Standard" view transform), so an interactive Score renders from timer ticks with
@@ -19,6 +23,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -44,18 +50,59 @@ def proxy_size(strip: Any, max_height: int) -> tuple[int, int]:
     return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
 
 
-def _copy_scene(scene: bpy.types.Scene, strip: Any, max_height: int) -> bpy.types.Scene:
-    """A temporary scene showing a copy of `strip` over its visible range, at `scene`'s frame rate."""
-    start, end = vse.visible_range(strip)
+@dataclass(frozen=True)
+class Picture:
+    """What a proxy shows: copies of `strips` (movie strips, each on its own channel with its own
+    timing) over timeline frames [start, end), rendered at `resolution` x `percentage` %. A
+    `composite` keeps the scene's resolution and each strip's placement in the frame (transform,
+    crop, blending) and scales the whole frame down by the percentage; a single strip's proxy is
+    its source picture, scaled down."""
+
+    strips: tuple[Any, ...]
+    start: int
+    end: int
+    resolution: tuple[int, int]
+    percentage: int = 100
+    composite: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The rendered frame size (Blender's: resolution x percentage // 100)."""
+        return (self.resolution[0] * self.percentage // 100, self.resolution[1] * self.percentage // 100)
+
+    @classmethod
+    def of_strip(cls, strip: Any, max_height: int) -> Picture:
+        """One strip over its visible range, at its source's aspect."""
+        return cls((strip,), *vse.visible_range(strip), proxy_size(strip, max_height))
+
+    @classmethod
+    def of_range(cls, scene: bpy.types.Scene, strips: Sequence[Any], start: int, end: int, max_height: int) -> Picture:
+        """The movie `strips` as the edit composes them over [start, end): the scene's frame, scaled
+        to at most `max_height` rows (both sides even, as H.264 needs)."""
+        width, height = scene.render.resolution_x, scene.render.resolution_y
+        pct = max(1, min(100, 100 * max_height // height))
+        while pct > 1 and (width * pct // 100 % 2 or height * pct // 100 % 2):
+            pct -= 1
+        return cls(tuple(strips), start, end, (width, height), pct, composite=True)
+
+
+def _copy_scene(scene: bpy.types.Scene, picture: Picture) -> bpy.types.Scene:
+    """A temporary scene showing copies of the picture's strips over its range, at `scene`'s frame rate."""
     tmp = bpy.data.scenes.new(f"expotion-proxy-{uuid.uuid4().hex[:8]}")
     try:
         tmp.render.fps, tmp.render.fps_base = scene.render.fps, scene.render.fps_base
-        copy = vse.new_movie(tmp, "proxy", strip.filepath, 1, int(vse.content_start(strip)))
-        vse.copy_movie_look(strip, copy)
-        tmp.frame_start, tmp.frame_end = start, end - 1
+        for i, strip in enumerate(picture.strips):
+            # made on a channel of its own, trimmed, then moved to the original's: untrimmed copies
+            # of strips back to back on one channel would overlap (and Blender would move one)
+            copy = vse.new_movie(tmp, f"proxy-{i}", strip.filepath, vse.MAX_CHANNEL - i, int(vse.content_start(strip)))
+            vse.copy_movie_look(strip, copy)
+            if picture.composite:
+                vse.copy_placement(strip, copy)
+            copy.channel = strip.channel
+        tmp.frame_start, tmp.frame_end = picture.start, picture.end - 1
         render = tmp.render
-        render.resolution_x, render.resolution_y = proxy_size(strip, max_height)
-        render.resolution_percentage = 100
+        render.resolution_x, render.resolution_y = picture.resolution
+        render.resolution_percentage = picture.percentage
         render.use_file_extension = True
         # The source's pixels as they are: "Standard" is sRGB in, sRGB out. The default view
         # transform (AgX in 5.x) changes colour and contrast, and costs ~4x the render time.
@@ -77,10 +124,11 @@ def _render(tmp: bpy.types.Scene) -> None:
         bpy.ops.render.render(animation=True, scene=tmp.name)
 
 
-def render_proxy(scene: bpy.types.Scene, strip: Any, max_height: int) -> str:
-    """Render the strip's visible range to a temporary MP4 and return its path (blocking)."""
-    start, end = vse.visible_range(strip)
-    tmp = _copy_scene(scene, strip, max_height)
+def render_proxy(scene: bpy.types.Scene, strip: Any, max_height: int, picture: Picture | None = None) -> str:
+    """Render the strip's visible range (or `picture`) to a temporary MP4 and return its path (blocking)."""
+    picture = picture or Picture.of_strip(strip, max_height)
+    start, end = picture.start, picture.end
+    tmp = _copy_scene(scene, picture)
     try:
         vse.set_video_output(tmp.render)
         tmp.render.filepath = os.path.join(tempfile.gettempdir(), f"expotion-proxy-{uuid.uuid4().hex[:8]}-")
@@ -90,22 +138,23 @@ def render_proxy(scene: bpy.types.Scene, strip: Any, max_height: int) -> str:
         bpy.data.scenes.remove(tmp)
     if not os.path.isfile(path):
         raise ProxyError(f"Blender did not write the proxy {path}")
-    log.info("proxy of %s: %s (%d frames)", strip.name, path, end - start)
+    log.info("proxy of %s: %s (%d frames)", getattr(strip, "name", f"frames {start}-{end}"), path, end - start)
     return path
 
 
 class ProxyRender:
-    """The strip's visible range rendered one JPEG frame per `step()`; `finish()` -> the frames."""
+    """The strip's visible range (or `picture`) rendered one JPEG frame per `step()`; `finish()` -> the frames."""
 
-    def __init__(self, scene: bpy.types.Scene, strip: Any, max_height: int) -> None:
-        self.start, self.end = vse.visible_range(strip)
+    def __init__(self, scene: bpy.types.Scene, strip: Any, max_height: int, picture: Picture | None = None) -> None:
+        picture = picture or Picture.of_strip(strip, max_height)
+        self.start, self.end = picture.start, picture.end
         self.rate = avi.exact_rate(scene.render.fps, scene.render.fps_base)
         self.folder = tempfile.mkdtemp(prefix="expotion-proxy-")
-        tmp = _copy_scene(scene, strip, max_height)
+        tmp = _copy_scene(scene, picture)
         tmp.render.image_settings.file_format = "JPEG"
         tmp.render.image_settings.quality = JPEG_QUALITY
         tmp.render.filepath = os.path.join(self.folder, "f-")
-        self.size = (tmp.render.resolution_x, tmp.render.resolution_y)
+        self.size = picture.size
         self.scene_name = tmp.name
         self.paths: list[str] = []
 

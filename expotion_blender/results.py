@@ -1,8 +1,10 @@
 """Apply a finished job to the timeline: its music strip, new or in place of the video strip's music.
 
-Owns: where the music goes (the video strip's first visible frame when it is placed; the channel of
-the music it replaces when that is free, else the first free channel above the video), the metadata
-of each take, and the rule that a video strip has one music strip: scoring it again or regenerating
+Owns: where the music goes (the video strip's first visible frame when it is placed, or a timeline
+range's first frame; the channel of the music it replaces when that is free, else the first free
+channel above the video, or above the range's top movie channel), the metadata of each take (with
+the beat lock's report and the hit points, each with its timeline frame), and the rule that a video
+strip (or a timeline range) has one music strip: scoring it again or regenerating
 its music swaps the new take in and keeps the older ones in the strip's takes list (`takes`), so
 music never stacks up unmuted. Every take of a job goes into the list; the first one plays.
 
@@ -36,6 +38,26 @@ class PlacementError(ExpotionError, RuntimeError):
     """The timeline does not (or no longer) allow placing a job's music."""
 
 
+def id_safe(value: Any) -> Any:
+    """JSON data as Blender id properties take it: None dropped from objects and NaN in number
+    lists, a list of strings joined into one string."""
+    if isinstance(value, dict):
+        return {str(k): id_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, str) for v in value):
+            return "; ".join(value)
+        return [float("nan") if v is None else id_safe(v) for v in value if not isinstance(v, str)]
+    return value
+
+
+def hit_frames(request: JobRequest) -> list[dict[str, Any]]:
+    """The hit points sent, each with its timeline frame and its time from the range's first frame."""
+    params, target = request.params, request.target
+    per_second = target.frames / params.duration if params.duration else 0.0
+    return [{"frame": target.frame_start + round((h.t - params.start) * per_second), "kind": h.kind,
+             "t": round(h.t - params.start, 6), "strength": h.strength} for h in params.hits]
+
+
 def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict[str, Any]:
     """The id properties describing one take (on the music strip that plays it and in its takes list;
     what `expotion.regenerate` reads back)."""
@@ -43,7 +65,8 @@ def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict
     if result is None:
         raise ValueError(f"job {state.job_id} has no result to describe")
     params = request.params
-    return {
+    timeline = {"timeline": list(request.target.timeline)} if request.target.timeline else {}
+    return timeline | {
         "key": "", "take_id": uuid.uuid4().hex[:12], "job_id": state.job_id, "take": take, "takes": result.takes,
         "file": takes.stored_path(path), "frames": request.target.frames, "created": time.time(),
         "prompt": params.prompt, "prompt_used": result.prompt_used, "auto_prompt": params.auto_prompt,
@@ -53,6 +76,8 @@ def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict
         "visual": result.visual, "details": dict(result.details),
         "source_key": request.target.strip_key, "source_name": request.target.strip_name,
         "source_start_s": params.start, "duration_s": params.duration or 0.0,
+        "lock_mode": params.beat_lock or "auto", "hits": hit_frames(request),
+        "lock": id_safe(result.lock[take]) if take < len(result.lock) else {},
     }
 
 
@@ -111,20 +136,30 @@ class Placement:
         paths = self.state.take_paths
         return f"The music is kept in {os.path.dirname(paths[0])}." if paths else ""
 
-    def _place(self, scene: bpy.types.Scene) -> None:
+    def _source(self, scene: bpy.types.Scene) -> tuple[int, int, Any | None, int, str]:
+        """(first frame, frame after the source now, the music it has, the channel to place above,
+        what to call it): the video strip, or the timeline range."""
         target = self.request.target
+        if target.timeline is not None:
+            start, end = target.timeline
+            return start, end, takes.timeline_music(scene, start, end), target.channel, f"frames {start}-{end - 1}"
         video = vse.find_strip(scene, target.strip_key, target.strip_name)
         if video is None:
             raise PlacementError(f"video strip '{target.strip_name}' was deleted while its music was generated")
         start, end = vse.visible_range(video)
+        return start, end, takes.music_strip(scene, video), video.channel, f"'{video.name}'"
+
+    def _place(self, scene: bpy.types.Scene) -> None:
+        target = self.request.target
+        start, end, music, above, what = self._source(scene)
         old = takes.find_by_key(scene, target.replace_key) if target.replace_key else None
-        old = old or takes.music_strip(scene, video)
+        old = old or music
         ignore = (old,) if old is not None else ()
         channel = old.channel if old is not None else None
         if channel is None or not vse.channel_is_free(scene, channel, start, start + target.frames, ignore):
-            channel = vse.free_channels(scene, start, start + target.frames, video.channel, 1, ignore)
+            channel = vse.free_channels(scene, start, start + target.frames, above, 1, ignore)
         if channel is None:
-            raise PlacementError(f"no free channel above '{video.name}'")
+            raise PlacementError(f"no free channel above {what}")
         paths = [audio_folder.settle(p) for p in self.state.take_paths]
         new_takes = [metadata(self.request, self.state, i, p) for i, p in enumerate(paths)]
         history = takes.takes_of(old) if old is not None else []
@@ -136,7 +171,7 @@ class Placement:
         self.music_key, self.take_id = music_key, new_takes[0]["take_id"]
         notes = [NO_PERSON_NOTE] if self.state.result and self.state.result.visual == "null" else []
         if end - start != target.frames:
-            notes.append(f"'{video.name}' is now {end - start} frames long; the music keeps the {target.frames} "
+            notes.append(f"{what} is now {end - start} frames long; the music keeps the {target.frames} "
                          "frames it was made for.")
         self.note = " ".join(notes)
 

@@ -1,5 +1,5 @@
-"""Scoring a set of movie strips, interactively or headless; what both Score operators and
-`expotion.score_all` run.
+"""Scoring a set of movie strips (or a range of the edit as one piece), interactively or headless;
+what the Score operators, `expotion.score_timeline` and `expotion.score_all` run.
 
 Owns: the per-strip rule (a strip that cannot be scored fails alone, naming its file; the others go
 on), the interactive hand-over (jobs listed at once, prepared and sent from timer ticks by the
@@ -21,7 +21,7 @@ from typing import Any
 
 import bpy
 
-from . import preparing, runtime, snapshot, vse
+from . import preparing, runtime, snapshot, timeline, vse
 from .interrupt import SignalStop
 from .jobs import JobRequest, JobState
 from .preferences import Settings
@@ -33,12 +33,33 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Item:
-    """One strip to score: its scene, the strip, the parameters, and the music strip it replaces."""
+    """One strip to score — or, with `span`, a range of the edit as one piece (`strip` None) — its
+    scene, the parameters, and the music strip it replaces."""
 
     scene: bpy.types.Scene
     strip: Any
     base: JobParams
     replace_key: str = ""
+    span: timeline.Span | None = None
+
+    @property
+    def label(self) -> str:
+        return self.span.label if self.span is not None else self.strip.name
+
+    def request(self, settings: Settings) -> JobRequest:
+        """The request, its proxy rendered now if one is needed (blocking: headless runs)."""
+        if self.span is not None:
+            return snapshot.request_in_range(self.scene, self.span, self.base, settings, self.replace_key)
+        return snapshot.request_in(self.scene, self.strip, self.base, settings, self.replace_key)
+
+    def preparation(self, key: str, settings: Settings) -> preparing.Preparation:
+        """The interactive path's preparation (raises `ExpotionError` for a strip that cannot be scored)."""
+        if self.span is not None:
+            return preparing.Preparation(key, self.label, self.scene.name, self.span.key(self.scene), self.label,
+                                         self.base, settings, self.replace_key, span=self.span)
+        snapshot.check_strip(self.strip)
+        return preparing.Preparation(key, self.strip.name, self.scene.name, strip_key(self.strip), self.strip.name,
+                                     self.base, settings, self.replace_key)
 
 
 @dataclass(frozen=True)
@@ -78,14 +99,10 @@ def queue_interactive(items: Sequence[Item], settings: Settings) -> tuple[int, l
     for item in items:
         key = uuid.uuid4().hex
         try:
-            snapshot.check_strip(item.strip)
+            preps.append(item.preparation(key, settings))
         except ExpotionError as exc:
-            runtime.fail_now(key, item.strip.name, exc)
+            runtime.fail_now(key, item.label, exc)
             errors.append(exc.user_text())
-            continue
-        preps.append(preparing.Preparation(key, item.strip.name, item.scene.name,
-                                           strip_key(item.strip), item.strip.name,
-                                           item.base, settings, item.replace_key))
     if preps:
         runtime.prepare(preps, settings.client)
     return len(preps), errors
@@ -100,13 +117,13 @@ def run_headless(items: Sequence[Item], settings: Settings, stop: Callable[[], b
     scenes: dict[str, str] = {}
     for item in items:
         if stop():
-            outcomes.append(Outcome(item.scene.name, item.strip.name, "cancelled", "interrupted"))
+            outcomes.append(Outcome(item.scene.name, item.label, "cancelled", "interrupted"))
             continue
         try:
-            request = snapshot.request_in(item.scene, item.strip, item.base, settings, item.replace_key)
+            request = item.request(settings)
         except ExpotionError as exc:
-            log.warning("%s / %s: %s", item.scene.name, item.strip.name, exc.user_text())
-            outcomes.append(Outcome(item.scene.name, item.strip.name, "failed", exc.message, exc.hint))
+            log.warning("%s / %s: %s", item.scene.name, item.label, exc.user_text())
+            outcomes.append(Outcome(item.scene.name, item.label, "failed", exc.message, exc.hint))
             continue
         requests.append(request)
         scenes[request.key] = item.scene.name

@@ -1,9 +1,11 @@
-"""Turn a movie strip + scene settings + preferences into a plain `JobRequest`.
+"""Turn a movie strip — or a range of the edit (`timeline`) — + scene settings + preferences into a
+plain `JobRequest`.
 
 Owns: which strips can be scored (and why not: the movie file itself is checked, by name), the
-choice between sending a local path and uploading a rendered proxy, which music strip the result
-replaces (a strip scored before gets its music replaced, not a second strip), and where results
-are saved. `plan()` is the cheap part (no rendering); `request_for()` adds a blocking proxy render
+choice between sending a local path and uploading a rendered proxy, the hit points sent (a range's
+cuts; the timeline markers when the panel's "Markers as Hits" is on), which music strip the result
+replaces (a strip or range scored before gets its music replaced, not a second strip), and where
+results are saved. `plan()` is the cheap part (no rendering); `request_for()` adds a blocking proxy render
 (headless), the interactive path renders in steps (`proxy.ProxyRender`, driven by the runtime).
 Main thread only; after this, nothing downstream reads bpy data until the result is applied.
 """
@@ -18,12 +20,12 @@ from typing import Any
 
 import bpy
 
-from . import audio_folder, avi, preferences, proxy, runtime, takes, vse
+from . import audio_folder, avi, preferences, proxy, runtime, takes, timeline, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
-from .timing import StripTiming
+from .timing import StripTiming, frames_to_seconds
 
 log = logging.getLogger(__name__)
 MISSING_HINT = "Fix the file path (File > External Data > Find Missing Files) or restore the file."
@@ -85,13 +87,15 @@ def check_strip(strip: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """A strip's request before its video is attached: a path (`needs_proxy` False) or a proxy to render."""
+    """A request before its video is attached: a path (`needs_proxy` False) or a proxy to render
+    (`picture`; None: the strip's own visible range)."""
 
     label: str
     params: JobParams
     target: Target
     out_dir: str
     needs_proxy: bool
+    picture: proxy.Picture | None = None
 
 
 def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
@@ -113,10 +117,47 @@ def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferen
         params = dataclasses.replace(params, path=vse.movie_path(strip), start=max(0.0, timing.source_start_s))
     else:
         params = dataclasses.replace(params, path=None, start=0.0)
+    if scene.expotion.marker_hits and not for_analysis:
+        span = timeline.Span(timing.visible_start, timing.visible_end)
+        params = dataclasses.replace(params, hits=timeline.hit_points(scene, span, params.start, [],
+                                                                      timeline.markers(scene, span)))
     params.validate()
     target = Target(scene=scene.name, strip_name=strip.name, strip_key=key, frame_start=timing.visible_start,
                     frames=timing.frames, channel=strip.channel, replace_key=replace_key)
     return Plan(strip.name, params, target, audio_dir(settings), needs_proxy=not by_path)
+
+
+def plan_range(scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings,
+               replace_key: str = "") -> Plan:
+    """Snapshot a range of the edit scored as one piece (cheap: no rendering): its cuts (and markers)
+    as hits, by path when one plain strip shows all of it, else a proxy of the movie strips as the
+    edit composes them. A range scored before gets its music replaced."""
+    strips = timeline.movies(scene, span)
+    if not strips:
+        raise StripError(f"no movie strip shows in frames {span.start}-{span.end - 1}",
+                         "Put a movie strip in the range, or set the preview range over one.")
+    for strip in strips:
+        check_strip(strip)
+    if not replace_key:
+        music = takes.timeline_music(scene, span.start, span.end)
+        replace_key = str(music[vse.META_PROP].get("key", "")) if music is not None else ""
+    single = timeline.one_plain_strip(strips, span)
+    timing = None if single is None else dataclasses.replace(vse.movie_timing(scene, single),
+                                                             visible_start=span.start, visible_end=span.end)
+    by_path = timing is not None and use_path(settings, single, timing)
+    start_s = max(0.0, timing.source_start_s) if by_path and timing is not None else 0.0
+    marks = timeline.markers(scene, span) if scene.expotion.marker_hits else []
+    params = dataclasses.replace(
+        base, start=start_s, end=None, duration=frames_to_seconds(span.frames, scene.render.fps,
+                                                                  vse.scene_fps_base(scene)),
+        path=vse.movie_path(single) if by_path else None,
+        hits=timeline.hit_points(scene, span, start_s, timeline.cuts(strips, span), marks)).validate()
+    target = Target(scene=scene.name, strip_name=span.label, strip_key=span.key(scene), frame_start=span.start,
+                    frames=span.frames, channel=max(s.channel for s in strips), replace_key=replace_key,
+                    timeline=(span.start, span.end))
+    picture = None if by_path else proxy.Picture.of_range(scene, strips, span.start, span.end,
+                                                          settings.proxy_height)
+    return Plan(span.label, params, target, audio_dir(settings), needs_proxy=not by_path, picture=picture)
 
 
 def request(plan_: Plan, settings: preferences.Settings, upload_path: str | None = None,
@@ -131,6 +172,14 @@ def request_in(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: pr
     """Snapshot one movie strip of `scene`, rendering its proxy now if one is needed (blocking)."""
     plan_ = plan(scene, strip, base, settings, replace_key)
     upload = proxy.render_proxy(scene, strip, settings.proxy_height) if plan_.needs_proxy else None
+    return request(plan_, settings, upload_path=upload)
+
+
+def request_in_range(scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings,
+                     replace_key: str = "") -> JobRequest:
+    """Snapshot a range of `scene`, rendering its proxy now if one is needed (blocking: headless runs)."""
+    plan_ = plan_range(scene, span, base, settings, replace_key)
+    upload = proxy.render_proxy(scene, None, settings.proxy_height, plan_.picture) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
 

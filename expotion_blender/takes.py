@@ -1,6 +1,6 @@
 """The music of a video strip: one sound strip ("the music strip") and every take ever made for it.
 
-Owns: finding a video strip's music strip, the takes list kept on it, putting a take on the timeline
+Owns: finding a video strip's (or a timeline range's) music strip, the takes list kept on it, putting a take on the timeline
 in place of another (swap), and auditioning a take solo.
 
 A music strip carries two id properties: `expotion` (the metadata of the take it plays, plus its own
@@ -81,6 +81,13 @@ def music_strips(scene: bpy.types.Scene, video: Any) -> list[Any]:
 def music_strip(scene: bpy.types.Scene, video: Any) -> Any | None:
     strips = music_strips(scene, video)
     return strips[0] if strips else None
+
+
+def timeline_music(scene: bpy.types.Scene, start: int, end: int) -> Any | None:
+    """The music strip made for the timeline range [start, end) (`expotion.score_timeline`), if any."""
+    found = [s for s in vse.all_strips(scene) if is_music(s)
+             and list(s[vse.META_PROP].get("timeline") or ()) == [start, end]]
+    return min(found, key=lambda s: (s.mute, s.channel)) if found else None
 
 
 def find_by_key(scene: bpy.types.Scene, key: str) -> Any | None:

@@ -259,3 +259,14 @@ def copy_movie_look(src: Any, dst: Any) -> None:
     for attr in (*_HANDLE_OFFSETS, "use_reverse_frames", "strobe", "stream_index", "use_flip_x", "use_flip_y"):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))
+
+
+def copy_placement(src: Any, dst: Any) -> None:
+    """Copy where and how a strip's picture sits in the frame (transform, crop, blending), for a copy
+    rendered at the same scene resolution."""
+    for attr in ("scale_x", "scale_y", "offset_x", "offset_y", "rotation", "origin", "filter"):
+        if hasattr(src.transform, attr):
+            setattr(dst.transform, attr, getattr(src.transform, attr))
+    for attr in ("min_x", "max_x", "min_y", "max_y"):
+        setattr(dst.crop, attr, getattr(src.crop, attr))
+    dst.blend_type, dst.blend_alpha = src.blend_type, src.blend_alpha

@@ -8,6 +8,7 @@ from .open_service_log import EXPOTION_OT_open_service_log
 from .regenerate import EXPOTION_OT_regenerate
 from .score_all import EXPOTION_OT_score_all
 from .score_strips import EXPOTION_OT_score_strips
+from .score_timeline import EXPOTION_OT_score_timeline
 from .start_service import EXPOTION_OT_start_service
 from .stop_service import EXPOTION_OT_stop_service
 from .suggest_prompt import EXPOTION_OT_suggest_prompt
@@ -22,6 +23,7 @@ classes = (
     EXPOTION_OT_open_service_log,
     EXPOTION_OT_suggest_prompt,
     EXPOTION_OT_score_strips,
+    EXPOTION_OT_score_timeline,
     EXPOTION_OT_score_all,
     EXPOTION_OT_regenerate,
     EXPOTION_OT_cancel_job,

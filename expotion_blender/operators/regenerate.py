@@ -1,13 +1,14 @@
 """`expotion.regenerate`: generate a music strip's music again — as it was (its stored prompt,
-guidance, adapter; same or new seed) or with the panel's current settings — and swap the new take
-in (the older takes stay in the Takes panel)."""
+guidance, adapter, beat lock; same or new seed) or with the panel's current settings — and swap the
+new take in (the older takes stay in the Takes panel). Music of a timeline range is made again for
+that range (its cuts and markers as they are now)."""
 
 import random
 from typing import Any
 
 import bpy
 
-from .. import preferences, properties, runtime, scoring, takes, vse
+from .. import preferences, properties, runtime, scoring, takes, timeline, vse
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
 from ..snapshot import StripError
@@ -23,7 +24,14 @@ def params_from_metadata(meta: Any, new_seed: bool) -> JobParams:
     return JobParams(prompt=str(meta.get("prompt", "")), auto_prompt=bool(meta.get("auto_prompt", False)),
                      seed=seed, variants=1, guidance=float(meta.get("guidance", 3.0)),
                      visual_guidance=float(meta.get("visual_guidance", 1.0)),
-                     adapter=str(meta.get("adapter", "")) or None)
+                     adapter=str(meta.get("adapter", "")) or None,
+                     beat_lock=properties.lock_mode(str(meta.get("lock_mode", "auto")).upper()))
+
+
+def stored_span(sound: Any) -> timeline.Span | None:
+    """The timeline range a music strip was made for (None: it was made for a video strip)."""
+    frames = sound[vse.META_PROP].get("timeline")
+    return timeline.Span(int(frames[0]), int(frames[1]), "stored") if frames else None
 
 
 def video_of(scene: bpy.types.Scene, sound: Any) -> Any:
@@ -62,21 +70,32 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         if context.scene is None or not scored_strips(context.scene):
             cls.poll_message_set("Select a sound strip made by Expotion")
             return False
-        videos = [vse.find_strip(context.scene, s[vse.META_PROP].get("source_key", ""),
-                                 s[vse.META_PROP].get("source_name", "")) for s in scored_strips(context.scene)]
-        return dispatch.refuse(cls, dispatch.score_refusal(context, [v for v in videos if v is not None]))
+        scene = context.scene
+        videos = [vse.find_strip(scene, s[vse.META_PROP].get("source_key", ""), s[vse.META_PROP].get("source_name", ""))
+                  for s in scored_strips(scene)]
+        reason = dispatch.score_refusal(context, [v for v in videos if v is not None])
+        spans = [span for span in map(stored_span, scored_strips(scene)) if span is not None]
+        if not reason and any(span.key(scene) in runtime.busy_strip_keys() for span in spans):
+            reason = "Expotion is already scoring this range: wait for it or cancel it"
+        return dispatch.refuse(cls, reason)
 
     def params(self, scene: bpy.types.Scene, meta: Any) -> JobParams:
         if self.use_panel:
             return properties.params_from(scene.expotion)
         return params_from_metadata(meta, self.new_seed)
 
+    def item(self, scene: bpy.types.Scene, sound: Any) -> scoring.Item:
+        meta, span = sound[vse.META_PROP], stored_span(sound)
+        key = str(meta.get("key", ""))
+        if span is not None:
+            return scoring.Item(scene, None, self.params(scene, meta), replace_key=key, span=span)
+        return scoring.Item(scene, video_of(scene, sound), self.params(scene, meta), replace_key=key)
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)
         scene = context.scene
         try:
-            items = [scoring.Item(scene, video_of(scene, s), self.params(scene, s[vse.META_PROP]),
-                                  replace_key=str(s[vse.META_PROP].get("key", ""))) for s in scored_strips(scene)]
+            items = [self.item(scene, s) for s in scored_strips(scene)]
         except ExpotionError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}

@@ -1,6 +1,6 @@
 """Sidebar panel Sequencer > Expotion: service status (checked automatically while shown) with
-Start/Stop for a local service and its log, prompt, seed, takes, guidance, adapter, Score / Score All /
-Regenerate, the audio folder."""
+Start/Stop for a local service and its log, prompt, seed, takes, guidance, adapter, beat lock and
+markers as hits, Score / Score Timeline / Score All / Regenerate, the audio folder."""
 
 from __future__ import annotations
 
@@ -92,10 +92,13 @@ class SEQUENCER_PT_expotion(bpy.types.Panel):
         row = layout.row()
         row.enabled = settings.adapter not in ("", "NONE")  # the base model does not see the video
         row.prop(settings, "visual_guidance")
+        layout.prop(settings, "beat_lock")
+        layout.prop(settings, "marker_hits")
         draw_model(layout, context)
         row = layout.row(align=True)
         row.operator("expotion.score_strips", icon="PLAY_SOUND")
         row.operator("expotion.score_all", text="Score All", icon="SEQUENCE")
+        layout.operator("expotion.score_timeline", icon="SEQ_SEQUENCER")
         draw_regenerate(layout)
         layout.operator("expotion.open_audio_folder", icon="FILE_FOLDER")
 

@@ -53,6 +53,9 @@ def draw_take(layout: bpy.types.UILayout, context: bpy.types.Context, number: in
     prompt = take.get("prompt_used") or take.get("prompt") or "(no prompt)"
     wrapped(box, context, f"Prompt: {prompt}")
     wrapped(box, context, facts(take))
+    lock, hits = take.get("lock") or {}, take.get("hits") or []
+    if lock.get("reason"):
+        wrapped(box, context, f"Beat lock: {lock['reason']}" + (f" ({len(hits)} hit points)" if hits else ""))
 
 
 class SEQUENCER_PT_expotion_takes(bpy.types.Panel):

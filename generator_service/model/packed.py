@@ -134,7 +134,8 @@ class DecodeSession:
             if not same:
                 self.text_keys, self.text_values, self.text_bias = keys, values, bias
                 return
-            for old, new in zip(self.text_keys + self.text_values + [self.text_bias], keys + values + [bias]):
+            for old, new in zip(self.text_keys + self.text_values + [self.text_bias], keys + values + [bias],
+                                strict=True):
                 old.copy_(new)
 
     def step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *,

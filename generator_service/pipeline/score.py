@@ -194,7 +194,7 @@ class Scorer:
             adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
             precision=self.music.precision, channels=self.music.audio_channels,
             beat_lock=locked.mode, lock=locked.reports, hits=[h.to_dict() for h in locked.hits],
-            schedule=[seg.to_dict() | {"prompt": span.prompt} for seg, span in zip(segments, spans)],
+            schedule=[seg.to_dict() | {"prompt": span.prompt} for seg, span in zip(segments, spans, strict=True)],
         )
 
     def _schedule(self, track: Any, hits: tuple[Hit, ...], gen: GenerationConfig, num_samples: int) -> list[Segment]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from expotion_protocol.params import BEAT_LOCK_MODES, JobParams
+from expotion_protocol.params import BEAT_LOCK_MODES, BeatLock, JobParams
 
 from ..errors import ConfigError
 from ..progress import CancelToken, ProgressCallback, no_progress
@@ -39,7 +39,7 @@ class LockRequest:
     """What a job asks of the lock: `mode` (None: automatic), `hits` on the source's clock (like
     the range's `start`), and the bound of the local stretch."""
 
-    mode: str | None = None
+    mode: BeatLock | None = None
     hits: tuple[Hit, ...] = ()
     max_stretch: float = DEFAULT_MAX_STRETCH
 

@@ -237,6 +237,47 @@ def score() -> None:
           "after_undo1": after_undo1, "after_undo2": after_undo2})
 
 
+def timeline() -> None:
+    """Two movie strips back to back on one channel (a cut at frame 41), a marker at frame 60 and one
+    past the range: `score_timeline` headless scores the selected span 1-80 as one piece; regenerate
+    makes it again in place; the interactive path scores the preview range 21-60, rendering its proxy
+    one frame per tick; per-strip scoring sends the panel's lock and the markers over the strip."""
+    ext = install()
+    clips = ARGS["clips"]
+    scene = new_scene(25, 1.0)
+    scene.render.resolution_x, scene.render.resolution_y = 320, 180  # the 160x90 clips at 2x, scaled up
+    a = add_movie(scene, "A", clips["c25"], 1, 1, trim_frames=(0, 35))  # frames 1-40
+    b = add_movie(scene, "B", clips["c25"], 1, 41, trim_frames=(0, 35))  # frames 41-80, same channel
+    for strip in (a, b):
+        strip.transform.scale_x = strip.transform.scale_y = 2.0  # fill the frame (as "Scale to Fit" would)
+    scene.timeline_markers.new("hit", frame=60)
+    scene.timeline_markers.new("later", frame=100)
+    select(scene, a, b)
+    scene.expotion.prompt, scene.expotion.seed_mode, scene.expotion.seed = "drums", "FIXED", 5
+    video = {s.name: [*span(s), s.channel] for s in (a, b)}
+    assert bpy.ops.expotion.score_timeline("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    placed = music(scene)
+    select(scene, next(s for s in sounds(scene) if s.get("expotion") is not None))
+    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
+    regenerated = music(scene)
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 21, 60
+    reports = Reports()
+    item = ext.scoring.Item(scene, None, ext.properties.params_from(scene.expotion),
+                            span=ext.timeline.scoring_range(scene))
+    ext.scoring.run_operator(reports, [item], ext.preferences.get(bpy.context), wait=False)
+    ticks = pump(ext, scene)
+    preview = [m for m in music(scene) if m["meta"].get("timeline") == [21, 61]]
+    scene.use_preview_range = False
+    scene.expotion.beat_lock = "MOTION"
+    select(scene, b)
+    assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    per_strip = [m for m in music(scene) if m["meta"]["source_name"] == "B"]
+    done({"video": video, "placed": placed, "regenerated": regenerated, "preview": preview,
+          "proxy_ticks": sum(1 for _, work, _ in ticks if work == "proxy"), "reports": reports.lines,
+          "per_strip": per_strip, "states": states(ext)})
+
+
 def takes_browser() -> None:
     """Scoring a strip again replaces its music (one strip; older takes kept), then the takes
     browser's operators: use a take, audition one solo and stop, remove one, regenerate with the

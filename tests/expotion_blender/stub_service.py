@@ -81,7 +81,30 @@ class StubJob:
                 "seeds": [self.params["seed"] + i for i in range(takes)], "prompt_used": self.params["prompt"] or "auto",
                 "model": "stub/tiny", "adapter": self.params.get("adapter"), "untrained": True,
                 "visual": "null" if "NOPERSON" in self.params.get("prompt", "") else "present",
-                "cached": False, "version": VERSION, "precision": "fp32", "beat_lock": "motion"}
+                "cached": False, "version": VERSION, "precision": "fp32", "beat_lock": self.lock_mode,
+                "hits": self.hits, "lock": [self.lock_report() for _ in range(takes)]}
+
+    @property
+    def lock_mode(self) -> str:
+        """The mode the real service would use: the one asked, else both (hits without a person)."""
+        return self.params.get("beat_lock") or ("hits" if "NOPERSON" in self.params.get("prompt", "") else "both")
+
+    @property
+    def hits(self) -> list[dict[str, Any]]:
+        """The hits inside the range, on its clock (as the real service reports them)."""
+        start = self.params.get("start") or 0.0
+        return [dict(h, t=round(h["t"] - start, 6), strength=h.get("strength", 1.0))
+                for h in self.params.get("hits") or [] if start <= h["t"] < start + self.duration]
+
+    def lock_report(self) -> dict[str, Any]:
+        """A report of the real one's shape (with the nulls and string lists JSON allows)."""
+        n = len(self.hits)
+        side = {"beat_f": 0.5, "beat_chance_f": 0.3, "hits_landed": n, "hits": n, "hit_tolerance_s": 0.03,
+                "hit_offsets_s": [None] * n}
+        return {"mode": self.lock_mode, "locked": self.lock_mode != "off", "reason": "stub lock",
+                "max_stretch": 0.08, "stretch_range": [0.97, 1.03], "motion_tempo_bpm": None,
+                "music_tempo_bpm": 120.0, "beat_anchors": 2, "hit_anchors": n, "notes": ["stub", "note"],
+                "motion_beats": 4, "alignment": {"beat_tolerance_s": 0.1, "before": side, "after": side}}
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "phase": "generate" if self.status == "running" else "",

@@ -41,7 +41,8 @@ def test_score_regenerate_undo(run_blender, stub, clips):
         for take in p["takes"]:
             assert take["prompt"] == "warm piano" and take["job_id"].startswith("j-")
             assert take["model"] == "stub/tiny" and take["service_version"] == "0.1.0-stub" and take["adapter"] == ""
-            assert take["details"] == {"precision": "fp32", "beat_lock": "motion"}
+            assert take["details"] == {"precision": "fp32", "beat_lock": "both"}  # the panel's Auto, a person
+            assert take["lock_mode"] == "auto" and take["lock"]["mode"] == "both" and take["hits"] == []
             assert take["frames"] == v1 - v0
     # A is a plain offset into a 29.97 file: sent as a path + range; B (25 fps) as a proxy upload.
     jobs = jobs_posted(stub)
@@ -62,6 +63,43 @@ def test_score_regenerate_undo(run_blender, stub, clips):
     # Undo: first the regeneration, then the scoring.
     assert {p["meta"]["job_id"] for p in out["after_undo1"]} == {p["meta"]["job_id"] for p in out["placed"]}
     assert out["after_undo2"] == []
+
+
+def test_score_timeline_is_one_piece_across_the_cut_with_the_cut_and_the_marker(run_blender, stub, clips):
+    out = run_blender("timeline", stub.url, clips=clips)
+    assert out["video"] == {"A": [1, 41, 1], "B": [41, 81, 1]}
+    (piece,) = out["placed"]  # one sound strip over the whole range, not one per strip
+    assert (piece["start"], piece["end"], piece["channel"]) == (1, 81, 2) and piece["samples"] == samples(80, 25, 1.0)
+    meta = piece["meta"]
+    assert meta["timeline"] == [1, 81] and meta["source_name"] == "Timeline 1-80" and meta["lock_mode"] == "auto"
+    assert [(h["frame"], h["kind"], h["t"]) for h in meta["hits"]] == [(41, "cut", 1.6), (60, "marker", 2.36)]
+    lock = meta["lock"]  # the service's report of this take, as Blender can store it
+    assert lock["mode"] == "both" and lock["locked"] and lock["stretch_range"] == [0.97, 1.03]
+    assert lock["notes"] == "stub; note" and "motion_tempo_bpm" not in lock  # null: left out
+    assert len(lock["alignment"]["after"]["hit_offsets_s"]) == 2  # nulls as NaN
+    (job, again, preview_job, strip_job) = jobs_posted(stub)
+    assert job["params"]["hits"] == [{"t": 1.6, "kind": "cut", "strength": 1.0},
+                                     {"t": 2.36, "kind": "marker", "strength": 1.0}]
+    assert "beat_lock" not in job["params"] and job["params"]["path"] is None  # automatic; two strips: a proxy
+    assert job["params"]["duration"] == pytest.approx(3.2)
+    # the proxy is the composite: A's source frames 0-39, then B's 0-39 (brightness drops at their 37th)
+    assert count_frames(job["upload"]) == 80 and brightness_drops(job["upload"]) == [37, 77]
+    # regenerate: the same range again, in place, with the hits as they are now
+    (new,) = out["regenerated"]
+    assert (new["start"], new["end"], new["channel"], new["name"]) == (1, 81, 2, piece["name"])
+    assert new["meta"]["key"] == meta["key"] and len(new["takes"]) == 2 and new["meta"]["job_id"] != meta["job_id"]
+    assert again["params"]["hits"] == job["params"]["hits"]
+    # interactive: the preview range 21-60, its proxy rendered one frame per timer tick
+    (preview,) = out["preview"]
+    assert (preview["start"], preview["end"], preview["channel"]) == (21, 61, 3) and out["proxy_ticks"] == 40
+    assert [(h["frame"], h["kind"]) for h in preview["meta"]["hits"]] == [(41, "cut"), (60, "marker")]
+    assert preview_job["params"]["hits"][0]["t"] == pytest.approx(0.8) and count_frames(preview_job["upload"]) == 40
+    # per strip: the panel's lock and the marker over the strip (path mode: on the file's clock)
+    (strip_music,) = out["per_strip"]
+    assert strip_job["params"]["beat_lock"] == "motion" and strip_job["params"]["path"]
+    assert strip_job["params"]["hits"] == [{"t": 0.76, "kind": "marker", "strength": 1.0}]
+    assert strip_music["meta"]["lock_mode"] == "motion" and strip_music["meta"]["lock"]["mode"] == "motion"
+    assert strip_music["meta"]["hits"] == [{"frame": 60, "kind": "marker", "t": 0.76, "strength": 1.0}]
 
 
 def test_rescoring_replaces_music_and_the_takes_browser_works(run_blender, stub, clips):

@@ -47,6 +47,7 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     assert "expotion.clear_jobs" in operators(mixed)
     assert "expotion.clear_jobs" not in operators(drawn["unknown/none/RANDOM"])
     assert "expotion.open_audio_folder" in operators(mixed) and "Score All" in operators(mixed)
+    assert "expotion.score_timeline" in operators(mixed)
     assert ["Regenerate", "With Panel Settings"] == [t for t in operators(mixed) if "Regenerate" in t or "Panel" in t]
     assert ["prop", "", "", ""] in drawn["unknown/none/FIXED"]  # the fixed seed field appears only in FIXED mode
     assert sum(c[0] == "prop" for c in drawn["unknown/none/FIXED"]) == \
@@ -54,7 +55,8 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     # the Takes panel, for an active music strip (FIXED rows): both takes, newest first, their facts
     takes = texts(drawn["unknown/none/FIXED"])
     assert "A music: 2 take(s)" in takes and "Take 2: seed" in takes and "Take 1: seed" in takes
-    assert "(plays)" in takes and "precision fp32" in takes and "beat lock motion" in takes
+    assert "(plays)" in takes and "precision fp32" in takes and "beat lock both" in takes
+    assert "Beat lock: stub lock" in takes  # the take's lock report
     assert "model stub/tiny" in takes and "UNTRAINED" in takes
     assert "A music" not in texts(drawn["unknown/none/RANDOM"])  # a movie strip is active: no Takes panel
     assert operators(out["auditioning"]).count("Keep") == 1 and "Stop" in operators(out["auditioning"])

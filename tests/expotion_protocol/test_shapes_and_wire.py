@@ -11,7 +11,7 @@ import pytest
 
 from expotion_protocol.errors import ProtocolError
 from expotion_protocol.params import JobParams
-from expotion_protocol.shapes import ErrorBody, Health, JobStatus, expected_samples
+from expotion_protocol.shapes import ErrorBody, Health, JobResult, JobStatus, expected_samples
 from expotion_protocol.wire import job_form, parse_sse, read_wav_info
 
 
@@ -45,6 +45,17 @@ def test_status_parsing_and_errors():
         JobStatus.from_json({"id": "j", "status": "done"})
     with pytest.raises(ProtocolError, match="missing field 'version'"):
         Health.from_json({"status": "ok"})
+
+
+def test_a_result_carries_the_lock_report_and_hits_and_older_results_have_none():
+    base = {"takes": 1, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1]}
+    report = {"mode": "both", "locked": True, "reason": "locked", "stretch_range": [0.97, 1.02]}
+    result = JobResult.from_json(base | {"beat_lock": "both", "lock": [report, "junk"],
+                                         "hits": [{"t": 1.2, "kind": "cut", "strength": 1.0}]})
+    assert result.lock == (report,) and result.hits == ({"t": 1.2, "kind": "cut", "strength": 1.0},)
+    assert result.details == {"beat_lock": "both"}  # scalars stay details; the lists are fields
+    older = JobResult.from_json(base)
+    assert older.lock == () and older.hits == ()
 
 
 def test_error_body_json_and_html():

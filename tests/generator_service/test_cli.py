@@ -55,6 +55,32 @@ def test_bad_video_gives_error_and_hint_and_no_output(tmp_path: Path, make, need
     assert not out.exists()
 
 
+def test_score_with_beat_lock_and_hits_records_the_lock(tmp_path: Path, clip: Path) -> None:
+    hits = tmp_path / "hits.json"
+    hits.write_text(json.dumps([{"t": 0.5, "kind": "cut"}, {"t": 0.9, "kind": "marker", "strength": 0.4}]))
+    out = tmp_path / "music.wav"
+    proc = _run("score", str(clip), "-o", str(out), "--model", "tiny", "--beat-lock", "hits", "--hits", str(hits),
+                "--start", "0.2", "--end", "1.2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).frames == 32000
+    meta = json.loads((tmp_path / "music.json").read_text())
+    assert meta["beat_lock"] == "hits" and meta["lock"][0]["mode"] == "hits" and meta["lock"][0]["reason"]
+    assert [(h["kind"], round(h["t"], 3)) for h in meta["hits"]] == [("cut", 0.3), ("marker", 0.7)]
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--beat-lock", "beats"], "invalid choice: 'beats'"),
+    (["--hits", "HITS"], "hits: cannot read"),
+    (["--hits", "BAD"], "hits[0].kind: 'fade' is not one of cut, marker"),
+])
+def test_bad_lock_flags_name_the_parameter(tmp_path: Path, clip: Path, flags: list[str], needle: str) -> None:
+    (tmp_path / "BAD").write_text(json.dumps([{"t": 0.5, "kind": "fade"}]))
+    flags = [str(tmp_path / f) if f in ("HITS", "BAD") else f for f in flags]
+    proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "tiny", *flags, cwd=tmp_path)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.wav").exists()
+
+
 def test_range_outside_clip_is_refused(tmp_path: Path, clip: Path) -> None:
     proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "tiny", "--start", "5", cwd=tmp_path)
     assert proc.returncode == 2 and "clip.mp4" in proc.stderr

@@ -80,6 +80,25 @@ async def test_job_end_to_end_exact_length_metadata_and_cache(client, clip) -> N
     assert (await client.get(f"/v1/jobs/{again.json()['id']}/result")).content == first
 
 
+async def test_a_job_records_its_beat_lock_and_hits_and_is_cached_by_them(client, clip) -> None:
+    hits = [{"t": 0.3, "kind": "cut"}, {"t": 0.9, "kind": "marker", "strength": 0.5}]  # on the clip's clock
+    r = await client.post("/v1/jobs", **job_form(clip, seed=2, start=0.2, beat_lock="hits", hits=hits))
+    result = (await wait_done(client, r.json()["id"]))["result"]
+    assert result["beat_lock"] == "hits" and result["num_samples"] == round(0.8 * 32000)
+    assert result["hits"] == [{"t": pytest.approx(0.1), "kind": "cut", "strength": 1.0},
+                              {"t": pytest.approx(0.7), "kind": "marker", "strength": 0.5}]  # the range's clock
+    (report,) = result["lock"]
+    assert report["mode"] == "hits" and report["reason"] and set(report["alignment"]) >= {"before", "after"}
+    assert report["alignment"]["before"]["hits"] == 2 and len(report["stretch_range"]) == 2
+    # other lock parameters are another result (not answered from the cache)
+    off = await client.post("/v1/jobs", **job_form(clip, seed=2, start=0.2, beat_lock="off", hits=hits))
+    assert off.json()["status"] == "queued"
+    result = (await wait_done(client, off.json()["id"]))["result"]
+    assert result["cached"] is False and result["lock"] == [{"mode": "off", "locked": False, "reason": "beat lock off"}]
+    same = await client.post("/v1/jobs", **job_form(clip, seed=2, start=0.2, beat_lock="off", hits=hits))
+    assert same.json()["status"] == "succeeded"
+
+
 async def test_events_stream_progress_then_done(client, clip) -> None:
     job_id = (await client.post("/v1/jobs", **job_form(clip, seed=9))).json()["id"]
     body = (await client.get(f"/v1/jobs/{job_id}/events")).text  # ASGITransport returns the whole stream

@@ -123,7 +123,7 @@ def test_a_session_switches_text_in_place(tiny) -> None:
         fresh = tiny.packed().session(2, 20, *texts["a much longer prompt about a calm flute"])
     assert [t.data_ptr() for t in session.text_keys + session.text_values] == before
     for ours, ref in zip(session.text_keys + session.text_values + [session.text_bias],
-                         fresh.text_keys + fresh.text_values + [fresh.text_bias]):
+                         fresh.text_keys + fresh.text_values + [fresh.text_bias], strict=True):
         assert torch.equal(ours, ref)
 
 

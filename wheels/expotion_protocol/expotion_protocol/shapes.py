@@ -133,13 +133,22 @@ class JobResult:
     visual: str = "present"
     cached: bool = False
     version: str = ""
-    #: Further scalar facts the service reports (e.g. `precision`, beat-lock fields, `note`).
+    #: Further scalar facts the service reports (e.g. `precision`, the beat lock's mode `beat_lock`, `note`).
     details: dict[str, str | int | float | bool] = field(default_factory=dict)
+    #: The beat lock's report of each take (mode, locked, reason, stretch range, alignment before/after).
+    lock: tuple[dict[str, Any], ...] = ()
+    #: The hit points the service used ({t, kind, strength}, t in seconds from the range's start).
+    hits: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> JobResult:
         seeds = _require(data, "seeds", list, "result")
         known = {f.name for f in dataclasses.fields(cls)} | {"model", "start", "end", "job_id"}
+
+        def objects(key: str) -> tuple[dict[str, Any], ...]:
+            value = data.get(key)
+            return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
+
         details = {str(k): v for k, v in data.items()
                    if k not in known and isinstance(v, (str, int, float, bool)) and v != ""}
         return cls(
@@ -156,6 +165,8 @@ class JobResult:
             cached=bool(data.get("cached", False)),
             version=str(data.get("version") or ""),
             details=details,
+            lock=objects("lock"),
+            hits=objects("hits"),
         )
 
 
