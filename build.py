@@ -51,13 +51,16 @@ def find_blender_ext(explicit: str | None) -> Path:
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
             candidates += sorted(glob.glob(os.path.join(loc, "*", VALIDATOR_REL)), reverse=True)
-    candidates += sorted(glob.glob(str(ROOT / ".venv-blender/lib/python3*/site-packages/bpy/*" / Path(VALIDATOR_REL))),
-                         reverse=True)
+    candidates += sorted(
+        glob.glob(str(ROOT / ".venv-blender/lib/python3*/site-packages/bpy/*" / Path(VALIDATOR_REL))), reverse=True
+    )
     for candidate in candidates:
         if os.path.isfile(candidate):
             return Path(candidate)
-    raise BuildError("Blender's validator blender_ext.py was not found: install `bpy==5.0.1` (pip) in this "
-                     "interpreter or .venv-blender, or pass --blender / --blender-ext")
+    raise BuildError(
+        "Blender's validator blender_ext.py was not found: install `bpy==5.0.1` (pip) in this "
+        "interpreter or .venv-blender, or pass --blender / --blender-ext"
+    )
 
 
 def protocol_version() -> str:
@@ -70,15 +73,30 @@ def build_protocol_wheel(out_dir: Path) -> Path:
     reproducible: fixed timestamps and order), written to `out_dir`."""
     version = protocol_version()
     dist = f"expotion_protocol-{version}"
-    files = sorted(p for p in (PROTOCOL / "expotion_protocol").rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    entries = [(f"expotion_protocol/{p.relative_to(PROTOCOL / 'expotion_protocol').as_posix()}", p.read_bytes())
-               for p in files]
-    entries.append((f"{dist}.dist-info/METADATA", (f"Metadata-Version: 2.1\nName: expotion-protocol\n"
-                                                    f"Version: {version}\nRequires-Python: >=3.11\n"
-                                                    "License: GPL-3.0-or-later\n").encode()))
-    entries.append((f"{dist}.dist-info/WHEEL", b"Wheel-Version: 1.0\nGenerator: expotion build.py\n"
-                                                b"Root-Is-Purelib: true\nTag: py3-none-any\n"))
+    files = sorted(
+        p
+        for p in (PROTOCOL / "expotion_protocol").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    entries = [
+        (f"expotion_protocol/{p.relative_to(PROTOCOL / 'expotion_protocol').as_posix()}", p.read_bytes()) for p in files
+    ]
+    entries.append(
+        (
+            f"{dist}.dist-info/METADATA",
+            (
+                f"Metadata-Version: 2.1\nName: expotion-protocol\n"
+                f"Version: {version}\nRequires-Python: >=3.11\n"
+                "License: GPL-3.0-or-later\n"
+            ).encode(),
+        )
+    )
+    entries.append(
+        (
+            f"{dist}.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: expotion build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+    )
     record = [f"{name},sha256={_digest(data)},{len(data)}" for name, data in entries]
     record.append(f"{dist}.dist-info/RECORD,,")
     entries.append((f"{dist}.dist-info/RECORD", ("\n".join(record) + "\n").encode()))
@@ -125,16 +143,20 @@ def check_imports(root: Path) -> None:
                 if top not in sys.stdlib_module_names | ALLOWED_THIRD_PARTY | BUNDLED | {"__future__"}:
                     bad.append(f"{path.relative_to(root)}: import {name}")
     if bad:
-        raise BuildError("the extension may import only the standard library, Blender's modules and the bundled "
-                         "protocol:\n  " + "\n  ".join(bad))
+        raise BuildError(
+            "the extension may import only the standard library, Blender's modules and the bundled "
+            "protocol:\n  " + "\n  ".join(bad)
+        )
 
 
 def check_wheels(manifest: dict, wheel: Path) -> None:
     """The manifest bundles exactly the protocol wheel this build makes."""
     expected = [f"./wheels/{wheel.name}"]
     if manifest.get("wheels") != expected:
-        raise BuildError(f"blender_manifest.toml must list wheels = {expected} (found {manifest.get('wheels')}); "
-                         "the protocol's version is in wheels/expotion_protocol/pyproject.toml")
+        raise BuildError(
+            f"blender_manifest.toml must list wheels = {expected} (found {manifest.get('wheels')}); "
+            "the protocol's version is in wheels/expotion_protocol/pyproject.toml"
+        )
 
 
 def blender_cmd(blender: str | None, validator: Path | None, *args: str) -> list[str]:
@@ -163,8 +185,9 @@ def build(blender: str | None, blender_ext: str | None, out_dir: Path) -> Path:
     target = out_dir / f"{manifest['id']}-{manifest['version']}.zip"
     if target.exists():
         target.unlink()
-    run_tool(blender_cmd(blender, validator, "build", "--source-dir", str(root), "--output-filepath", str(target)),
-             "build")
+    run_tool(
+        blender_cmd(blender, validator, "build", "--source-dir", str(root), "--output-filepath", str(target)), "build"
+    )
     if not target.is_file():
         raise BuildError(f"the builder reported success but {target} is missing")
     return target

@@ -18,16 +18,18 @@ def locked(lock: Path) -> dict[str, str]:
     from packaging.markers import Marker
 
     pins = {}
-    for name, version, marker in re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)(?: ; ([^\\\n]+))?", lock.read_text(),
-                                            flags=re.M):
+    for name, version, marker in re.findall(
+        r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)(?: ; ([^\\\n]+))?", lock.read_text(), flags=re.M
+    ):
         if not marker or Marker(marker.strip()).evaluate():
             pins[name.lower().replace("_", "-")] = version
     return pins
 
 
 def installed(python: str) -> dict[str, str]:
-    out = subprocess.run([python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True, check=True
+    ).stdout
     return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(out)}
 
 
@@ -36,8 +38,10 @@ def main(argv: list[str]) -> int:
     pins, have = locked(lock), installed(python)
     moved = sorted((n, pins[n], have[n]) for n in pins if n in have and have[n] != pins[n])
     if loud:
-        print("\n" + "!" * 100 + "\nWARNING: the upstream canary FAILED: the newest versions pyproject allows break the "
-              "tests above.\nThe locked set-up still passes; do not widen the lock before this is mended." + "\n")
+        print(
+            "\n" + "!" * 100 + "\nWARNING: the upstream canary FAILED: the newest versions pyproject allows break the "
+            "tests above.\nThe locked set-up still passes; do not widen the lock before this is mended." + "\n"
+        )
     print(f"packages that differ from {lock} ({len(moved)}):" if moved else f"no package moved since {lock}")
     for name, old, new in moved:
         print(f"  {name}: {old} -> {new}")

@@ -58,10 +58,29 @@ def _list(kind: bytes, body: bytes) -> bytes:
 def _headers(frames: Sequence[bytes], width: int, height: int, rate: Fraction) -> bytes:
     largest = max(len(f) for f in frames)
     usec = round(1_000_000 / rate)
-    avih = struct.pack("<14I", usec, int(largest * rate) + 1, 0, AVIF_HASINDEX, len(frames), 0, 1, largest,
-                       width, height, 0, 0, 0, 0)
-    strh = struct.pack("<4s4sIHHIIIIIIiI4h", b"vids", b"MJPG", 0, 0, 0, 0, rate.denominator, rate.numerator, 0,
-                       len(frames), largest, -1, 0, 0, 0, width, height)
+    avih = struct.pack(
+        "<14I", usec, int(largest * rate) + 1, 0, AVIF_HASINDEX, len(frames), 0, 1, largest, width, height, 0, 0, 0, 0
+    )
+    strh = struct.pack(
+        "<4s4sIHHIIIIIIiI4h",
+        b"vids",
+        b"MJPG",
+        0,
+        0,
+        0,
+        0,
+        rate.denominator,
+        rate.numerator,
+        0,
+        len(frames),
+        largest,
+        -1,
+        0,
+        0,
+        0,
+        width,
+        height,
+    )
     strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0)
     return _list(b"hdrl", _chunk(b"avih", avih) + _list(b"strl", _chunk(b"strh", strh) + _chunk(b"strf", strf)))
 
@@ -80,8 +99,11 @@ def write_mjpeg_avi(path: str, sequence: FrameSequence) -> str:
         index.append(struct.pack("<4sIII", b"00dc", AVIIF_KEYFRAME, offset, len(data)))
         movi.append(chunk)
         offset += len(chunk)
-    body = (_headers(frames, sequence.width, sequence.height, sequence.rate) + _list(b"movi", b"".join(movi))
-            + _chunk(b"idx1", b"".join(index)))
+    body = (
+        _headers(frames, sequence.width, sequence.height, sequence.rate)
+        + _list(b"movi", b"".join(movi))
+        + _chunk(b"idx1", b"".join(index))
+    )
     if len(body) + 4 > MAX_BYTES:
         raise AviError(f"the proxy would be {len(body) >> 20} MiB, over the 1 GiB an AVI 1.0 file holds")
     tmp = path + ".part"

@@ -85,8 +85,9 @@ class Client:
         self._opener = urllib.request.build_opener(*handlers)
 
     # -- transport ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: bytes | None = None, ctype: str | None = None,
-                 timeout: float | None = None) -> Any:
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, ctype: str | None = None, timeout: float | None = None
+    ) -> Any:
         req = urllib.request.Request(self.base + path, data=body, method=method)
         if ctype:
             req.add_header("Content-Type", ctype)
@@ -98,7 +99,9 @@ class Client:
             raise self._http_error(exc) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServiceUnavailable(f"cannot reach the Expotion service at {self.settings.base_url}: {reason}") from exc
+            raise ServiceUnavailable(
+                f"cannot reach the Expotion service at {self.settings.base_url}: {reason}"
+            ) from exc
 
     def _http_error(self, exc: urllib.error.HTTPError) -> ServiceError:
         body = ErrorBody.parse(exc.code, exc.read() or b"")
@@ -178,8 +181,12 @@ class Client:
         os.replace(tmp, dest_path)
 
     # -- waiting -----------------------------------------------------------------------------
-    def wait(self, job_id: str, on_status: Callable[[JobStatus], None] | None = None,
-             should_cancel: Callable[[], bool] | None = None) -> JobResult:
+    def wait(
+        self,
+        job_id: str,
+        on_status: Callable[[JobStatus], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> JobResult:
         """Poll until the job finishes; returns its result or raises `JobFailed`/`JobTimeout`.
 
         `should_cancel()` is checked between polls; when it turns true the job is cancelled on the

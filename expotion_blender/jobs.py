@@ -16,12 +16,13 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from . import avi, wavfile
-from .client import Client, ClientSettings, JobFailed, finished_result
 from expotion_protocol.errors import ExpotionError, ProtocolError
 from expotion_protocol.params import JobParams
 from expotion_protocol.shapes import JobResult, JobStatus, expected_samples
 from expotion_protocol.wire import read_wav_info
+
+from . import avi, wavfile
+from .client import Client, ClientSettings, JobFailed, finished_result
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,21 @@ class JobState:
         return self.phase or self.status
 
     def updated(self, status: JobStatus) -> JobState:
-        return replace(self, job_id=status.id, status=status.status, phase=status.phase,
-                       progress=status.progress, eta_s=status.eta_s, bytes_done=status.bytes_done,
-                       bytes_total=status.bytes_total)
+        return replace(
+            self,
+            job_id=status.id,
+            status=status.status,
+            phase=status.phase,
+            progress=status.progress,
+            eta_s=status.eta_s,
+            bytes_done=status.bytes_done,
+            bytes_total=status.bytes_total,
+        )
 
     def failed(self, exc: ExpotionError, status: str = "failed") -> JobState:
-        return replace(self, status=status, error=exc.message, hint=exc.hint or "",
-                       unreachable=isinstance(exc, ConnectionError))
+        return replace(
+            self, status=status, error=exc.message, hint=exc.hint or "", unreachable=isinstance(exc, ConnectionError)
+        )
 
 
 def take_path(out_dir: str, job_id: str, take: int) -> str:
@@ -122,8 +131,10 @@ def upload_file(request: JobRequest) -> str | None:
     try:
         return avi.write_mjpeg_avi(os.path.join(frames.folder, "proxy.avi"), frames)
     except (avi.AviError, OSError) as exc:
-        raise ProtocolError(f"the proxy of '{request.label}' cannot be sent: {exc}",
-                            "Lower the proxy height in the add-on preferences or score a shorter strip.") from exc
+        raise ProtocolError(
+            f"the proxy of '{request.label}' cannot be sent: {exc}",
+            "Lower the proxy height in the add-on preferences or score a shorter strip.",
+        ) from exc
 
 
 def submit(client: Client, request: JobRequest) -> str:
@@ -166,9 +177,12 @@ def finish(client: Client, request: JobRequest, state: JobState, status: JobStat
     return replace(state, status="succeeded", progress=1.0, result=result, take_paths=takes)
 
 
-def run_blocking(client: Client, requests: Sequence[JobRequest],
-                 on_state: Callable[[JobState], None] | None = None,
-                 stop: Callable[[], bool] | None = None) -> list[JobState]:
+def run_blocking(
+    client: Client,
+    requests: Sequence[JobRequest],
+    on_state: Callable[[JobState], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> list[JobState]:
     """Background mode: submit every request, then wait for each in turn; never raises per job.
 
     When `stop()` turns true (checked between polls) every job not finished yet is cancelled on the

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 import bpy
 
+from expotion_protocol.params import JobParams
+
 from . import proxy, snapshot, timeline, vse
 from .jobs import JobRequest
 from .preferences import Settings
-from expotion_protocol.params import JobParams
 
 
 @dataclass
@@ -64,8 +65,9 @@ class Preparation:
                 strip = vse.find_strip(scene, self.strip_key, self.strip_name)
                 if strip is None:
                     raise snapshot.StripError(f"the movie strip '{self.strip_name}' was deleted before it was sent")
-                self.plan = snapshot.plan(scene, strip, self.base, self.settings, self.replace_key,
-                                          for_analysis=self.analyze)
+                self.plan = snapshot.plan(
+                    scene, strip, self.base, self.settings, self.replace_key, for_analysis=self.analyze
+                )
             if not self.plan.needs_proxy:
                 return snapshot.request(self.plan, self.settings)
             self.render = proxy.ProxyRender(scene, strip, self.settings.proxy_height, self.plan.picture)

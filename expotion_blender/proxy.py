@@ -29,8 +29,9 @@ from typing import Any
 
 import bpy
 
-from . import avi, vse
 from expotion_protocol.errors import ExpotionError
+
+from . import avi, vse
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 85

@@ -26,9 +26,10 @@ from typing import Any
 
 import bpy
 
+from expotion_protocol.errors import ExpotionError
+
 from . import audio_folder, takes, vse
 from .jobs import JobRequest, JobState
-from expotion_protocol.errors import ExpotionError
 
 log = logging.getLogger(__name__)
 NO_PERSON_NOTE = "No person was found in the clip: the music follows the prompt only."
@@ -54,8 +55,15 @@ def hit_frames(request: JobRequest) -> list[dict[str, Any]]:
     """The hit points sent, each with its timeline frame and its time from the range's first frame."""
     params, target = request.params, request.target
     per_second = target.frames / params.duration if params.duration else 0.0
-    return [{"frame": target.frame_start + round((h.t - params.start) * per_second), "kind": h.kind,
-             "t": round(h.t - params.start, 6), "strength": h.strength} for h in params.hits]
+    return [
+        {
+            "frame": target.frame_start + round((h.t - params.start) * per_second),
+            "kind": h.kind,
+            "t": round(h.t - params.start, 6),
+            "strength": h.strength,
+        }
+        for h in params.hits
+    ]
 
 
 def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict[str, Any]:
@@ -67,16 +75,32 @@ def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict
     params = request.params
     timeline = {"timeline": list(request.target.timeline)} if request.target.timeline else {}
     return timeline | {
-        "key": "", "take_id": uuid.uuid4().hex[:12], "job_id": state.job_id, "take": take, "takes": result.takes,
-        "file": takes.stored_path(path), "frames": request.target.frames, "created": time.time(),
-        "prompt": params.prompt, "prompt_used": result.prompt_used, "auto_prompt": params.auto_prompt,
+        "key": "",
+        "take_id": uuid.uuid4().hex[:12],
+        "job_id": state.job_id,
+        "take": take,
+        "takes": result.takes,
+        "file": takes.stored_path(path),
+        "frames": request.target.frames,
+        "created": time.time(),
+        "prompt": params.prompt,
+        "prompt_used": result.prompt_used,
+        "auto_prompt": params.auto_prompt,
         "seed": int(result.seeds[take] if take < len(result.seeds) else params.seed),
-        "guidance": params.guidance, "visual_guidance": params.visual_guidance, "model": result.model,
-        "adapter": result.adapter or "", "service_version": result.version, "untrained": result.untrained,
-        "visual": result.visual, "details": dict(result.details),
-        "source_key": request.target.strip_key, "source_name": request.target.strip_name,
-        "source_start_s": params.start, "duration_s": params.duration or 0.0,
-        "lock_mode": params.beat_lock or "auto", "hits": hit_frames(request),
+        "guidance": params.guidance,
+        "visual_guidance": params.visual_guidance,
+        "model": result.model,
+        "adapter": result.adapter or "",
+        "service_version": result.version,
+        "untrained": result.untrained,
+        "visual": result.visual,
+        "details": dict(result.details),
+        "source_key": request.target.strip_key,
+        "source_name": request.target.strip_name,
+        "source_start_s": params.start,
+        "duration_s": params.duration or 0.0,
+        "lock_mode": params.beat_lock or "auto",
+        "hits": hit_frames(request),
         "lock": id_safe(result.lock[take]) if take < len(result.lock) else {},
     }
 
@@ -122,8 +146,11 @@ class Placement:
         scene = bpy.data.scenes.get(self.request.target.scene)
         strip = takes.find_by_key(scene, self.music_key) if scene is not None else None
         if strip is None or takes.current_take_id(strip) != self.take_id:
-            return _fail(self.state, f"the music of '{self.request.target.strip_name}' was removed (undone?) "
-                         "before it was complete", self._kept())
+            return _fail(
+                self.state,
+                f"the music of '{self.request.target.strip_name}' was removed (undone?) before it was complete",
+                self._kept(),
+            )
         return self.final
 
     def _scene(self) -> bpy.types.Scene:
@@ -171,8 +198,9 @@ class Placement:
         self.music_key, self.take_id = music_key, new_takes[0]["take_id"]
         notes = [NO_PERSON_NOTE] if self.state.result and self.state.result.visual == "null" else []
         if end - start != target.frames:
-            notes.append(f"{what} is now {end - start} frames long; the music keeps the {target.frames} "
-                         "frames it was made for.")
+            notes.append(
+                f"{what} is now {end - start} frames long; the music keeps the {target.frames} frames it was made for."
+            )
         self.note = " ".join(notes)
 
 

@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.shapes import Health, Models
+
 from . import jobs, results
 from .client import Client, ClientSettings, ServiceUnavailable, is_loopback
 from .jobs import JobRequest, JobState
-from expotion_protocol.errors import ExpotionError
-from expotion_protocol.shapes import Health, Models
 from .service_process import ServiceProcess, ServiceStartError, service_command
 from .worker import Worker
 
@@ -49,8 +50,9 @@ PLACE_TICK_S = 0.01  # between the steps of placing music: Blender redraws and t
 FRESH_S = 3.0  # a service answer younger than this lets Score go on without asking again
 CHECK_EVERY_S = 10.0  # while the panel is drawn
 PANEL_LINGER_S = 30.0  # the timer keeps checking this long after the panel was last drawn
-WORKER_HINT = ("Press Score again (a new worker starts) or disable and re-enable the add-on; "
-               "the system console has the details.")
+WORKER_HINT = (
+    "Press Score again (a new worker starts) or disable and re-enable the add-on; the system console has the details."
+)
 START_TIMEOUT_S = 300.0  # a first start may build the tiny model or load a large one
 STOP_TIMEOUT_S = 15.0
 
@@ -61,8 +63,15 @@ _worker: Worker | None = None
 _states: dict[str, JobState] = {}
 _requests: dict[str, JobRequest] = {}
 _strip_keys: dict[str, str] = {}  # job key -> key of the movie strip it scores
-_service: dict[str, Any] = {"health": None, "models": None, "error": "", "hint": "", "checking": False,
-                            "url": "", "checked_at": 0.0}
+_service: dict[str, Any] = {
+    "health": None,
+    "models": None,
+    "error": "",
+    "hint": "",
+    "checking": False,
+    "url": "",
+    "checked_at": 0.0,
+}
 _adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No adapter: zero-shot")]
 _preparing: deque[Preparation] = deque()  # strips between a click on Score and their job being sent
 _placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
@@ -93,8 +102,12 @@ def _reap_worker() -> None:
     reason = f" ({dead.crash})" if dead.crash else ""
     for key, state in _states.items():
         if state.active and key not in placing:
-            _states[key] = replace(state, status="failed", hint=WORKER_HINT,
-                                   error=f"the add-on's worker thread stopped{reason}; this job got no more updates")
+            _states[key] = replace(
+                state,
+                status="failed",
+                hint=WORKER_HINT,
+                error=f"the add-on's worker thread stopped{reason}; this job got no more updates",
+            )
     if _service["checking"]:
         _set_service(_service["url"], None, None, f"the add-on's worker thread stopped{reason}")
 
@@ -207,8 +220,12 @@ def service_state() -> dict[str, Any]:
 
 def service_fresh(url: str) -> bool:
     """The service at `url` answered (or failed to) in the last `FRESH_S` seconds."""
-    return (_service["url"] == url and not _service["checking"] and _service["checked_at"] > 0
-            and time.monotonic() - _service["checked_at"] < FRESH_S)
+    return (
+        _service["url"] == url
+        and not _service["checking"]
+        and _service["checked_at"] > 0
+        and time.monotonic() - _service["checked_at"] < FRESH_S
+    )
 
 
 def service_refusal(url: str) -> str:
@@ -226,8 +243,15 @@ def adapter_items() -> list[tuple[str, str, str]]:
 
 
 def _set_service(url: str, health: Health | None, models: Models | None, error: str, hint: str = "") -> None:
-    _service.update(health=health, models=models, error=error, hint=hint if error else "", checking=False,
-                    url=url, checked_at=time.monotonic())
+    _service.update(
+        health=health,
+        models=models,
+        error=error,
+        hint=hint if error else "",
+        checking=False,
+        url=url,
+        checked_at=time.monotonic(),
+    )
     if health is not None and _process["client"] is not None and url == _process["client"].base_url:
         _process["starting"] = False
     names = models.adapters if models else ()
@@ -274,8 +298,12 @@ def _drain() -> None:
             request, state = event[1], event[2]
             if state.status == "succeeded" and _generation_of.get(request.key) != _files["generation"]:
                 folder = os.path.dirname(state.take_paths[0]) if state.take_paths else request.out_dir
-                state = replace(state, status="failed", error="another file was opened while this job ran",
-                                hint=f"Its music is kept in {folder}.")
+                state = replace(
+                    state,
+                    status="failed",
+                    error="another file was opened while this job ran",
+                    hint=f"Its music is kept in {folder}.",
+                )
             elif state.status == "succeeded":
                 _placements.append(results.Placement(request, state))
                 state = replace(state, status="running", phase="placing music")
@@ -346,8 +374,14 @@ def _tick() -> float | None:
     del tick_log[:-200]
     if _placements or any(p.cleared for p in _preparing):
         return PLACE_TICK_S
-    busy = (active_count() or _service["checking"] or not _outbox.empty()
-            or (_worker and _worker.inbox.qsize()) or _process["starting"] or _process["stop_by"])
+    busy = (
+        active_count()
+        or _service["checking"]
+        or not _outbox.empty()
+        or (_worker and _worker.inbox.qsize())
+        or _process["starting"]
+        or _process["stop_by"]
+    )
     if busy:
         return TICK_S
     if time.monotonic() - _panel["seen"] < PANEL_LINGER_S:
@@ -403,8 +437,7 @@ class ServiceNotReady(ExpotionError, RuntimeError):
     """The service answers but says no job can run (e.g. the model's weights are missing)."""
 
 
-def run_blocking(service: ClientSettings, requests: Sequence[JobRequest],
-                 stop: Any = None) -> list[JobState]:
+def run_blocking(service: ClientSettings, requests: Sequence[JobRequest], stop: Any = None) -> list[JobState]:
     """Background mode: run the jobs on this thread and apply the results; returns final states.
     `stop()` turning true cancels the jobs not finished on the service (see `jobs.run_blocking`)."""
     client = Client(service)
@@ -456,8 +489,13 @@ def service_process() -> ServiceProcess | None:
 def process_state() -> dict[str, Any]:
     """What the panel shows about the service Blender started."""
     proc: ServiceProcess | None = _process["proc"]
-    return {"proc": proc, "running": bool(proc and proc.running), "starting": _process["starting"],
-            "stopping": bool(_process["stop_by"]), "log": proc.log_path if proc else ""}
+    return {
+        "proc": proc,
+        "running": bool(proc and proc.running),
+        "starting": _process["starting"],
+        "stopping": bool(_process["stop_by"]),
+        "log": proc.log_path if proc else "",
+    }
 
 
 def start_service(settings: Settings) -> ServiceProcess:
@@ -484,15 +522,19 @@ def wait_until_up(timeout_s: float = START_TIMEOUT_S) -> Health:
     while True:
         if not proc.running:
             _process["starting"] = False
-            raise ServiceStartError(f"the service did not start: {proc.exit_reason()}. Its log ({proc.log_path}) "
-                                    f"ends with:\n{proc.log_tail()}", "Fix what the log says, then press Start again.")
+            raise ServiceStartError(
+                f"the service did not start: {proc.exit_reason()}. Its log ({proc.log_path}) "
+                f"ends with:\n{proc.log_tail()}",
+                "Fix what the log says, then press Start again.",
+            )
         try:
             health = client.health()
         except ServiceUnavailable:  # not listening yet (any other answer is final)
             if time.monotonic() > deadline:
                 proc.stop(STOP_TIMEOUT_S)
-                raise ServiceStartError(f"the service did not answer within {timeout_s:.0f} s", "Read its log: "
-                                        f"{proc.log_path}") from None
+                raise ServiceStartError(
+                    f"the service did not answer within {timeout_s:.0f} s", f"Read its log: {proc.log_path}"
+                ) from None
             time.sleep(0.25)
             continue
         _set_service(client.settings.base_url, health, client.models(), "")
@@ -542,13 +584,22 @@ def _watch_process() -> None:
         return
     if not proc.running:
         _process["starting"] = False
-        _set_service(_process["client"].base_url, None, None, f"the service did not start: {proc.exit_reason()}",
-                     f"Its log: {proc.log_path}")
+        _set_service(
+            _process["client"].base_url,
+            None,
+            None,
+            f"the service did not start: {proc.exit_reason()}",
+            f"Its log: {proc.log_path}",
+        )
     elif time.monotonic() - proc.started_at > START_TIMEOUT_S:
         _process["starting"] = False
-        _set_service(_process["client"].base_url, None, None,
-                     f"the service Blender started did not answer within {START_TIMEOUT_S:.0f} s",
-                     f"Its log: {proc.log_path}")
+        _set_service(
+            _process["client"].base_url,
+            None,
+            None,
+            f"the service Blender started did not answer within {START_TIMEOUT_S:.0f} s",
+            f"Its log: {proc.log_path}",
+        )
     elif not _service["checking"]:
         refresh_service(_process["client"])
 
@@ -558,6 +609,9 @@ def explain_unreachable(state: JobState) -> JobState:
     proc: ServiceProcess | None = _process["proc"]
     if state.status != "failed" or not state.unreachable or proc is None or proc.running:
         return state
-    return replace(state, error=f"the Expotion service stopped while this job ran: {proc.exit_reason()}",
-                   hint=f"Nothing was placed on the timeline. Its log: {proc.log_path}. Press Start to start it "
-                        "again (jobs it had queued are resumed), then score the strip again.")
+    return replace(
+        state,
+        error=f"the Expotion service stopped while this job ran: {proc.exit_reason()}",
+        hint=f"Nothing was placed on the timeline. Its log: {proc.log_path}. Press Start to start it "
+        "again (jobs it had queued are resumed), then score the strip again.",
+    )

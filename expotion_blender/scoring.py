@@ -21,12 +21,13 @@ from typing import Any
 
 import bpy
 
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
+
 from . import preparing, runtime, snapshot, timeline, vse
 from .interrupt import SignalStop
 from .jobs import JobRequest, JobState
 from .preferences import Settings
-from expotion_protocol.errors import ExpotionError
-from expotion_protocol.params import JobParams
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,28 @@ class Item:
     def preparation(self, key: str, settings: Settings) -> preparing.Preparation:
         """The interactive path's preparation (raises `ExpotionError` for a strip that cannot be scored)."""
         if self.span is not None:
-            return preparing.Preparation(key, self.label, self.scene.name, self.span.key(self.scene), self.label,
-                                         self.base, settings, self.replace_key, span=self.span)
+            return preparing.Preparation(
+                key,
+                self.label,
+                self.scene.name,
+                self.span.key(self.scene),
+                self.label,
+                self.base,
+                settings,
+                self.replace_key,
+                span=self.span,
+            )
         snapshot.check_strip(self.strip)
-        return preparing.Preparation(key, self.strip.name, self.scene.name, strip_key(self.strip), self.strip.name,
-                                     self.base, settings, self.replace_key)
+        return preparing.Preparation(
+            key,
+            self.strip.name,
+            self.scene.name,
+            strip_key(self.strip),
+            self.strip.name,
+            self.base,
+            settings,
+            self.replace_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,9 +96,16 @@ class Outcome:
     @classmethod
     def of(cls, scene: str, state: JobState) -> Outcome:
         result = state.result
-        return cls(scene, state.label, state.status, state.error, state.hint, state.job_id,
-                   state.take_paths[0] if state.take_paths and state.status == "succeeded" else "",
-                   result.prompt_used if result is not None else "")
+        return cls(
+            scene,
+            state.label,
+            state.status,
+            state.error,
+            state.hint,
+            state.job_id,
+            state.take_paths[0] if state.take_paths and state.status == "succeeded" else "",
+            result.prompt_used if result is not None else "",
+        )
 
 
 def strip_key(strip: Any) -> str:
@@ -151,8 +176,12 @@ def report(op: bpy.types.Operator, outcomes: Sequence[Outcome]) -> int:
 def write_report(path: str, outcomes: Sequence[Outcome], saved: bool, interrupted: str) -> str:
     """The batch report as JSON at `path` (// = next to the .blend) -> its absolute path."""
     target = os.path.abspath(bpy.path.abspath(path))
-    data = {"blend": bpy.data.filepath, "saved": saved, "interrupted": interrupted,
-            "strips": [asdict(o) for o in outcomes]}
+    data = {
+        "blend": bpy.data.filepath,
+        "saved": saved,
+        "interrupted": interrupted,
+        "strips": [asdict(o) for o in outcomes],
+    }
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2)

@@ -21,11 +21,14 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .client import is_loopback
 from expotion_protocol.errors import ExpotionError
 
-SETTINGS_HINT = ("Set Service Command (e.g. `expotion serve --model facebook/musicgen-small`) or Service Python "
-                 "(the python of the service's virtual environment) in Preferences > Add-ons > Expotion.")
+from .client import is_loopback
+
+SETTINGS_HINT = (
+    "Set Service Command (e.g. `expotion serve --model facebook/musicgen-small`) or Service Python "
+    "(the python of the service's virtual environment) in Preferences > Add-ons > Expotion."
+)
 LOG_TAIL = 1500
 
 
@@ -39,8 +42,10 @@ def service_command(command: str, python: str, url: str) -> list[str]:
     """The argv that starts the service for `url` (see the module docstring)."""
     parts = urllib.parse.urlsplit(url)
     if not is_loopback(url):
-        raise ServiceStartError(f"the service URL {url} is not on this machine: Blender starts only a local service",
-                                "Start the service on its own machine, or set a 127.0.0.1 URL.")
+        raise ServiceStartError(
+            f"the service URL {url} is not on this machine: Blender starts only a local service",
+            "Start the service on its own machine, or set a 127.0.0.1 URL.",
+        )
     if command.strip():
         argv = shlex.split(command, posix=os.name != "nt")
     elif python.strip():
@@ -70,9 +75,14 @@ class ServiceProcess:
             log.write(f"$ {shlex.join(self.argv)}\n")
             log.flush()
             try:
-                self._proc = subprocess.Popen(list(self.argv), stdout=log, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL, creationflags=flags,
-                                              env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                self._proc = subprocess.Popen(
+                    list(self.argv),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    creationflags=flags,
+                    env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                )
             except OSError as exc:
                 raise ServiceStartError(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}") from exc
         return self

@@ -20,11 +20,12 @@ from typing import Any
 
 import bpy
 
+from expotion_protocol.errors import ExpotionError
+from expotion_protocol.params import JobParams
+
 from . import audio_folder, avi, preferences, proxy, runtime, takes, timeline, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
-from expotion_protocol.errors import ExpotionError
-from expotion_protocol.params import JobParams
 from .timing import StripTiming, frames_to_seconds
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,16 @@ def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) ->
         return False
     if settings.transfer == "PATH":
         if not timing.source_addressable:
-            raise StripError(f"'{strip.name}' plays at {timing.movie_fps:.3f} fps in a "
-                             f"{timing.fps / timing.fps_base:.3f} fps scene or is retimed/reversed",
-                             "Set 'Send video as' to Automatic or Upload proxy.")
+            raise StripError(
+                f"'{strip.name}' plays at {timing.movie_fps:.3f} fps in a "
+                f"{timing.fps / timing.fps_base:.3f} fps scene or is retimed/reversed",
+                "Set 'Send video as' to Automatic or Upload proxy.",
+            )
         return True
     health = runtime.service_state()["health"]
-    return bool(timing.source_addressable and health is not None and health.path_mode
-                and is_loopback(settings.client.base_url))
+    return bool(
+        timing.source_addressable and health is not None and health.path_mode and is_loopback(settings.client.base_url)
+    )
 
 
 def check_strip(strip: Any) -> None:
@@ -81,8 +85,10 @@ def check_strip(strip: Any) -> None:
     if problem:
         raise StripError(f"'{strip.name}': {problem}", MISSING_HINT)
     if vse.is_retimed(strip):
-        raise StripError(f"'{strip.name}' has retiming keys, which Expotion cannot send yet",
-                         "Remove the retiming (Strip > Retiming > Reset) or render the strip to a new movie.")
+        raise StripError(
+            f"'{strip.name}' has retiming keys, which Expotion cannot send yet",
+            "Remove the retiming (Strip > Retiming > Reset) or render the strip to a new movie.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +104,14 @@ class Plan:
     picture: proxy.Picture | None = None
 
 
-def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
-         replace_key: str = "", for_analysis: bool = False) -> Plan:
+def plan(
+    scene: bpy.types.Scene,
+    strip: Any,
+    base: JobParams,
+    settings: preferences.Settings,
+    replace_key: str = "",
+    for_analysis: bool = False,
+) -> Plan:
     """Check and snapshot one movie strip (cheap: no rendering). Its music strip, if it has one, is
     the one the result replaces."""
     check_strip(strip)
@@ -119,71 +131,108 @@ def plan(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferen
         params = dataclasses.replace(params, path=None, start=0.0)
     if scene.expotion.marker_hits and not for_analysis:
         span = timeline.Span(timing.visible_start, timing.visible_end)
-        params = dataclasses.replace(params, hits=timeline.hit_points(scene, span, params.start, [],
-                                                                      timeline.markers(scene, span)))
+        params = dataclasses.replace(
+            params, hits=timeline.hit_points(scene, span, params.start, [], timeline.markers(scene, span))
+        )
     params.validate()
-    target = Target(scene=scene.name, strip_name=strip.name, strip_key=key, frame_start=timing.visible_start,
-                    frames=timing.frames, channel=strip.channel, replace_key=replace_key)
+    target = Target(
+        scene=scene.name,
+        strip_name=strip.name,
+        strip_key=key,
+        frame_start=timing.visible_start,
+        frames=timing.frames,
+        channel=strip.channel,
+        replace_key=replace_key,
+    )
     return Plan(strip.name, params, target, audio_dir(settings), needs_proxy=not by_path)
 
 
-def plan_range(scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings,
-               replace_key: str = "") -> Plan:
+def plan_range(
+    scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+) -> Plan:
     """Snapshot a range of the edit scored as one piece (cheap: no rendering): its cuts (and markers)
     as hits, by path when one plain strip shows all of it, else a proxy of the movie strips as the
     edit composes them. A range scored before gets its music replaced."""
     strips = timeline.movies(scene, span)
     if not strips:
-        raise StripError(f"no movie strip shows in frames {span.start}-{span.end - 1}",
-                         "Put a movie strip in the range, or set the preview range over one.")
+        raise StripError(
+            f"no movie strip shows in frames {span.start}-{span.end - 1}",
+            "Put a movie strip in the range, or set the preview range over one.",
+        )
     for strip in strips:
         check_strip(strip)
     if not replace_key:
         music = takes.timeline_music(scene, span.start, span.end)
         replace_key = str(music[vse.META_PROP].get("key", "")) if music is not None else ""
     single = timeline.one_plain_strip(strips, span)
-    timing = None if single is None else dataclasses.replace(vse.movie_timing(scene, single),
-                                                             visible_start=span.start, visible_end=span.end)
+    timing = (
+        None
+        if single is None
+        else dataclasses.replace(vse.movie_timing(scene, single), visible_start=span.start, visible_end=span.end)
+    )
     by_path = timing is not None and use_path(settings, single, timing)
     start_s = max(0.0, timing.source_start_s) if by_path and timing is not None else 0.0
     marks = timeline.markers(scene, span) if scene.expotion.marker_hits else []
     params = dataclasses.replace(
-        base, start=start_s, end=None, duration=frames_to_seconds(span.frames, scene.render.fps,
-                                                                  vse.scene_fps_base(scene)),
+        base,
+        start=start_s,
+        end=None,
+        duration=frames_to_seconds(span.frames, scene.render.fps, vse.scene_fps_base(scene)),
         path=vse.movie_path(single) if by_path else None,
-        hits=timeline.hit_points(scene, span, start_s, timeline.cuts(strips, span), marks)).validate()
-    target = Target(scene=scene.name, strip_name=span.label, strip_key=span.key(scene), frame_start=span.start,
-                    frames=span.frames, channel=max(s.channel for s in strips), replace_key=replace_key,
-                    timeline=(span.start, span.end))
-    picture = None if by_path else proxy.Picture.of_range(scene, strips, span.start, span.end,
-                                                          settings.proxy_height)
+        hits=timeline.hit_points(scene, span, start_s, timeline.cuts(strips, span), marks),
+    ).validate()
+    target = Target(
+        scene=scene.name,
+        strip_name=span.label,
+        strip_key=span.key(scene),
+        frame_start=span.start,
+        frames=span.frames,
+        channel=max(s.channel for s in strips),
+        replace_key=replace_key,
+        timeline=(span.start, span.end),
+    )
+    picture = None if by_path else proxy.Picture.of_range(scene, strips, span.start, span.end, settings.proxy_height)
     return Plan(span.label, params, target, audio_dir(settings), needs_proxy=not by_path, picture=picture)
 
 
-def request(plan_: Plan, settings: preferences.Settings, upload_path: str | None = None,
-            upload_frames: avi.FrameSequence | None = None) -> JobRequest:
-    return JobRequest(key=uuid.uuid4().hex, label=plan_.label, params=plan_.params, target=plan_.target,
-                      out_dir=plan_.out_dir, service=settings.client, upload_path=upload_path,
-                      upload_frames=upload_frames)
+def request(
+    plan_: Plan,
+    settings: preferences.Settings,
+    upload_path: str | None = None,
+    upload_frames: avi.FrameSequence | None = None,
+) -> JobRequest:
+    return JobRequest(
+        key=uuid.uuid4().hex,
+        label=plan_.label,
+        params=plan_.params,
+        target=plan_.target,
+        out_dir=plan_.out_dir,
+        service=settings.client,
+        upload_path=upload_path,
+        upload_frames=upload_frames,
+    )
 
 
-def request_in(scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings,
-               replace_key: str = "") -> JobRequest:
+def request_in(
+    scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+) -> JobRequest:
     """Snapshot one movie strip of `scene`, rendering its proxy now if one is needed (blocking)."""
     plan_ = plan(scene, strip, base, settings, replace_key)
     upload = proxy.render_proxy(scene, strip, settings.proxy_height) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
 
-def request_in_range(scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings,
-                     replace_key: str = "") -> JobRequest:
+def request_in_range(
+    scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+) -> JobRequest:
     """Snapshot a range of `scene`, rendering its proxy now if one is needed (blocking: headless runs)."""
     plan_ = plan_range(scene, span, base, settings, replace_key)
     upload = proxy.render_proxy(scene, None, settings.proxy_height, plan_.picture) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
 
-def request_for(context: Any, strip: Any, base: JobParams, settings: preferences.Settings,
-                replace_key: str = "") -> JobRequest:
+def request_for(
+    context: Any, strip: Any, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+) -> JobRequest:
     """`request_in` for the context's scene."""
     return request_in(context.scene, strip, base, settings, replace_key)

@@ -20,8 +20,9 @@ from typing import Any
 
 import bpy
 
-from . import vse
 from expotion_protocol.errors import ExpotionError
+
+from . import vse
 
 TAKES_PROP = "expotion_takes"
 AUDITION_PROP = "expotion_audition"  # scene property while a take is auditioned solo
@@ -85,8 +86,9 @@ def music_strip(scene: bpy.types.Scene, video: Any) -> Any | None:
 
 def timeline_music(scene: bpy.types.Scene, start: int, end: int) -> Any | None:
     """The music strip made for the timeline range [start, end) (`expotion.score_timeline`), if any."""
-    found = [s for s in vse.all_strips(scene) if is_music(s)
-             and list(s[vse.META_PROP].get("timeline") or ()) == [start, end]]
+    found = [
+        s for s in vse.all_strips(scene) if is_music(s) and list(s[vse.META_PROP].get("timeline") or ()) == [start, end]
+    ]
     return min(found, key=lambda s: (s.mute, s.channel)) if found else None
 
 
@@ -103,8 +105,7 @@ def stored_path(path: str) -> str:
     return bpy.path.relpath(path) if bpy.data.filepath else path
 
 
-def put(scene: bpy.types.Scene, old: Any | None, path: str, frames: int, start: int, channel: int,
-        name: str) -> Any:
+def put(scene: bpy.types.Scene, old: Any | None, path: str, frames: int, start: int, channel: int, name: str) -> Any:
     """A new sound strip of `frames` frames at `start` on `channel` in place of `old` (removed after
     the new one exists, so a failure leaves `old`). Blender moves a new strip up while it overlaps
     `old`; it goes back to `channel` once `old` is gone."""
@@ -132,8 +133,10 @@ def swap(scene: bpy.types.Scene, strip: Any, take_id: str) -> Any:
     start, _ = vse.visible_range(strip)
     frames = int(take.get("frames") or vse.visible_range(strip)[1] - start)
     if not vse.channel_is_free(scene, strip.channel, start, start + frames, ignore=(strip,)):
-        raise TakeError(f"channel {strip.channel} has no room for the {frames} frames of this take",
-                        "Move the strip that follows it, or the music strip to a free channel.")
+        raise TakeError(
+            f"channel {strip.channel} has no room for the {frames} frames of this take",
+            "Move the strip that follows it, or the music strip to a free channel.",
+        )
     key = strip[vse.META_PROP]["key"]
     new = put(scene, strip, take_file(take), frames, start, strip.channel, strip.name)
     new[vse.META_PROP] = dict(take, key=key)
@@ -167,10 +170,21 @@ def audition(scene: bpy.types.Scene, strip: Any, take_id: str) -> Any:
         state = None
     if state is None:
         start, end = vse.visible_range(strip)
-        others = [s for s in vse.all_strips(scene) if s.type == "SOUND" and s != strip and not s.mute
-                  and vse.visible_range(s)[0] < end and start < vse.visible_range(s)[1]]
-        state = {"strip": strip[vse.META_PROP]["key"], "restore": current_take_id(strip),
-                 "muted": [s.name for s in others], "was_muted": strip.mute}
+        others = [
+            s
+            for s in vse.all_strips(scene)
+            if s.type == "SOUND"
+            and s != strip
+            and not s.mute
+            and vse.visible_range(s)[0] < end
+            and start < vse.visible_range(s)[1]
+        ]
+        state = {
+            "strip": strip[vse.META_PROP]["key"],
+            "restore": current_take_id(strip),
+            "muted": [s.name for s in others],
+            "was_muted": strip.mute,
+        }
         for other in others:
             other.mute = True
     if take_id != current_take_id(strip):

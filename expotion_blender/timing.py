@@ -61,11 +61,13 @@ class StripTiming:
         scene's, or the strip is reversed/strobed/retimed, only a rendered proxy is exact.
         """
         inside = self.visible_start >= self.content_start and (
-            self.content_frames is None or self.visible_end <= self.content_start + self.content_frames)
+            self.content_frames is None or self.visible_end <= self.content_start + self.content_frames
+        )
         return self.plain and self.rates_match and inside
 
     @property
     def source_start_s(self) -> float:
         """Second in the source file shown at the first visible frame (valid if addressable)."""
-        return frames_to_seconds(self.visible_start - self.content_start + self.content_trim_start, self.fps,
-                                 self.fps_base)
+        return frames_to_seconds(
+            self.visible_start - self.content_start + self.content_trim_start, self.fps, self.fps_base
+        )

@@ -32,18 +32,22 @@ MAX_CHANNEL = 128
 KEY_PROP = "expotion_key"  # id property identifying a strip across renames and moves
 META_PROP = "expotion"  # id property group holding a scored strip's metadata
 
-_STRIP_TYPE = getattr(bpy.types, "Strip", None) or getattr(bpy.types, "Sequence")
+_STRIP_TYPE = getattr(bpy.types, "Strip", None) or bpy.types.Sequence
 _STRIP_PROPS = set(_STRIP_TYPE.bl_rna.properties.keys())
 _HANDLES = "left_handle" in _STRIP_PROPS  # 5.2+: same values under new names, the old ones deprecated
 _LEFT = "left_handle" if _HANDLES else "frame_final_start"
 _RIGHT = "right_handle" if _HANDLES else "frame_final_end"
 _CONTENT_START = "content_start" if _HANDLES else "frame_start"
 _CONTENT_FRAMES = "content_duration" if _HANDLES else "frame_duration"
-_HANDLE_OFFSETS = ("left_handle_offset", "right_handle_offset") if _HANDLES else ("frame_offset_start",
-                                                                                   "frame_offset_end")
-_MOVIE_TYPE = getattr(bpy.types, "MovieStrip", None) or getattr(bpy.types, "MovieSequence")
-_CONTENT_TRIM = (("content_trim_start", "content_trim_end") if "content_trim_start" in
-                 _MOVIE_TYPE.bl_rna.properties.keys() else ("animation_offset_start", "animation_offset_end"))
+_HANDLE_OFFSETS = (
+    ("left_handle_offset", "right_handle_offset") if _HANDLES else ("frame_offset_start", "frame_offset_end")
+)
+_MOVIE_TYPE = getattr(bpy.types, "MovieStrip", None) or bpy.types.MovieSequence
+_CONTENT_TRIM = (
+    ("content_trim_start", "content_trim_end")
+    if "content_trim_start" in _MOVIE_TYPE.bl_rna.properties.keys()
+    else ("animation_offset_start", "animation_offset_end")
+)
 # Reading `MovieStrip.fps` opens the movie file (~25 ms each time in background mode, 5.0 and 5.2):
 # the rate is cached per (file, size, mtime, stream).
 _FPS_CACHE: dict[tuple[str, int, int, int], float] = {}
@@ -133,12 +137,20 @@ def movie_fps(strip: Any) -> float:
 
 def movie_timing(scene: bpy.types.Scene, strip: Any) -> StripTiming:
     start, end = visible_range(strip)
-    plain = not (getattr(strip, "use_reverse_frames", False) or getattr(strip, "strobe", 1.0) > 1.0
-                 or is_retimed(strip))
-    return StripTiming(content_start=content_start(strip), visible_start=start, visible_end=end,
-                       movie_fps=movie_fps(strip), fps=scene.render.fps,
-                       fps_base=scene_fps_base(scene), plain=plain,
-                       content_frames=content_frames(strip), content_trim_start=content_trim(strip)[0])
+    plain = not (
+        getattr(strip, "use_reverse_frames", False) or getattr(strip, "strobe", 1.0) > 1.0 or is_retimed(strip)
+    )
+    return StripTiming(
+        content_start=content_start(strip),
+        visible_start=start,
+        visible_end=end,
+        movie_fps=movie_fps(strip),
+        fps=scene.render.fps,
+        fps_base=scene_fps_base(scene),
+        plain=plain,
+        content_frames=content_frames(strip),
+        content_trim_start=content_trim(strip)[0],
+    )
 
 
 def movie_path(strip: Any) -> str:
@@ -229,8 +241,9 @@ def channel_is_free(scene: bpy.types.Scene, channel: int, start: int, end: int, 
     return channel not in busy_channels(scene, start, end, ignore)
 
 
-def free_channels(scene: bpy.types.Scene, start: int, end: int, above: int, count: int,
-                  ignore: Iterable[Any] = ()) -> int | None:
+def free_channels(
+    scene: bpy.types.Scene, start: int, end: int, above: int, count: int, ignore: Iterable[Any] = ()
+) -> int | None:
     """Lowest channel c > `above` with c .. c+count-1 all free over [start, end); None if none."""
     busy = busy_channels(scene, start, end, ignore)
     for first in range(above + 1, MAX_CHANNEL - count + 2):

@@ -13,10 +13,11 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from expotion_protocol.errors import ExpotionError
+
 from . import jobs
 from .client import Client
 from .jobs import JobRequest, JobState
-from expotion_protocol.errors import ExpotionError
 
 log = logging.getLogger(__name__)
 MAX_POLL_ERRORS = 3
@@ -135,8 +136,11 @@ class Worker:
                 del self._active[key]
                 self.outbox.put(("done", request, jobs.finish(client, request, state, status)))
             elif time.monotonic() > deadline:
-                self._cancel(key, f"gave up after {request.service.job_timeout_s:.0f} s",
-                             "Raise the job timeout in the add-on preferences.")
+                self._cancel(
+                    key,
+                    f"gave up after {request.service.job_timeout_s:.0f} s",
+                    "Raise the job timeout in the add-on preferences.",
+                )
             else:
                 new = state.updated(status)
                 if new != state:

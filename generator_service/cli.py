@@ -12,17 +12,18 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import __version__
 from .api.settings import ServiceSettings
-from .progress_bar import BarProgress
 from .cli_flags import add_param_flags, add_settings_flags, params_from_args, settings_from_args
 from .config import PRECISIONS, FeatureConfig, GenerationConfig
 from .errors import Cancelled, ConfigError, ExpotionError
 from .evaluation import evaluate_cli
 from .model import download_cli
+from .progress_bar import BarProgress
 from .training import dataset_cli, train_cli
 
 logger = logging.getLogger(__name__)
@@ -40,20 +41,30 @@ def _add_range(p: argparse.ArgumentParser) -> None:
 
 def _add_features(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-fps", type=float, default=10.0, help="face/pose sampling rate (default 10)")
-    p.add_argument("--allow-download", action="store_true",
-                   help="allow downloading missing MediaPipe model files from Google's official URL")
+    p.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="allow downloading missing MediaPipe model files from Google's official URL",
+    )
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None,
-                   help="hub id, local directory, or 'tiny' (untrained test model); default "
-                        "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="hub id, local directory, or 'tiny' (untrained test model); default "
+        "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)",
+    )
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
-    p.add_argument("--precision", default=None, choices=PRECISIONS,
-                   help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: bf16 on CUDA and "
-                        "on CPUs with bf16 instructions, else fp32; the fastest that passes the parity checks); "
-                        "int8 = weight-only int8, faster on CPUs, lower agreement with fp32")
+    p.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: bf16 on CUDA and "
+        "on CPUs with bf16 instructions, else fp32; the fastest that passes the parity checks); "
+        "int8 = weight-only int8, faster on CPUs, lower agreement with fp32",
+    )
 
 
 def _add_ray(p: argparse.ArgumentParser) -> None:
@@ -62,16 +73,22 @@ def _add_ray(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Ray Serve (pip install expotion[ray]; env EXPOTION_RAY_*)")
     g.add_argument("--ray", action="store_true", help="run on Ray Serve: the same API, jobs run by generator replicas")
     p.set_defaults(ray_dests=add_settings_flags(g, ScaleSettings, names={"address": "--ray-address"}))
-    g.add_argument("--write-config", type=Path, default=None, metavar="FILE",
-                   help="write a Serve config (YAML) for `serve run`/`serve deploy` with these settings and exit")
+    g.add_argument(
+        "--write-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a Serve config (YAML) for `serve run`/`serve deploy` with these settings and exit",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     prog = "expotion" if Path(sys.argv[0]).name == "expotion" else "python -m generator_service"
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"expotion {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging, and the libraries' own log lines and warnings")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, and the libraries' own log lines and warnings"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     score = sub.add_parser("score", help="write music for a video (exactly the clip's length)")
@@ -79,8 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", type=Path, required=True, help="output WAV (take i>0: NAME-take{i}.wav)")
     add_param_flags(score)  # the job parameters: the same rules as the HTTP API (expotion_protocol.params)
     score.add_argument("--window", type=float, default=None, help="generation window, seconds (default: model max)")
-    score.add_argument("--adapter", type=Path, default=None,
-                       help="Expotion adapter directory (from `train`): the music follows the performer")
+    score.add_argument(
+        "--adapter",
+        type=Path,
+        default=None,
+        help="Expotion adapter directory (from `train`): the music follows the performer",
+    )
     score.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_model(score)
     _add_features(score)
@@ -100,17 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
-    bench.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"],
-                       help="MusicGen shape for `bench generate` / `bench adapter` (random weights)")
-    bench.add_argument("--repeats", type=int, default=2,
-                       help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)")
+    bench.add_argument(
+        "--size",
+        default="small",
+        choices=["tiny", "small", "medium", "large"],
+        help="MusicGen shape for `bench generate` / `bench adapter` (random weights)",
+    )
+    bench.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)",
+    )
     bench.add_argument("--jobs", type=int, default=8, help="`bench ray`: jobs submitted at once per replica count")
     bench.add_argument("--json", action="store_true", help="`bench generate`: print one JSON object, not a table")
-    bench.add_argument("--takes", type=int, default=1,
-                       help="`bench generate`: also time this many takes of one job sharing each step")
-    bench.add_argument("--precision", default=None, choices=PRECISIONS,
-                       help="`bench generate`: time our decoder at fp32 and this precision only (default: fp32, "
-                            "bf16, int8); `bench adapter`: the precision to time (default auto)")
+    bench.add_argument(
+        "--takes", type=int, default=1, help="`bench generate`: also time this many takes of one job sharing each step"
+    )
+    bench.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help="`bench generate`: time our decoder at fp32 and this precision only (default: fp32, "
+        "bf16, int8); `bench adapter`: the precision to time (default auto)",
+    )
     dataset_cli.add_parser(sub)
     train_cli.add_parser(sub)
     evaluate_cli.add_parser(sub)
@@ -138,11 +172,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise OutputError(f"output folder {args.output.parent} does not exist")
     params = params_from_args(args, adapter=None if args.adapter is None else args.adapter.name)
     gen = GenerationConfig.from_params(params, window_s=args.window)
-    request = ScoreRequest(args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt,
-                           lock=LockRequest.from_params(params))
+    request = ScoreRequest(
+        args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt, lock=LockRequest.from_params(params)
+    )
     check_inputs(request)  # bad input fails before the model loads
-    music = load_music_model(args.model, device=args.device, allow_network=not args.offline,
-                             precision=args.precision or "auto")
+    music = load_music_model(
+        args.model, device=args.device, allow_network=not args.offline, precision=args.precision or "auto"
+    )
     adapter = None
     if args.adapter is not None:
         from .model.adapter_files import load_adapter
@@ -187,10 +223,13 @@ def add_sync_parser(sub: Any) -> None:
     p.add_argument("video", type=Path)
     p.add_argument("music", type=Path, help="WAV, FLAC, OGG, MP3 or AIFF; OUT.wav keeps its rate and channels")
     p.add_argument("-o", "--output", type=Path, required=True, help="output WAV (OUT.json beside it)")
-    p.add_argument("--hits", type=Path, default=None,
-                   help='JSON [{"t": s, "kind": "cut"|"marker", "strength": 0..1}], t on the video\'s clock')
-    p.add_argument("--max-stretch", type=float, default=None,
-                   help="bound of the local stretch (default 0.08 = +-8 %%)")
+    p.add_argument(
+        "--hits",
+        type=Path,
+        default=None,
+        help='JSON [{"t": s, "kind": "cut"|"marker", "strength": 0..1}], t on the video\'s clock',
+    )
+    p.add_argument("--max-stretch", type=float, default=None, help="bound of the local stretch (default 0.08 = +-8 %%)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_range(p)
     _add_features(p)
@@ -216,8 +255,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .api.app import serve
 
     flags = settings_from_args(args, args.settings_dests)
-    flags |= {name: value for name, value in (("model", args.model), ("device", args.device),
-                                              ("precision", args.precision)) if value is not None}
+    flags |= {
+        name: value
+        for name, value in (("model", args.model), ("device", args.device), ("precision", args.precision))
+        if value is not None
+    }
     if args.offline:
         flags["allow_network"] = False
     try:
@@ -265,8 +307,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "adapter":
         from .bench.adapter import run as run_adapter
 
-        print(run_adapter(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats,
-                          precision=args.precision or "auto"))
+        print(
+            run_adapter(
+                seconds=args.seconds,
+                device=args.device,
+                size=args.size,
+                repeats=args.repeats,
+                precision=args.precision or "auto",
+            )
+        )
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 
@@ -284,14 +333,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from .bench.generate import run as run_generate
 
-        print(run_generate(seconds=args.seconds, device=args.device, size=args.size, repeats=args.repeats,
-                           as_json=args.json, precision=args.precision, takes=args.takes))
+        print(
+            run_generate(
+                seconds=args.seconds,
+                device=args.device,
+                size=args.size,
+                repeats=args.repeats,
+                as_json=args.json,
+                precision=args.precision,
+                takes=args.takes,
+            )
+        )
     return 0
 
 
-COMMANDS = {"score": cmd_score, "analyze": cmd_analyze, "serve": cmd_serve, "bench": cmd_bench,
-            dataset_cli.NAME: dataset_cli.run, train_cli.NAME: train_cli.run, evaluate_cli.NAME: evaluate_cli.run,
-            download_cli.NAME: download_cli.run, "sync": cmd_sync}
+COMMANDS = {
+    "score": cmd_score,
+    "analyze": cmd_analyze,
+    "serve": cmd_serve,
+    "bench": cmd_bench,
+    dataset_cli.NAME: dataset_cli.run,
+    train_cli.NAME: train_cli.run,
+    evaluate_cli.NAME: evaluate_cli.run,
+    download_cli.NAME: download_cli.run,
+    "sync": cmd_sync,
+}
 
 
 def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
@@ -302,8 +368,9 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         from .quiet import quiet_process
 
         quiet_process(args.verbose)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return COMMANDS[args.command](args)
     except Cancelled as exc:

@@ -22,8 +22,20 @@ from pydantic import BaseModel
 from expotion_protocol.params import JobParams, ParamError, base_type, choices, item_type, rules
 
 #: The job parameters `score` takes as flags (the adapter is a folder there, the range `--start/--end`).
-SCORE_PARAMS = ("prompt", "auto_prompt", "seed", "variants", "top_k", "temperature", "guidance", "visual_guidance",
-                "start", "end", "beat_lock", "hits")
+SCORE_PARAMS = (
+    "prompt",
+    "auto_prompt",
+    "seed",
+    "variants",
+    "top_k",
+    "temperature",
+    "guidance",
+    "visual_guidance",
+    "start",
+    "end",
+    "beat_lock",
+    "hits",
+)
 
 
 def flag_name(field: str) -> str:
@@ -32,8 +44,11 @@ def flag_name(field: str) -> str:
 
 
 def _bounds(rule: Any) -> str:
-    parts = [f"{word} {int(value) if float(value).is_integer() else value}" for word, value in ((">=", rule.ge), (">", rule.gt), ("<=", rule.le), ("<", rule.lt))
-             if value is not None]
+    parts = [
+        f"{word} {int(value) if float(value).is_integer() else value}"
+        for word, value in ((">=", rule.ge), (">", rule.gt), ("<=", rule.le), ("<", rule.lt))
+        if value is not None
+    ]
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -46,15 +61,21 @@ def add_param_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] = SC
         if kind is bool:
             parser.add_argument(flag_name(name), dest=name, action="store_true", help=rule.doc)
         elif choices(annotation) is not None:
-            parser.add_argument(flag_name(name), dest=name, choices=choices(annotation), default=default,
-                                help=rule.doc)
+            parser.add_argument(flag_name(name), dest=name, choices=choices(annotation), default=default, help=rule.doc)
         elif item_type(annotation) is not None:
-            parser.add_argument(flag_name(name), dest=name, type=Path, default=None,
-                                metavar=f"{name.upper()}.json", help=f"a JSON file with the list: {rule.doc}")
+            parser.add_argument(
+                flag_name(name),
+                dest=name,
+                type=Path,
+                default=None,
+                metavar=f"{name.upper()}.json",
+                help=f"a JSON file with the list: {rule.doc}",
+            )
         else:
             shown = "" if default in (None, "") else f"; default {default}"
-            parser.add_argument(flag_name(name), dest=name, type=kind, default=default,
-                                help=f"{rule.doc}{_bounds(rule)}{shown}")
+            parser.add_argument(
+                flag_name(name), dest=name, type=kind, default=default, help=f"{rule.doc}{_bounds(rule)}{shown}"
+            )
 
 
 def params_from_args(args: argparse.Namespace, names: tuple[str, ...] = SCORE_PARAMS, **fields: Any) -> JobParams:
@@ -83,8 +104,13 @@ def _json_list(name: str, path: Path) -> Any:
     return data
 
 
-def add_settings_flags(parser: argparse._ActionsContainer, model: type[BaseModel], *, skip: tuple[str, ...] = (),
-                       names: dict[str, str] | None = None) -> dict[str, str]:
+def add_settings_flags(
+    parser: argparse._ActionsContainer,
+    model: type[BaseModel],
+    *,
+    skip: tuple[str, ...] = (),
+    names: dict[str, str] | None = None,
+) -> dict[str, str]:
     """One flag per field of the settings `model` (but `skip`), default None ("not given"); `names`
     renames a field's flag. -> {dest: field} for `settings_from_args`."""
     dests: dict[str, str] = {}
@@ -97,8 +123,14 @@ def add_settings_flags(parser: argparse._ActionsContainer, model: type[BaseModel
         default = None if info.default_factory is not None else info.default
         shown = "" if default is None else f" (default {default})"
         if kind is bool:
-            parser.add_argument(flag, dest=dest, action="store_const", const=not default, default=None,
-                                help=f"{info.description}{shown}")
+            parser.add_argument(
+                flag,
+                dest=dest,
+                action="store_const",
+                const=not default,
+                default=None,
+                help=f"{info.description}{shown}",
+            )
         else:
             parser.add_argument(flag, dest=dest, type=kind, default=None, help=f"{info.description}{shown}")
         dests[dest] = field

@@ -91,9 +91,16 @@ class GenerationConfig:
     @classmethod
     def from_params(cls, params: JobParams, **settings: Any) -> GenerationConfig:
         """The generation part of a job's parameters (the one mapping from the protocol's rules)."""
-        return cls(prompt=params.prompt, seed=params.seed, variants=params.variants, top_k=params.top_k,
-                   temperature=params.temperature, guidance_scale=params.guidance_scale,
-                   visual_guidance=params.visual_guidance_scale, **settings)
+        return cls(
+            prompt=params.prompt,
+            seed=params.seed,
+            variants=params.variants,
+            top_k=params.top_k,
+            temperature=params.temperature,
+            guidance_scale=params.guidance_scale,
+            visual_guidance=params.visual_guidance_scale,
+            **settings,
+        )
 
     def __post_init__(self) -> None:
         _require(1 <= self.variants <= MAX_VARIANTS, "variants", f"{self.variants} is outside 1..{MAX_VARIANTS}")

@@ -41,10 +41,10 @@ def _say(text: str) -> None:
 
 def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) -> dict[str, str]:
     from .audio import mux_audio, write_wav
-    from .progress_bar import BarProgress
     from .demo_clip import make_performer_clip
     from .model.loading import load_music_model
     from .pipeline.score import Scorer, ScoreRequest
+    from .progress_bar import BarProgress
 
     out.mkdir(parents=True, exist_ok=True)
     clip = make_performer_clip(out / "demo_clip.mp4", duration=seconds, fps=25, size=(1280, 720), bob_hz=2.0)
@@ -61,9 +61,11 @@ def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) ->
     analysis = result.analysis or {}
     (out / "analysis.json").write_text(json.dumps(analysis, indent=2))
     motion = analysis.get("motion", {})
-    _say(f"analysis: tempo {motion.get('tempo_bpm')} BPM (confidence {motion.get('tempo_confidence')}), "
-         f"face coverage {analysis.get('face', {}).get('coverage')}, suggested prompt: "
-         f"{analysis.get('suggested_prompt')!r}")
+    _say(
+        f"analysis: tempo {motion.get('tempo_bpm')} BPM (confidence {motion.get('tempo_confidence')}), "
+        f"face coverage {analysis.get('face', {}).get('coverage')}, suggested prompt: "
+        f"{analysis.get('suggested_prompt')!r}"
+    )
     _say(f"prompt used: {result.prompt_used!r}")
     wav = write_wav(out / "demo_music.wav", result.takes[0], result.sample_rate)
     (out / "demo_music.json").write_text(json.dumps(result.metadata(), indent=2))
@@ -93,15 +95,27 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
     with service_process(model_id, out.resolve(), out, cwd=root) as url:
         _say(f"service running at {url}; scoring in Blender (headless, through the extension)")
         env = dict(os.environ, EXPOTION_SERVICE_URL=url, BLENDER_USER_RESOURCES=str(out / "blender_user"))
-        proc = subprocess.run([str(blender_python), str(root / "expotion_blender" / "scripts" / "demo_scene.py"),
-                               str(zip_path), str(clip.resolve()), str(out.resolve())],
-                              env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [
+                str(blender_python),
+                str(root / "expotion_blender" / "scripts" / "demo_scene.py"),
+                str(zip_path),
+                str(clip.resolve()),
+                str(out.resolve()),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DEMO_BLENDER ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"the Blender stage failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     report = json.loads(lines[-1].split(" ", 1)[1])
-    _say(f"Blender: sound strip at frames {report['sound']} on channel {report['channel']} for the movie "
-         f"at {report['movie']}, {report['samples']} samples; saved {report['blend']}")
+    _say(
+        f"Blender: sound strip at frames {report['sound']} on channel {report['channel']} for the movie "
+        f"at {report['movie']}, {report['samples']} samples; saved {report['blend']}"
+    )
     _say(f"timeline mixdown: {report['mixdown']}")
     return report
 
@@ -113,8 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="default: facebook/musicgen-small if cached, else tiny")
     parser.add_argument("--prompt", default="playful electronic groove with drums")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--blender-python", type=Path, default=Path(".venv-blender/bin/python"),
-                        help="a Python with bpy for the Blender stage (default .venv-blender)")
+    parser.add_argument(
+        "--blender-python",
+        type=Path,
+        default=Path(".venv-blender/bin/python"),
+        help="a Python with bpy for the Blender stage (default .venv-blender)",
+    )
     parser.add_argument("--no-blender", action="store_true", help="stop after the command-line stage")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' own log lines and warnings")
     args = parser.parse_args(argv)

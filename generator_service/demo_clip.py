@@ -40,8 +40,13 @@ _ENCODER_OPTIONS = {
     "mpeg4": {},  # fixed quality, set on the codec context (see _add_video_stream)
     "vp9": {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b": "0"},
 }
-_NTSC_RATES = {29.97: Fraction(30000, 1001), 23.976: Fraction(24000, 1001), 59.94: Fraction(60000, 1001),
-               119.88: Fraction(120000, 1001), 47.952: Fraction(48000, 1001)}
+_NTSC_RATES = {
+    29.97: Fraction(30000, 1001),
+    23.976: Fraction(24000, 1001),
+    59.94: Fraction(60000, 1001),
+    119.88: Fraction(120000, 1001),
+    47.952: Fraction(48000, 1001),
+}
 _BACKGROUND = (52, 68, 92)  # plain studio blue-grey
 _AUDIO_RATE = 48000
 #: Head, shoulders and chest of the 512x512 astronaut photo. Uncropped, the face is too small a part
@@ -98,8 +103,7 @@ def make_performer_clip(
         audio = _add_audio_stream(out, path) if with_audio else None
         sound = _audio_frames(n_frames / rate, bob_hz) if with_audio else iter(())
         pending = next(sound, None)
-        images = _render_frames(n_frames, rate, size, bob_hz, bob_amplitude, person_absent,
-                                np.random.default_rng(seed))
+        images = _render_frames(n_frames, rate, size, bob_hz, bob_amplitude, person_absent, np.random.default_rng(seed))
         for i, image in enumerate(images):
             stored = np.ascontiguousarray(np.rot90(image, k=rotation // 90))  # counter-clockwise turns
             frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
@@ -115,8 +119,16 @@ def make_performer_clip(
     return path
 
 
-def _check_clip_args(path: Path, duration: float, rate: Fraction, size: tuple[int, int], bob_hz: float,
-                     bob_amplitude: float, codec: str, rotation: int) -> int:
+def _check_clip_args(
+    path: Path,
+    duration: float,
+    rate: Fraction,
+    size: tuple[int, int],
+    bob_hz: float,
+    bob_amplitude: float,
+    codec: str,
+    rotation: int,
+) -> int:
     """Validate the arguments of `make_performer_clip` -> the frame count."""
     suffix = path.suffix.lower()
     if suffix not in CONTAINER_CODECS:
@@ -170,9 +182,15 @@ def _photo(height: int, width: int) -> np.ndarray:
     return photo
 
 
-def _render_frames(n_frames: int, rate: Fraction, size: tuple[int, int], bob_hz: float,
-                   bob_amplitude: float, person_absent: Sequence[tuple[float, float]],
-                   rng: np.random.Generator) -> Iterator[np.ndarray]:
+def _render_frames(
+    n_frames: int,
+    rate: Fraction,
+    size: tuple[int, int],
+    bob_hz: float,
+    bob_amplitude: float,
+    person_absent: Sequence[tuple[float, float]],
+    rng: np.random.Generator,
+) -> Iterator[np.ndarray]:
     """Yield the upright frames [H, W, 3] uint8, one per video frame."""
     width, height = size
     amplitude = bob_amplitude * height

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from expotion_protocol.errors import ExpotionError, ProtocolError
 
-__all__ = ["ExpotionError", "ProtocolError", "VideoError", "ModelFileError", "ModelLoadError", "ConfigError",
-           "Cancelled"]
+__all__ = [
+    "ExpotionError",
+    "ProtocolError",
+    "VideoError",
+    "ModelFileError",
+    "ModelLoadError",
+    "ConfigError",
+    "Cancelled",
+]
 
 
 class VideoError(ExpotionError, ValueError):

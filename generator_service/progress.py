@@ -64,4 +64,3 @@ class CancelToken:
         """Raise `Cancelled` if cancellation was requested."""
         if self._event.is_set():
             raise Cancelled(f"work stopped: {self.reason}")
-

@@ -32,8 +32,22 @@ NATIVE_NOTICE = re.compile(
     rb"|WARNING: Logging before InitGoogle\(\))"
 )
 #: Third-party modules whose Python warnings are not the user's business unless --verbose.
-THIRD_PARTY = ("transformers", "huggingface_hub", "torch", "peft", "mediapipe", "librosa", "audioread",
-               "google.protobuf", "av", "numba", "uvicorn", "starlette", "fastapi", "pydantic")
+THIRD_PARTY = (
+    "transformers",
+    "huggingface_hub",
+    "torch",
+    "peft",
+    "mediapipe",
+    "librosa",
+    "audioread",
+    "google.protobuf",
+    "av",
+    "numba",
+    "uvicorn",
+    "starlette",
+    "fastapi",
+    "pydantic",
+)
 
 
 class NativeStderrFilter:
@@ -51,8 +65,13 @@ class NativeStderrFilter:
     def python_stderr(self) -> io.TextIOWrapper:
         """A text stream on the real stderr, for Python's own messages (progress bars, errors)."""
         raw = os.fdopen(os.dup(self._real), "wb", buffering=0)
-        return io.TextIOWrapper(raw, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace",
-                                line_buffering=True, write_through=True)
+        return io.TextIOWrapper(
+            raw,
+            encoding=sys.stderr.encoding or "utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+            write_through=True,
+        )
 
     def _forward(self) -> None:
         pending = b""

@@ -61,8 +61,13 @@ def read_music(path: Path) -> tuple[np.ndarray, int]:
     return (audio[:, 0] if audio.shape[1] == 1 else audio), int(rate)
 
 
-def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockConfig = LockConfig(),
-               progress: ProgressCallback = no_progress) -> dict[str, Any]:
+def sync_files(
+    request: SyncRequest,
+    features: FeatureConfig,
+    *,
+    config: LockConfig = LockConfig(),
+    progress: ProgressCallback = no_progress,
+) -> dict[str, Any]:
     """Lock the music to the video and write OUT.wav + OUT.json -> the JSON written.
 
     1. check inputs (before any decoding); 2. motion beats of the range; 3. the lock; 4. track the
@@ -81,12 +86,23 @@ def sync_files(request: SyncRequest, features: FeatureConfig, *, config: LockCon
     music, rate = read_music(request.music)
     hits = shift_hits(all_hits, start, end)
     if len(hits) < len(all_hits):
-        logger.warning("%d of %d hits lie outside [%.3f, %.3f) s and are ignored",
-                       len(all_hits) - len(hits), len(all_hits), start, end)
+        logger.warning(
+            "%d of %d hits lie outside [%.3f, %.3f) s and are ignored",
+            len(all_hits) - len(hits),
+            len(all_hits),
+            start,
+            end,
+        )
     motion = _motion_beats(request.video, start, end, features, progress)
     result = lock_to_performer(music, rate, motion.times, hits, max_stretch, duration_s=end - start, config=config)
-    meta = {"video": str(request.video), "music": str(request.music), "output": str(request.output),
-            "start": start, "end": end, "motion_source": motion.source} | result.metadata()
+    meta = {
+        "video": str(request.video),
+        "music": str(request.music),
+        "output": str(request.output),
+        "start": start,
+        "end": end,
+        "motion_source": motion.source,
+    } | result.metadata()
     meta |= measure(result, music)
     write_wav(request.output, result.audio.T if result.audio.ndim == 2 else result.audio, rate)  # channels first
     request.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))

@@ -27,3 +27,11 @@ def test_types_at_the_seams() -> None:
     """mypy --strict on the protocol package and the seams between layers (files listed in pyproject)."""
     out = run("mypy")
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_lint_and_format() -> None:
+    """ruff: the lint rules and the format configured in pyproject, over the whole repository."""
+    lint = run("ruff", "check", ".")
+    assert lint.returncode == 0, lint.stdout[-4000:]
+    fmt = run("ruff", "format", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout[-4000:]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from .. import preferences, runtime
 from expotion_protocol.errors import ExpotionError
+
+from .. import preferences, runtime
 
 
 class EXPOTION_OT_check_service(bpy.types.Operator):

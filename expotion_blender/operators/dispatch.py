@@ -48,5 +48,3 @@ def run(op: Any, settings: Settings, requests: Sequence[JobRequest], wait: bool 
     runtime.submit(requests)
     op.report({"INFO"}, f"Expotion: {len(requests)} job(s) sent; the music appears when ready")
     return {"FINISHED"}
-
-

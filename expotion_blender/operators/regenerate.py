@@ -8,9 +8,10 @@ from typing import Any
 
 import bpy
 
-from .. import preferences, properties, runtime, scoring, takes, timeline, vse
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
+
+from .. import preferences, properties, runtime, scoring, takes, timeline, vse
 from ..snapshot import StripError
 from . import dispatch
 
@@ -21,11 +22,16 @@ def scored_strips(scene: bpy.types.Scene) -> list[Any]:
 
 def params_from_metadata(meta: Any, new_seed: bool) -> JobParams:
     seed = random.randrange(2**31) if new_seed else int(meta.get("seed", 0))
-    return JobParams(prompt=str(meta.get("prompt", "")), auto_prompt=bool(meta.get("auto_prompt", False)),
-                     seed=seed, variants=1, guidance=float(meta.get("guidance", 3.0)),
-                     visual_guidance=float(meta.get("visual_guidance", 1.0)),
-                     adapter=str(meta.get("adapter", "")) or None,
-                     beat_lock=properties.lock_mode(str(meta.get("lock_mode", "auto")).upper()))
+    return JobParams(
+        prompt=str(meta.get("prompt", "")),
+        auto_prompt=bool(meta.get("auto_prompt", False)),
+        seed=seed,
+        variants=1,
+        guidance=float(meta.get("guidance", 3.0)),
+        visual_guidance=float(meta.get("visual_guidance", 1.0)),
+        adapter=str(meta.get("adapter", "")) or None,
+        beat_lock=properties.lock_mode(str(meta.get("lock_mode", "auto")).upper()),
+    )
 
 
 def stored_span(sound: Any) -> timeline.Span | None:
@@ -38,8 +44,10 @@ def video_of(scene: bpy.types.Scene, sound: Any) -> Any:
     meta = sound[vse.META_PROP]
     video = vse.find_strip(scene, meta.get("source_key", ""), meta.get("source_name", ""))
     if video is None:
-        raise StripError(f"the video strip '{meta.get('source_name')}' of '{sound.name}' is gone",
-                         "Score the video strip again instead.")
+        raise StripError(
+            f"the video strip '{meta.get('source_name')}' of '{sound.name}' is gone",
+            "Score the video strip again instead.",
+        )
     return video
 
 
@@ -51,13 +59,19 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     new_seed: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="New Seed", default=True, description="Use a new random seed (off: reproduce with the stored seed)")
+        name="New Seed", default=True, description="Use a new random seed (off: reproduce with the stored seed)"
+    )
     use_panel: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Panel Settings", default=False,
-        description="Use the panel's prompt, seed, takes, guidance and adapter, not those the music was made with")
+        name="Panel Settings",
+        default=False,
+        description="Use the panel's prompt, seed, takes, guidance and adapter, not those the music was made with",
+    )
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait", default=False, options={"SKIP_SAVE"},
-        description="Block until the music is replaced (always on in background mode)")
+        name="Wait",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Block until the music is replaced (always on in background mode)",
+    )
 
     @classmethod
     def description(cls, context: bpy.types.Context, properties: Any) -> str:
@@ -71,8 +85,10 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
             cls.poll_message_set("Select a sound strip made by Expotion")
             return False
         scene = context.scene
-        videos = [vse.find_strip(scene, s[vse.META_PROP].get("source_key", ""), s[vse.META_PROP].get("source_name", ""))
-                  for s in scored_strips(scene)]
+        videos = [
+            vse.find_strip(scene, s[vse.META_PROP].get("source_key", ""), s[vse.META_PROP].get("source_name", ""))
+            for s in scored_strips(scene)
+        ]
         reason = dispatch.score_refusal(context, [v for v in videos if v is not None])
         spans = [span for span in map(stored_span, scored_strips(scene)) if span is not None]
         if not reason and any(span.key(scene) in runtime.busy_strip_keys() for span in spans):

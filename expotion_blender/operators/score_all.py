@@ -5,15 +5,16 @@ import os
 
 import bpy
 
-from .. import interrupt, preferences, properties, runtime, scoring, takes, vse
 from expotion_protocol.errors import ExpotionError
+
+from .. import interrupt, preferences, properties, runtime, scoring, takes, vse
 from . import dispatch
 
 
 def batch_items(rescore: bool, all_scenes: bool, scene: bpy.types.Scene) -> tuple[list, int]:
     """Every movie strip to score -> (items, strips skipped because they have music already)."""
     items, skipped = [], 0
-    for sc in (bpy.data.scenes if all_scenes else [scene]):
+    for sc in bpy.data.scenes if all_scenes else [scene]:
         if vse.editor(sc) is None or sc.name.startswith("expotion-proxy-"):
             continue
         base = properties.params_from(sc.expotion)
@@ -35,19 +36,27 @@ class EXPOTION_OT_score_all(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     rescore: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Score Again", default=False,
-        description="Also score strips that have music (it is replaced; older takes stay in the Takes panel)")
+        name="Score Again",
+        default=False,
+        description="Also score strips that have music (it is replaced; older takes stay in the Takes panel)",
+    )
     all_scenes: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="All Scenes", default=True, description="Every scene of the file (off: the current scene)")
+        name="All Scenes", default=True, description="Every scene of the file (off: the current scene)"
+    )
     save: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Save", default=True,
-        description="Headless: save the .blend afterwards, whatever failed (what was placed is kept)")
+        name="Save",
+        default=True,
+        description="Headless: save the .blend afterwards, whatever failed (what was placed is kept)",
+    )
     report_path: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Report", default="//expotion_report.json", subtype="FILE_PATH",
-        description="Headless: JSON file listing every strip's outcome (// = next to the .blend; empty: none)")
+        name="Report",
+        default="//expotion_report.json",
+        subtype="FILE_PATH",
+        description="Headless: JSON file listing every strip's outcome (// = next to the .blend; empty: none)",
+    )
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait", default=False, options={"SKIP_SAVE"},
-        description="Block until done (always on in background mode)")
+        name="Wait", default=False, options={"SKIP_SAVE"}, description="Block until done (always on in background mode)"
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -75,8 +84,11 @@ class EXPOTION_OT_score_all(bpy.types.Operator):
             self.report({"INFO"}, f"Expotion: report in {path}")
         scoring.report(self, outcomes)
         if stop.signum is not None:
-            self.report({"ERROR"}, f"Expotion: interrupted by {stop.name}; unfinished jobs were cancelled on the "
-                        "service" + ("; the music placed so far is saved" if saved else ""))
+            self.report(
+                {"ERROR"},
+                f"Expotion: interrupted by {stop.name}; unfinished jobs were cancelled on the "
+                "service" + ("; the music placed so far is saved" if saved else ""),
+            )
             scoring.resend_terminate(stop)
         return {"FINISHED"}
 

@@ -18,15 +18,20 @@ class EXPOTION_OT_score_strips(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait", default=False, options={"SKIP_SAVE"},
-        description="Block until the music is placed (always on in background mode)")
+        name="Wait",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Block until the music is placed (always on in background mode)",
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if context.scene is None:
             return False
-        return dispatch.refuse(cls, snapshot.why_not_scorable(context.scene) or dispatch.score_refusal(
-            context, selected_movies(context.scene)))
+        return dispatch.refuse(
+            cls,
+            snapshot.why_not_scorable(context.scene) or dispatch.score_refusal(context, selected_movies(context.scene)),
+        )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

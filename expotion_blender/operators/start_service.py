@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import bpy
 
+from expotion_protocol.errors import ExpotionError
+
 from .. import preferences, runtime
 from ..client import is_loopback
-from expotion_protocol.errors import ExpotionError
 
 
 class EXPOTION_OT_start_service(bpy.types.Operator):
-    """Start the Expotion service on this machine with the command set in the add-on preferences (output in a log file; stopped when Blender quits)"""  # noqa: E501
+    """Start the Expotion service on this machine with the command set in the add-on preferences (output in a log file; stopped when Blender quits)"""
 
     bl_idname = "expotion.start_service"
     bl_label = "Start Service"

@@ -7,10 +7,11 @@ import uuid
 
 import bpy
 
-from .. import preferences, preparing, results, runtime, scoring, snapshot, vse
-from ..client import Client
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
+
+from .. import preferences, preparing, results, runtime, scoring, snapshot, vse
+from ..client import Client
 
 
 def active_movie(context: bpy.types.Context) -> object | None:
@@ -38,16 +39,24 @@ class EXPOTION_OT_suggest_prompt(bpy.types.Operator):
         try:
             snapshot.check_strip(strip)
             if runtime.ui_mode():  # prepared (proxy rendered in steps) and sent by the runtime
-                prep = preparing.Preparation(uuid.uuid4().hex, f"{strip.name} (suggest)", context.scene.name,
-                                             scoring.strip_key(strip), strip.name, JobParams(), settings,
-                                             analyze=True)
+                prep = preparing.Preparation(
+                    uuid.uuid4().hex,
+                    f"{strip.name} (suggest)",
+                    context.scene.name,
+                    scoring.strip_key(strip),
+                    strip.name,
+                    JobParams(),
+                    settings,
+                    analyze=True,
+                )
                 runtime.prepare([prep], settings.client)
                 context.scene.expotion.analysis = f"Analysing '{strip.name}'..."
                 return {"FINISHED"}
             request = snapshot.request_for(context, strip, JobParams(), settings)
             try:
-                data = Client(settings.client).analyze(dataclasses.replace(request.params, variants=1),
-                                                       request.upload_path)
+                data = Client(settings.client).analyze(
+                    dataclasses.replace(request.params, variants=1), request.upload_path
+                )
             finally:
                 request.discard_upload()
         except ExpotionError as exc:

@@ -2,8 +2,9 @@
 
 import bpy
 
-from .. import takes
 from expotion_protocol.errors import ExpotionError
+
+from .. import takes
 from .take_common import TakeOperator, active_music, make_active, poll_music
 
 
@@ -19,7 +20,8 @@ class EXPOTION_OT_take_audition(TakeOperator, bpy.types.Operator):
     bl_label = "Audition Take"
 
     stop: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Stop", default=False, options={"SKIP_SAVE", "HIDDEN"}, description="End the audition")
+        name="Stop", default=False, options={"SKIP_SAVE", "HIDDEN"}, description="End the audition"
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -31,8 +33,9 @@ class EXPOTION_OT_take_audition(TakeOperator, bpy.types.Operator):
         scene = context.scene
         state = takes.audition_state(scene)
         try:
-            if self.stop or (state is not None and self.take_id == takes.current_take_id(
-                    takes.find_by_key(scene, state["strip"]))):
+            if self.stop or (
+                state is not None and self.take_id == takes.current_take_id(takes.find_by_key(scene, state["strip"]))
+            ):
                 strip = takes.stop_audition(scene, keep=False)
                 if playing(context):
                     bpy.ops.screen.animation_cancel(restore_frame=False)
@@ -50,5 +53,3 @@ class EXPOTION_OT_take_audition(TakeOperator, bpy.types.Operator):
         if strip is not None:
             make_active(context, strip)
         return {"FINISHED"}
-
-

@@ -2,8 +2,9 @@
 
 import bpy
 
-from .. import takes
 from expotion_protocol.errors import ExpotionError
+
+from .. import takes
 from .take_common import TakeOperator, active_music
 
 

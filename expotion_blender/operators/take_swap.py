@@ -2,8 +2,9 @@
 
 import bpy
 
-from .. import takes, vse
 from expotion_protocol.errors import ExpotionError
+
+from .. import takes, vse
 from .take_common import TakeOperator, active_music, make_active
 
 

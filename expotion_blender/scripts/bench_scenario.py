@@ -45,8 +45,7 @@ class _Reports:
 
 def install(zip_path: str) -> Any:
     """Install and enable the built zip through Blender's own extension path -> the package."""
-    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
-                                                      enable_on_install=True)
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     if result != {"FINISHED"} or MODULE not in sys.modules:
         raise RuntimeError(f"installing {zip_path} failed: {result}")
     return sys.modules[MODULE]
@@ -143,8 +142,15 @@ def pump(ext: Any, interval_s: float, timeout_s: float) -> tuple[list[tuple[floa
     return ticks, evaluations
 
 
-def run_mode(ext: Any, scene: bpy.types.Scene, movies: list[Any], transfer: str, args: dict,
-             renders: list[tuple[float, int]], new_sound: list[float]) -> dict[str, Any]:
+def run_mode(
+    ext: Any,
+    scene: bpy.types.Scene,
+    movies: list[Any],
+    transfer: str,
+    args: dict,
+    renders: list[tuple[float, int]],
+    new_sound: list[float],
+) -> dict[str, Any]:
     """Score every movie strip with `transfer` (PATH or UPLOAD) -> raw timings (`renders` and
     `new_sound` are the lists the timing wrappers fill; this mode's part is reported)."""
     bpy.context.preferences.addons[MODULE].preferences.transfer = transfer
@@ -158,8 +164,14 @@ def run_mode(ext: Any, scene: bpy.types.Scene, movies: list[Any], transfer: str,
     if failed:
         raise RuntimeError(f"jobs did not succeed: {failed}")
     ext.runtime.clear_finished()
-    return {"call_s": call_s, "renders": renders[first_render:], "ticks": ticks, "new_sound": new_sound[first_sound:],
-            "evaluations": evaluations, "jobs": len(states)}
+    return {
+        "call_s": call_s,
+        "renders": renders[first_render:],
+        "ticks": ticks,
+        "new_sound": new_sound[first_sound:],
+        "evaluations": evaluations,
+        "jobs": len(states),
+    }
 
 
 def main() -> dict[str, Any]:
@@ -167,10 +179,15 @@ def main() -> dict[str, Any]:
     ext = install(args["zip"])
     scene, movies = make_scene(ext, args["clips"])
     prefs = bpy.context.preferences.addons[MODULE].preferences
-    out = {"blender": bpy.app.version_string, "python": sys.version.split()[0], "fps": FPS,
-           "strips": len(movies), "proxy_height": prefs.proxy_height,
-           "proxy_size": list(ext.proxy.proxy_size(movies[0], prefs.proxy_height)),
-           "source_size": [movies[0].elements[0].orig_width, movies[0].elements[0].orig_height]}
+    out = {
+        "blender": bpy.app.version_string,
+        "python": sys.version.split()[0],
+        "fps": FPS,
+        "strips": len(movies),
+        "proxy_height": prefs.proxy_height,
+        "proxy_size": list(ext.proxy.proxy_size(movies[0], prefs.proxy_height)),
+        "source_size": [movies[0].elements[0].orig_width, movies[0].elements[0].orig_height],
+    }
     renders, new_sound = time_renders(ext), time_new_sound(ext)
     for transfer in ("PATH", "UPLOAD"):
         out[transfer.lower()] = run_mode(ext, scene, movies, transfer, args, renders, new_sound)

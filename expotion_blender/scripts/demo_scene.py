@@ -21,8 +21,7 @@ MODULE = "bl_ext.user_default.expotion"
 
 
 def main(zip_path: str, clip: str, out_dir: str) -> dict:
-    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
-                                                      enable_on_install=True)
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     if result != {"FINISHED"} or MODULE not in sys.modules:
         raise RuntimeError(f"installing {zip_path} failed: {result}")
     vse = sys.modules[MODULE].vse
@@ -44,10 +43,15 @@ def main(zip_path: str, clip: str, out_dir: str) -> dict:
     with wave.open(bpy.path.abspath(sound.sound.filepath), "rb") as w:
         samples = w.getnframes()
     meta = sound.get("expotion")
-    return {"blend": bpy.data.filepath, "mixdown": mixdown,
-            "movie": list(vse.visible_range(movie)),
-            "sound": list(vse.visible_range(sound)), "channel": sound.channel,
-            "samples": samples, "metadata": meta.to_dict() if meta else None}
+    return {
+        "blend": bpy.data.filepath,
+        "mixdown": mixdown,
+        "movie": list(vse.visible_range(movie)),
+        "sound": list(vse.visible_range(sound)),
+        "channel": sound.channel,
+        "samples": samples,
+        "metadata": meta.to_dict() if meta else None,
+    }
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ def draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, state: JobS
         return
     if state.status == "succeeded":
         takes = state.result.takes if state.result else 1
-        row.label(text=f"{state.label}: music placed" + (f" ({takes} takes)" if takes > 1 else ""),
-                  icon="ERROR" if state.hint else "CHECKMARK")
+        row.label(
+            text=f"{state.label}: music placed" + (f" ({takes} takes)" if takes > 1 else ""),
+            icon="ERROR" if state.hint else "CHECKMARK",
+        )
         wrapped(box, context, state.hint, "ERROR")  # a warning: no person found, length changed
         if state.result is not None and state.result.prompt_used:
             wrapped(box, context, f"Prompt: {state.result.prompt_used}")

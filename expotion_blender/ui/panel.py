@@ -26,8 +26,7 @@ def draw_service(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     elif health is not None:
         icon = "CHECKMARK" if health.ready and health.model_available else ("INFO" if health.ready else "ERROR")
         precision = f" ({health.precision})" if health.precision else ""
-        row.label(text=f"Service {health.version} on {health.device}{precision}, queue {health.queue_depth}",
-                  icon=icon)
+        row.label(text=f"Service {health.version} on {health.device}{precision}, queue {health.queue_depth}", icon=icon)
     elif known and state["error"]:
         row.label(text="Service unavailable", icon="ERROR")
     else:
@@ -104,7 +103,7 @@ class SEQUENCER_PT_expotion(bpy.types.Panel):
 
 
 def draw_regenerate(layout: bpy.types.UILayout) -> None:
-    """"Regenerate as it was" beside "regenerate with the panel's settings"."""
+    """ "Regenerate as it was" beside "regenerate with the panel's settings"."""
     row = layout.row(align=True)
     row.operator("expotion.regenerate", text="Regenerate", icon="FILE_REFRESH").use_panel = False
     row.operator("expotion.regenerate", text="With Panel Settings").use_panel = True

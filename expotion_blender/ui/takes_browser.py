@@ -37,8 +37,14 @@ def title(number: int, take: dict[str, Any]) -> str:
     return f"Take {number}: seed {take.get('seed', '?')}{stamp}"
 
 
-def draw_take(layout: bpy.types.UILayout, context: bpy.types.Context, number: int, take: dict[str, Any],
-              current: bool, auditioned: bool) -> None:
+def draw_take(
+    layout: bpy.types.UILayout,
+    context: bpy.types.Context,
+    number: int,
+    take: dict[str, Any],
+    current: bool,
+    auditioned: bool,
+) -> None:
     box = layout.box()
     row = box.row(align=True)
     row.label(text=title(number, take) + (" (plays)" if current else ""), icon="CHECKMARK" if current else "SOUND")

@@ -44,22 +44,38 @@ def retention_policy(config: ServiceSettings) -> RetentionPolicy:
     return RetentionPolicy(
         max_age_s=None if config.retention_days == -1 else config.retention_days * DAY,
         max_bytes=None if config.max_storage_mb == -1 else int(config.max_storage_mb * 2**20),
-        download_grace_s=config.download_grace_s, interval_s=config.cleanup_interval_s)
+        download_grace_s=config.download_grace_s,
+        interval_s=config.cleanup_interval_s,
+    )
 
 
-def build_service(config: ServiceSettings, holder: ModelHolder | None = None, *, executor: Executor | None = None,
-                  slots: int = 1) -> JobService:
+def build_service(
+    config: ServiceSettings, holder: ModelHolder | None = None, *, executor: Executor | None = None, slots: int = 1
+) -> JobService:
     """The job service for these settings (model loaded lazily on the first job); tests pass a
     `holder` whose loader returns an already-loaded model. An `executor` runs jobs elsewhere on
     `slots` worker threads (the Ray Serve face, generator_service/scale/)."""
     if holder is None:
-        holder = ModelHolder(default_loader(config.model, config.device, config.allow_network, config.precision),
-                             model_id=config.model, device=config.device, idle_unload_s=config.idle_unload_s,
-                             features=feature_config(config), fetcher=hub_fetcher(config.model, config.allow_network),
-                             precision=config.precision)
-    return JobService(config.work_dir, holder, queue_size=config.queue_size, adapters_dir=config.adapters_dir,
-                      media_root=config.media_root, max_attempts=config.max_attempts,
-                      retention=retention_policy(config), executor=executor, slots=slots)
+        holder = ModelHolder(
+            default_loader(config.model, config.device, config.allow_network, config.precision),
+            model_id=config.model,
+            device=config.device,
+            idle_unload_s=config.idle_unload_s,
+            features=feature_config(config),
+            fetcher=hub_fetcher(config.model, config.allow_network),
+            precision=config.precision,
+        )
+    return JobService(
+        config.work_dir,
+        holder,
+        queue_size=config.queue_size,
+        adapters_dir=config.adapters_dir,
+        media_root=config.media_root,
+        max_attempts=config.max_attempts,
+        retention=retention_policy(config),
+        executor=executor,
+        slots=slots,
+    )
 
 
 def create_app(config: ServiceSettings, service: JobService | None = None) -> FastAPI:
@@ -84,8 +100,12 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
             if owned:
                 service.stop()
 
-    app = FastAPI(title="Expotion generator service", version=__version__, lifespan=lifespan,
-                  description="Scores video with music that follows the performer. See docs/http-api.md.")
+    app = FastAPI(
+        title="Expotion generator service",
+        version=__version__,
+        lifespan=lifespan,
+        description="Scores video with music that follows the performer. See docs/http-api.md.",
+    )
     app.state.settings = config
     app.state.service = service
     app.state.contract = contract
@@ -104,5 +124,6 @@ def serve(config: ServiceSettings) -> None:
     import uvicorn
 
     app = create_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=3,
-                access_log=False)
+    uvicorn.run(
+        app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=3, access_log=False
+    )

@@ -25,6 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from expotion_protocol.params import JobParams
+
 from ..errors import ConfigError
 from ..jobs.records import CANCELLED, FAILED, SUCCEEDED, JobRecord, JobSpec
 from ..jobs.service import JobService
@@ -32,8 +34,6 @@ from .contract_files import MOVIE_SUFFIX, ContractFiles, Waiting, movie_file_id
 from .errors import ApiError
 from .form import read_job_form
 from .inputs import VideoInput, probe_range
-from expotion_protocol.params import JobParams
-
 from .schemas import ERRORS, FileCreated, VideoCreated, VideoRequest
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,13 @@ def model_entries(service: JobService) -> list[dict[str, Any]]:
     what = "Scores the selected movie strip with music as long as the strip; returns the clip with the music (MP4)."
     entries = [{"id": BASE_ID, "display_name": f"Expotion music ({base})", "description": what + note}]
     for name in service.adapters():
-        entries.append({"id": f"{BASE_ID}/{name}", "display_name": f"Expotion music ({base} + {name})",
-                        "description": what + f" The adapter {name} makes the music follow the performer." + note})
+        entries.append(
+            {
+                "id": f"{BASE_ID}/{name}",
+                "display_name": f"Expotion music ({base} + {name})",
+                "description": what + f" The adapter {name} makes the music follow the performer." + note,
+            }
+        )
     return entries
 
 
@@ -74,8 +79,11 @@ def adapter_of(model: str, service: JobService) -> str | None:
     if model.startswith(f"{BASE_ID}/") and name in service.adapters():
         return name
     known = ", ".join(e["id"] for e in model_entries(service))
-    raise ApiError(404, f"no model {model!r} on this service (models: {known})",
-                   "Refresh the remote models (GET /v1/models) and pick one of them.")
+    raise ApiError(
+        404,
+        f"no model {model!r} on this service (models: {known})",
+        "Refresh the remote models (GET /v1/models) and pick one of them.",
+    )
 
 
 def contract_status(record: JobRecord, files: ContractFiles) -> dict[str, Any]:
@@ -98,7 +106,9 @@ async def upload_file(request: Request) -> dict[str, Any]:
     upload, kept = form.upload, False
     try:
         if upload is None:
-            raise ConfigError("file: the form has no `file` part", "Send the clip as the `file` part (with a filename).")
+            raise ConfigError(
+                "file: the form has no `file` part", "Send the clip as the `file` part (with a filename)."
+            )
         purpose = form.fields.get("purpose", "control")
         if purpose not in PURPOSES:
             raise ConfigError(f"purpose: {purpose!r} is not one of {', '.join(PURPOSES)}")
@@ -119,9 +129,18 @@ def _submit_clip(service: JobService, waiting: Waiting, body: VideoRequest, adap
     try:
         source = VideoInput(path, waiting.upload.sha256, uploaded=True)
         start, end = probe_range(service, source, JobParams(), waiting.filename)
-        spec = JobSpec.create(video=str(path), video_sha256=waiting.upload.sha256, start=start, end=end,
-                              prompt=body.prompt, seed=(body.seed or 0) % SEED_RANGE, adapter=adapter,
-                              model=service.holder.model_id, precision=service.holder.precision, uploaded=True)
+        spec = JobSpec.create(
+            video=str(path),
+            video_sha256=waiting.upload.sha256,
+            start=start,
+            end=end,
+            prompt=body.prompt,
+            seed=(body.seed or 0) % SEED_RANGE,
+            adapter=adapter,
+            model=service.holder.model_id,
+            precision=service.holder.precision,
+            uploaded=True,
+        )
         record = service.submit(spec)
         queued = True
     finally:
@@ -149,9 +168,16 @@ def create_video(request: Request, body: VideoRequest) -> dict[str, Any]:
     return answer
 
 
-@router.get("/files/{file_id}", response_class=FileResponse,
-            responses={200: {"content": {"video/mp4": {}, "application/octet-stream": {}},
-                             "description": "a job's MP4, or the bytes of an uploaded file"}})
+@router.get(
+    "/files/{file_id}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"video/mp4": {}, "application/octet-stream": {}},
+            "description": "a job's MP4, or the bytes of an uploaded file",
+        }
+    },
+)
 async def get_file(request: Request, file_id: str) -> FileResponse:
     files = _files(request)
     if file_id.endswith(MOVIE_SUFFIX):

@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 #: Suffix of the file id of a contract job's MP4: `<job id>-mp4`.
 MOVIE_SUFFIX = "-mp4"
 MOVIE_NAME = "movie.mp4"
-REUPLOAD_HINT = "Upload the clip again (POST /v1/files) and submit it; the same clip, prompt and seed give the same music."
+REUPLOAD_HINT = (
+    "Upload the clip again (POST /v1/files) and submit it; the same clip, prompt and seed give the same music."
+)
 
 
 def movie_file_id(job_id: str) -> str:
@@ -61,16 +63,19 @@ class Waiting:
 class ContractFiles:
     """See the module docstring."""
 
-    def __init__(self, service: JobService, *, ttl_s: float, max_waiting: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, service: JobService, *, ttl_s: float, max_waiting: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.service = service
         self.ttl_s = ttl_s
         self.max_waiting = max_waiting
         self.clock = clock
         self.interval_s = max(1.0, min(60.0, ttl_s / 4))
         self._db = sqlite3.connect(service.work_dir / "contract.sqlite3", check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, file_id TEXT NOT NULL, "
-                         "video TEXT NOT NULL, created REAL NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, file_id TEXT NOT NULL, "
+            "video TEXT NOT NULL, created REAL NOT NULL)"
+        )
         self._db.commit()
         self._waiting: dict[str, Waiting] = {}
         self._held: dict[str, Path] = {}  # job id -> its clip (one upload reference each)
@@ -127,8 +132,10 @@ class ContractFiles:
         file_id = "f-" + secrets.token_hex(8)
         with self._lock:
             if len(self._waiting) >= self.max_waiting:
-                raise QueueFull(f"{len(self._waiting)} uploaded files are already waiting for a job",
-                                "Submit the uploaded files (POST /v1/videos), or wait until unused ones expire.")
+                raise QueueFull(
+                    f"{len(self._waiting)} uploaded files are already waiting for a job",
+                    "Submit the uploaded files (POST /v1/videos), or wait until unused ones expire.",
+                )
             self._waiting[file_id] = Waiting(upload, purpose, filename, self.clock())
         return file_id
 
@@ -138,8 +145,11 @@ class ContractFiles:
         with self._lock:
             waiting = self._waiting.pop(file_id, None)
         if waiting is None:
-            raise JobNotFound(f"no uploaded file {file_id!r} is waiting for a job (unknown, already used, or "
-                              f"expired after {self.ttl_s:.0f} s)", REUPLOAD_HINT)
+            raise JobNotFound(
+                f"no uploaded file {file_id!r} is waiting for a job (unknown, already used, or "
+                f"expired after {self.ttl_s:.0f} s)",
+                REUPLOAD_HINT,
+            )
         return waiting
 
     def unclaim(self, file_id: str, waiting: Waiting) -> None:
@@ -150,8 +160,10 @@ class ContractFiles:
         """The job took the upload: its reference becomes the job's hold; the job is a contract job."""
         with self._lock:
             self._held[job_id] = waiting.upload.path
-            self._db.execute("INSERT OR REPLACE INTO jobs (id, file_id, video, created) VALUES (?, ?, ?, ?)",
-                             (job_id, file_id, str(waiting.upload.path), self.clock()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs (id, file_id, video, created) VALUES (?, ?, ?, ?)",
+                (job_id, file_id, str(waiting.upload.path), self.clock()),
+            )
             self._db.commit()
 
     def upload_path(self, file_id: str) -> Path:
@@ -175,8 +187,10 @@ class ContractFiles:
         """The MP4 of a succeeded contract job (made on first use) -> its path; `JobNotFound` for an
         unknown job or one whose clip is gone, `JobNotFinished` (409) while it has no music."""
         if not self.is_contract_job(job_id):
-            raise JobNotFound(f"no file {movie_file_id(job_id)!r}: job {job_id} was not submitted through "
-                              "POST /v1/videos", "Use the file_id from the job's status.")
+            raise JobNotFound(
+                f"no file {movie_file_id(job_id)!r}: job {job_id} was not submitted through POST /v1/videos",
+                "Use the file_id from the job's status.",
+            )
         record = self.service.get(job_id)
         if record.status != SUCCEEDED:
             raise JobNotFinished(f"job {job_id} has no music: it is {record.status}")
@@ -190,8 +204,11 @@ class ContractFiles:
             with self._lock:
                 clip = self._held.get(job_id)
             if clip is None or not clip.is_file():
-                raise JobNotFound(f"the clip of job {job_id} is no longer kept (its MP4 was not fetched within "
-                                  f"{self.ttl_s:.0f} s of the job's end, or the service restarted)", REUPLOAD_HINT)
+                raise JobNotFound(
+                    f"the clip of job {job_id} is no longer kept (its MP4 was not fetched within "
+                    f"{self.ttl_s:.0f} s of the job's end, or the service restarted)",
+                    REUPLOAD_HINT,
+                )
             mux_music(clip, music, out)
             self._release_hold(job_id)
         with self._lock:
@@ -221,8 +238,9 @@ class ContractFiles:
                 record = self.service.get(job_id)
             except JobNotFound:
                 record = None
-            if record is None or (record.terminal and (record.status != SUCCEEDED
-                                                       or now - (record.finished or now) > self.ttl_s)):
+            if record is None or (
+                record.terminal and (record.status != SUCCEEDED or now - (record.finished or now) > self.ttl_s)
+            ):
                 self._release_hold(job_id)
                 released += 1
         if released:

@@ -114,9 +114,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # answer JSON with an error id and log the traceback under that id.
     error_id = new_error_id()
     logger.error("unexpected error [%s] on %s %s", error_id, request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": f"internal error ({type(exc).__name__})",
-                         "hint": f"This is a bug; report error id {error_id} with the service log.",
-                         "error_id": error_id}, status_code=500)
+    return JSONResponse(
+        {
+            "detail": f"internal error ({type(exc).__name__})",
+            "hint": f"This is a bug; report error id {error_id} with the service log.",
+            "error_id": error_id,
+        },
+        status_code=500,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

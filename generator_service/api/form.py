@@ -78,10 +78,15 @@ class _Parts:
         self._text: tuple[str, bytearray] | None = None
 
     def callbacks(self) -> dict[str, Any]:
-        return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
-                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
-                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
-                "on_part_end": self.on_part_end}
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
 
     def on_part_begin(self) -> None:
         self._headers, self._text = {}, None
@@ -138,8 +143,11 @@ class _Parts:
 
     def finish(self) -> JobForm:
         if self.writer is not None:
-            raise ApiError(400, f"the request body ended inside the `{self.file_field}` part: the upload is incomplete",
-                           "Send the whole file; the connection may have been cut.")
+            raise ApiError(
+                400,
+                f"the request body ended inside the `{self.file_field}` part: the upload is incomplete",
+                "Send the whole file; the connection may have been cut.",
+            )
         return self.form
 
     def abort(self) -> None:
@@ -160,8 +168,9 @@ def _feed(parser: MultipartParser, chunks: list[bytes]) -> None:
     parser.write(b"".join(chunks))
 
 
-async def read_job_form(request: Request, uploads: UploadStore, *, file_field: str = "video",
-                        text_fields: tuple[str, ...] = ("params",)) -> JobForm:
+async def read_job_form(
+    request: Request, uploads: UploadStore, *, file_field: str = "video", text_fields: tuple[str, ...] = ("params",)
+) -> JobForm:
     """The request's form; the upload (if any) is stored with one reference the caller must release."""
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype == b"application/x-www-form-urlencoded":
@@ -188,8 +197,9 @@ async def read_job_form(request: Request, uploads: UploadStore, *, file_field: s
         return parts.finish()
     except FormParserError as exc:
         parts.abort()
-        raise ApiError(400, f"the multipart body is malformed: {exc}",
-                       "Send the request as multipart/form-data.") from exc
+        raise ApiError(
+            400, f"the multipart body is malformed: {exc}", "Send the request as multipart/form-data."
+        ) from exc
     except ClientDisconnect as exc:
         parts.abort()
         raise ApiError(400, "the client closed the connection before the request body was complete") from exc

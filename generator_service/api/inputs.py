@@ -27,6 +27,7 @@ from ..jobs.uploads import StoredUpload
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class VideoInput:
     path: Path
@@ -34,24 +35,28 @@ class VideoInput:
     uploaded: bool
 
 
-def receive_video(service: JobService, params: JobParams, upload: StoredUpload | None,
-                  filename: str | None) -> VideoInput:
+def receive_video(
+    service: JobService, params: JobParams, upload: StoredUpload | None, filename: str | None
+) -> VideoInput:
     """Exactly one of an upload and `params.path` -> the stored/confined video."""
     if (upload is None) == (params.path is None):
-        raise InputRejected("send exactly one of a `video` file part and params.path",
-                            "Upload the video as the `video` part, or (path mode) name it in params.path.")
+        raise InputRejected(
+            "send exactly one of a `video` file part and params.path",
+            "Upload the video as the `video` part, or (path mode) name it in params.path.",
+        )
     if upload is None:
         with open_confined(service.media_root, params.path or "", service.hashes, scratch=service.staging) as opened:
             return VideoInput(opened.path, opened.sha256, uploaded=False)
     if upload.size == 0:
-        raise VideoError(f"the uploaded video {filename or ''!r} is empty (0 bytes)",
-                         "Upload the movie file itself; it may not have been saved yet.")
+        raise VideoError(
+            f"the uploaded video {filename or ''!r} is empty (0 bytes)",
+            "Upload the movie file itself; it may not have been saved yet.",
+        )
     service.hashes.remember(upload.path, upload.sha256)
     return VideoInput(upload.path, upload.sha256, uploaded=True)
 
 
-def probe_range(service: JobService, video: VideoInput, params: JobParams,
-                label: str | None) -> tuple[float, float]:
+def probe_range(service: JobService, video: VideoInput, params: JobParams, label: str | None) -> tuple[float, float]:
     """Probe the video and resolve the requested range -> (start, end); `VideoError` names the upload."""
     from ..pipeline.video import probe_video, resolve_range
 
@@ -65,8 +70,9 @@ def probe_range(service: JobService, video: VideoInput, params: JobParams,
         raise
 
 
-def analyze_range(service: JobService, analyzer: Analyzer, video: VideoInput, start: float,
-                  end: float) -> dict[str, Any]:
+def analyze_range(
+    service: JobService, analyzer: Analyzer, video: VideoInput, start: float, end: float
+) -> dict[str, Any]:
     """The analysis of `[start, end)` of the video accepted for an analyze request."""
     with service.open_video(str(video.path), video.sha256, video.uploaded) as readable:
         return analyzer(readable, start, end)

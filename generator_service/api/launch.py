@@ -9,9 +9,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import ExpotionError
 
@@ -32,28 +32,53 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) 
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise ServiceStartError(f"the service exited with status {proc.returncode}; log {log}:\n"
-                                    f"{log.read_text()[-2000:]}")
+            raise ServiceStartError(
+                f"the service exited with status {proc.returncode}; log {log}:\n{log.read_text()[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(url + "/v1/health", timeout=2):
                 return
         except (urllib.error.URLError, OSError):
             if time.monotonic() > deadline:
-                raise ServiceStartError(f"the service did not answer {url}/v1/health in {timeout_s:.0f} s; "
-                                        f"log {log}") from None
+                raise ServiceStartError(
+                    f"the service did not answer {url}/v1/health in {timeout_s:.0f} s; log {log}"
+                ) from None
             time.sleep(0.3)
 
 
 @contextmanager
-def service_process(model: str, media_root: Path, work: Path, *, cwd: Path | None = None,
-                    timeout_s: float = 180.0, python: str | None = None) -> Iterator[str]:
+def service_process(
+    model: str,
+    media_root: Path,
+    work: Path,
+    *,
+    cwd: Path | None = None,
+    timeout_s: float = 180.0,
+    python: str | None = None,
+) -> Iterator[str]:
     """A real `python -m generator_service serve` on a free loopback port -> its URL; stopped on exit."""
     port = free_port()
     log = work / "service.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([python or sys.executable, "-m", "generator_service", "serve", "--model", model, "--port",
-                                 str(port), "--media-root", str(media_root), "--work-dir", str(work / "service")],
-                                cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                python or sys.executable,
+                "-m",
+                "generator_service",
+                "serve",
+                "--model",
+                model,
+                "--port",
+                str(port),
+                "--media-root",
+                str(media_root),
+                "--work-dir",
+                str(work / "service"),
+            ],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url, proc, log, timeout_s)

@@ -39,8 +39,9 @@ def mux_music(clip: Path, music: Path, out: Path) -> Path:
             _write(clip, music, tmp, copy=False)
         os.replace(tmp, out)
     except av.FFmpegError as exc:
-        raise VideoError(f"could not put the music under the clip's picture: {exc}",
-                         "The clip may be damaged; upload it again.") from exc
+        raise VideoError(
+            f"could not put the music under the clip's picture: {exc}", "The clip may be damaged; upload it again."
+        ) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return out
@@ -57,7 +58,7 @@ def _audio_frames(music: Path, rate: int) -> Iterator[Any]:
         raise ValueError(f"music at {sr} Hz, expected {rate} Hz")
     mono = np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)[None, :])
     for start in range(0, mono.shape[1], AAC_FRAME):
-        frame = av.AudioFrame.from_ndarray(mono[:, start:start + AAC_FRAME], format="fltp", layout="mono")
+        frame = av.AudioFrame.from_ndarray(mono[:, start : start + AAC_FRAME], format="fltp", layout="mono")
         frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
         yield frame
 

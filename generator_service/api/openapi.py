@@ -37,11 +37,18 @@ REF = "#/components/schemas/{model}"
 #: Routes reading `read_job_form`, and the name of their `params` schema.
 FORM_ROUTES = {"/v1/jobs": "JobParams", "/v1/analyze": "AnalyzeParams"}
 
-VIDEO_PART: JSON = {"type": "string", "format": "binary",
-                    "description": "the movie clip: any file FFmpeg can read as video (omit in path mode)"}
+VIDEO_PART: JSON = {
+    "type": "string",
+    "format": "binary",
+    "description": "the movie clip: any file FFmpeg can read as video (omit in path mode)",
+}
 FILE_PART: JSON = {"type": "string", "format": "binary", "description": "the whole file, in one request"}
-PURPOSE_PART: JSON = {"type": "string", "enum": ["control", "reference", "speaker_reference"], "default": "control",
-                      "description": "what the file is for; only `control` files (videos) are scored"}
+PURPOSE_PART: JSON = {
+    "type": "string",
+    "enum": ["control", "reference", "speaker_reference"],
+    "default": "control",
+    "description": "what the file is for; only `control` files (videos) are scored",
+}
 
 #: The ways a token may be sent when the service has one (api/security.py accepts each).
 SECURITY_SCHEMES: JSON = {
@@ -60,29 +67,46 @@ def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]
     base["title"] = name
     base["properties"]["adapter"] = adapter
     if not path_mode:
-        base["properties"]["path"] = {"type": "null", "default": None, "title": "Path",
-                                      "description": "path mode is off on this service"}
+        base["properties"]["path"] = {
+            "type": "null",
+            "default": None,
+            "title": "Path",
+            "description": "path mode is off on this service",
+        }
         return {name: base, **items}
     upload = copy.deepcopy(base)
     upload["title"] = f"{name}Upload"
     upload["properties"]["path"] = {"type": "null", "default": None, "title": "Path"}
     by_path = copy.deepcopy(base)
     by_path["title"] = f"{name}Path"
-    by_path["properties"]["path"] = {"type": "string", "minLength": 1, "maxLength": 4096, "title": "Path",
-                                     "description": "a file under the service's media root"}
+    by_path["properties"]["path"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 4096,
+        "title": "Path",
+        "description": "a file under the service's media root",
+    }
     by_path["required"] = ["path"]
     return {name: base, f"{name}Upload": upload, f"{name}Path": by_path, **items}
 
 
 def adapter_choice(adapters: list[str]) -> JSON:
     """`adapter` of a job: one of this instance's adapters, or null."""
-    return {"enum": [*adapters, None], "default": None, "title": "Adapter",
-            "description": "an adapter of GET /v1/models (null: the base model)"}
+    return {
+        "enum": [*adapters, None],
+        "default": None,
+        "title": "Adapter",
+        "description": "an adapter of GET /v1/models (null: the base model)",
+    }
 
 
 #: `adapter` of an analysis: read and checked for its type only (an analysis uses no model).
-ANY_ADAPTER: JSON = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}], "default": None,
-                     "title": "Adapter", "description": "ignored by an analysis"}
+ANY_ADAPTER: JSON = {
+    "anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}],
+    "default": None,
+    "title": "Adapter",
+    "description": "ignored by an analysis",
+}
 
 
 def job_form_body(name: str, path_mode: bool) -> JSON:
@@ -91,13 +115,20 @@ def job_form_body(name: str, path_mode: bool) -> JSON:
     if path_mode:
         schema["oneOf"] = [
             {"required": ["video"], "properties": {"params": {"$ref": REF.format(model=f"{name}Upload")}}},
-            {"required": ["params"], "properties": {"params": {"$ref": REF.format(model=f"{name}Path")}},
-             "not": {"required": ["video"]}},
+            {
+                "required": ["params"],
+                "properties": {"params": {"$ref": REF.format(model=f"{name}Path")}},
+                "not": {"required": ["video"]},
+            },
         ]
     else:
         schema["required"] = ["video"]
-    return {"required": True, "content": {"multipart/form-data": {
-        "schema": schema, "encoding": {"params": {"contentType": "application/json"}}}}}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": schema, "encoding": {"params": {"contentType": "application/json"}}}
+        },
+    }
 
 
 def files_form_body() -> JSON:
@@ -128,11 +159,14 @@ def add_links(doc: JSON) -> None:
     if "/v1/videos" in paths:
         paths["/v1/videos"]["post"]["responses"]["202"]["links"] = {"GetJob": job_links["GetJob"]}
         paths["/v1/jobs/{job_id}"]["get"]["responses"]["200"]["links"] = {
-            "GetMovie": _link(doc, "/v1/files/{file_id}", "get", file_id="$response.body#/file_id")}
+            "GetMovie": _link(doc, "/v1/files/{file_id}", "get", file_id="$response.body#/file_id")
+        }
         paths["/v1/files"]["post"]["responses"]["201"]["links"] = {
             "GetFile": _link(doc, "/v1/files/{file_id}", "get", file_id="$response.body#/file_id"),
-            "ScoreFile": {"operationId": _operation_id(doc, "/v1/videos", "post"),
-                          "requestBody": {"control_file_id": "$response.body#/file_id"}},
+            "ScoreFile": {
+                "operationId": _operation_id(doc, "/v1/videos", "post"),
+                "requestBody": {"control_file_id": "$response.body#/file_id"},
+            },
         }
 
 
@@ -149,8 +183,12 @@ def build_openapi(app: FastAPI) -> JSON:
     if "/v1/files" in doc["paths"]:
         doc["paths"]["/v1/files"]["post"]["requestBody"] = files_form_body()
         model_ids = [entry["id"] for entry in model_entries(service)]
-        schemas["VideoRequest"]["properties"]["model"] = {"type": "string", "enum": model_ids, "title": "Model",
-                                                          "description": "an id from `data` of GET /v1/models"}
+        schemas["VideoRequest"]["properties"]["model"] = {
+            "type": "string",
+            "enum": model_ids,
+            "title": "Model",
+            "description": "an id from `data` of GET /v1/models",
+        }
     add_links(doc)
     if settings.token:
         doc["components"]["securitySchemes"] = SECURITY_SCHEMES

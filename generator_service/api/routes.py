@@ -21,18 +21,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from expotion_protocol.params import JobParams
+from expotion_protocol.shapes import CONTRACT_VERSIONS, Health, JobStatus
+
 from .. import __version__
 from ..errors import ConfigError
 from ..jobs.analyzer import Analyzer
 from ..jobs.records import CANCELLED, JobSpec
 from ..jobs.service import JobService
+from .contract import contract_status, model_entries
 from .errors import ApiError
 from .form import JobForm, read_job_form
 from .inputs import VideoInput, analyze_range, probe_range, receive_video
-from .contract import contract_status, model_entries
-from expotion_protocol.params import JobParams
-from expotion_protocol.shapes import CONTRACT_VERSIONS, Health, JobStatus
-
 from .schemas import ERRORS, JobCreated, ModelsOut
 from .schemas import JobParams as JobParamsSchema
 from .settings import ServiceSettings
@@ -59,12 +59,22 @@ def health(request: Request) -> Health:
     alive = service.worker.alive
     if not alive:
         hint = "The service's job worker has stopped: restart the service (its log says why)."
-    return Health(status="ok" if alive else "degraded", version=__version__, device=holder.device,
-                  model=holder.model_id, model_loaded=holder.loaded, untrained=holder.untrained,
-                  queue_depth=service.queue_depth(), queue_limit=service.queue.limit,
-                  path_mode=settings.media_root is not None, ready=alive and available is not None,
-                  model_available=bool(available), hint=hint, precision=holder.precision,
-                  contract_versions=CONTRACT_VERSIONS)
+    return Health(
+        status="ok" if alive else "degraded",
+        version=__version__,
+        device=holder.device,
+        model=holder.model_id,
+        model_loaded=holder.loaded,
+        untrained=holder.untrained,
+        queue_depth=service.queue_depth(),
+        queue_limit=service.queue.limit,
+        path_mode=settings.media_root is not None,
+        ready=alive and available is not None,
+        model_available=bool(available),
+        hint=hint,
+        precision=holder.precision,
+        contract_versions=CONTRACT_VERSIONS,
+    )
 
 
 def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tuple[bool | None, str]:
@@ -81,15 +91,21 @@ def model_availability(model_id: str, loaded: bool, allow_network: bool) -> tupl
     try:
         cached = hub_weights_cached(model_id)
     except ValueError:  # not a hub id either (huggingface_hub's HFValidationError)
-        return None, (f"the model {model_id!r} is neither a folder nor a Hugging Face id: "
-                      "start the service with an existing --model")
+        return None, (
+            f"the model {model_id!r} is neither a folder nor a Hugging Face id: "
+            "start the service with an existing --model"
+        )
     if cached:
         return True, ""
     if network_allowed(allow_network):
-        return False, (f"the weights of {model_id} are not on this machine: the first job downloads them "
-                       f"from the Hugging Face hub (needs internet), or fetch them ahead: `expotion download {model_id}`")
-    return None, (f"the weights of {model_id} are not in the local cache and the hub is off: "
-                  f"`huggingface-cli download {model_id}`, or serve --model tiny")
+        return False, (
+            f"the weights of {model_id} are not on this machine: the first job downloads them "
+            f"from the Hugging Face hub (needs internet), or fetch them ahead: `expotion download {model_id}`"
+        )
+    return None, (
+        f"the weights of {model_id} are not in the local cache and the hub is off: "
+        f"`huggingface-cli download {model_id}`, or serve --model tiny"
+    )
 
 
 @router.get("/models", response_model=ModelsOut)
@@ -98,8 +114,13 @@ def models(request: Request) -> dict[str, Any]:
 
     service = _service(request)
     adapters = [{"name": name, "path": path} for name, path in service.adapters().items()]
-    return {"base_model": service.holder.model_id, "untrained": service.holder.untrained,
-            "adapters": adapters, "licence": LICENCE_NOTE, "data": model_entries(service)}
+    return {
+        "base_model": service.holder.model_id,
+        "untrained": service.holder.untrained,
+        "adapters": adapters,
+        "licence": LICENCE_NOTE,
+        "data": model_entries(service),
+    }
 
 
 def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[VideoInput, float, float]:
@@ -112,8 +133,10 @@ def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[V
 def _check_job_params(service: JobService, params: JobParams) -> None:
     if params.adapter is not None and params.adapter not in service.adapters():
         known = ", ".join(service.adapters()) or "none"
-        raise ConfigError(f"adapter: no adapter named {params.adapter!r} (available: {known})",
-                          "Pick a name from GET /v1/models, or send adapter null.")
+        raise ConfigError(
+            f"adapter: no adapter named {params.adapter!r} (available: {known})",
+            "Pick a name from GET /v1/models, or send adapter null.",
+        )
 
 
 def _submit(request: Request, form: JobForm) -> dict[str, str]:
@@ -124,9 +147,16 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
         parsed = JobParamsSchema.parse_form(form.params)
         _check_job_params(service, parsed)
         source, start, end = _accept_video(request, parsed, form)
-        spec = JobSpec.create(parsed, video=str(source.path), video_sha256=source.sha256, start=start, end=end,
-                              model=service.holder.model_id, precision=service.holder.precision,
-                              uploaded=source.uploaded)
+        spec = JobSpec.create(
+            parsed,
+            video=str(source.path),
+            video_sha256=source.sha256,
+            start=start,
+            end=end,
+            model=service.holder.model_id,
+            precision=service.holder.precision,
+            uploaded=source.uploaded,
+        )
         record = service.submit(spec)
         handed_over = True
     finally:
@@ -149,21 +179,28 @@ async def job_status(request: Request, job_id: str) -> dict[str, Any]:
     return contract_status(_service(request).get(job_id), request.app.state.contract)
 
 
-@router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/jobs/{job_id}/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}}
+)
 async def job_events_route(request: Request, job_id: str) -> StreamingResponse:
     service = _service(request)
     service.get(job_id)  # 404 before the stream starts
-    return StreamingResponse(job_events(service, job_id), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        job_events(service, job_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@router.get("/jobs/{job_id}/result", response_class=FileResponse,
-            responses={200: {"content": {"audio/wav": {}}}})
+@router.get("/jobs/{job_id}/result", response_class=FileResponse, responses={200: {"content": {"audio/wav": {}}}})
 def job_result(request: Request, job_id: str, take: Annotated[int, Query(ge=0, le=1000)] = 0) -> FileResponse:
     path, meta = _service(request).result_file(job_id, take, download=True)
-    return FileResponse(path, media_type="audio/wav", filename=f"{job_id}-take{take}.wav",
-                        headers={"X-Expotion-Metadata": json.dumps(meta, separators=(",", ":"))})
+    return FileResponse(
+        path,
+        media_type="audio/wav",
+        filename=f"{job_id}-take{take}.wav",
+        headers={"X-Expotion-Metadata": json.dumps(meta, separators=(",", ":"))},
+    )
 
 
 @router.get("/jobs/{job_id}/metadata")
@@ -172,14 +209,20 @@ def job_metadata(request: Request, job_id: str) -> dict[str, Any]:
     return meta
 
 
-@router.delete("/jobs/{job_id}", response_model=JobCreated,
-               responses={202: {"model": JobCreated, "description": "still running after 5 s; it ends cancelled"}})
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobCreated,
+    responses={202: {"model": JobCreated, "description": "still running after 5 s; it ends cancelled"}},
+)
 def cancel_job(request: Request, job_id: str) -> JSONResponse:
     """Cancel on the server; a running job stops within one generation step."""
     record = _service(request).cancel(job_id)
     if record.terminal and record.status != CANCELLED:
-        raise ApiError(409, f"job {job_id} already finished: {record.status}",
-                       "Nothing to cancel; fetch its result or submit a new job.")
+        raise ApiError(
+            409,
+            f"job {job_id} already finished: {record.status}",
+            "Nothing to cancel; fetch its result or submit a new job.",
+        )
     return JSONResponse({"id": record.id, "status": record.status}, status_code=200 if record.terminal else 202)
 
 
@@ -194,7 +237,8 @@ async def analyze(request: Request) -> dict[str, Any]:
         parsed = JobParamsSchema.parse_form(form.params)
         source, start, end = await run_in_threadpool(_accept_video, request, parsed, form)
         analyzer: Analyzer = request.app.state.analyzer
-        return await anyio.to_thread.run_sync(analyze_range, service, analyzer, source, start, end,
-                                              limiter=request.app.state.analyze_slots)
+        return await anyio.to_thread.run_sync(
+            analyze_range, service, analyzer, source, start, end, limiter=request.app.state.analyze_slots
+        )
     finally:
         form.release(service.uploads)

@@ -23,6 +23,7 @@ from expotion_protocol.params import ParamError
 
 from ..errors import ConfigError
 
+
 class _ParamsModel(BaseModel):
     """Strict: JSON types are taken as they are (a boolean is not a number, "3" is not a seed), so
     what the OpenAPI schema says is exactly what is accepted."""
@@ -47,8 +48,10 @@ class _ParamsModel(BaseModel):
         try:
             data = json.loads(raw) if raw else {}
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"params: not valid JSON ({exc.msg} at position {exc.pos})",
-                              "Send `params` as a JSON object, e.g. {\"prompt\": \"warm piano\"}.") from exc
+            raise ConfigError(
+                f"params: not valid JSON ({exc.msg} at position {exc.pos})",
+                'Send `params` as a JSON object, e.g. {"prompt": "warm piano"}.',
+            ) from exc
         if not isinstance(data, dict):
             raise ConfigError(f"params: expected a JSON object, got {type(data).__name__}")
         try:
@@ -66,22 +69,36 @@ def _params_field(annotation: Any, default: Any, rule: protocol.Rule) -> tuple[A
         annotation, default = list[_item_model(item)], list(default)  # type: ignore[misc]
     if default is dataclasses.MISSING:
         default = ...
-    return annotation, Field(default, description=rule.doc, ge=rule.ge, gt=rule.gt, le=rule.le, lt=rule.lt,
-                             max_length=rule.max_length, **finite)
+    return annotation, Field(
+        default,
+        description=rule.doc,
+        ge=rule.ge,
+        gt=rule.gt,
+        le=rule.le,
+        lt=rule.lt,
+        max_length=rule.max_length,
+        **finite,
+    )
 
 
 @cache
 def _item_model(item: type) -> type[BaseModel]:
     """The strict schema of a list item declared in the protocol (e.g. `HitPoint`)."""
     return create_model(  # type: ignore[call-overload,no-any-return]
-        item.__name__, __config__=ConfigDict(extra="forbid", strict=True), __doc__=item.__doc__,
-        **{name: _params_field(*rule) for name, rule in protocol.rules(item).items()})
+        item.__name__,
+        __config__=ConfigDict(extra="forbid", strict=True),
+        __doc__=item.__doc__,
+        **{name: _params_field(*rule) for name, rule in protocol.rules(item).items()},
+    )
 
 
 #: The request schema of the job parameters, built from their one declaration (expotion_protocol.params).
 JobParams: type[_ParamsModel] = create_model(  # type: ignore[call-overload]
-    "JobParams", __base__=_ParamsModel, __doc__=protocol.JobParams.__doc__,
-    **{name: _params_field(*rule) for name, rule in protocol.rules().items()})
+    "JobParams",
+    __base__=_ParamsModel,
+    __doc__=protocol.JobParams.__doc__,
+    **{name: _params_field(*rule) for name, rule in protocol.rules().items()},
+)
 
 
 def _field_error(err: Any) -> str:

@@ -84,22 +84,37 @@ class GuardMiddleware:
 
     def _refusal(self, headers: Headers, query: bytes = b"") -> tuple[int, str, str] | None:
         if self.token:
-            if not any(hmac.compare_digest(given.encode(), self.token.encode()) for given in _credentials(headers, query)):
-                return 401, "missing or wrong token", ("Send the service's token as `Authorization: Bearer <token>` "
-                                                       "(or `X-API-Key`, or `?api_key=`).")
+            if not any(
+                hmac.compare_digest(given.encode(), self.token.encode()) for given in _credentials(headers, query)
+            ):
+                return (
+                    401,
+                    "missing or wrong token",
+                    ("Send the service's token as `Authorization: Bearer <token>` (or `X-API-Key`, or `?api_key=`)."),
+                )
         else:
             if not is_loopback_host(_host_name(headers.get("host", "127.0.0.1"))):
-                return 403, "this service answers only requests addressed to a loopback host", \
-                    "Use http://127.0.0.1:<port>; to serve other machines start it with --host and --token."
+                return (
+                    403,
+                    "this service answers only requests addressed to a loopback host",
+                    "Use http://127.0.0.1:<port>; to serve other machines start it with --host and --token.",
+                )
             origin = headers.get("origin")
             if origin is not None and not _loopback_origin(origin):
-                return 403, f"requests from web pages ({origin}) are refused", \
-                    "Call the service from the Blender extension or a local script."
+                return (
+                    403,
+                    f"requests from web pages ({origin}) are refused",
+                    "Call the service from the Blender extension or a local script.",
+                )
         declared = headers.get("content-length")
         if declared is not None and not declared.isdigit():
             return 400, f"Content-Length {declared!r} is not a byte count", "Send a valid Content-Length header."
         if declared is not None and int(declared) > self.max_body:
-            return 413, f"the declared body of {declared} bytes exceeds the limit of {self.max_body} bytes", TOO_LARGE_HINT
+            return (
+                413,
+                f"the declared body of {declared} bytes exceeds the limit of {self.max_body} bytes",
+                TOO_LARGE_HINT,
+            )
         return None
 
     def _limited(self, receive: Receive) -> Receive:

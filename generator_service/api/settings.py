@@ -25,25 +25,72 @@ class ServiceSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address to bind. Anything but loopback requires `token`.")
     port: int = Field(8765, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
-    model: str = Field(DEFAULT_MODEL, description="Music model: a hub id, a local directory, or \"tiny\" (untrained test model).")
-    device: str | None = Field(None, description="Torch device (\"cpu\", \"cuda\", \"cuda:1\"); None picks cuda when available.")
-    precision: Precision = Field("auto", description="Decoder precision (model/precision.py): \"auto\" = bf16 on CUDA and on CPUs with bf16 instructions, else fp32 (the fastest that passes the parity checks).")
-    work_dir: Path = Field(default_factory=lambda: default_cache_dir() / "service", description="Job database, uploads, results and the feature cache live here.")
-    media_root: Path | None = Field(None, description="Path mode: jobs may name local files under this folder instead of uploading them.")
-    token: str | None = Field(None, description="Bearer token every request must carry (required when `host` is not loopback).")
+    model: str = Field(
+        DEFAULT_MODEL, description='Music model: a hub id, a local directory, or "tiny" (untrained test model).'
+    )
+    device: str | None = Field(
+        None, description='Torch device ("cpu", "cuda", "cuda:1"); None picks cuda when available.'
+    )
+    precision: Precision = Field(
+        "auto",
+        description='Decoder precision (model/precision.py): "auto" = bf16 on CUDA and on CPUs with bf16 instructions, else fp32 (the fastest that passes the parity checks).',
+    )
+    work_dir: Path = Field(
+        default_factory=lambda: default_cache_dir() / "service",
+        description="Job database, uploads, results and the feature cache live here.",
+    )
+    media_root: Path | None = Field(
+        None, description="Path mode: jobs may name local files under this folder instead of uploading them."
+    )
+    token: str | None = Field(
+        None, description="Bearer token every request must carry (required when `host` is not loopback)."
+    )
     queue_size: int = Field(8, ge=1, le=10_000, description="Jobs that may wait behind the running one; more get 429.")
-    idle_unload_s: float = Field(600.0, ge=-1, description="Seconds without a job before the model is unloaded (-1: keep it loaded).")
+    idle_unload_s: float = Field(
+        600.0, ge=-1, description="Seconds without a job before the model is unloaded (-1: keep it loaded)."
+    )
     max_upload_mb: float = Field(1024.0, gt=0, description="Largest accepted request body (the video upload), in MiB.")
-    adapters_dir: Path | None = Field(None, description="Folder of adapters (one sub-folder each, holding expotion_config.json).")
+    adapters_dir: Path | None = Field(
+        None, description="Folder of adapters (one sub-folder each, holding expotion_config.json)."
+    )
     allow_network: bool = Field(True, description="May the model hub be contacted for a model that is not cached?")
-    allow_download: bool = Field(False, description="May a missing MediaPipe model file be downloaded from Google's official URL?")
+    allow_download: bool = Field(
+        False, description="May a missing MediaPipe model file be downloaded from Google's official URL?"
+    )
     feature_fps: float = Field(10.0, ge=1.0, le=60.0, description="Face/pose sampling rate of visual features.")
-    max_attempts: int = Field(3, ge=1, le=100, description="Runs a job may start: a job left running by a crash is resumed at the next start until it has used this many, then it fails (a job that crashes the service every time).")
-    retention_days: float = Field(30.0, ge=-1, allow_inf_nan=False, description="Finished jobs and their results are removed this many days after their last use (finish or download); -1 keeps them forever.")
-    max_storage_mb: float = Field(10240.0, ge=-1, allow_inf_nan=False, description="Cap on the disk used by results and the feature cache, MiB (least recently used go first; -1: no cap).")
-    download_grace_s: float = Field(86400.0, ge=0, allow_inf_nan=False, description="A result downloaded less than this many seconds ago is never removed.")
-    cleanup_interval_s: float = Field(600.0, ge=1, allow_inf_nan=False, description="Seconds between retention sweeps (one also runs at start).")
-    file_ttl_s: float = Field(3600.0, gt=0, allow_inf_nan=False, description="Contract face (POST /v1/files): an upload no job took is removed after this many seconds, and a contract job's clip this long after the job ended unless its MP4 was fetched before.")
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Runs a job may start: a job left running by a crash is resumed at the next start until it has used this many, then it fails (a job that crashes the service every time).",
+    )
+    retention_days: float = Field(
+        30.0,
+        ge=-1,
+        allow_inf_nan=False,
+        description="Finished jobs and their results are removed this many days after their last use (finish or download); -1 keeps them forever.",
+    )
+    max_storage_mb: float = Field(
+        10240.0,
+        ge=-1,
+        allow_inf_nan=False,
+        description="Cap on the disk used by results and the feature cache, MiB (least recently used go first; -1: no cap).",
+    )
+    download_grace_s: float = Field(
+        86400.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="A result downloaded less than this many seconds ago is never removed.",
+    )
+    cleanup_interval_s: float = Field(
+        600.0, ge=1, allow_inf_nan=False, description="Seconds between retention sweeps (one also runs at start)."
+    )
+    file_ttl_s: float = Field(
+        3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Contract face (POST /v1/files): an upload no job took is removed after this many seconds, and a contract job's clip this long after the job ended unless its MP4 was fetched before.",
+    )
 
     @property
     def max_upload_bytes(self) -> int:
@@ -64,4 +111,6 @@ class ServiceSettings(BaseSettings):
         if self.token is not None and len(self.token) < 8:
             raise ConfigError("token: must be at least 8 characters", "Use a long random secret.")
         if self.media_root is not None and not self.media_root.is_dir():
-            raise ConfigError(f"media_root: {self.media_root} is not a folder", "Pass an existing folder to --media-root.")
+            raise ConfigError(
+                f"media_root: {self.media_root} is not a folder", "Pass an existing folder to --media-root."
+            )

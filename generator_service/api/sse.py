@@ -19,8 +19,9 @@ def format_event(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def job_events(service: JobService, job_id: str, keepalive_s: float = 15.0,
-                     poll_s: float = 1.0) -> AsyncIterator[str]:
+async def job_events(
+    service: JobService, job_id: str, keepalive_s: float = 15.0, poll_s: float = 1.0
+) -> AsyncIterator[str]:
     """The event stream of `job_id` (which must exist)."""
     changed, unsubscribe = service.board.subscribe(job_id)
     try:

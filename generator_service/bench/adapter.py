@@ -29,8 +29,9 @@ def parameter_rows(latent_dim: int = 32, window_s: float = 10.0, lora_rank: int 
     return rows
 
 
-def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2,
-                  precision: str = "fp32") -> list[list[object]]:
+def overhead_rows(
+    size: str, seconds: float, device: str, repeats: int = 2, precision: str = "fp32"
+) -> list[list[object]]:
     import torch
 
     from ..model.adapter import AdapterConfig
@@ -64,27 +65,35 @@ def overhead_rows(size: str, seconds: float, device: str, repeats: int = 2,
 
 
 def train_step_seconds() -> float:
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
     from ..model.loading import load_music_model
     from ..training.train import debug_configs, train
-    import tempfile
-    from pathlib import Path
-    from dataclasses import replace
 
     music = load_music_model("tiny", device="cpu")
     tcfg, acfg = debug_configs()
     tcfg = replace(tcfg, steps=10, val_every=1000, checkpoint_every=1000)
     rng = np.random.default_rng(0)
     frames = round(acfg.window_s * 50)
-    items = [{"codes": rng.integers(0, 2048, (4, frames)), "condition": rng.standard_normal((frames, 112)).astype(np.float32),
-              "prompt": "drums"} for _ in range(8)]
+    items = [
+        {
+            "codes": rng.integers(0, 2048, (4, frames)),
+            "condition": rng.standard_normal((frames, 112)).astype(np.float32),
+            "prompt": "drums",
+        }
+        for _ in range(8)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         train(music, items, [], Path(tmp), tcfg, acfg)
         return (time.perf_counter() - start) / tcfg.steps
 
 
-def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: float = 10.0,
-                           steps: int = 3) -> tuple[float, float | None]:
+def train_steps_per_second(
+    size: str, device: str, batch: int = 10, window_s: float = 10.0, steps: int = 3
+) -> tuple[float, float | None]:
     """Training throughput at a MusicGen shape: (optimizer steps per second, peak GPU memory GiB or None).
 
     Random weights and random targets: the cost of a step does not depend on what is learnt."""
@@ -100,9 +109,18 @@ def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: fl
     trainer = AdapterTrainer(mm, create_adapter(mm, acfg), TrainConfig(steps=steps + 1, batch_size=batch), 1)
     frames = round(window_s * mm.frame_rate)
     rng = np.random.default_rng(0)
-    micro = [collate([{"codes": rng.integers(0, 2048, (mm.num_codebooks, frames)),
-                       "condition": rng.standard_normal((frames, 112)).astype(np.float32),
-                       "prompt": "drums and bass"} for _ in range(batch)])]
+    micro = [
+        collate(
+            [
+                {
+                    "codes": rng.integers(0, 2048, (mm.num_codebooks, frames)),
+                    "condition": rng.standard_normal((frames, 112)).astype(np.float32),
+                    "prompt": "drums and bass",
+                }
+                for _ in range(batch)
+            ]
+        )
+    ]
     gen = torch.Generator().manual_seed(0)
     cuda = device.startswith("cuda")
     trainer.step(micro, acfg.visual_dropout, gen)  # warm-up (kernels, allocator)
@@ -118,8 +136,13 @@ def train_steps_per_second(size: str, device: str, batch: int = 10, window_s: fl
     return steps / elapsed, (torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
 
 
-def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2,
-        precision: str = "auto") -> str:
+def run(
+    seconds: float | None = None,
+    device: str | None = None,
+    size: str = "small",
+    repeats: int = 2,
+    precision: str = "auto",
+) -> str:
     import torch
 
     from ..model.loading import pick_device
@@ -141,9 +164,13 @@ def run(seconds: float | None = None, device: str | None = None, size: str = "sm
     ]
     if device.startswith("cuda"):
         rate, peak = train_steps_per_second(size, device)
-        parts.append(f"training at musicgen-{size} shape, batch 10, 10 s windows, bf16 autocast, {device}: "
-                     f"{rate:.2f} steps/s, peak GPU memory {peak:.1f} GiB")
+        parts.append(
+            f"training at musicgen-{size} shape, batch 10, 10 s windows, bf16 autocast, {device}: "
+            f"{rate:.2f} steps/s, peak GPU memory {peak:.1f} GiB"
+        )
     else:
-        parts.append(f"training steps/s at musicgen-{size} shape, batch 10: not measured on {device} "
-                     "(run `bench adapter --device cuda` on a machine with a GPU)")
+        parts.append(
+            f"training steps/s at musicgen-{size} shape, batch 10: not measured on {device} "
+            "(run `bench adapter --device cuda` on a machine with a GPU)"
+        )
     return "\n".join(parts)

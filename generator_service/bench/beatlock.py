@@ -64,8 +64,10 @@ def run(seconds: float | None = None, repeats: int = 3) -> str:
         ["stretch (Rubber Band R2)", _best(lambda: stretch_to_map(music[:used], sr, keys), repeats)],
         ["whole lock", _best(lambda: lock_to_performer(music, sr, motion, hits, duration_s=seconds), repeats)],
     ]
-    head = (f"beat lock of {seconds:g} s of {sr // 1000} kHz drums (5 % off a 2 Hz performer, off phase, "
-            f"a cut every 10 s); min of {repeats} runs; x real time = music seconds / wall seconds")
+    head = (
+        f"beat lock of {seconds:g} s of {sr // 1000} kHz drums (5 % off a 2 Hz performer, off phase, "
+        f"a cut every 10 s); min of {repeats} runs; x real time = music seconds / wall seconds"
+    )
     return head + "\n" + table(["stage", "wall s", "x real time"], [[n, w, seconds / w] for n, w in rows])
 
 

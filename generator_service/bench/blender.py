@@ -37,8 +37,10 @@ SERVICE_START_S = 180.0
 class NoBlender(ExpotionError, FileNotFoundError):
     """No Python interpreter with the `bpy` module was found."""
 
-    hint = ("`make install` creates .venv-blender (pip install bpy==5.0.1), or set EXPOTION_BPY_PYTHON "
-            "to a Python that has bpy.")
+    hint = (
+        "`make install` creates .venv-blender (pip install bpy==5.0.1), or set EXPOTION_BPY_PYTHON "
+        "to a Python that has bpy."
+    )
 
 
 class BenchFailed(ExpotionError, RuntimeError):
@@ -55,8 +57,13 @@ def bpy_python() -> Path:
 
 
 def build_zip(out: Path) -> Path:
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise BenchFailed(f"build.py failed:\n{proc.stderr[-2000:]}")
     return Path(proc.stdout.strip())
@@ -66,8 +73,9 @@ def make_clips(folder: Path, count: int, seconds: float, size: tuple[int, int]) 
     """`count` H.264 clips of a performer at 25 fps (distinct noise seeds)."""
     from ..demo_clip import make_performer_clip
 
-    return [make_performer_clip(folder / f"clip{i}.mp4", duration=seconds, fps=25, size=size, seed=i)
-            for i in range(count)]
+    return [
+        make_performer_clip(folder / f"clip{i}.mp4", duration=seconds, fps=25, size=size, seed=i) for i in range(count)
+    ]
 
 
 def tiny_service(media_root: Path, work: Path):
@@ -78,11 +86,22 @@ def tiny_service(media_root: Path, work: Path):
 
 
 def run_scenario(python: Path, url: str, args: dict[str, Any], work: Path, timeout_s: float) -> dict[str, Any]:
-    env = dict(os.environ, EXPOTION_SERVICE_URL=url, EXPOTION_BENCH_ARGS=json.dumps(args),
-               BLENDER_USER_RESOURCES=str(work / "blender_user"))
+    env = dict(
+        os.environ,
+        EXPOTION_SERVICE_URL=url,
+        EXPOTION_BENCH_ARGS=json.dumps(args),
+        BLENDER_USER_RESOURCES=str(work / "blender_user"),
+    )
     try:
-        proc = subprocess.run([str(python), str(SCENARIO)], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [str(python), str(SCENARIO)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise BenchFailed(f"the Blender scenario ran longer than {timeout_s:.0f} s") from None
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_BLENDER ")]
@@ -121,15 +140,15 @@ def rows(result: dict[str, Any]) -> list[list[object]]:
 
     return [
         _row("score_strips call, path mode", "ms/call", [path["call_s"]], 1e3, CALL_TARGET_MS),
-        _row("score_strips call, proxy mode, excl. render", "ms/call", [proxy["call_s"] - render_s], 1e3,
-             CALL_TARGET_MS),
+        _row(
+            "score_strips call, proxy mode, excl. render", "ms/call", [proxy["call_s"] - render_s], 1e3, CALL_TARGET_MS
+        ),
         _row(f"proxy render {w}x{h}", "s per s of video", per_video_s, 1.0, None),
         tick_row("timer tick, nothing placed", ""),
         tick_row("timer tick that places a strip", "strip"),
         _row("of which Blender's strips.new_sound", "ms/call", path["new_sound"] + proxy["new_sound"], 1e3, None),
         tick_row("timer tick that pushes a job's undo step", "undo"),
-        _row("Blender's evaluation after such ticks", "ms/tick", path["evaluations"] + proxy["evaluations"], 1e3,
-             None),
+        _row("Blender's evaluation after such ticks", "ms/tick", path["evaluations"] + proxy["evaluations"], 1e3, None),
         _row(f"CPU time of the ticks over {TICK_TARGET_MS:g} ms wall", "ms/tick", slow_cpu, 1e3, TICK_TARGET_MS),
     ]
 
@@ -142,15 +161,21 @@ def run(seconds: float | None = None, strips: int = 3, size: tuple[int, int] = (
         work = Path(tmp)
         zip_path = build_zip(work / "dist")
         clips = make_clips(work, strips, seconds, size)
-        args = {"zip": str(zip_path), "clips": [str(c) for c in clips], "tick_interval_s": TICK_INTERVAL_S,
-                "timeout_s": 300.0 + 20.0 * strips * seconds}
+        args = {
+            "zip": str(zip_path),
+            "clips": [str(c) for c in clips],
+            "tick_interval_s": TICK_INTERVAL_S,
+            "timeout_s": 300.0 + 20.0 * strips * seconds,
+        }
         with tiny_service(work, work) as url:
             result = run_scenario(python, url, args, work, timeout_s=2 * args["timeout_s"] + 120)
-    head = (f"Blender {result['blender']} (Python {result['python']}, bpy in a subprocess) against a real "
-            f"`generator_service serve --model tiny` on 127.0.0.1; {strips} strips x {seconds:g} s of "
-            f"{size[0]}x{size[1]} {result['fps']} fps H.264; proxy at the default height {result['proxy_height']}; "
-            f"timer pumped every {TICK_INTERVAL_S * 1e3:.0f} ms until all {result['path']['jobs']}+"
-            f"{result['upload']['jobs']} jobs ended and were placed, the view layer evaluated after each tick "
-            "as Blender's window manager does; times are wall-clock on Blender's main thread except the last "
-            "row, that thread's CPU time (on a loaded machine a tick can wait for a CPU)")
+    head = (
+        f"Blender {result['blender']} (Python {result['python']}, bpy in a subprocess) against a real "
+        f"`generator_service serve --model tiny` on 127.0.0.1; {strips} strips x {seconds:g} s of "
+        f"{size[0]}x{size[1]} {result['fps']} fps H.264; proxy at the default height {result['proxy_height']}; "
+        f"timer pumped every {TICK_INTERVAL_S * 1e3:.0f} ms until all {result['path']['jobs']}+"
+        f"{result['upload']['jobs']} jobs ended and were placed, the view layer evaluated after each tick "
+        "as Blender's window manager does; times are wall-clock on Blender's main thread except the last "
+        "row, that thread's CPU time (on a loaded machine a tick can wait for a CPU)"
+    )
     return head + "\n" + table(["measure", "unit", "n", "mean", "p95", "max", "target", "met"], rows(result))

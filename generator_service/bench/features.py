@@ -45,11 +45,15 @@ def run(seconds: float | None = None, feature_fps: float = 10.0) -> str:
                 rows.append([f"decode + face + pose (MediaPipe), {label}", len(track), wall, cpu, seconds / wall])
             stats = extractor.last_stats
         load = max(load, os.getloadavg()[0])
-    head = (f"feature extraction on a {seconds:g} s 1280x720 25 fps clip at {feature_fps:g} fps "
-            f"(frames downscaled to {cfg.max_side} px); x real time = clip seconds / wall seconds; "
-            f"cpu s = this process on all its threads; {os.cpu_count()} cores, load average up to {load:.1f}")
-    stages = (f"stages of the third clip, s (summed per call; the pose of the next frame runs while the face of "
-              f"this one is read): landmarkers {stats.setup_seconds:.3f}, waiting for frames "
-              f"{stats.frames_seconds:.3f}, pose {stats.pose_seconds:.3f}, face {stats.face_seconds:.3f}, "
-              f"face in head crop {stats.crop_seconds:.3f} ({stats.faces_from_pose_crop} of {stats.frames} frames)")
+    head = (
+        f"feature extraction on a {seconds:g} s 1280x720 25 fps clip at {feature_fps:g} fps "
+        f"(frames downscaled to {cfg.max_side} px); x real time = clip seconds / wall seconds; "
+        f"cpu s = this process on all its threads; {os.cpu_count()} cores, load average up to {load:.1f}"
+    )
+    stages = (
+        f"stages of the third clip, s (summed per call; the pose of the next frame runs while the face of "
+        f"this one is read): landmarkers {stats.setup_seconds:.3f}, waiting for frames "
+        f"{stats.frames_seconds:.3f}, pose {stats.pose_seconds:.3f}, face {stats.face_seconds:.3f}, "
+        f"face in head crop {stats.crop_seconds:.3f} ({stats.faces_from_pose_crop} of {stats.frames} frames)"
+    )
     return "\n".join([head, table(["stage", "frames", "wall s", "cpu s", "x real time"], rows), stages])

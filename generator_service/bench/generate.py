@@ -18,9 +18,10 @@ import json
 import platform
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import GenerationConfig, default_cache_dir
 from ..errors import ConfigError
@@ -32,15 +33,24 @@ PRECISIONS = ("fp32", "bf16", "int8")
 
 
 def _music_model(size: str, device: str, audio_channels: int = 1):
+    from transformers import AutoTokenizer
+
     from ..model.loading import MusicModel
     from ..model.shapes import random_musicgen
     from ..model.tiny import ensure_tiny_model
-    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_tiny_model(default_cache_dir())))
     model = random_musicgen(size, audio_channels=audio_channels).to(device)
-    return MusicModel(model=model, tokenizer=tokenizer, model_id=f"random-{size}", untrained=True,
-                      device=device, sample_rate=32000, frame_rate=50, num_codebooks=4 * audio_channels)
+    return MusicModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=f"random-{size}",
+        untrained=True,
+        device=device,
+        sample_rate=32000,
+        frame_rate=50,
+        num_codebooks=4 * audio_channels,
+    )
 
 
 def _time(fn) -> float:
@@ -50,7 +60,7 @@ def _time(fn) -> float:
 
 
 def describe_device(device: str) -> str:
-    """"cpu (<model name>, bf16 instructions)" or the CUDA device's name."""
+    """ "cpu (<model name>, bf16 instructions)" or the CUDA device's name."""
     import torch
 
     if device.startswith("cuda"):
@@ -119,19 +129,29 @@ def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, precisions: tuple[st
 
     seq, hidden, mask = _agreement_inputs(mm, codes, cfg)
     reference = teacher_forced_logits(mm.decoder, "fp32", seq, hidden, mask)
-    out = {p: argmax_agreement(teacher_forced_logits(mm.decoder, p, seq, hidden, mask), reference)
-           for p in precisions if p != "fp32"}
+    out = {
+        p: argmax_agreement(teacher_forced_logits(mm.decoder, p, seq, hidden, mask), reference)
+        for p in precisions
+        if p != "fp32"
+    }
     out["fp32"] = 1.0
     b, k, t = seq.shape
     with torch.inference_mode():
-        stock = mm.model.decoder(input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden,
-                                 encoder_attention_mask=mask).logits.view(b, k, t, -1)
+        stock = mm.model.decoder(
+            input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden, encoder_attention_mask=mask
+        ).logits.view(b, k, t, -1)
     out[STOCK] = argmax_agreement(stock.float(), reference)
     return out
 
 
-def measure(size: str = "small", seconds: float = 4.0, device: str | None = None, repeats: int = 2,
-            precisions: tuple[str, ...] = PRECISIONS, takes: int = 1) -> dict[str, Any]:
+def measure(
+    size: str = "small",
+    seconds: float = 4.0,
+    device: str | None = None,
+    repeats: int = 2,
+    precisions: tuple[str, ...] = PRECISIONS,
+    takes: int = 1,
+) -> dict[str, Any]:
     """Run every row (interleaved, `repeats` times) -> {"device", "threads", "rows": [...]} (see module docstring)."""
     import torch
 
@@ -156,14 +176,20 @@ def measure(size: str = "small", seconds: float = 4.0, device: str | None = None
 
     def stock() -> None:
         with torch.inference_mode():
-            mm.model.generate(**tok, do_sample=True, top_k=250, guidance_scale=3.0,
-                              max_new_tokens=frames + mm.decoder.spec.delay_steps - 1).cpu()
+            mm.model.generate(
+                **tok,
+                do_sample=True,
+                top_k=250,
+                guidance_scale=3.0,
+                max_new_tokens=frames + mm.decoder.spec.delay_steps - 1,
+            ).cpu()
 
     def ours(model: Any, variants: int = 1) -> Callable[[], None]:
         def run() -> None:
             codes = generate_codes(model, frames, replace(cfg, variants=variants))
             decode_codes(model, codes, chunk_frames=frames, overlap_frames=0)
             sampled.setdefault(model.precision, codes)
+
         return run
 
     rows: dict[tuple[str, str], Callable[[], None]] = {(STOCK, "fp32"): stock}
@@ -188,31 +214,60 @@ def measure(size: str = "small", seconds: float = 4.0, device: str | None = None
     out_rows = []
     for (method, precision), wall in walls.items():
         s_per_audio = min(wall) / seconds
-        out_rows.append({"method": method, "precision": precision, "s_per_audio_s": round(s_per_audio, 3),
-                         "speedup_vs_stock": round(stock_s / s_per_audio, 2),
-                         "argmax_agreement": round(agree[STOCK if method == STOCK else precision], 4),
-                         "peak_rss_mb": round(peaks[(method, precision)])})
-    result = {"device": describe_device(device), "threads": torch.get_num_threads(), "size": size,
-              "audio_s": seconds, "rows": out_rows}
+        out_rows.append(
+            {
+                "method": method,
+                "precision": precision,
+                "s_per_audio_s": round(s_per_audio, 3),
+                "speedup_vs_stock": round(stock_s / s_per_audio, 2),
+                "argmax_agreement": round(agree[STOCK if method == STOCK else precision], 4),
+                "peak_rss_mb": round(peaks[(method, precision)]),
+            }
+        )
+    result = {
+        "device": describe_device(device),
+        "threads": torch.get_num_threads(),
+        "size": size,
+        "audio_s": seconds,
+        "rows": out_rows,
+    }
     return result | ({"skipped": skipped} if skipped else {})
 
 
-def run(seconds: float | None = None, device: str | None = None, size: str = "small", repeats: int = 2,
-        as_json: bool = False, precision: str | None = None, takes: int = 1) -> str:
+def run(
+    seconds: float | None = None,
+    device: str | None = None,
+    size: str = "small",
+    repeats: int = 2,
+    as_json: bool = False,
+    precision: str | None = None,
+    takes: int = 1,
+) -> str:
     """The bench as text: one JSON object (`as_json`) or a table. `precision` limits our rows to
     fp32 (the reference) and that one."""
     from ..model.loading import pick_device
     from ..model.precision import resolve_precision
 
     device = pick_device(device)
-    precisions = PRECISIONS if precision is None else tuple(dict.fromkeys(("fp32", resolve_precision(precision, device))))
+    precisions = (
+        PRECISIONS if precision is None else tuple(dict.fromkeys(("fp32", resolve_precision(precision, device))))
+    )
     result = measure(size, seconds or 4.0, device, repeats, precisions, takes)
     if as_json:
         return json.dumps(result)
-    head = (f"generation at musicgen-{size} shape (random weights), {result['device']}, {result['threads']} threads, "
-            f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end (T5, decoder, EnCodec), "
-            f"min of {repeats} interleaved runs")
+    head = (
+        f"generation at musicgen-{size} shape (random weights), {result['device']}, {result['threads']} threads, "
+        f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end (T5, decoder, EnCodec), "
+        f"min of {repeats} interleaved runs"
+    )
     keys = ["method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb"]
     notes = "".join(f"\n{p} skipped: {why}" for p, why in result.get("skipped", {}).items())
-    return head + "\n" + table(["method", "precision", "s per s audio", "speed-up", "argmax agreement", "peak RSS MiB"],
-                               [[r[k] for k in keys] for r in result["rows"]]) + notes
+    return (
+        head
+        + "\n"
+        + table(
+            ["method", "precision", "s per s audio", "speed-up", "argmax agreement", "peak RSS MiB"],
+            [[r[k] for k in keys] for r in result["rows"]],
+        )
+        + notes
+    )

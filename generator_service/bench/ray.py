@@ -32,8 +32,10 @@ def _run_jobs(url: str, clip: Path, seeds: list[int], seconds: float, ids: list[
         ids = [] if ids is None else ids
         first = len(ids)
         for seed in seeds:
-            r = client.post("/v1/jobs", data={"params": json.dumps({"path": str(clip), "seed": seed,
-                                                                    "duration": seconds, "prompt": "bench"})})
+            r = client.post(
+                "/v1/jobs",
+                data={"params": json.dumps({"path": str(clip), "seed": seed, "duration": seconds, "prompt": "bench"})},
+            )
             r.raise_for_status()
             ids.append(r.json()["id"])
         latency: dict[str, float] = {}
@@ -50,8 +52,7 @@ def _run_jobs(url: str, clip: Path, seeds: list[int], seconds: float, ids: list[
     return [latency[j] for j in ids[first:]]
 
 
-def run(seconds: float | None = None, jobs: int = 8, replica_counts: tuple[int, ...] = (1, 2),
-        repeats: int = 3) -> str:
+def run(seconds: float | None = None, jobs: int = 8, replica_counts: tuple[int, ...] = (1, 2), repeats: int = 3) -> str:
     """One Serve application per replica count, side by side on one Ray instance (route prefix
     `/r<count>`, own work dir); batches alternate between them `repeats` times, so both see the same
     machine load; the best and the median batch are shown."""
@@ -73,13 +74,21 @@ def run(seconds: float | None = None, jobs: int = 8, replica_counts: tuple[int, 
     with tempfile.TemporaryDirectory(prefix="expotion-bench-ray-") as tmp:
         work = Path(tmp)
         clip = make_performer_clip(work / "clip.mp4", duration=seconds, fps=25, size=(160, 90))
-        ray.init(num_cpus=sum(replica_counts) + len(replica_counts), include_dashboard=False,
-                 logging_level=logging.WARNING)
+        ray.init(
+            num_cpus=sum(replica_counts) + len(replica_counts), include_dashboard=False, logging_level=logging.WARNING
+        )
         try:
             serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
             for count in replica_counts:
-                config = ServiceSettings(model="tiny", device="cpu", port=port, work_dir=work / f"r{count}",
-                                         media_root=work, allow_network=False, queue_size=max(8, jobs))
+                config = ServiceSettings(
+                    model="tiny",
+                    device="cpu",
+                    port=port,
+                    work_dir=work / f"r{count}",
+                    media_root=work,
+                    allow_network=False,
+                    queue_size=max(8, jobs),
+                )
                 scale = ScaleSettings(app_name=f"r{count}", replicas=count, cpus_per_replica=1.0, ingress_cpus=0.5)
                 serve.run(build_application(config, scale), name=scale.app_name, route_prefix=f"/r{count}")
                 _run_jobs(f"http://127.0.0.1:{port}/r{count}", clip, list(range(count)), 0.5)  # warm every replica
@@ -92,8 +101,13 @@ def run(seconds: float | None = None, jobs: int = 8, replica_counts: tuple[int, 
             url = f"http://127.0.0.1:{port}/r{replica_counts[-1]}"
             for connections in (1, 8):
                 count = poll_count(url, ids[-1], connections, 3.0)
-                polls.append([f"GET /v1/jobs/{{id}} through Serve's proxy, {connections} connection(s)",
-                              round(count / 3.0), count])
+                polls.append(
+                    [
+                        f"GET /v1/jobs/{{id}} through Serve's proxy, {connections} connection(s)",
+                        round(count / 3.0),
+                        count,
+                    ]
+                )
         finally:
             serve.shutdown()
             ray.shutdown()
@@ -101,11 +115,36 @@ def run(seconds: float | None = None, jobs: int = 8, replica_counts: tuple[int, 
     base = min(walls[replica_counts[0]])
     for count in replica_counts:
         best, median = min(walls[count]), statistics.median(walls[count])
-        rows.append([count, jobs, round(best, 1), round(median, 1), round(jobs * 60 / best, 1),
-                     round(jobs * 60 / median, 1), round(base / best, 2), round(statistics.mean(latencies[count]), 1)])
-    title = (f"Ray Serve throughput, tiny model, {seconds:g} s clips, {jobs} jobs submitted at once, {repeats} "
-             "alternating batches per replica count (one CPU per replica)")
-    headers = ["replicas", "jobs", "best wall s", "median wall s", "jobs/min (best)", "jobs/min (median)",
-               "speed-up (best)", "mean latency s"]
-    return (title + "\n" + table(headers, rows) + "\n\nIngress (one replica): status polling\n"
-            + table(["what", "requests/s", "requests"], polls))
+        rows.append(
+            [
+                count,
+                jobs,
+                round(best, 1),
+                round(median, 1),
+                round(jobs * 60 / best, 1),
+                round(jobs * 60 / median, 1),
+                round(base / best, 2),
+                round(statistics.mean(latencies[count]), 1),
+            ]
+        )
+    title = (
+        f"Ray Serve throughput, tiny model, {seconds:g} s clips, {jobs} jobs submitted at once, {repeats} "
+        "alternating batches per replica count (one CPU per replica)"
+    )
+    headers = [
+        "replicas",
+        "jobs",
+        "best wall s",
+        "median wall s",
+        "jobs/min (best)",
+        "jobs/min (median)",
+        "speed-up (best)",
+        "mean latency s",
+    ]
+    return (
+        title
+        + "\n"
+        + table(headers, rows)
+        + "\n\nIngress (one replica): status polling\n"
+        + table(["what", "requests/s", "requests"], polls)
+    )

@@ -93,11 +93,10 @@ def _overhead_rows(clip: Path, work: Path, jobs: int) -> list[list[object]]:
     import httpx
 
     from ..api import ServiceSettings, create_app
+    from ..jobs import worker
     from ..jobs.holder import ModelHolder
     from ..jobs.service import JobService
     from ..model.loading import load_music_model
-
-    from ..jobs import worker
 
     clocks: list[_PhaseClock] = []
     original = _instrument(clocks)
@@ -129,7 +128,10 @@ def _summarise(stamps: list[dict[str, float]], clocks: list[_PhaseClock]) -> lis
     return [
         ["submit -> 202 (upload + probe)", *ms([s["accepted"] - s["submit"] for s in stamps])],
         ["submit -> first progress event", *ms([s["first_event"] - s["submit"] for s in stamps])],
-        ["submit -> first generation step", *ms([c.times["generate"][0] - s["submit"] for s, c in zip(stamps, clocks)])],
+        [
+            "submit -> first generation step",
+            *ms([c.times["generate"][0] - s["submit"] for s, c in zip(stamps, clocks)]),
+        ],
         ["last gen step -> done event", *ms([s["done_event"] - g for s, g in zip(stamps, gen_end)])],
         ["  of which EnCodec decode (pipeline)", *ms([d - g for d, g in zip(dec_end, gen_end)])],
         ["  of which WAV write + SSE delivery", *ms([s["done_event"] - d for s, d in zip(stamps, dec_end)])],
@@ -183,8 +185,19 @@ class _ServeProcess:
         import subprocess
         import sys
 
-        cmd = [sys.executable, "-m", "generator_service", "serve", "--model", "tiny", "--port", "0",
-               "--work-dir", str(work), "--offline"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "generator_service",
+            "serve",
+            "--model",
+            "tiny",
+            "--port",
+            "0",
+            "--work-dir",
+            str(work),
+            "--offline",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.url = ""
         deadline = time.monotonic() + 60
@@ -223,8 +236,15 @@ def run(seconds: float | None = None, jobs: int = 5, poll_seconds: float = 3.0) 
         clip = make_performer_clip(Path(tmp) / "clip.mp4", duration=seconds, size=(160, 90))
         overhead = _overhead_rows(clip, Path(tmp) / "work", jobs)
         polling = _polling_rows(clip, Path(tmp) / "poll-work", poll_seconds)
-    head = (f"service overhead, tiny model, {seconds:.1f} s clip 160x90, guidance 3.0, {jobs} jobs after a warm-up, "
-            f"{torch.get_num_threads()} torch threads (in-process uvicorn on 127.0.0.1)")
-    return (head + "\n" + table(["step", "median ms", "min ms", "max ms"], overhead) + "\n\n"
-            + "status polling against a `serve` process\n"
-            + table(["request", "req/s", "requests"], polling))
+    head = (
+        f"service overhead, tiny model, {seconds:.1f} s clip 160x90, guidance 3.0, {jobs} jobs after a warm-up, "
+        f"{torch.get_num_threads()} torch threads (in-process uvicorn on 127.0.0.1)"
+    )
+    return (
+        head
+        + "\n"
+        + table(["step", "median ms", "min ms", "max ms"], overhead)
+        + "\n\n"
+        + "status polling against a `serve` process\n"
+        + table(["request", "req/s", "requests"], polling)
+    )

@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -54,16 +55,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N clips")
     p.add_argument("--tolerance", type=float, default=0.1, help="beat hit window, +- seconds")
-    p.add_argument("--systems", default="auto",
-                   help=f"comma-separated, from {', '.join(SYSTEM_CHOICES)} (default: all that apply)")
+    p.add_argument(
+        "--systems", default="auto", help=f"comma-separated, from {', '.join(SYSTEM_CHOICES)} (default: all that apply)"
+    )
     p.add_argument("--max-stretch", type=float, default=0.08, help="beat lock: local stretch bound (+-)")
-    p.add_argument("--window", type=float, default=None,
-                   help="--clips: generation window, seconds (default: the model's maximum); clips longer than "
-                        "one window get a prompt schedule in beat-locked+schedule")
-    p.add_argument("--fad", choices=FAD_CHOICES, default="none",
-                   help="FAD vs ground truth on this embedding: the music model's EnCodec or CLAP (needs --clap)")
-    p.add_argument("--clap", default=None, metavar="PATH_OR_ID",
-                   help="local CLAP dir or cached hub id (never downloaded): text score, and --fad clap")
+    p.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="--clips: generation window, seconds (default: the model's maximum); clips longer than "
+        "one window get a prompt schedule in beat-locked+schedule",
+    )
+    p.add_argument(
+        "--fad",
+        choices=FAD_CHOICES,
+        default="none",
+        help="FAD vs ground truth on this embedding: the music model's EnCodec or CLAP (needs --clap)",
+    )
+    p.add_argument(
+        "--clap",
+        default=None,
+        metavar="PATH_OR_ID",
+        help="local CLAP dir or cached hub id (never downloaded): text score, and --fad clap",
+    )
     p.add_argument("--device", default=None)
     p.add_argument("--offline", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -76,9 +90,16 @@ def _item_from_features(clip_id: str, values: np.ndarray, fps: float, prompt: st
     from .runner import EvalItem
 
     body = values[:, [S.index("pose.body_vel.x"), S.index("pose.body_vel.y")]]
-    return EvalItem(clip_id=clip_id, fps=fps, motion_energy=values[:, S.index("pose.energy")],
-                    expression_intensity=expression_intensity(values[:, :52]), body_velocity=body,
-                    prompt=prompt, seed=seed, **extra)
+    return EvalItem(
+        clip_id=clip_id,
+        fps=fps,
+        motion_energy=values[:, S.index("pose.energy")],
+        expression_intensity=expression_intensity(values[:, :52]),
+        body_velocity=body,
+        prompt=prompt,
+        seed=seed,
+        **extra,
+    )
 
 
 def _clip_truth(video: Path, info: Any, start: float, end: float, sample_rate: int) -> np.ndarray | None:
@@ -97,7 +118,7 @@ def _clip_truth(video: Path, info: Any, start: float, end: float, sample_rate: i
     except AudioError as err:
         logger.warning("%s: no ground truth (%s)", video.name, err.message)
         return None
-    return audio.samples[int(round(start * sample_rate)):int(round(end * sample_rate))]
+    return audio.samples[int(round(start * sample_rate)) : int(round(end * sample_rate))]
 
 
 def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
@@ -114,8 +135,17 @@ def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
         track = base.read_features(video, start, end, lambda *a: None, None)
         truth = _clip_truth(video, info, start, end, base.music.sample_rate)
         hits = _clip_hits(video)
-        items.append(_item_from_features(video.name, track.values, track.fps, args.prompt, args.seed,
-                                         ground_truth_audio=truth, hits=tuple(shift_hits(hits, start, end))))
+        items.append(
+            _item_from_features(
+                video.name,
+                track.values,
+                track.fps,
+                args.prompt,
+                args.seed,
+                ground_truth_audio=truth,
+                hits=tuple(shift_hits(hits, start, end)),
+            )
+        )
         # the runner locks the music: every system's own music is made with the lock off
         requests[video.name] = ScoreRequest(video, start, end, lock=LockRequest("off", tuple(hits)))
 
@@ -123,8 +153,12 @@ def _clip_items(args: argparse.Namespace, scorer_for: Callable[[str], Any]):
         from ..config import GenerationConfig
 
         window = args.window
-        gen = GenerationConfig(prompt=item.prompt, seed=item.seed or 0, window_s=window,
-                               context_s=min(10.0, window / 2) if window else 10.0)
+        gen = GenerationConfig(
+            prompt=item.prompt,
+            seed=item.seed or 0,
+            window_s=window,
+            context_s=min(10.0, window / 2) if window else 10.0,
+        )
         request = replace(requests[item.clip_id], generation=gen)
         if system == "text-only+schedule":  # the suggested words, a prompt per segment of a long clip
             return base(replace(request, auto_prompt=True)).takes[0]
@@ -153,20 +187,21 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
         codes = entry["codes"][None].to(music.device)
         truth = decode_codes(music, codes, chunk_frames=codes.shape[-1], overlap_frames=0)[0]
         values = entry["condition"].numpy()
-        items.append(_item_from_features(entry["id"], values, float(music.frame_rate), entry["prompt"], args.seed,
-                                         ground_truth_audio=truth))
+        items.append(
+            _item_from_features(
+                entry["id"], values, float(music.frame_rate), entry["prompt"], args.seed, ground_truth_audio=truth
+            )
+        )
         conditions[entry["id"]] = values
 
     def generate(item, system: str) -> np.ndarray:
         values = conditions[item.clip_id]
         frames = values.shape[0]
         window = adapter.config.window_s if adapter is not None else None
-        cfg = GenerationConfig(prompt=item.prompt, seed=item.seed or 0, window_s=window,
-                               context_s=(window or 20.0) / 2)
+        cfg = GenerationConfig(prompt=item.prompt, seed=item.seed or 0, window_s=window, context_s=(window or 20.0) / 2)
         runner = None
         if system == "expotion":
-            runner = adapter.runner(music, values, batch=1,
-                                    blocks=guidance_blocks(cfg))
+            runner = adapter.runner(music, values, batch=1, blocks=guidance_blocks(cfg))
         codes = generate_codes(music, frames, cfg, condition=runner)
         return decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)[0]
 
@@ -176,19 +211,25 @@ def _data_items(args: argparse.Namespace, music: Any, adapter: Any):
 def _systems(args: argparse.Namespace, has_adapter: bool) -> tuple[str, ...]:
     """The systems to compare, first the one under test (ConfigError for a name that cannot run)."""
     if args.systems == "auto":
-        wanted = [s for s in SYSTEM_CHOICES if (s != "expotion" or has_adapter)
-                  and (s != "beat-locked+schedule" or args.clips is not None)]
+        wanted = [
+            s
+            for s in SYSTEM_CHOICES
+            if (s != "expotion" or has_adapter) and (s != "beat-locked+schedule" or args.clips is not None)
+        ]
         return tuple(wanted)
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SYSTEM_CHOICES]
     if unknown or not wanted:
-        raise ConfigError(f"--systems: unknown {', '.join(unknown) or '(none given)'}",
-                          hint=f"Choose from {', '.join(SYSTEM_CHOICES)}.")
+        raise ConfigError(
+            f"--systems: unknown {', '.join(unknown) or '(none given)'}",
+            hint=f"Choose from {', '.join(SYSTEM_CHOICES)}.",
+        )
     if "expotion" in wanted and not has_adapter:
         raise ConfigError("--systems: expotion needs --adapter")
     if "beat-locked+schedule" in wanted and args.clips is None:
-        raise ConfigError("--systems: beat-locked+schedule needs --clips (a prepared dataset has no video to "
-                          "plan a schedule from)")
+        raise ConfigError(
+            "--systems: beat-locked+schedule needs --clips (a prepared dataset has no video to plan a schedule from)"
+        )
     return tuple(dict.fromkeys(wanted))
 
 
@@ -208,9 +249,10 @@ class _TrackCache:
 def check_reference_args(args: argparse.Namespace) -> None:
     """Fail before loading anything: `--fad clap` needs `--clap`."""
     if args.fad == "clap" and not args.clap:
-        raise ConfigError("--fad clap needs --clap PATH_OR_ID",
-                          hint="Pass --clap with a local CLAP directory or a hub id in the local cache, "
-                               "or use --fad encodec.")
+        raise ConfigError(
+            "--fad clap needs --clap PATH_OR_ID",
+            hint="Pass --clap with a local CLAP directory or a hub id in the local cache, or use --fad encodec.",
+        )
 
 
 def _references(args: argparse.Namespace, music: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -238,10 +280,10 @@ def _references(args: argparse.Namespace, music: Any) -> tuple[Any, Any, dict[st
 
 def run(args: argparse.Namespace) -> int:
     check_reference_args(args)
-    from ..progress_bar import BarProgress
     from ..model.adapter_files import load_adapter
     from ..model.loading import load_music_model
     from ..pipeline.score import Scorer
+    from ..progress_bar import BarProgress
     from .report import write_report
     from .runner import EvalConfig, evaluate
 
@@ -264,17 +306,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         items, generate = _data_items(args, music, adapter)
     bar = BarProgress(enabled=not args.quiet)
-    meta = {"model": music.model_id, "adapter": str(args.adapter) if args.adapter else None,
-            "untrained": music.untrained, "source": str(args.clips or args.data),
-            "ground_truth": f"{sum(i.ground_truth_audio is not None for i in items)} of {len(items)} clips",
-            **reference_meta}
+    meta = {
+        "model": music.model_id,
+        "adapter": str(args.adapter) if args.adapter else None,
+        "untrained": music.untrained,
+        "source": str(args.clips or args.data),
+        "ground_truth": f"{sum(i.ground_truth_audio is not None for i in items)} of {len(items)} clips",
+        **reference_meta,
+    }
     if "beat-locked+schedule" in systems:
-        meta["schedule"] = ("the words suggested from the video; clips longer than one generation window: a prompt "
-                            "per schedule segment, generated with continuation across windows")
+        meta["schedule"] = (
+            "the words suggested from the video; clips longer than one generation window: a prompt "
+            "per schedule segment, generated with continuation across windows"
+        )
     try:
-        report = evaluate(items, generate, EvalConfig(systems=systems, tolerance_s=args.tolerance,
-                                                      max_stretch=args.max_stretch),
-                          embedder=embedder, text_scorer=text_scorer, progress=bar, meta=meta)
+        report = evaluate(
+            items,
+            generate,
+            EvalConfig(systems=systems, tolerance_s=args.tolerance, max_stretch=args.max_stretch),
+            embedder=embedder,
+            text_scorer=text_scorer,
+            progress=bar,
+            meta=meta,
+        )
     finally:
         bar.close()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -22,12 +22,26 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..pipeline.event_alignment import (  # noqa: F401  (re-exported: the alignment the lock report also uses)
-    DEFAULT_HIT_TOLERANCE_S, DEFAULT_TOLERANCE_S, AlignmentResult, HitAlignment, beat_alignment, hit_alignment,
+    DEFAULT_HIT_TOLERANCE_S,
+    DEFAULT_TOLERANCE_S,
+    AlignmentResult,
+    HitAlignment,
+    beat_alignment,
+    hit_alignment,
     match_events,
 )
 from ..pipeline.rhythm import (  # noqa: F401  (re-exported: the evaluation's motion-beat definition)
-    DB_FLOOR, HOP_LENGTH, N_FFT, SILENCE_DB, MotionAnalysis, analyze_motion, as_curve, check_positive,
-    motion_beats_of_track, rms_db, tempo_from_events,
+    DB_FLOOR,
+    HOP_LENGTH,
+    N_FFT,
+    SILENCE_DB,
+    MotionAnalysis,
+    analyze_motion,
+    as_curve,
+    check_positive,
+    motion_beats_of_track,
+    rms_db,
+    tempo_from_events,
 )
 from ..pipeline.rhythm import music_events as _music_events
 
@@ -93,8 +107,15 @@ def analyze_music(audio: np.ndarray, sr: int = SAMPLE_RATE) -> MusicAnalysis:
     else:
         centroid = _centroid(as_curve(audio, "audio").astype(np.float32), int(sr), loud)
     return MusicAnalysis(
-        events.beats, events.onsets, events.tempo_bpm, events.onset_envelope, events.rms_db, centroid,
-        events.frame_rate, events.duration_s, events.silent,
+        events.beats,
+        events.onsets,
+        events.tempo_bpm,
+        events.onset_envelope,
+        events.rms_db,
+        centroid,
+        events.frame_rate,
+        events.duration_s,
+        events.silent,
     )
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +68,9 @@ def _windows(audio: np.ndarray, size: int) -> list[np.ndarray]:
     """Consecutive windows of `size` samples; a last partial one is kept when it is at least half a
     window long (or is the only one)."""
     full, rest = divmod(audio.shape[0], size)
-    out = [audio[i * size:(i + 1) * size] for i in range(full)]
+    out = [audio[i * size : (i + 1) * size] for i in range(full)]
     if rest and (rest * 2 >= size or not out):
-        out.append(audio[full * size:])
+        out.append(audio[full * size :])
     return out
 
 

@@ -23,8 +23,14 @@ logger = logging.getLogger(__name__)
 
 #: Per-clip figures are drawn for at most this many clips (the table lists all of them).
 MAX_CLIP_PLOTS = 24
-_COLORS = {"expotion": "#d95f02", "text-only": "#1b9e77", GROUND_TRUTH: "#7570b3", "beat-locked": "#e7298a",
-           "beat-locked+schedule": "#66a61e", "text-only+schedule": "#e6ab02"}
+_COLORS = {
+    "expotion": "#d95f02",
+    "text-only": "#1b9e77",
+    GROUND_TRUTH: "#7570b3",
+    "beat-locked": "#e7298a",
+    "beat-locked+schedule": "#66a61e",
+    "text-only+schedule": "#e6ab02",
+}
 _FALLBACK_COLORS = ("#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 _CSS = """
@@ -99,12 +105,17 @@ def clip_figure(clip: ClipResult, names: list[str], smoothing_s: float = 1.0) ->
             ax.vlines(clip.motion.times, 0, 1.12, color="#333", lw=0.7, ls=(0, (2, 2)), label="motion beats")
             ax.plot(music.beats, np.full(music.beats.size, 1.04), "v", color=_color(name, i), ms=4, label="music beats")
             s = clip.scores[name]
-            ax.set_title(f"{name}: beat F {s.beats.f_measure:.2f} (chance {s.beats.chance_f_measure:.2f}), "
-                         f"onset hits {s.onsets.hit_rate:.2f}", fontsize=8, loc="left")
+            ax.set_title(
+                f"{name}: beat F {s.beats.f_measure:.2f} (chance {s.beats.chance_f_measure:.2f}), "
+                f"onset hits {s.onsets.hit_rate:.2f}",
+                fontsize=8,
+                loc="left",
+            )
             ax.set_ylim(0, 1.12)
             ax.set_yticks([])
-            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=3, frameon=False,
-                      borderaxespad=0.1)
+            ax.legend(
+                loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=3, frameon=False, borderaxespad=0.1
+            )
         _expression_axis(axes[-1], clip, present, t_motion, smoothing_s)
         axes[-1].set_xlabel("time (s)")
         fig.tight_layout()
@@ -141,8 +152,14 @@ def tempo_figure(report: EvalReport) -> str:
         grid = np.array([30.0, 300.0])
         for factor, style in ((1.0, "-"), (2.0, "--"), (0.5, "--")):
             ax.plot(grid, grid * factor, color="#999", lw=0.8, ls=style)
-        ax.fill_between(grid, grid * (1 - report.config.tempo_tolerance), grid * (1 + report.config.tempo_tolerance),
-                        color="#ccc", alpha=0.5, lw=0)
+        ax.fill_between(
+            grid,
+            grid * (1 - report.config.tempo_tolerance),
+            grid * (1 + report.config.tempo_tolerance),
+            color="#ccc",
+            alpha=0.5,
+            lw=0,
+        )
         for i, name in enumerate(report.system_names):
             pts = [(c.motion.tempo_bpm, c.music[name].tempo_bpm) for c in report.clips if name in c.music]
             pts = [(x, y) for x, y in pts if x and y]
@@ -150,8 +167,15 @@ def tempo_figure(report: EvalReport) -> str:
                 xs, ys = zip(*pts)
                 ax.scatter(xs, ys, s=22, color=_color(name, i), label=name, alpha=0.85, edgecolors="none")
         ticks = [40, 60, 90, 120, 180, 240]
-        ax.set(xscale="log", yscale="log", xlim=(30, 300), ylim=(30, 300), xlabel="motion tempo (BPM)",
-               ylabel="music tempo (BPM)", title="Tempo: music vs motion (lines 1x, 2x, ½x)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlim=(30, 300),
+            ylim=(30, 300),
+            xlabel="motion tempo (BPM)",
+            ylabel="music tempo (BPM)",
+            title="Tempo: music vs motion (lines 1x, 2x, ½x)",
+        )
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_yticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
@@ -167,8 +191,13 @@ def summary_figure(report: EvalReport) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [("beat_f", "beat F"), ("onset_hit_rate", "onset hits"), ("tempo_match", "tempo match"),
-            ("expression_energy_r", "expr.↔loudness r"), ("expression_brightness_r", "expr.↔brightness r")]
+    keys = [
+        ("beat_f", "beat F"),
+        ("onset_hit_rate", "onset hits"),
+        ("tempo_match", "tempo match"),
+        ("expression_energy_r", "expr.↔loudness r"),
+        ("expression_brightness_r", "expr.↔brightness r"),
+    ]
     names = report.system_names
     width = 0.8 / max(1, len(names))
     with plt.rc_context(_rc()):
@@ -214,6 +243,7 @@ _SUMMARY_ROWS = (
 
 def _table(header: list[str], rows: list[list[str]], left_cols: int = 1) -> str:
     th = "".join(f'<th class="l">{h}</th>' if i < left_cols else f"<th>{h}</th>" for i, h in enumerate(header))
+
     def cells(row: list[str]) -> str:
         return "".join(f'<td class="l">{c}</td>' if i < left_cols else f"<td>{c}</td>" for i, c in enumerate(row))
 
@@ -233,8 +263,17 @@ def paired_table(report: EvalReport) -> str:
         for key, st in table.items():
             diff = st["mean_diff"]
             cls = "good" if diff is not None and diff > 0 else "bad" if diff is not None and diff < 0 else ""
-            rows.append([html.escape(pair), key, f'<span class="{cls}">{_fmt(diff, 3)}</span>',
-                         str(st["wins"]), str(st["losses"]), str(st["ties"]), str(st["n"])])
+            rows.append(
+                [
+                    html.escape(pair),
+                    key,
+                    f'<span class="{cls}">{_fmt(diff, 3)}</span>',
+                    str(st["wins"]),
+                    str(st["losses"]),
+                    str(st["ties"]),
+                    str(st["n"]),
+                ]
+            )
     return _table(["comparison", "metric", "mean diff", "wins", "losses", "ties", "n"], rows, left_cols=2)
 
 
@@ -243,20 +282,37 @@ def lock_table(report: EvalReport) -> str:
     over all clips, then clip by clip with the lock's reason."""
     if not report.locks:
         return ""
-    rows = [[html.escape(name), html.escape(str(st["base"])), f'{st["locked"]} of {st["n_clips"]}',
-             f'{_fmt(st["beat_f_before"])} → {_fmt(st["beat_f_after"])}',
-             f'{_fmt(st["hit_rate_before"])} → {_fmt(st["hit_rate_after"])}'] for name, st in report.locks.items()]
-    overall = _table(["system", "locks the music of", "clips locked", "beat F before → after",
-                      "hits landed before → after"], rows, left_cols=2)
+    rows = [
+        [
+            html.escape(name),
+            html.escape(str(st["base"])),
+            f"{st['locked']} of {st['n_clips']}",
+            f"{_fmt(st['beat_f_before'])} → {_fmt(st['beat_f_after'])}",
+            f"{_fmt(st['hit_rate_before'])} → {_fmt(st['hit_rate_after'])}",
+        ]
+        for name, st in report.locks.items()
+    ]
+    overall = _table(
+        ["system", "locks the music of", "clips locked", "beat F before → after", "hits landed before → after"],
+        rows,
+        left_cols=2,
+    )
     per_clip = []
     for c in report.clips:
         for name, lock in c.locks.items():
             after, before = clip_metrics(c.scores[name]), clip_metrics(lock.before)
             lo, hi = lock.stretch_range
-            per_clip.append([html.escape(c.clip_id), html.escape(name), "yes" if lock.locked else "no",
-                             f'{_fmt(before["beat_f"])} → {_fmt(after["beat_f"])}',
-                             f'{_fmt(before["hit_rate"])} → {_fmt(after["hit_rate"])}',
-                             f"{lo:.3f}–{hi:.3f}", html.escape(lock.reason)])
+            per_clip.append(
+                [
+                    html.escape(c.clip_id),
+                    html.escape(name),
+                    "yes" if lock.locked else "no",
+                    f"{_fmt(before['beat_f'])} → {_fmt(after['beat_f'])}",
+                    f"{_fmt(before['hit_rate'])} → {_fmt(after['hit_rate'])}",
+                    f"{lo:.3f}–{hi:.3f}",
+                    html.escape(lock.reason),
+                ]
+            )
     detail = _table(["clip", "system", "locked", "beat F", "hits", "stretch", "reason"], per_clip, left_cols=2)
     return f"<h2>Beat lock: before → after</h2>{overall}{detail}"
 
@@ -274,8 +330,12 @@ def clip_table(report: EvalReport) -> str:
                 row += ["–"] * 4
                 continue
             s, flat = c.scores[n], clip_metrics(c.scores[n])
-            row += [_fmt(flat["beat_f"]), _fmt(flat["onset_hit_rate"]),
-                    f"{_fmt(s.tempo.music_bpm, 1)} ({s.tempo.music_vs_motion})", _fmt(flat["expression_energy_r"])]
+            row += [
+                _fmt(flat["beat_f"]),
+                _fmt(flat["onset_hit_rate"]),
+                f"{_fmt(s.tempo.music_bpm, 1)} ({s.tempo.music_vs_motion})",
+                _fmt(flat["expression_energy_r"]),
+            ]
         rows.append(row)
     return _table(header, rows, left_cols=2)
 
@@ -283,23 +343,41 @@ def clip_table(report: EvalReport) -> str:
 def _definitions(report: EvalReport) -> str:
     c = report.config
     items = [
-        ("Motion beats", "bottom of each vertical bob: down→up zero crossing of the body-centre vertical velocity "
-         "(sub-frame, with hysteresis); without vertical motion, prominent minima of motion energy (pauses/"
-         f"reversals). Prominence/hysteresis {c.min_excursion:g} × amplitude."),
-        ("Beat alignment F", f"one-to-one matches within ±{c.tolerance_s * 1000:.0f} ms between motion beats and "
-         "librosa beats; F = 2·matches/(motion+music events). Chance: mean F over 64 circular shifts of the motion "
-         "beats. Silence or no motion → 0."),
+        (
+            "Motion beats",
+            "bottom of each vertical bob: down→up zero crossing of the body-centre vertical velocity "
+            "(sub-frame, with hysteresis); without vertical motion, prominent minima of motion energy (pauses/"
+            f"reversals). Prominence/hysteresis {c.min_excursion:g} × amplitude.",
+        ),
+        (
+            "Beat alignment F",
+            f"one-to-one matches within ±{c.tolerance_s * 1000:.0f} ms between motion beats and "
+            "librosa beats; F = 2·matches/(motion+music events). Chance: mean F over 64 circular shifts of the motion "
+            "beats. Silence or no motion → 0.",
+        ),
         ("Onset hits", f"fraction of motion beats with a librosa onset within ±{c.tolerance_s * 1000:.0f} ms."),
-        ("Hits landed", f"fraction of the clip's hit points (cuts, markers) with a librosa onset within "
-         f"±{c.hit_tolerance_s * 1000:.0f} ms."),
-        ("Beat-locked systems", "their base system's music time-warped with Rubber Band (local stretch within "
-         f"±{c.max_stretch:.0%}) so music beats land on the motion beats and strong onsets on the hits; "
-         "\"before\" scores the base music. Music that cannot be locked honestly is left as it was."),
-        ("Tempo", f"BPM from the mean regular inter-event interval (music beats, motion beats); relations "
-         f"same/double/half/triple/third within ±{c.tempo_tolerance * 100:.0f} %; double/half are octave errors."),
-        ("Expression following", "Pearson r of expression intensity with music loudness (RMS dB) and brightness "
-         f"(spectral centroid) at the feature rate, both smoothed over {c.expression_smoothing_s:g} s; zero lag "
-         f"(JSON also has the best r within ±{c.expression_max_lag_s:g} s)."),
+        (
+            "Hits landed",
+            f"fraction of the clip's hit points (cuts, markers) with a librosa onset within "
+            f"±{c.hit_tolerance_s * 1000:.0f} ms.",
+        ),
+        (
+            "Beat-locked systems",
+            "their base system's music time-warped with Rubber Band (local stretch within "
+            f"±{c.max_stretch:.0%}) so music beats land on the motion beats and strong onsets on the hits; "
+            '"before" scores the base music. Music that cannot be locked honestly is left as it was.',
+        ),
+        (
+            "Tempo",
+            f"BPM from the mean regular inter-event interval (music beats, motion beats); relations "
+            f"same/double/half/triple/third within ±{c.tempo_tolerance * 100:.0f} %; double/half are octave errors.",
+        ),
+        (
+            "Expression following",
+            "Pearson r of expression intensity with music loudness (RMS dB) and brightness "
+            f"(spectral centroid) at the feature rate, both smoothed over {c.expression_smoothing_s:g} s; zero lag "
+            f"(JSON also has the best r within ±{c.expression_max_lag_s:g} s).",
+        ),
         ("FAD / CLAP", "only when a local reference model was given; never downloaded."),
     ]
     return "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
@@ -320,14 +398,16 @@ def render_html(report: EvalReport, *, max_clip_plots: int = MAX_CLIP_PLOTS) -> 
     shown = report.clips[:max_clip_plots]
     clips = "".join(
         f'<div class="clip"><h3>{html.escape(c.clip_id)}</h3><div class="muted">{html.escape(c.prompt)}'
-        f' · {c.duration_s:.1f} s · motion: {c.motion.source.replace("_", " ")}, {c.motion.times.size} beats</div>'
+        f" · {c.duration_s:.1f} s · motion: {c.motion.source.replace('_', ' ')}, {c.motion.times.size} beats</div>"
         f"{clip_figure(c, report.system_names, report.config.expression_smoothing_s)}</div>"
         for c in shown
     )
     more = ""
     if len(report.clips) > max_clip_plots:
-        more = (f'<p class="muted">Figures for the first {max_clip_plots} of {len(report.clips)} clips; '
-                "all are in the table.</p>")
+        more = (
+            f'<p class="muted">Figures for the first {max_clip_plots} of {len(report.clips)} clips; '
+            "all are in the table.</p>"
+        )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -87,9 +87,7 @@ class EvalItem:
         n = np.asarray(self.motion_energy).shape
         e = np.asarray(self.expression_intensity).shape
         if len(n) != 1 or n != e:
-            raise ConfigError(
-                f"motion_energy {n} and expression_intensity {e} must both be [N] (clip {self.clip_id})"
-            )
+            raise ConfigError(f"motion_energy {n} and expression_intensity {e} must both be [N] (clip {self.clip_id})")
 
 
 @dataclass(frozen=True)
@@ -267,17 +265,23 @@ def _score_system(
         beats=m.beat_alignment(motion.times, music.beats, duration, tolerance_s=tol, reference="beats"),
         onsets=m.beat_alignment(motion.times, music.onsets, duration, tolerance_s=tol, reference="onsets"),
         tempo=m.tempo_consistency(
-            music.tempo_bpm, motion, None if reference is None else reference.tempo_bpm,
+            music.tempo_bpm,
+            motion,
+            None if reference is None else reference.tempo_bpm,
             tolerance=config.tempo_tolerance,
         ),
         expression=m.expression_following(
-            item.expression_intensity, item.fps, music,
-            smoothing_s=config.expression_smoothing_s, max_lag_s=config.expression_max_lag_s,
+            item.expression_intensity,
+            item.fps,
+            music,
+            smoothing_s=config.expression_smoothing_s,
+            max_lag_s=config.expression_max_lag_s,
         ),
         beats_vs_reference=versus_ref,
         text_score=text_score,
         hits=m.hit_alignment(np.array([h.t for h in item.hits]), music.onsets, tolerance_s=config.hit_tolerance_s)
-        if item.hits else None,
+        if item.hits
+        else None,
     )
 
 
@@ -335,19 +339,27 @@ def evaluate_clip(
         text_score = None
         if text and text_scorer is not None:
             text_score = float(text_scorer(audios[name], config.sample_rate, item.prompt))
-        return _score_system(item, motion, music[name], None if name == GROUND_TRUTH else reference, config,
-                             text_score)
+        return _score_system(item, motion, music[name], None if name == GROUND_TRUTH else reference, config, text_score)
 
     scores = {name: score(name, True) for name in audios}
     locks = {
-        system: LockOutcome(base, r.locked, r.reason, r.stretch_range,
-                            scores[base] if base in scores else score(base, False))
+        system: LockOutcome(
+            base, r.locked, r.reason, r.stretch_range, scores[base] if base in scores else score(base, False)
+        )
         for system, (base, r) in locked.items()
     }
     return ClipResult(
-        item.clip_id, item.prompt, item.seed, motion.duration_s, motion,
-        np.asarray(item.motion_energy, dtype=np.float64), np.asarray(item.expression_intensity, dtype=np.float64),
-        {k: v for k, v in music.items() if k in audios}, scores, locks, tuple(item.hits),
+        item.clip_id,
+        item.prompt,
+        item.seed,
+        motion.duration_s,
+        motion,
+        np.asarray(item.motion_energy, dtype=np.float64),
+        np.asarray(item.expression_intensity, dtype=np.float64),
+        {k: v for k, v in music.items() if k in audios},
+        scores,
+        locks,
+        tuple(item.hits),
     )
 
 
@@ -441,7 +453,12 @@ def aggregate(clips: list[ClipResult], names: list[str]) -> dict[str, dict[str, 
 
 #: Metrics compared clip by clip between the system under test and each other system.
 PAIRED_METRICS = (
-    "beat_f", "onset_hit_rate", "tempo_match", "expression_energy_r", "expression_brightness_r", "text_score",
+    "beat_f",
+    "onset_hit_rate",
+    "tempo_match",
+    "expression_energy_r",
+    "expression_brightness_r",
+    "text_score",
 )
 
 
@@ -555,7 +572,13 @@ def evaluate(
     if embedder is not None and sink is not None:
         fad = fad_scores(sink, config.sample_rate, embedder, notes)
     return EvalReport(
-        config, clips, aggregate(clips, names), paired(clips, config.systems), fad, notes, dict(meta or {}),
+        config,
+        clips,
+        aggregate(clips, names),
+        paired(clips, config.systems),
+        fad,
+        notes,
+        dict(meta or {}),
         lock_summary(clips, config.systems),
     )
 
@@ -566,7 +589,14 @@ def evaluate(
 
 def _result_dict(obj: Any) -> dict[str, Any]:
     d = asdict(obj)
-    props = ("score", "hit_rate", "matches_motion", "matches_motion_any_octave", "octave_error_motion", "octave_error_reference")
+    props = (
+        "score",
+        "hit_rate",
+        "matches_motion",
+        "matches_motion_any_octave",
+        "octave_error_motion",
+        "octave_error_reference",
+    )
     for prop in props:
         if hasattr(type(obj), prop):
             d[prop] = getattr(obj, prop)
@@ -598,10 +628,16 @@ def _clip_dict(c: ClipResult) -> dict[str, Any]:
         "scores": scores,
         "hits": [h.to_dict() for h in c.hits],
         "locks": {
-            name: {"base": lock.base, "locked": lock.locked, "reason": lock.reason,
-                   "stretch_range": list(lock.stretch_range),
-                   "before": {"beats": _result_dict(lock.before.beats),
-                              "hits": None if lock.before.hits is None else _result_dict(lock.before.hits)}}
+            name: {
+                "base": lock.base,
+                "locked": lock.locked,
+                "reason": lock.reason,
+                "stretch_range": list(lock.stretch_range),
+                "before": {
+                    "beats": _result_dict(lock.before.beats),
+                    "hits": None if lock.before.hits is None else _result_dict(lock.before.hits),
+                },
+            }
             for name, lock in c.locks.items()
         },
     }

@@ -92,28 +92,39 @@ class JobBoard:
         """Mark the job running and count the attempt (persisted first: a crash mid-run is counted)."""
         with self._lock:
             attempts = self._jobs[job_id].attempts + 1
-        return self.update(job_id, persist=True, status=RUNNING, started=time.time(), phase="decode", progress=0.0,
-                           attempts=attempts)
+        return self.update(
+            job_id, persist=True, status=RUNNING, started=time.time(), phase="decode", progress=0.0, attempts=attempts
+        )
 
     def hand_back(self, job_id: str) -> JobRecord:
         """A clean shutdown stopped the running job: it is queued again for the next start, and this
         run does not count as an attempt (it did not fail)."""
         with self._lock:
             attempts = max(0, self._jobs[job_id].attempts - 1)
-        return self.update(job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None,
-                           attempts=attempts)
+        return self.update(
+            job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None, attempts=attempts
+        )
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> JobRecord:
-        return self.update(job_id, status=SUCCEEDED, result=result, phase="", progress=1.0, eta_s=0.0,
-                           finished=time.time())
+        return self.update(
+            job_id, status=SUCCEEDED, result=result, phase="", progress=1.0, eta_s=0.0, finished=time.time()
+        )
 
     def fail(self, job_id: str, error: str, hint: str, error_id: str | None = None) -> JobRecord:
-        return self.update(job_id, status=FAILED, error=error, hint=hint, error_id=error_id, phase="",
-                           eta_s=None, finished=time.time())
+        return self.update(
+            job_id, status=FAILED, error=error, hint=hint, error_id=error_id, phase="", eta_s=None, finished=time.time()
+        )
 
     def cancelled(self, job_id: str) -> JobRecord:
-        return self.update(job_id, status=CANCELLED, phase="", eta_s=None, finished=time.time(),
-                           error="cancelled on request", hint="Submit the job again when you want the result.")
+        return self.update(
+            job_id,
+            status=CANCELLED,
+            phase="",
+            eta_s=None,
+            finished=time.time(),
+            error="cancelled on request",
+            hint="Submit the job again when you want the result.",
+        )
 
     def wait_terminal(self, job_id: str, timeout: float) -> JobRecord:
         """Block until the job is finished or `timeout` passes -> its record then."""

@@ -37,15 +37,19 @@ class InputRejected(ExpotionError, ValueError):
 class MediaChanged(InputRejected):
     """A path-mode file is not what was checked: it changed, or its name leads outside the media root now."""
 
-    hint = ("Leave a path-mode file in place and unchanged until its job has run (links must stay inside the media "
-            "root), then submit the job again.")
+    hint = (
+        "Leave a path-mode file in place and unchanged until its job has run (links must stay inside the media "
+        "root), then submit the job again."
+    )
 
 
 class UploadNotStored(OutputError):
     """An upload could not be written to the work dir (disk full, quota); nothing of it was kept."""
 
-    hint = ("Free disk space in the service's work dir (or lower EXPOTION_MAX_STORAGE_MB so older results are "
-            "removed sooner), then send the video again; nothing of this upload was kept.")
+    hint = (
+        "Free disk space in the service's work dir (or lower EXPOTION_MAX_STORAGE_MB so older results are "
+        "removed sooner), then send the video again; nothing of this upload was kept."
+    )
 
 
 class RunLost(ExpotionError):

@@ -27,13 +27,20 @@ if TYPE_CHECKING:
 
 
 class Scoring(Protocol):
-    def __call__(self, request: ScoreRequest, progress: ProgressCallback = ...,
-                 cancel: CancelToken | None = None) -> ScoreResult: ...
+    def __call__(
+        self, request: ScoreRequest, progress: ProgressCallback = ..., cancel: CancelToken | None = None
+    ) -> ScoreResult: ...
 
 
 class Executor(Protocol):
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
-                 progress: ProgressCallback = ..., cancel: CancelToken | None = None) -> Scoring: ...
+    def __call__(
+        self,
+        adapter: tuple[str, str] | None,
+        start: Callable[[], None],
+        *,
+        progress: ProgressCallback = ...,
+        cancel: CancelToken | None = None,
+    ) -> Scoring: ...
 
 
 class LocalExecutor:
@@ -42,7 +49,13 @@ class LocalExecutor:
     def __init__(self, holder: ModelHolder) -> None:
         self.holder = holder
 
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
-                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> Scoring:
+    def __call__(
+        self,
+        adapter: tuple[str, str] | None,
+        start: Callable[[], None],
+        *,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> Scoring:
         start()
         return self.holder.scorer(adapter, progress=progress, cancel=cancel)

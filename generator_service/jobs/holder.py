@@ -59,11 +59,20 @@ def load_adapter_files(name: str, path: str, music: MusicModel) -> LoadedAdapter
 class ModelHolder:
     """Lazily loaded, idle-unloaded `Scorer` (one model, one adapter at a time)."""
 
-    def __init__(self, loader: Loader, *, model_id: str, device: str | None = None, idle_unload_s: float = 600.0,
-                 features: FeatureConfig | None = None, feature_cache: FeatureStore | None = None,
-                 adapter_loader: AdapterLoader = load_adapter_files,
-                 fetcher: Fetcher | None = None, clock: Callable[[], float] = time.monotonic,
-                 precision: str = "auto") -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        *,
+        model_id: str,
+        device: str | None = None,
+        idle_unload_s: float = 600.0,
+        features: FeatureConfig | None = None,
+        feature_cache: FeatureStore | None = None,
+        adapter_loader: AdapterLoader = load_adapter_files,
+        fetcher: Fetcher | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        precision: str = "auto",
+    ) -> None:
         self._loader = loader
         self._precision = precision
         self._fetcher = fetcher
@@ -114,8 +123,13 @@ class ModelHolder:
 
         return resolve_precision(self._precision, device)
 
-    def scorer(self, adapter: tuple[str, str] | None = None, *, progress: ProgressCallback = no_progress,
-               cancel: CancelToken | None = None) -> Scorer:
+    def scorer(
+        self,
+        adapter: tuple[str, str] | None = None,
+        *,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> Scorer:
         """The warm `Scorer` (loading the model, and the named adapter `(name, path)`, if needed;
         a download before the load reports to `progress` and stops on `cancel`).
 
@@ -139,8 +153,9 @@ class ModelHolder:
         if self._scorer is None or wanted != current:
             if self._scorer is not None:
                 self._scorer.close()
-            self._scorer = Scorer(self._music, self.features, adapter=self._attach(adapter),
-                                  feature_cache=self.feature_cache)
+            self._scorer = Scorer(
+                self._music, self.features, adapter=self._attach(adapter), feature_cache=self.feature_cache
+            )
         self._last_used = self._clock()
         return self._scorer
 

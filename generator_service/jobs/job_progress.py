@@ -37,10 +37,22 @@ class Throttle:
 class JobProgress:
     """A `(phase, done, total)` callback that reports `(phase, progress, eta_s)` to `sink`."""
 
-    def __init__(self, sink: Callable[[str, float, float | None], object], *, features: bool, lock: bool = False,
-                 min_interval_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
-        phases = (["decode"] + (["features"] if features else []) + ["generate", "decode_audio"]
-                  + (["lock"] if lock else []) + ["write"])
+    def __init__(
+        self,
+        sink: Callable[[str, float, float | None], object],
+        *,
+        features: bool,
+        lock: bool = False,
+        min_interval_s: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        phases = (
+            ["decode"]
+            + (["features"] if features else [])
+            + ["generate", "decode_audio"]
+            + (["lock"] if lock else [])
+            + ["write"]
+        )
         total = sum(WEIGHTS[p] for p in phases)
         self._offsets: dict[str, tuple[float, float]] = {}
         acc = 0.0

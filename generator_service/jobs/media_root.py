@@ -38,15 +38,22 @@ from .uploads import safe_suffix
 FD_DIR = Path("/proc/self/fd")
 
 _CHUNK = 1 << 20
-_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-          | getattr(os, "O_BINARY", 0))
+_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 def confine(media_root: Path | None, raw: str) -> Path:
     """The real path of `raw` (absolute, or relative to the root) if it is a file inside `media_root`."""
     if media_root is None:
-        raise InputRejected("path mode is off: this service accepts uploads only",
-                            "Upload the file as the `video` part, or start the service with --media-root.")
+        raise InputRejected(
+            "path mode is off: this service accepts uploads only",
+            "Upload the file as the `video` part, or start the service with --media-root.",
+        )
     if "\x00" in raw or not raw.strip():
         raise InputRejected("params.path is empty or contains a NUL byte")
     given = PurePath(raw)
@@ -55,11 +62,15 @@ def confine(media_root: Path | None, raw: str) -> Path:
     root = Path(os.path.realpath(media_root))
     real = Path(os.path.realpath(given if given.is_absolute() else root / given))
     if not real.is_relative_to(root):
-        raise InputRejected(f"params.path {raw!r} lies outside the media root {media_root}",
-                            "Move or link the file under the media root (links must stay inside it).")
+        raise InputRejected(
+            f"params.path {raw!r} lies outside the media root {media_root}",
+            "Move or link the file under the media root (links must stay inside it).",
+        )
     if not real.is_file():
-        raise InputRejected(f"params.path {raw!r} is not an existing file under the media root",
-                            "Check the path; it is resolved on the service's machine.")
+        raise InputRejected(
+            f"params.path {raw!r} is not an existing file under the media root",
+            "Check the path; it is resolved on the service's machine.",
+        )
     return real
 
 
@@ -75,8 +86,9 @@ class ConfinedFile:
 
 
 @contextmanager
-def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
-                  expected_sha256: str | None = None, scratch: Path) -> Iterator[ConfinedFile]:
+def open_confined(
+    media_root: Path | None, raw: str, hashes: ContentHashes, *, expected_sha256: str | None = None, scratch: Path
+) -> Iterator[ConfinedFile]:
     """Open `raw` under `media_root` once and check what was opened (see the module docstring).
 
     `media_root` is a real path, resolved once when the service started (`JobService.media_root`):
@@ -109,8 +121,9 @@ def open_confined(media_root: Path | None, raw: str, hashes: ContentHashes, *,
             digest = hashes.of_descriptor(fd)
         try:
             if expected_sha256 is not None and digest != expected_sha256:
-                raise MediaChanged(f"the video {real} under the media root {root} changed since it was accepted "
-                                   "(its SHA-256 differs)")
+                raise MediaChanged(
+                    f"the video {real} under the media root {root} changed since it was accepted (its SHA-256 differs)"
+                )
             yield ConfinedFile(real, readable, digest)
         except VideoError as exc:
             raise VideoError(exc.message.replace(str(readable), str(real)), exc.hint) from exc
@@ -126,10 +139,11 @@ def _open(real: Path, root: Path) -> int:
         return os.open(real, _FLAGS)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # the last component became a symlink (EMLINK on BSDs)
-            raise MediaChanged(f"the video {real} was replaced by a symbolic link after it was checked; the media "
-                               f"root {root} only serves files inside it") from exc
-        raise MediaChanged(f"the video {real} under the media root {root} cannot be opened: {exc.strerror}") \
-            from exc
+            raise MediaChanged(
+                f"the video {real} was replaced by a symbolic link after it was checked; the media "
+                f"root {root} only serves files inside it"
+            ) from exc
+        raise MediaChanged(f"the video {real} under the media root {root} cannot be opened: {exc.strerror}") from exc
 
 
 def _check_opened(fd: int, real: Path, root: Path) -> None:
@@ -140,10 +154,16 @@ def _check_opened(fd: int, real: Path, root: Path) -> None:
         named = os.stat(now)
     except OSError:
         named = None
-    if not stat.S_ISREG(opened.st_mode) or not now.is_relative_to(root) or named is None \
-            or not os.path.samestat(opened, named):
-        raise MediaChanged(f"the video {real} changed while it was opened (it leads elsewhere now, or is no "
-                           f"regular file); the media root {root} only serves files inside it")
+    if (
+        not stat.S_ISREG(opened.st_mode)
+        or not now.is_relative_to(root)
+        or named is None
+        or not os.path.samestat(opened, named)
+    ):
+        raise MediaChanged(
+            f"the video {real} changed while it was opened (it leads elsewhere now, or is no "
+            f"regular file); the media root {root} only serves files inside it"
+        )
 
 
 def _bound_path(fd: int) -> Path | None:

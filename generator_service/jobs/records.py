@@ -21,8 +21,19 @@ from expotion_protocol.shapes import TERMINAL_STATUSES as TERMINAL
 
 from .. import __version__
 
-__all__ = ["ACTIVE", "CANCELLED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "TERMINAL", "JobRecord", "JobSpec",
-           "new_error_id", "new_job_id"]
+__all__ = [
+    "ACTIVE",
+    "CANCELLED",
+    "FAILED",
+    "QUEUED",
+    "RUNNING",
+    "SUCCEEDED",
+    "TERMINAL",
+    "JobRecord",
+    "JobSpec",
+    "new_error_id",
+    "new_job_id",
+]
 
 
 def new_job_id() -> str:
@@ -53,8 +64,19 @@ class JobSpec:
     precision: str = ""
 
     @classmethod
-    def create(cls, params: JobParams | None = None, *, video: str, video_sha256: str, start: float, end: float,
-               model: str = "", uploaded: bool = True, precision: str = "", **fields: Any) -> JobSpec:
+    def create(
+        cls,
+        params: JobParams | None = None,
+        *,
+        video: str,
+        video_sha256: str,
+        start: float,
+        end: float,
+        model: str = "",
+        uploaded: bool = True,
+        precision: str = "",
+        **fields: Any,
+    ) -> JobSpec:
         """A spec for the resolved range `[start, end)` of `video`; `fields` override `params`' values."""
         resolved = replace(params or JobParams(), **fields, start=start, end=end, duration=None, path=None)
         return cls(video, video_sha256, resolved.validate(), model, uploaded, precision)
@@ -75,8 +97,12 @@ class JobSpec:
             fields.pop(name)
         if self.params.visual_guidance <= GUIDANCE_OFF:  # off: keys stay those of results made before the field
             fields.pop("visual_guidance")
-        fields |= {"video_sha256": self.video_sha256, "model": self.model,
-                   "start": round(self.start, 6), "end": round(self.end, 6)}
+        fields |= {
+            "video_sha256": self.video_sha256,
+            "model": self.model,
+            "start": round(self.start, 6),
+            "end": round(self.end, 6),
+        }
         if self.precision:  # results of another precision are other music
             fields["precision"] = self.precision
         reads_video = self.params.auto_prompt or self.params.adapter or self.params.reads_motion
@@ -85,8 +111,14 @@ class JobSpec:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
-        return {"video": self.video, "video_sha256": self.video_sha256, "params": asdict(self.params),
-                "model": self.model, "uploaded": self.uploaded, "precision": self.precision}
+        return {
+            "video": self.video,
+            "video_sha256": self.video_sha256,
+            "params": asdict(self.params),
+            "model": self.model,
+            "uploaded": self.uploaded,
+            "precision": self.precision,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
@@ -96,8 +128,14 @@ class JobSpec:
         if params is None:
             names = {f.name for f in dataclass_fields(JobParams)}
             params = {k: data.pop(k) for k in list(data) if k in names}
-        return cls(data["video"], data["video_sha256"], JobParams(**params), data.get("model", ""),
-                   data.get("uploaded", True), data.get("precision", ""))
+        return cls(
+            data["video"],
+            data["video_sha256"],
+            JobParams(**params),
+            data.get("model", ""),
+            data.get("uploaded", True),
+            data.get("precision", ""),
+        )
 
 
 @dataclass
@@ -141,11 +179,17 @@ class JobRecord:
     def public(self) -> dict[str, Any]:
         """The status JSON of `GET /v1/jobs/{id}` (docs/http-api.md)."""
         return {
-            "id": self.id, "status": self.status, "phase": self.phase, "progress": round(self.progress, 4),
-            "eta_s": None if self.eta_s is None else round(self.eta_s, 2), "error": self.error,
-            "hint": self.hint, "created": self.created,
+            "id": self.id,
+            "status": self.status,
+            "phase": self.phase,
+            "progress": round(self.progress, 4),
+            "eta_s": None if self.eta_s is None else round(self.eta_s, 2),
+            "error": self.error,
+            "hint": self.hint,
+            "created": self.created,
             "result": self.result if self.status == SUCCEEDED else None,
-            "attempts": self.attempts, "resumed": self.resumed,
+            "attempts": self.attempts,
+            "resumed": self.resumed,
             "bytes_done": self.bytes_done if self.phase == "download" else None,
             "bytes_total": self.bytes_total if self.phase == "download" else None,
         }

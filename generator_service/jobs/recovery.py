@@ -26,8 +26,10 @@ from .store import JobStore
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_HINT = "Submit the job again; finished results were kept."
-CRASH_HINT = ("The job may crash the service (e.g. memory exhausted in a native library): try a shorter range, "
-              "fewer variants or a smaller model, and read the service log of those runs.")
+CRASH_HINT = (
+    "The job may crash the service (e.g. memory exhausted in a native library): try a shorter range, "
+    "fewer variants or a smaller model, and read the service log of those runs."
+)
 
 
 def input_problem(spec: JobSpec, media_root: Path | None, content_hash: Callable[[Path], str]) -> str | None:
@@ -63,12 +65,14 @@ def recover(store: JobStore, *, max_attempts: int, problem: Callable[[JobSpec], 
     return resumed
 
 
-def _refusal(record: JobRecord, max_attempts: int,
-             problem: Callable[[JobSpec], str | None]) -> tuple[str, str] | None:
+def _refusal(record: JobRecord, max_attempts: int, problem: Callable[[JobSpec], str | None]) -> tuple[str, str] | None:
     was = "running" if record.status == RUNNING else "queued"
     if record.attempts >= max_attempts:
-        return (f"the service stopped while running this job {record.attempts} time(s); after {max_attempts} "
-                f"attempt(s) it is not run again", CRASH_HINT)
+        return (
+            f"the service stopped while running this job {record.attempts} time(s); after {max_attempts} "
+            f"attempt(s) it is not run again",
+            CRASH_HINT,
+        )
     missing = problem(record.spec)
     if missing is not None:
         return f"interrupted: the service stopped while this job was {was} and {missing}; resubmit", INTERRUPTED_HINT

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import ResultFiles
 from .records import SUCCEEDED
+from .results import ResultFiles
 from .store import FinishedJob, JobStore
 
 logger = logging.getLogger(__name__)
@@ -72,8 +72,16 @@ class Sweep:
 class Janitor:
     """Applies the policy to the store, the result files and the feature cache folder."""
 
-    def __init__(self, policy: RetentionPolicy, store: JobStore, files: ResultFiles, features: Path, *,
-                 forget: Callable[[str], None] = lambda job_id: None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        policy: RetentionPolicy,
+        store: JobStore,
+        files: ResultFiles,
+        features: Path,
+        *,
+        forget: Callable[[str], None] = lambda job_id: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy
         self.store, self.files, self.features = store, files, features
         self.forget = forget
@@ -133,9 +141,14 @@ class Janitor:
         if cap is not None and report.total_bytes > cap:
             self._shrink(cap, [job for job in jobs.values() if job.id in usage], features, now, report)
         if report.removed_jobs or report.expired_results or report.removed_features:
-            logger.info("retention: removed %d job(s), expired %d result(s), %d feature file(s); freed %.1f MiB, "
-                        "%.1f MiB kept", report.removed_jobs, report.expired_results, report.removed_features,
-                        report.freed_bytes / 2**20, report.total_bytes / 2**20)
+            logger.info(
+                "retention: removed %d job(s), expired %d result(s), %d feature file(s); freed %.1f MiB, %.1f MiB kept",
+                report.removed_jobs,
+                report.expired_results,
+                report.removed_features,
+                report.freed_bytes / 2**20,
+                report.total_bytes / 2**20,
+            )
         return report
 
     def _keeps_files(self, job: FinishedJob) -> bool:
@@ -167,12 +180,19 @@ class Janitor:
         report.removed_features += 1
         self._free(report, size)
 
-    def _shrink(self, cap: int, with_files: list[FinishedJob], features: dict[Path, tuple[int, float]],
-                now: float, report: Sweep) -> None:
+    def _shrink(
+        self,
+        cap: int,
+        with_files: list[FinishedJob],
+        features: dict[Path, tuple[int, float]],
+        now: float,
+        report: Sweep,
+    ) -> None:
         """Remove the least recently used feature entries and results until under the cap."""
         candidates: list[tuple[float, str | Path]] = [(used, path) for path, (_, used) in features.items()]
-        candidates += [(job.last_used, job.id) for job in with_files
-                       if self._keeps_files(job) and not self._protected(job, now)]
+        candidates += [
+            (job.last_used, job.id) for job in with_files if self._keeps_files(job) and not self._protected(job, now)
+        ]
         for _, item in sorted(candidates, key=lambda c: c[0]):
             if report.total_bytes <= cap:
                 return
@@ -184,9 +204,12 @@ class Janitor:
             self.forget(item)
             report.expired_results += 1
         if report.total_bytes > cap:
-            logger.warning("retention: %.1f MiB of results and features remain over the cap of %.1f MiB (the rest "
-                           "belongs to queued or running jobs, or to recently downloaded results)",
-                           report.total_bytes / 2**20, cap / 2**20)
+            logger.warning(
+                "retention: %.1f MiB of results and features remain over the cap of %.1f MiB (the rest "
+                "belongs to queued or running jobs, or to recently downloaded results)",
+                report.total_bytes / 2**20,
+                cap / 2**20,
+            )
 
     def _feature_files(self) -> dict[Path, tuple[int, float]]:
         """Feature cache entries -> (bytes, last use)."""

@@ -23,10 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .board import JobBoard
 from ..hashing import ContentHashes
 from ..pipeline.feature_cache import FeatureCache
-from .results import ResultCache, ResultFiles
+from .board import JobBoard
 from .errors import JobNotFinished, JobNotFound, QueueFull
 from .execution import Executor
 from .holder import ModelHolder
@@ -34,6 +33,7 @@ from .media_root import open_confined
 from .queue import JobQueue
 from .records import SUCCEEDED, JobRecord, JobSpec, new_job_id
 from .recovery import input_problem, recover
+from .results import ResultCache, ResultFiles
 from .retention import Janitor, RetentionPolicy
 from .store import JobStore
 from .uploads import UploadStore
@@ -49,10 +49,19 @@ ADAPTER_MARKERS = ("expotion_config.json", "adapter_config.json")
 class JobService:
     """Jobs, their queue and worker, results and caches under one work dir."""
 
-    def __init__(self, work_dir: Path, holder: ModelHolder, *, queue_size: int = 8,
-                 adapters_dir: Path | None = None, media_root: Path | None = None, max_attempts: int = 3,
-                 retention: RetentionPolicy | None = None, executor: Executor | None = None,
-                 slots: int = 1) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        holder: ModelHolder,
+        *,
+        queue_size: int = 8,
+        adapters_dir: Path | None = None,
+        media_root: Path | None = None,
+        max_attempts: int = 3,
+        retention: RetentionPolicy | None = None,
+        executor: Executor | None = None,
+        slots: int = 1,
+    ) -> None:
         self.work_dir = Path(work_dir)
         self.store = JobStore(self.work_dir / "jobs.sqlite3")
         self.board = JobBoard(self.store)
@@ -70,12 +79,22 @@ class JobService:
         self.media_root = None if media_root is None else Path(os.path.realpath(media_root))
         self.staging = self.work_dir / "staging"
         self.max_attempts = max_attempts
-        self.janitor = Janitor(retention or RetentionPolicy(), self.store, self.files, self.features.folder,
-                               forget=self.board.forget)
-        self.worker = Worker(self.board, self.queue, holder, self.files, self.results, adapters=self.adapters,
-                             release=self.release,
-                             open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded),
-                             executor=executor, slots=slots, max_attempts=max_attempts)
+        self.janitor = Janitor(
+            retention or RetentionPolicy(), self.store, self.files, self.features.folder, forget=self.board.forget
+        )
+        self.worker = Worker(
+            self.board,
+            self.queue,
+            holder,
+            self.files,
+            self.results,
+            adapters=self.adapters,
+            release=self.release,
+            open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded),
+            executor=executor,
+            slots=slots,
+            max_attempts=max_attempts,
+        )
         self._submit_lock = threading.Lock()
         self._started = False
         self.stopping = False
@@ -90,8 +109,11 @@ class JobService:
         if self._started:
             return
         self._started = True
-        resumed = recover(self.store, max_attempts=self.max_attempts,
-                          problem=lambda spec: input_problem(spec, self.media_root, self.hashes))
+        resumed = recover(
+            self.store,
+            max_attempts=self.max_attempts,
+            problem=lambda spec: input_problem(spec, self.media_root, self.hashes),
+        )
         self.uploads.reset(keep=[Path(r.spec.video) for r in resumed if r.spec.uploaded])
         shutil.rmtree(self.staging, ignore_errors=True)  # private copies a dead process left
         self.janitor.remove_orphans()
@@ -159,17 +181,23 @@ class JobService:
             raise JobNotFinished(f"job {job_id} has no result: it is {record.status}")
         takes = int(record.result.get("takes", 1))
         if not 0 <= take < takes:
-            raise JobNotFound(f"job {job_id} has no take {take}: it has takes 0..{takes - 1}",
-                              "Ask for a take between 0 and takes - 1.")
+            raise JobNotFound(
+                f"job {job_id} has no take {take}: it has takes 0..{takes - 1}",
+                "Ask for a take between 0 and takes - 1.",
+            )
         if record.expired is not None:
-            raise JobNotFound(f"the result files of job {job_id} were removed to keep the service's storage under "
-                              "its cap (max_storage_mb)", RESUBMIT_HINT)
+            raise JobNotFound(
+                f"the result files of job {job_id} were removed to keep the service's storage under "
+                "its cap (max_storage_mb)",
+                RESUBMIT_HINT,
+            )
         if download:
             self.store.mark_downloaded(job_id, time.time())
         path = self.files.take_path(job_id, take)
         if not path.is_file():
-            raise JobNotFound(f"the result file of job {job_id} take {take} is missing from the work dir",
-                              RESUBMIT_HINT)
+            raise JobNotFound(
+                f"the result file of job {job_id} take {take} is missing from the work dir", RESUBMIT_HINT
+            )
         return path, record.result
 
     @contextmanager
@@ -180,8 +208,7 @@ class JobService:
         if uploaded:
             yield Path(video)
             return
-        with open_confined(self.media_root, video, self.hashes, expected_sha256=sha256,
-                           scratch=self.staging) as opened:
+        with open_confined(self.media_root, video, self.hashes, expected_sha256=sha256, scratch=self.staging) as opened:
             yield opened.readable
 
     def release(self, spec: JobSpec) -> None:
@@ -195,8 +222,11 @@ class JobService:
         root = self.adapters_dir
         if root is None or not root.is_dir():
             return {}
-        return {p.name: str(p) for p in sorted(root.iterdir())
-                if p.is_dir() and any((p / m).is_file() for m in ADAPTER_MARKERS)}
+        return {
+            p.name: str(p)
+            for p in sorted(root.iterdir())
+            if p.is_dir() and any((p / m).is_file() for m in ADAPTER_MARKERS)
+        }
 
     def queue_depth(self) -> int:
         """Jobs waiting: in the queue, or taken by a worker slot and not yet started on a model."""

@@ -37,10 +37,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs (cache_key, status);
 """
 #: Columns added after the first release: (name, declaration) — added to older databases on open.
-_ADDED = (("attempts", "INTEGER NOT NULL DEFAULT 0"), ("resumed", "INTEGER NOT NULL DEFAULT 0"),
-          ("downloaded", "REAL"), ("expired", "REAL"))
-_COLUMNS = ("id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, cache_key, "
-            "attempts, resumed, downloaded, expired")
+_ADDED = (
+    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("resumed", "INTEGER NOT NULL DEFAULT 0"),
+    ("downloaded", "REAL"),
+    ("expired", "REAL"),
+)
+_COLUMNS = (
+    "id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, cache_key, "
+    "attempts, resumed, downloaded, expired"
+)
 
 
 class FinishedJob(NamedTuple):
@@ -81,10 +87,23 @@ class JobStore:
     def save(self, record: JobRecord) -> None:
         """Insert or replace the whole record."""
         row = (
-            record.id, record.status, record.phase, record.progress, record.error, record.hint,
-            record.error_id, record.created, record.started, record.finished,
-            json.dumps(record.spec.to_json()), None if record.result is None else json.dumps(record.result),
-            record.cache_key, record.attempts, record.resumed, record.downloaded, record.expired,
+            record.id,
+            record.status,
+            record.phase,
+            record.progress,
+            record.error,
+            record.hint,
+            record.error_id,
+            record.created,
+            record.started,
+            record.finished,
+            json.dumps(record.spec.to_json()),
+            None if record.result is None else json.dumps(record.result),
+            record.cache_key,
+            record.attempts,
+            record.resumed,
+            record.downloaded,
+            record.expired,
         )
         marks = ", ".join("?" * len(row))
         with self._lock:
@@ -122,7 +141,8 @@ class JobStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, status, COALESCE(finished, created), downloaded, expired FROM jobs "
-                f"WHERE status IN ({marks}) ORDER BY COALESCE(finished, created)", tuple(sorted(TERMINAL)),
+                f"WHERE status IN ({marks}) ORDER BY COALESCE(finished, created)",
+                tuple(sorted(TERMINAL)),
             ).fetchall()
         return [FinishedJob(*row) for row in rows]
 
@@ -140,11 +160,41 @@ class JobStore:
 
 
 def _record(row: tuple) -> JobRecord:
-    (job_id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, key,
-     attempts, resumed, downloaded, expired) = row
+    (
+        job_id,
+        status,
+        phase,
+        progress,
+        error,
+        hint,
+        error_id,
+        created,
+        started,
+        finished,
+        spec,
+        result,
+        key,
+        attempts,
+        resumed,
+        downloaded,
+        expired,
+    ) = row
     return JobRecord(
-        id=job_id, spec=JobSpec.from_json(json.loads(spec)), status=status, phase=phase, progress=progress,
-        error=error, hint=hint, error_id=error_id, created=created, started=started, finished=finished,
-        result=None if result is None else json.loads(result), cache_key=key or "", attempts=attempts,
-        resumed=resumed, downloaded=downloaded, expired=expired,
+        id=job_id,
+        spec=JobSpec.from_json(json.loads(spec)),
+        status=status,
+        phase=phase,
+        progress=progress,
+        error=error,
+        hint=hint,
+        error_id=error_id,
+        created=created,
+        started=started,
+        finished=finished,
+        result=None if result is None else json.loads(result),
+        cache_key=key or "",
+        attempts=attempts,
+        resumed=resumed,
+        downloaded=downloaded,
+        expired=expired,
     )

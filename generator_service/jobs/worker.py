@@ -32,7 +32,6 @@ from pathlib import Path
 from ..errors import Cancelled, ExpotionError
 from ..progress import CancelToken
 from .board import JobBoard
-from .results import ResultCache, ResultFiles
 from .errors import RunLost
 from .execution import Executor, LocalExecutor
 from .holder import ModelHolder
@@ -40,29 +39,45 @@ from .job_progress import JobProgress
 from .queue import JobQueue
 from .records import QUEUED, RUNNING, JobSpec, new_error_id
 from .recovery import CRASH_HINT
+from .results import ResultCache, ResultFiles
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN = "service shutting down"
-OOM_HINT = ("The model ran out of memory and was unloaded: use a shorter range, fewer variants or a smaller "
-            "model, or free GPU memory used by other programs, then resubmit.")
+OOM_HINT = (
+    "The model ran out of memory and was unloaded: use a shorter range, fewer variants or a smaller "
+    "model, or free GPU memory used by other programs, then resubmit."
+)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """torch.OutOfMemoryError (a RuntimeError), a RuntimeError saying "out of memory", or MemoryError."""
-    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
-            or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()))
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+    )
 
 
 class Worker:
     """Owns the worker threads; `start()` / `stop()` from the service."""
 
-    def __init__(self, board: JobBoard, queue: JobQueue, holder: ModelHolder, files: ResultFiles,
-                 results: ResultCache, *, adapters: Callable[[], dict[str, str]] = dict,
-                 release: Callable[[JobSpec], None] = lambda spec: None,
-                 open_video: Callable[[JobSpec], AbstractContextManager[Path]] | None = None,
-                 idle_poll_s: float = 0.5, executor: Executor | None = None, slots: int = 1,
-                 max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        board: JobBoard,
+        queue: JobQueue,
+        holder: ModelHolder,
+        files: ResultFiles,
+        results: ResultCache,
+        *,
+        adapters: Callable[[], dict[str, str]] = dict,
+        release: Callable[[JobSpec], None] = lambda spec: None,
+        open_video: Callable[[JobSpec], AbstractContextManager[Path]] | None = None,
+        idle_poll_s: float = 0.5,
+        executor: Executor | None = None,
+        slots: int = 1,
+        max_attempts: int = 3,
+    ) -> None:
         if slots < 1 or (executor is None and slots != 1):
             raise ValueError(f"slots {slots}: the local executor runs exactly one job at a time")
         self.board, self.queue, self.holder = board, queue, holder
@@ -84,8 +99,9 @@ class Worker:
 
     def start(self) -> None:
         if not self._threads:
-            self._threads = [threading.Thread(target=self._loop, name=f"expotion-worker-{i}", daemon=True)
-                             for i in range(self.slots)]
+            self._threads = [
+                threading.Thread(target=self._loop, name=f"expotion-worker-{i}", daemon=True) for i in range(self.slots)
+            ]
             for thread in self._threads:
                 thread.start()
 
@@ -134,11 +150,15 @@ class Worker:
             self._execute(job_id, record.spec, record.cache_key)
         # The one documented catch-all of the service: whatever unexpected error a job raises must
         # not kill the worker. It is logged with its traceback and the job fails with an error id.
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             error_id = new_error_id()
             logger.exception("job %s failed unexpectedly (error id %s)", job_id, error_id)
-            self.board.fail(job_id, f"internal error ({type(exc).__name__}): {exc}",
-                            f"This is a bug; report error id {error_id} with the service log.", error_id)
+            self.board.fail(
+                job_id,
+                f"internal error ({type(exc).__name__}): {exc}",
+                f"This is a bug; report error id {error_id} with the service log.",
+                error_id,
+            )
         finally:
             self._leave(job_id)
             if self.board.get(job_id).terminal:  # a job handed back at shutdown keeps its video
@@ -159,11 +179,19 @@ class Worker:
             lost_runs += 1
             attempts = self.board.get(job_id).attempts
             if max(lost_runs, attempts) >= self.max_attempts:
-                self.board.fail(job_id, f"{lost.message}; after {max(lost_runs, attempts)} attempt(s) it is not "
-                                "run again", CRASH_HINT)
+                self.board.fail(
+                    job_id,
+                    f"{lost.message}; after {max(lost_runs, attempts)} attempt(s) it is not run again",
+                    CRASH_HINT,
+                )
                 return
-            logger.warning("job %s: %s; running it again (%d of %d attempts used)", job_id, lost.message,
-                           attempts, self.max_attempts)
+            logger.warning(
+                "job %s: %s; running it again (%d of %d attempts used)",
+                job_id,
+                lost.message,
+                attempts,
+                self.max_attempts,
+            )
             with self._lock:
                 self._waiting.add(job_id)
             self.board.update(job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None)
@@ -187,8 +215,11 @@ class Worker:
             self.holder.unload()
             self.board.fail(job_id, f"out of memory while generating: {exc}", OOM_HINT)
         except OSError as exc:
-            self.board.fail(job_id, f"file error while running the job: {exc}",
-                            "Check free disk space and that the video is still readable, then resubmit.")
+            self.board.fail(
+                job_id,
+                f"file error while running the job: {exc}",
+                "Check free disk space and that the video is still readable, then resubmit.",
+            )
         return None
 
     def _stopped(self, job_id: str, token: CancelToken) -> None:
@@ -201,8 +232,14 @@ class Worker:
 
     def _downloading(self, job_id: str, done: int, total: int) -> None:
         """The model's files are being downloaded for this job: bytes done of total."""
-        self.board.update(job_id, phase="download", progress=done / total if total else 0.0, eta_s=None,
-                          bytes_done=done, bytes_total=total)
+        self.board.update(
+            job_id,
+            phase="download",
+            progress=done / total if total else 0.0,
+            eta_s=None,
+            bytes_done=done,
+            bytes_total=total,
+        )
 
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> None:
         from ..config import GenerationConfig
@@ -215,18 +252,23 @@ class Worker:
             return
         params = spec.params
         adapter = None if params.adapter is None else (params.adapter, self.adapters().get(params.adapter, ""))
-        scorer = self.execute(adapter, start=lambda: self._start(job_id),
-                              progress=lambda phase, done, total: self._downloading(job_id, done, total),
-                              cancel=token)
+        scorer = self.execute(
+            adapter,
+            start=lambda: self._start(job_id),
+            progress=lambda phase, done, total: self._downloading(job_id, done, total),
+            cancel=token,
+        )
         token.check()  # a cancel that arrived during model loading
-        report = JobProgress(lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress,
-                                                                          eta_s=eta),
-                             features=params.auto_prompt or adapter is not None or params.reads_motion,
-                             lock=params.beat_lock != "off")
+        report = JobProgress(
+            lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress, eta_s=eta),
+            features=params.auto_prompt or adapter is not None or params.reads_motion,
+            lock=params.beat_lock != "off",
+        )
         gen = GenerationConfig.from_params(params)
         with self.open_video(spec) as video:  # path mode: checked again now and read through the open file
-            request = ScoreRequest(video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt,
-                                   lock=LockRequest.from_params(params))
+            request = ScoreRequest(
+                video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt, lock=LockRequest.from_params(params)
+            )
             result = scorer(request, progress=report, cancel=token)
         token.check()
         report("write", 0, 1)

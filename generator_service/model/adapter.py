@@ -62,8 +62,11 @@ class AdapterConfig:
             (0 < self.window_s <= 30, "window_s", f"{self.window_s} is outside (0, 30]"),
             (self.lora_rank >= 0, "lora_rank", f"{self.lora_rank} must be >= 0"),
             (0 <= self.visual_dropout < 1, "visual_dropout", f"{self.visual_dropout} is outside [0, 1)"),
-            (self.face_slice[0] < self.face_slice[1] and self.pose_slice[0] < self.pose_slice[1],
-             "face_slice", "slices must be non-empty [start, stop) pairs"),
+            (
+                self.face_slice[0] < self.face_slice[1] and self.pose_slice[0] < self.pose_slice[1],
+                "face_slice",
+                "slices must be non-empty [start, stop) pairs",
+            ),
         ]
         for ok, name, message in checks:
             if not ok:
@@ -134,8 +137,9 @@ class ExpotionAdapter(nn.Module):
     def latent(self, condition: torch.Tensor) -> torch.Tensor:
         """condition [B, T, F] -> z [B, T, latent]."""
         face, pose = self.config.face_slice, self.config.pose_slice
-        return self.fusion(self.face_in(condition[..., face[0] : face[1]]),
-                           self.pose_in(condition[..., pose[0] : pose[1]]))
+        return self.fusion(
+            self.face_in(condition[..., face[0] : face[1]]), self.pose_in(condition[..., pose[0] : pose[1]])
+        )
 
     def layer_input(self, z: torch.Tensor, layer: int) -> torch.Tensor:
         """z [B, T, latent] -> c_l [B, T, D]."""
@@ -155,9 +159,13 @@ class ConditionExtra:
     exactly zero, the base model bit for bit.
     """
 
-    def __init__(self, kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-                 groups: tuple[tuple[slice, int], ...] | None, gates: torch.Tensor | list[torch.Tensor],
-                 scaling: float) -> None:
+    def __init__(
+        self,
+        kv: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        groups: tuple[tuple[slice, int], ...] | None,
+        gates: torch.Tensor | list[torch.Tensor],
+        scaling: float,
+    ) -> None:
         self.kv, self.groups, self.gates, self.scaling = kv, groups, gates, scaling
 
     def __call__(self, layer: int, query: torch.Tensor, attn: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

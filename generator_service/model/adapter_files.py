@@ -53,8 +53,9 @@ class LoadedAdapter:
     def module(self) -> ExpotionAdapter:
         return self.attached.adapter
 
-    def runner(self, music: MusicModel, condition: np.ndarray | torch.Tensor, *, batch: int,
-               blocks: tuple[str, ...]) -> AdapterRunner:
+    def runner(
+        self, music: MusicModel, condition: np.ndarray | torch.Tensor, *, batch: int, blocks: tuple[str, ...]
+    ) -> AdapterRunner:
         """The generation condition of a clip: `condition` [T, F] at the codec frame rate (frame s of
         the clip is window position s); `blocks` from pipeline/generate.py `guidance_blocks`."""
         from .adapter_runner import AdapterRunner
@@ -67,8 +68,12 @@ def _lora_config(config: AdapterConfig):
     from peft import LoraConfig
 
     targets = "|".join(config.lora_targets)
-    return LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                      target_modules=LORA_PATTERN.format(targets=targets))
+    return LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=LORA_PATTERN.format(targets=targets),
+    )
 
 
 def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
@@ -79,10 +84,16 @@ def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
         from peft import inject_adapter_in_model
 
         inject_adapter_in_model(_lora_config(config), decoder)
-    adapter = ExpotionAdapter(config, spec.layers, spec.hidden,
-                              config.max_positions(music.frame_rate, music.num_codebooks)).to(music.device)
-    return LoadedAdapter(name="new", config=config, attached=AttachedAdapter(decoder, adapter),
-                         base_model=music.model_id, base_revision=music.revision)
+    adapter = ExpotionAdapter(
+        config, spec.layers, spec.hidden, config.max_positions(music.frame_rate, music.num_codebooks)
+    ).to(music.device)
+    return LoadedAdapter(
+        name="new",
+        config=config,
+        attached=AttachedAdapter(decoder, adapter),
+        base_model=music.model_id,
+        base_revision=music.revision,
+    )
 
 
 def trainable_parameters(loaded: LoadedAdapter) -> list[torch.nn.Parameter]:
@@ -104,14 +115,20 @@ def save_adapter(loaded: LoadedAdapter, out_dir: Path, training: dict[str, Any] 
         from peft import get_peft_model_state_dict
 
         lora = get_peft_model_state_dict(loaded.attached.decoder)
-        save_file({hf_key(k): v.detach().cpu().contiguous() for k, v in lora.items()},
-                  str(out_dir / "adapter_model.safetensors"))
+        save_file(
+            {hf_key(k): v.detach().cpu().contiguous() for k, v in lora.items()},
+            str(out_dir / "adapter_model.safetensors"),
+        )
         _lora_config(loaded.config).save_pretrained(str(out_dir))
     meta = {
-        "format": "expotion-adapter", "format_version": 1, "expotion_version": __version__,
-        "base_model": loaded.base_model, "base_revision": loaded.base_revision,
+        "format": "expotion-adapter",
+        "format_version": 1,
+        "expotion_version": __version__,
+        "base_model": loaded.base_model,
+        "base_revision": loaded.base_revision,
         "base_shape": _base_shape(loaded.attached.decoder.spec),
-        "adapter": loaded.config.to_dict(), "training": training or loaded.training,
+        "adapter": loaded.config.to_dict(),
+        "training": training or loaded.training,
     }
     (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return out_dir
@@ -121,11 +138,15 @@ def _base_shape(spec: Any) -> dict[str, int]:
     return {"hidden_size": spec.hidden, "num_hidden_layers": spec.layers, "num_codebooks": spec.num_codebooks}
 
 
-def _check_compatible(meta: dict[str, Any], music: MusicModel, path: Path, expected_spec: tuple[str, int, float]) -> None:
+def _check_compatible(
+    meta: dict[str, Any], music: MusicModel, path: Path, expected_spec: tuple[str, int, float]
+) -> None:
     shape = _base_shape(music.decoder.spec)
     problems = []
     if meta.get("base_model") != music.model_id:
-        problems.append(f"base model: adapter trained on {meta.get('base_model')!r}, loaded model is {music.model_id!r}")
+        problems.append(
+            f"base model: adapter trained on {meta.get('base_model')!r}, loaded model is {music.model_id!r}"
+        )
     if meta.get("base_shape") != shape:
         problems.append(f"base shape: adapter expects {meta.get('base_shape')}, model has {shape}")
     cfg = meta.get("adapter", {})
@@ -133,11 +154,18 @@ def _check_compatible(meta: dict[str, Any], music: MusicModel, path: Path, expec
     if have != expected_spec:
         problems.append(f"feature spec: adapter uses {have}, this service extracts {expected_spec}")
     if meta.get("base_revision") and music.revision and meta["base_revision"] != music.revision:
-        logger.warning("adapter %s was trained on %s revision %s; loaded revision is %s", path,
-                       meta.get("base_model"), meta["base_revision"], music.revision)
+        logger.warning(
+            "adapter %s was trained on %s revision %s; loaded revision is %s",
+            path,
+            meta.get("base_model"),
+            meta["base_revision"],
+            music.revision,
+        )
     if problems:
-        raise ConfigError(f"adapter {path} does not fit: " + "; ".join(problems),
-                          hint="Load the base model the adapter was trained on, or train an adapter for this one.")
+        raise ConfigError(
+            f"adapter {path} does not fit: " + "; ".join(problems),
+            hint="Load the base model the adapter was trained on, or train an adapter for this one.",
+        )
 
 
 def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, float] | None = None) -> LoadedAdapter:
@@ -146,8 +174,10 @@ def load_adapter(path: Path, music: MusicModel, expected_spec: tuple[str, int, f
 
     path = Path(path)
     if not (path / CONFIG_FILE).is_file():
-        raise ModelLoadError(f"{path} is not an Expotion adapter directory (no {CONFIG_FILE})",
-                             hint="Pass the directory written by `train --out`.")
+        raise ModelLoadError(
+            f"{path} is not an Expotion adapter directory (no {CONFIG_FILE})",
+            hint="Pass the directory written by `train --out`.",
+        )
     try:
         meta = json.loads((path / CONFIG_FILE).read_text())
         config = AdapterConfig.from_dict(meta["adapter"])

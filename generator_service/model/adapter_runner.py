@@ -34,8 +34,9 @@ def row_groups(blocks: tuple[str, ...], batch: int) -> tuple[tuple[slice, int], 
 class AdapterRunner:
     """A `WindowCondition` (model/conditioning.py): the adapter's condition for the sampling loop."""
 
-    def __init__(self, attached: AttachedAdapter, condition: torch.Tensor, *, batch: int,
-                 blocks: tuple[str, ...]) -> None:
+    def __init__(
+        self, attached: AttachedAdapter, condition: torch.Tensor, *, batch: int, blocks: tuple[str, ...]
+    ) -> None:
         """`condition` [T, F]: frame s of the clip at the codec frame rate; `blocks` as in
         pipeline/generate.py `guidance_blocks`, `batch` rows each."""
         self.attached = attached
@@ -52,7 +53,7 @@ class AdapterRunner:
         kv = []
         for ours, nothing in zip(clip, null):
             # the clip's frames, then the null condition's from the clip's end: [1, H, P, d] each
-            full = [torch.cat([a, b[:, :, a.shape[2]:]], dim=2) for a, b in zip(ours, nothing)]
+            full = [torch.cat([a, b[:, :, a.shape[2] :]], dim=2) for a, b in zip(ours, nothing)]
             kv.append(tuple(torch.cat([f, b]) for f, b in zip(full, nothing)) if with_null else tuple(full))
         self._extra = self.attached.generation_extra(kv, self.groups, dtype)
 

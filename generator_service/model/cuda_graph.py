@@ -17,7 +17,7 @@ tensors per window.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -45,7 +45,9 @@ class GraphedStep:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(2):  # warm-up: kernels chosen, allocator primed (writes land at position 0 and are overwritten)
+            for _ in range(
+                2
+            ):  # warm-up: kernels chosen, allocator primed (writes land at position 0 and are overwritten)
                 fn(self.ids, self.position, extra)
         torch.cuda.current_stream().wait_stream(side)
         with torch.cuda.graph(self.graph):
@@ -60,8 +62,9 @@ class GraphedStep:
         return self.logits
 
 
-def make_stepper(session: DecodeSession, extra: AttentionExtra | None, *, graphs: bool,
-                 compile_step: bool = False) -> Stepper:
+def make_stepper(
+    session: DecodeSession, extra: AttentionExtra | None, *, graphs: bool, compile_step: bool = False
+) -> Stepper:
     """`(codes, start) -> logits` for one window: graphed on CUDA when asked and possible."""
     if not graphs:
         return lambda codes, start: session.step(codes, start, extra)

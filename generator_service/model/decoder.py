@@ -17,8 +17,9 @@ before the output projection, `extra(layer, query, attn, positions)` may add its
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -69,8 +70,10 @@ class DecoderSpec:
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"activation: {self.activation!r} is not one of {sorted(ACTIVATIONS)}")
         if self.audio_channels not in (1, 2) or self.num_codebooks % self.audio_channels:
-            raise ConfigError(f"audio_channels: {self.audio_channels} with {self.num_codebooks} codebooks "
-                              "(expected 1, or 2 with an even number of interleaved codebooks)")
+            raise ConfigError(
+                f"audio_channels: {self.audio_channels} with {self.num_codebooks} codebooks "
+                "(expected 1, or 2 with an even number of interleaved codebooks)"
+            )
 
     @property
     def head_dim(self) -> int:
@@ -88,13 +91,19 @@ class DecoderSpec:
     @classmethod
     def from_config(cls, config: Any) -> DecoderSpec:
         """From a transformers `MusicgenDecoderConfig`."""
-        return cls(hidden=int(config.hidden_size), layers=int(config.num_hidden_layers),
-                   heads=int(config.num_attention_heads), ffn=int(config.ffn_dim),
-                   num_codebooks=int(config.num_codebooks), vocab_size=int(config.vocab_size),
-                   audio_channels=int(getattr(config, "audio_channels", 1)),
-                   activation=str(config.activation_function), dropout=float(config.dropout),
-                   scale_embedding=bool(config.scale_embedding),
-                   max_positions=int(config.max_position_embeddings))
+        return cls(
+            hidden=int(config.hidden_size),
+            layers=int(config.num_hidden_layers),
+            heads=int(config.num_attention_heads),
+            ffn=int(config.ffn_dim),
+            num_codebooks=int(config.num_codebooks),
+            vocab_size=int(config.vocab_size),
+            audio_channels=int(getattr(config, "audio_channels", 1)),
+            activation=str(config.activation_function),
+            dropout=float(config.dropout),
+            scale_embedding=bool(config.scale_embedding),
+            max_positions=int(config.max_position_embeddings),
+        )
 
 
 def sinusoids(length: int, dim: int) -> torch.Tensor:
@@ -111,8 +120,9 @@ def text_mask_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
     A fully masked row (the null text of guidance) attends uniformly over its values, which are
     zero because masked text hidden states are zeroed: the cross-attention term is exactly 0."""
-    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
-        mask == 0, torch.finfo(dtype).min)[:, None, None, :]
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask == 0, torch.finfo(dtype).min)[
+        :, None, None, :
+    ]
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -150,12 +160,14 @@ class MusicDecoder(nn.Module):
     def __init__(self, spec: DecoderSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.embed_tokens = nn.ModuleList(nn.Embedding(spec.vocab_size + 1, spec.hidden)
-                                          for _ in range(spec.num_codebooks))
+        self.embed_tokens = nn.ModuleList(
+            nn.Embedding(spec.vocab_size + 1, spec.hidden) for _ in range(spec.num_codebooks)
+        )
         self.layers = nn.ModuleList(DecoderLayer(spec) for _ in range(spec.layers))
         self.layer_norm = nn.LayerNorm(spec.hidden)
-        self.lm_heads = nn.ModuleList(nn.Linear(spec.hidden, spec.vocab_size, bias=False)
-                                      for _ in range(spec.num_codebooks))
+        self.lm_heads = nn.ModuleList(
+            nn.Linear(spec.hidden, spec.vocab_size, bias=False) for _ in range(spec.num_codebooks)
+        )
         self.register_buffer("positions", sinusoids(spec.max_positions, spec.hidden), persistent=False)
 
     @classmethod
@@ -181,11 +193,21 @@ class MusicDecoder(nn.Module):
     def text_kv(self, hidden: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Text hidden [B, L, D] -> per layer cross-attention (K, V), each [B, H, L, d]."""
         heads = self.spec.heads
-        return [(split_heads(layer.encoder_attn.k_proj(hidden), heads),
-                 split_heads(layer.encoder_attn.v_proj(hidden), heads)) for layer in self.layers]
+        return [
+            (
+                split_heads(layer.encoder_attn.k_proj(hidden), heads),
+                split_heads(layer.encoder_attn.v_proj(hidden), heads),
+            )
+            for layer in self.layers
+        ]
 
-    def forward(self, codes: torch.Tensor, text_hidden: torch.Tensor, text_mask: torch.Tensor,
-                extra: AttentionExtra | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        codes: torch.Tensor,
+        text_hidden: torch.Tensor,
+        text_mask: torch.Tensor,
+        extra: AttentionExtra | None = None,
+    ) -> torch.Tensor:
         """Teacher forcing: codes [B, K, T] from window position 0 -> logits [B, K, T, V] (causal)."""
         spec, heads, p = self.spec, self.spec.heads, self.spec.dropout if self.training else 0.0
         x = F.dropout(self.embed(codes), p, self.training)
@@ -195,15 +217,19 @@ class MusicDecoder(nn.Module):
         for i, layer in enumerate(self.layers):
             attn, h = layer.self_attn, layer.self_attn_layer_norm(x)
             q = split_heads(attn.q_proj(h), heads)
-            a = F.scaled_dot_product_attention(q, split_heads(attn.k_proj(h), heads),
-                                               split_heads(attn.v_proj(h), heads), is_causal=True)
+            a = F.scaled_dot_product_attention(
+                q, split_heads(attn.k_proj(h), heads), split_heads(attn.v_proj(h), heads), is_causal=True
+            )
             if extra is not None:
                 a = extra(i, q, a, positions)
             x = x + F.dropout(attn.out_proj(a.transpose(1, 2).flatten(2)), p, self.training)
             cross, h = layer.encoder_attn, layer.encoder_attn_layer_norm(x)
-            a = F.scaled_dot_product_attention(split_heads(cross.q_proj(h), heads),
-                                               split_heads(cross.k_proj(text_hidden), heads),
-                                               split_heads(cross.v_proj(text_hidden), heads), attn_mask=bias)
+            a = F.scaled_dot_product_attention(
+                split_heads(cross.q_proj(h), heads),
+                split_heads(cross.k_proj(text_hidden), heads),
+                split_heads(cross.v_proj(text_hidden), heads),
+                attn_mask=bias,
+            )
             x = x + F.dropout(cross.out_proj(a.transpose(1, 2).flatten(2)), p, self.training)
             h = layer.fc2(act(layer.fc1(layer.final_layer_norm(x))))
             x = x + F.dropout(h, p, self.training)
@@ -218,4 +244,4 @@ def hf_key(name: str) -> str:
 
 def our_key(name: str) -> str:
     """transformers' name (or ours) -> ours."""
-    return name[len(HF_PREFIX):] if name.startswith(HF_PREFIX) else name
+    return name[len(HF_PREFIX) :] if name.startswith(HF_PREFIX) else name

@@ -37,8 +37,10 @@ NEEDED = ("*.json", "*.model", "*.txt", "*.safetensors", "*.bin")
 class DownloadError(ExpotionError, ConnectionError):
     """The hub could not be reached, or a download stopped before it finished."""
 
-    hint = ("Check the internet connection, then run `expotion download MODEL` or submit the job again: the "
-            "files already fetched are kept and the download continues from there.")
+    hint = (
+        "Check the internet connection, then run `expotion download MODEL` or submit the job again: the "
+        "files already fetched are kept and the download continues from there."
+    )
 
 
 @dataclass(frozen=True)
@@ -119,16 +121,23 @@ class _Bytes:
         return ForwardingBar
 
 
-def fetch_model(model_id: str, *, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                cache_dir: Path | None = None, endpoint: str | None = None) -> Fetched:
+def fetch_model(
+    model_id: str,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    cache_dir: Path | None = None,
+    endpoint: str | None = None,
+) -> Fetched:
     """Download what is missing of `model_id` into the hub cache (see the module docstring).
     `endpoint`: the hub's URL (default: huggingface_hub's, i.e. $HF_ENDPOINT or the public hub)."""
     from huggingface_hub import snapshot_download
 
     errors = _transport_errors()
     try:
-        listed = snapshot_download(model_id, cache_dir=cache_dir, endpoint=endpoint, allow_patterns=list(NEEDED),
-                                   dry_run=True)
+        listed = snapshot_download(
+            model_id, cache_dir=cache_dir, endpoint=endpoint, allow_patterns=list(NEEDED), dry_run=True
+        )
         files = _wanted([info.filename for info in listed])
         sizes = {info.filename: info.file_size or 0 for info in listed if info.filename in files}
         missing = sum(sizes[info.filename] for info in listed if info.filename in files and info.will_download)
@@ -138,11 +147,16 @@ def fetch_model(model_id: str, *, progress: ProgressCallback = no_progress, canc
     counter = _Bytes(missing, progress, cancel)
     counter.progress(PHASE, 0, missing)
     if missing < total:
-        logger.info("continuing the download of %s: %s of %s already here", model_id,
-                    describe_bytes(total - missing), describe_bytes(total))
+        logger.info(
+            "continuing the download of %s: %s of %s already here",
+            model_id,
+            describe_bytes(total - missing),
+            describe_bytes(total),
+        )
     try:
-        folder = snapshot_download(model_id, cache_dir=cache_dir, endpoint=endpoint, allow_patterns=files,
-                                   tqdm_class=counter.bar_class())
+        folder = snapshot_download(
+            model_id, cache_dir=cache_dir, endpoint=endpoint, allow_patterns=files, tqdm_class=counter.bar_class()
+        )
     except Cancelled:
         raise
     except errors as exc:
@@ -173,4 +187,3 @@ def hub_fetcher(model_id: str, allow_network: bool) -> Any:
             fetch_model(model_id, progress=progress, cancel=cancel)
 
     return fetch
-

@@ -17,10 +17,13 @@ NAME = "download"
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `download MODEL` on an argparse subparsers object."""
-    p = subparsers.add_parser(NAME, help="fetch a Hugging Face model's files ahead of the first job (progress bar)",
-                              description="Download the files a MusicGen load needs (configs, tokenizer, weights) "
-                                          "into the Hugging Face cache, where `serve` and `score` find them. "
-                                          "MusicGen weights are licensed CC-BY-NC 4.0 (non-commercial).")
+    p = subparsers.add_parser(
+        NAME,
+        help="fetch a Hugging Face model's files ahead of the first job (progress bar)",
+        description="Download the files a MusicGen load needs (configs, tokenizer, weights) "
+        "into the Hugging Face cache, where `serve` and `score` find them. "
+        "MusicGen weights are licensed CC-BY-NC 4.0 (non-commercial).",
+    )
     p.add_argument("model", help="a Hugging Face id, e.g. facebook/musicgen-small")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -60,13 +63,18 @@ def run(args: argparse.Namespace) -> int:
         fetched = fetch_model(args.model, progress=bar)
     except KeyboardInterrupt:
         bar.close()
-        print(f"cancelled: the download of {args.model} was interrupted; run the same command again to continue "
-              "(files already fetched are kept)", file=sys.stderr)
+        print(
+            f"cancelled: the download of {args.model} was interrupted; run the same command again to continue "
+            "(files already fetched are kept)",
+            file=sys.stderr,
+        )
         return 130
     finally:
         bar.close()
     if fetched.cached_bytes:
-        print(f"{describe_bytes(fetched.cached_bytes)} of {describe_bytes(fetched.total_bytes)} were already here",
-              file=sys.stderr)
+        print(
+            f"{describe_bytes(fetched.cached_bytes)} of {describe_bytes(fetched.total_bytes)} were already here",
+            file=sys.stderr,
+        )
     print(fetched.path)
     return 0

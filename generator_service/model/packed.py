@@ -22,7 +22,8 @@ A prefill (t > 1) must start at position 0 (a window's first call) and is causal
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,8 +57,7 @@ class PackedLayer:
 
     def __init__(self, layer: nn.Module, precision: str) -> None:
         attn, cross = layer.self_attn, layer.encoder_attn
-        qkv = torch.cat([effective_weight(attn.q_proj), effective_weight(attn.k_proj),
-                         effective_weight(attn.v_proj)])
+        qkv = torch.cat([effective_weight(attn.q_proj), effective_weight(attn.k_proj), effective_weight(attn.v_proj)])
         self.qkv = pack_linear(qkv, precision)
         self.out = pack_linear(effective_weight(attn.out_proj), precision)
         self.xq = pack_linear(effective_weight(cross.q_proj), precision)
@@ -66,7 +66,8 @@ class PackedLayer:
         self.fc2 = pack_linear(effective_weight(layer.fc2), precision)
         self.ln1, self.ln2, self.ln3 = (
             (norm.weight.detach().float(), norm.bias.detach().float())
-            for norm in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm))
+            for norm in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm)
+        )
 
 
 class PackedDecoder:
@@ -95,8 +96,9 @@ class PackedDecoder:
         self.codebooks = torch.arange(self.spec.num_codebooks, device=self.device)[None, :, None]
         self.act = ACTIVATIONS[self.spec.activation]
 
-    def session(self, rows: int, max_length: int, text_hidden: torch.Tensor, text_mask: torch.Tensor,
-                *, static: bool = False) -> DecodeSession:
+    def session(
+        self, rows: int, max_length: int, text_hidden: torch.Tensor, text_mask: torch.Tensor, *, static: bool = False
+    ) -> DecodeSession:
         """A decoding session for `rows` sequences of up to `max_length` positions with this text
         (hidden [rows, L, D] as the decoder sees it, mask [rows, L])."""
         return DecodeSession(self, rows, max_length, text_hidden, text_mask, static=static)
@@ -105,8 +107,16 @@ class PackedDecoder:
 class DecodeSession:
     """KV caches + text keys/values for one batch of rows; `step` runs one decoder call."""
 
-    def __init__(self, packed: PackedDecoder, rows: int, max_length: int, text_hidden: torch.Tensor,
-                 text_mask: torch.Tensor, *, static: bool = False) -> None:
+    def __init__(
+        self,
+        packed: PackedDecoder,
+        rows: int,
+        max_length: int,
+        text_hidden: torch.Tensor,
+        text_mask: torch.Tensor,
+        *,
+        static: bool = False,
+    ) -> None:
         spec, dtype, device = packed.spec, packed.attn_dtype, packed.device
         if max_length > packed.positions.shape[0]:
             raise ValueError(f"max_length {max_length} exceeds the decoder's {packed.positions.shape[0]} positions")
@@ -134,12 +144,14 @@ class DecodeSession:
             if not same:
                 self.text_keys, self.text_values, self.text_bias = keys, values, bias
                 return
-            for old, new in zip(self.text_keys + self.text_values + [self.text_bias], keys + values + [bias],
-                                strict=True):
+            for old, new in zip(
+                self.text_keys + self.text_values + [self.text_bias], keys + values + [bias], strict=True
+            ):
                 old.copy_(new)
 
-    def step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *,
-             every_position: bool = False) -> torch.Tensor:
+    def step(
+        self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *, every_position: bool = False
+    ) -> torch.Tensor:
         """codes [B, K, t] at window positions start.. -> last-position logits [B, K, V] fp32
         (`every_position`: logits of every input position [B, K, t, V])."""
         t = codes.shape[-1]
@@ -149,8 +161,9 @@ class DecodeSession:
             return self.static_step(codes, self.arange[start : start + 1], extra)
         return self._dynamic_step(codes, start, extra, every_position)
 
-    def _dynamic_step(self, codes: torch.Tensor, start: int, extra: AttentionExtra | None,
-                      every_position: bool = False) -> torch.Tensor:
+    def _dynamic_step(
+        self, codes: torch.Tensor, start: int, extra: AttentionExtra | None, every_position: bool = False
+    ) -> torch.Tensor:
         end = start + codes.shape[-1]
         keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
 
@@ -177,8 +190,9 @@ class DecodeSession:
 
         return self._logits(self._layers(codes, position, attend, extra)[:, -1])
 
-    def _layers(self, codes: torch.Tensor, positions: torch.Tensor, attend: SelfAttention,
-                extra: AttentionExtra | None) -> torch.Tensor:
+    def _layers(
+        self, codes: torch.Tensor, positions: torch.Tensor, attend: SelfAttention, extra: AttentionExtra | None
+    ) -> torch.Tensor:
         """Embeddings and every layer for codes [B, K, t] at window `positions` [t]; `attend(i, q, k,
         v)` stores layer i's new keys/values and returns its self-attention -> hidden [B, t, D] fp32."""
         p, spec = self.packed, self.packed.spec
@@ -194,8 +208,12 @@ class DecodeSession:
                 a = extra(i, q, a, positions)
             x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             h = layer_norm(x, width, *layer.ln2).to(dtype)
-            a = sdpa(split_heads(layer.xq(h).to(adt), heads), self.text_keys[i], self.text_values[i],
-                     attn_mask=self.text_bias)
+            a = sdpa(
+                split_heads(layer.xq(h).to(adt), heads),
+                self.text_keys[i],
+                self.text_values[i],
+                attn_mask=self.text_bias,
+            )
             x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3).to(dtype))))
         return x

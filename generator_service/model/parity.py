@@ -13,8 +13,13 @@ from .decoder import MusicDecoder
 from .packed import PackedDecoder
 
 
-def teacher_forced_logits(decoder: MusicDecoder | PackedDecoder, precision: str, codes: torch.Tensor,
-                          text_hidden: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+def teacher_forced_logits(
+    decoder: MusicDecoder | PackedDecoder,
+    precision: str,
+    codes: torch.Tensor,
+    text_hidden: torch.Tensor,
+    text_mask: torch.Tensor,
+) -> torch.Tensor:
     """codes [B, K, T] from window position 0 -> logits [B, K, T, V] of the packed decoder at `precision`."""
     packed = decoder if isinstance(decoder, PackedDecoder) else PackedDecoder(decoder, precision)
     with torch.inference_mode():

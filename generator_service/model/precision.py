@@ -121,6 +121,7 @@ def check_supported(precision: str, device: str) -> None:
     try:
         probe(torch.ones(1, 32, dtype=torch.bfloat16, device=device))
     except (RuntimeError, NotImplementedError) as exc:
-        raise ConfigError(f"precision: int8 has no weight-only kernel on {device} in this torch build ({exc})",
-                          hint="Use --precision bf16 (or auto).") from exc
-
+        raise ConfigError(
+            f"precision: int8 has no weight-only kernel on {device} in this torch build ({exc})",
+            hint="Use --precision bf16 (or auto).",
+        ) from exc

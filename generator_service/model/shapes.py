@@ -18,11 +18,29 @@ def _text_config(size: str, vocab_size: int) -> Any:
     from transformers import T5Config
 
     if size == "tiny":
-        return T5Config(vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-                        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+        return T5Config(
+            vocab_size=vocab_size,
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
     # MusicGen's text encoder is t5-base.
-    return T5Config(vocab_size=vocab_size, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
-                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=768,
+        d_kv=64,
+        d_ff=3072,
+        num_layers=12,
+        num_heads=12,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
 
 
 def _audio_config(size: str) -> Any:
@@ -31,12 +49,29 @@ def _audio_config(size: str) -> Any:
     hidden, filters = (32, 8) if size == "tiny" else (128, 64)
     # The 32 kHz EnCodec of MusicGen: strides 8*5*4*4 = 640 -> 50 Hz, 4 codebooks of 2048.
     return EncodecConfig(
-        sampling_rate=32000, audio_channels=1, normalize=False, chunk_length_s=None, overlap=None,
-        hidden_size=hidden, num_filters=filters, num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4],
-        norm_type="weight_norm", kernel_size=7, last_kernel_size=7, residual_kernel_size=3,
-        dilation_growth_rate=2, use_causal_conv=False, pad_mode="reflect", compress=2,
-        num_lstm_layers=2, trim_right_ratio=1.0, codebook_size=2048, codebook_dim=hidden,
-        use_conv_shortcut=False, target_bandwidths=[2.2],
+        sampling_rate=32000,
+        audio_channels=1,
+        normalize=False,
+        chunk_length_s=None,
+        overlap=None,
+        hidden_size=hidden,
+        num_filters=filters,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 4],
+        norm_type="weight_norm",
+        kernel_size=7,
+        last_kernel_size=7,
+        residual_kernel_size=3,
+        dilation_growth_rate=2,
+        use_causal_conv=False,
+        pad_mode="reflect",
+        compress=2,
+        num_lstm_layers=2,
+        trim_right_ratio=1.0,
+        codebook_size=2048,
+        codebook_dim=hidden,
+        use_conv_shortcut=False,
+        target_bandwidths=[2.2],
     )
 
 
@@ -52,9 +87,17 @@ def decoder_config(size: str, audio_channels: int = 1, layers: int | None = None
     init = 1.2 / hidden**0.5 if size == "tiny" else 0.02
     return MusicgenDecoderConfig(
         initializer_factor=init,
-        vocab_size=2048, num_codebooks=4 * audio_channels, hidden_size=hidden, num_hidden_layers=layers or depth,
-        num_attention_heads=heads, ffn_dim=ffn, max_position_embeddings=2048, audio_channels=audio_channels,
-        pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
+        vocab_size=2048,
+        num_codebooks=4 * audio_channels,
+        hidden_size=hidden,
+        num_hidden_layers=layers or depth,
+        num_attention_heads=heads,
+        ffn_dim=ffn,
+        max_position_embeddings=2048,
+        audio_channels=audio_channels,
+        pad_token_id=2048,
+        bos_token_id=2048,
+        decoder_start_token_id=2048,
     )
 
 
@@ -63,8 +106,11 @@ def musicgen_config(size: str, text_vocab_size: int = 32128, audio_channels: int
     layout: 8 codebooks (left/right interleaved), the same mono EnCodec decoding each channel."""
     from transformers import MusicgenConfig
 
-    return MusicgenConfig(text_encoder=_text_config(size, text_vocab_size), audio_encoder=_audio_config(size),
-                          decoder=decoder_config(size, audio_channels))
+    return MusicgenConfig(
+        text_encoder=_text_config(size, text_vocab_size),
+        audio_encoder=_audio_config(size),
+        decoder=decoder_config(size, audio_channels),
+    )
 
 
 def random_decoder(size: str, layers: int | None = None, seed: int = 0, audio_channels: int = 1) -> Any:

@@ -106,8 +106,13 @@ def build_tiny_model(out_dir: Path, audio_channels: int = 1) -> None:
     tokenizer.save_pretrained(out_dir)
     (out_dir / MARKER_FILE).write_text(
         json.dumps(
-            {"untrained": True, "tiny_version": TINY_VERSION, "seed": _SEED, "audio_channels": audio_channels,
-             "note": "random weights: for tests and smoke runs only, not music"},
+            {
+                "untrained": True,
+                "tiny_version": TINY_VERSION,
+                "seed": _SEED,
+                "audio_channels": audio_channels,
+                "note": "random weights: for tests and smoke runs only, not music",
+            },
             indent=2,
         )
     )

@@ -15,8 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from .descriptors import (  # noqa: F401  (suggest_prompt: re-exported, callers import it from here)
-    NOT_EXPRESSION, energy_word, expression_curves, mood_word, suggest_prompt, valence,
+from .descriptors import (
+    NOT_EXPRESSION,
+    energy_word,
+    expression_curves,
+    mood_word,
+    suggest_prompt,
+    valence,
 )
 from .features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec, FeatureTrack
 from .schedule import plan_schedule

@@ -83,8 +83,7 @@ class LockConfig:
         if not 0 < self.strong_onset <= 1:
             raise ConfigError(f"strong_onset: {self.strong_onset} is outside (0, 1]")
         if not 0 < self.min_gap_s < 1 or self.max_skip < 1 or self.tail_margin_s < 0 or self.beat_tolerance_s <= 0:
-            raise ConfigError("min_gap_s must lie in (0, 1) s, max_skip >= 1, tail_margin_s >= 0, "
-                              "beat_tolerance_s > 0")
+            raise ConfigError("min_gap_s must lie in (0, 1) s, max_skip >= 1, tail_margin_s >= 0, beat_tolerance_s > 0")
         if self.engine not in ("fast", "fine"):
             raise ConfigError(f"engine: {self.engine!r} is not 'fast' or 'fine'")
 
@@ -92,8 +91,10 @@ class LockConfig:
 def check_max_stretch(max_stretch: float) -> float:
     """The stretch bound as a float, or ConfigError: it must lie in (0, 0.5]."""
     if not (isinstance(max_stretch, (int, float)) and 0 < max_stretch <= 0.5):
-        raise ConfigError(f"max_stretch: {max_stretch!r} is outside (0, 0.5] (0.08 = +-8 %)",
-                          hint="Pass a fraction such as 0.08 for a local stretch of at most +-8 %.")
+        raise ConfigError(
+            f"max_stretch: {max_stretch!r} is outside (0, 0.5] (0.08 = +-8 %)",
+            hint="Pass a fraction such as 0.08 for a local stretch of at most +-8 %.",
+        )
     return float(max_stretch)
 
 
@@ -172,8 +173,13 @@ def _targets(events: MusicEvents, motion_beats: np.ndarray, hits: Sequence[Hit],
     return _Targets(t[ot], t_kind[ot], t_weight[ot], s[os_], s_kind[os_], s_weight[os_])
 
 
-def plan_time_map(events: MusicEvents, motion_beats: np.ndarray, hits: Sequence[Hit], max_stretch: float,
-                  config: LockConfig = LockConfig()) -> TimeMap:
+def plan_time_map(
+    events: MusicEvents,
+    motion_beats: np.ndarray,
+    hits: Sequence[Hit],
+    max_stretch: float,
+    config: LockConfig = LockConfig(),
+) -> TimeMap:
     """The anchor pairs that put the most weight on target within the stretch bound (module docstring).
 
     `motion_beats` [K] and hit times are on the output clock; `events` are the music's. The
@@ -243,8 +249,9 @@ class _NearBeats:
         return np.sum(np.where(inside, credit, 0.0), axis=1)
 
 
-def _best_paths(pairs: _Pairs, near: _NearBeats, lo: float, hi: float,
-                config: LockConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _best_paths(
+    pairs: _Pairs, near: _NearBeats, lo: float, hi: float, config: LockConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dynamic programming over the candidate pairs -> (best score [P], back pointer [P] (-1 = from
     the origin), ratio of the segment ending at each pair [P])."""
     pj, pt, ps = pairs.j, pairs.t, pairs.s
@@ -321,8 +328,11 @@ class LockResult:
             "hits": [h.to_dict() for h in self.hits],
             "music_beats_before": _times(self.music_beats_before),
             "music_beats_planned": _times(self.music_beats_planned),
-            "anchors": {"music_s": _times(m.anchors[:, 0]), "output_s": _times(m.anchors[:, 1]),
-                        "kind": ["origin"] + ["beat" if k == _BEAT else "hit" for k in m.kinds]},
+            "anchors": {
+                "music_s": _times(m.anchors[:, 0]),
+                "output_s": _times(m.anchors[:, 1]),
+                "kind": ["origin"] + ["beat" if k == _BEAT else "hit" for k in m.kinds],
+            },
             "beat_anchors": m.beat_anchors,
             "hit_anchors": m.hit_anchors,
             "notes": list(self.notes),
@@ -398,16 +408,25 @@ def lock_to_performer(
     else:
         out = audio
         if audio.shape[0] < n_out:
-            notes.append(f"the music is {audio.shape[0] / rate:.2f} s, the range {duration:.2f} s: "
-                         "silence fills the rest")
+            notes.append(
+                f"the music is {audio.shape[0] / rate:.2f} s, the range {duration:.2f} s: silence fills the rest"
+            )
     stretch = (1.0, 1.0) if not locked else _used_range(time_map, duration)
     return LockResult(
-        audio=np.ascontiguousarray(_fit(out, n_out)), sample_rate=rate, locked=locked, reason=reason,
-        max_stretch=max_stretch, time_map=time_map if locked else TimeMap.identity(), motion_beats=beats,
-        hits=in_range, music_beats_before=events.beats[events.beats < duration],
+        audio=np.ascontiguousarray(_fit(out, n_out)),
+        sample_rate=rate,
+        locked=locked,
+        reason=reason,
+        max_stretch=max_stretch,
+        time_map=time_map if locked else TimeMap.identity(),
+        motion_beats=beats,
+        hits=in_range,
+        music_beats_before=events.beats[events.beats < duration],
         music_beats_planned=_planned(time_map if locked else TimeMap.identity(), events.beats, duration),
-        music_tempo_bpm=events.tempo_bpm, motion_tempo_bpm=tempo_from_events(beats),
-        stretch_range=stretch, notes=tuple(notes),
+        music_tempo_bpm=events.tempo_bpm,
+        motion_tempo_bpm=tempo_from_events(beats),
+        stretch_range=stretch,
+        notes=tuple(notes),
     )
 
 
@@ -423,20 +442,30 @@ def _used_range(time_map: TimeMap, duration: float) -> tuple[float, float]:
     return float(used.min()), float(used.max())
 
 
-def _honest_plan(events: MusicEvents, beats: np.ndarray, hits: tuple[Hit, ...], duration: float,
-                 max_stretch: float, config: LockConfig) -> tuple[TimeMap, bool, str]:
+def _honest_plan(
+    events: MusicEvents,
+    beats: np.ndarray,
+    hits: tuple[Hit, ...],
+    duration: float,
+    max_stretch: float,
+    config: LockConfig,
+) -> tuple[TimeMap, bool, str]:
     """(map, locked, reason): the beat + hit plan if honest, else the hit-only plan, else identity."""
     why: list[str] = []
     music_bpm, motion_bpm = events.tempo_bpm, tempo_from_events(beats)
     if events.silent:
         why.append("the music is silent")
     elif beats.size < config.min_motion_beats:
-        why.append(f"no motion to lock to: {beats.size} motion beat(s) in the range, "
-                   f"a beat lock needs {config.min_motion_beats}")
+        why.append(
+            f"no motion to lock to: {beats.size} motion beat(s) in the range, "
+            f"a beat lock needs {config.min_motion_beats}"
+        )
     elif steadiness(beats) < config.min_steadiness:
-        why.append(f"no motion to lock to: the {beats.size} motion beats are not steady (only "
-                   f"{steadiness(beats):.0%} of their intervals within 0.7-1.3x the median, a beat lock needs "
-                   f"{config.min_steadiness:.0%})")
+        why.append(
+            f"no motion to lock to: the {beats.size} motion beats are not steady (only "
+            f"{steadiness(beats):.0%} of their intervals within 0.7-1.3x the median, a beat lock needs "
+            f"{config.min_steadiness:.0%})"
+        )
     elif events.beats.size < 2:
         why.append("the music has no beats to move")
     else:
@@ -450,11 +479,15 @@ def _honest_plan(events: MusicEvents, beats: np.ndarray, hits: tuple[Hit, ...], 
             return plan, True, text
         need = _needed_tempo_stretch(music_bpm, motion_bpm)
         if need is not None and need > max_stretch:
-            why.append(f"tempo too far: the music's {music_bpm:.1f} BPM against the motion's {motion_bpm:.1f} BPM "
-                       f"needs a {need:.1%} stretch, the limit is {max_stretch:.0%}")
+            why.append(
+                f"tempo too far: the music's {music_bpm:.1f} BPM against the motion's {motion_bpm:.1f} BPM "
+                f"needs a {need:.1%} stretch, the limit is {max_stretch:.0%}"
+            )
         else:
-            why.append(f"the music's beats reach only {on_beat} of {reach.size} motion beats within "
-                       f"+-{max_stretch:.0%} (a lock needs {config.min_beat_share:.0%})")
+            why.append(
+                f"the music's beats reach only {on_beat} of {reach.size} motion beats within "
+                f"+-{max_stretch:.0%} (a lock needs {config.min_beat_share:.0%})"
+            )
     if hits and not events.silent:
         plan = plan_time_map(events, np.zeros(0), hits, max_stretch, config)
         if plan.hit_anchors:
@@ -479,8 +512,9 @@ def beats_on_target(music_beats: np.ndarray, motion_beats: np.ndarray, tolerance
     return len(used_a)
 
 
-def _stretch(audio: np.ndarray, rate: int, time_map: TimeMap, duration: float,
-             config: LockConfig) -> tuple[np.ndarray, str]:
+def _stretch(
+    audio: np.ndarray, rate: int, time_map: TimeMap, duration: float, config: LockConfig
+) -> tuple[np.ndarray, str]:
     """Rubber Band over the music the map needs -> (audio at least as long as it gets, note)."""
     want_out = duration + config.tail_margin_s
     need_src = time_map.source_time(want_out)

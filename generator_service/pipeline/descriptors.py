@@ -48,8 +48,9 @@ def expression_curves(track: FeatureTrack, spec: FeatureSpec = FEATURE_SPEC) -> 
     """The expression descriptors of every frame of `track`."""
     scores = track.values[:, spec.group("face.blendshapes")].astype(np.float64)  # [N, 52]
     top3 = np.sort(scores[:, _EXPRESSIVE], axis=1)[:, -3:].mean(axis=1) if len(track) else np.zeros(0)
-    return ExpressionCurves(scores[:, _SMILE].mean(axis=1), scores[:, _FROWN].mean(axis=1),
-                            scores[:, _BROW_DOWN].mean(axis=1), top3)
+    return ExpressionCurves(
+        scores[:, _SMILE].mean(axis=1), scores[:, _FROWN].mean(axis=1), scores[:, _BROW_DOWN].mean(axis=1), top3
+    )
 
 
 def valence(smile: float, frown: float, brow_down: float) -> float:
@@ -63,7 +64,7 @@ def energy_curve(track: FeatureTrack, spec: FeatureSpec = FEATURE_SPEC) -> np.nd
 
 
 def energy_word(energy: float) -> str:
-    """"calm", "gentle", "lively" or "energetic" for a mean motion energy."""
+    """ "calm", "gentle", "lively" or "energetic" for a mean motion energy."""
     for bound, word in ENERGY_WORDS:
         if energy < bound:
             return word
@@ -71,7 +72,7 @@ def energy_word(energy: float) -> str:
 
 
 def mood_word(valence_value: float, intensity: float) -> str | None:
-    """"upbeat", "melancholic", "dramatic" or None (a neutral, calm face)."""
+    """ "upbeat", "melancholic", "dramatic" or None (a neutral, calm face)."""
     if valence_value >= UPBEAT_VALENCE:
         return "upbeat"
     if valence_value <= MELANCHOLIC_VALENCE:
@@ -99,8 +100,9 @@ class SpanWords:
     intensity: float | None
 
 
-def describe_span(track: FeatureTrack, lo: int, hi: int, spec: FeatureSpec = FEATURE_SPEC, *,
-                  curves: ExpressionCurves | None = None) -> SpanWords:
+def describe_span(
+    track: FeatureTrack, lo: int, hi: int, spec: FeatureSpec = FEATURE_SPEC, *, curves: ExpressionCurves | None = None
+) -> SpanWords:
     """Words for frames [lo, hi) of `track` (`curves`: precomputed `expression_curves`)."""
     person, face = track.person_mask[lo:hi], track.face_mask[lo:hi]
     energy_mean = float(energy_curve(track, spec)[lo:hi][person].mean()) if person.any() else None
@@ -109,5 +111,6 @@ def describe_span(track: FeatureTrack, lo: int, hi: int, spec: FeatureSpec = FEA
     c = curves or expression_curves(track, spec)
     v = valence(*(float(x[lo:hi][face].mean()) for x in (c.smile, c.frown, c.brow_down)))
     intensity = float(c.intensity[lo:hi][face].mean())
-    return SpanWords(mood_word(v, intensity), None if energy_mean is None else energy_word(energy_mean),
-                     energy_mean, v, intensity)
+    return SpanWords(
+        mood_word(v, intensity), None if energy_mean is None else energy_word(energy_mean), energy_mean, v, intensity
+    )

@@ -84,8 +84,7 @@ def beat_alignment(
     n = offsets.size
     shifts = duration_s * (np.arange(n_shifts) + 0.5) / n_shifts
     chance = [
-        _f_measure(match_events(np.sort((a + s) % duration_s), b, tolerance_s).size, a.size, b.size)
-        for s in shifts
+        _f_measure(match_events(np.sort((a + s) % duration_s), b, tolerance_s).size, a.size, b.size) for s in shifts
     ]
     return AlignmentResult(
         reference=reference,
@@ -123,8 +122,9 @@ class HitAlignment:
         return self.landed / self.n_hits if self.n_hits else None
 
 
-def hit_alignment(hit_times: np.ndarray, onsets: np.ndarray, *,
-                  tolerance_s: float = DEFAULT_HIT_TOLERANCE_S) -> HitAlignment:
+def hit_alignment(
+    hit_times: np.ndarray, onsets: np.ndarray, *, tolerance_s: float = DEFAULT_HIT_TOLERANCE_S
+) -> HitAlignment:
     """Hit points [H] (seconds) against music onsets [O] (seconds)."""
     tolerance_s = check_positive(tolerance_s, "tolerance_s")
     hits = as_curve(np.asarray(hit_times, dtype=np.float64).reshape(-1), "hit_times")

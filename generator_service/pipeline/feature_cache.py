@@ -26,9 +26,16 @@ logger = logging.getLogger(__name__)
 def feature_key(content: str, start: float, end: float, config: FeatureConfig) -> str:
     """Cache key of a feature track: video content, range, feature spec and every setting that
     changes the values (paths and the download switch do not)."""
-    settings = {k: v for k, v in asdict(config).items() if k not in ("face_model", "pose_model", "cache_dir", "allow_download")}
-    data = {"video": content, "start": round(start, 6), "end": round(end, 6),
-            "spec": [FEATURE_SPEC.name, FEATURE_SPEC.version], "config": settings}
+    settings = {
+        k: v for k, v in asdict(config).items() if k not in ("face_model", "pose_model", "cache_dir", "allow_download")
+    }
+    data = {
+        "video": content,
+        "start": round(start, 6),
+        "end": round(end, 6),
+        "spec": [FEATURE_SPEC.name, FEATURE_SPEC.version],
+        "config": settings,
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -37,8 +37,15 @@ class FeatureReader:
         self.store = store
         self._extractor: FeatureExtractor | None = None
 
-    def read(self, video: Path, start: float, end: float, *, progress: ProgressCallback = no_progress,
-             cancel: CancelToken | None = None) -> FeatureTrack:
+    def read(
+        self,
+        video: Path,
+        start: float,
+        end: float,
+        *,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> FeatureTrack:
         """The stored track, else decode + face + pose (then stored). VideoError on a bad file."""
         from .features import FeatureExtractor
         from .video import iter_sampled_frames, sample_count
@@ -51,8 +58,9 @@ class FeatureReader:
         if self._extractor is None:
             self._extractor = FeatureExtractor(cfg)
         frames = iter_sampled_frames(video, start, end, cfg.feature_fps, max_side=cfg.max_side, cancel=cancel)
-        track = self._extractor.extract(frames, sample_count(start, end, cfg.feature_fps), progress=progress,
-                                        cancel=cancel)
+        track = self._extractor.extract(
+            frames, sample_count(start, end, cfg.feature_fps), progress=progress, cancel=cancel
+        )
         if self.store is not None:
             self.store.put(video, start, end, cfg, track)
         return track

@@ -48,8 +48,6 @@ VISIBILITY_MIN = 0.7
 SCALE_WINDOW_S = 2.0
 
 
-
-
 @dataclass
 class FeatureTrack:
     """Features of one clip sampled at `fps`.

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,9 @@ class PromptSpan:
     prompt: str
 
 
-def plan_windows(total_frames: int, window_frames: int, context_frames: int,
-                 boundaries: Sequence[int] = ()) -> list[Window]:
+def plan_windows(
+    total_frames: int, window_frames: int, context_frames: int, boundaries: Sequence[int] = ()
+) -> list[Window]:
     """Cut `total_frames` into windows of at most `window_frames`, each later one with context; a
     window's new frames end at the next of `boundaries` (frame indices) when it is within reach."""
     if total_frames <= 0:
@@ -111,8 +113,9 @@ def encode_text(mm: MusicModel, prompt: str, batch: int, blocks: Sequence[str] =
     return encode_texts(mm, [prompt], batch, blocks)[prompt]
 
 
-def encode_texts(mm: MusicModel, prompts: Sequence[str], batch: int,
-                 blocks: Sequence[str] = ("cond",)) -> dict[str, tuple[Any, Any]]:
+def encode_texts(
+    mm: MusicModel, prompts: Sequence[str], batch: int, blocks: Sequence[str] = ("cond",)
+) -> dict[str, tuple[Any, Any]]:
     """Each distinct prompt as `encode_text` gives it, all padded to one length L (one tokenizer
     call), so a decode session can switch between them in place -> {prompt: (hidden, mask)}."""
     import torch
@@ -141,8 +144,9 @@ def combine_guidance(logits: Any, blocks: Sequence[str], cfg: GenerationConfig) 
     return out
 
 
-def _initial_sequence(prompt_codes: Any, batch: int, window: Window, delays: Sequence[int], pad: int,
-                      device: str) -> Any:
+def _initial_sequence(
+    prompt_codes: Any, batch: int, window: Window, delays: Sequence[int], pad: int, device: str
+) -> Any:
     """[B, K, L] with BOS/pad and the context codes placed on the delay pattern; -1 = to sample."""
     import torch
 
@@ -232,8 +236,9 @@ def generate_codes(
     if window_s > mm.max_window_s:
         raise ConfigError(f"window_s: {window_s} s exceeds the model maximum {mm.max_window_s} s")
     rate, delay_steps = mm.frame_rate, mm.decoder.spec.delay_steps
-    windows = plan_windows(total_frames, round(window_s * rate), round(cfg.context_s * rate),
-                           [span.start for span in schedule])
+    windows = plan_windows(
+        total_frames, round(window_s * rate), round(cfg.context_s * rate), [span.start for span in schedule]
+    )
     prompts = window_prompts(windows, schedule, cfg.prompt)
     total_steps, done = steps_for(windows, delay_steps), 0
 
@@ -263,8 +268,13 @@ def generate_codes(
             out = sample_window(mm, step, context, window, cfg, generators, on_step=on_step, cancel=cancel)
             new = out[:, :, window.context :]
             codes = new if codes is None else torch.cat([codes, new], dim=-1)
-    logger.debug("generated %d frames in %d windows (%d prompts) at %s", total_frames, len(windows),
-                 len(set(prompts)), mm.precision)
+    logger.debug(
+        "generated %d frames in %d windows (%d prompts) at %s",
+        total_frames,
+        len(windows),
+        len(set(prompts)),
+        mm.precision,
+    )
     return codes
 
 
@@ -306,10 +316,17 @@ def decode_codes(
         cancel.check()
         e = min(s + chunk_frames, frames)
         with torch.inference_mode():
-            chunk = np.stack([
-                mm.model.audio_encoder.decode(codes[None, :, c::channels, s:e], audio_scales=[None] * batch)
-                .audio_values[:, 0].float().cpu().numpy()
-                for c in range(channels)], axis=1)  # [B, C, samples]
+            chunk = np.stack(
+                [
+                    mm.model.audio_encoder.decode(codes[None, :, c::channels, s:e], audio_scales=[None] * batch)
+                    .audio_values[:, 0]
+                    .float()
+                    .cpu()
+                    .numpy()
+                    for c in range(channels)
+                ],
+                axis=1,
+            )  # [B, C, samples]
         w = _ramp_weights((e - s) * hop, overlap * hop if s > 0 else 0, overlap * hop if e < frames else 0)
         out[..., s * hop : e * hop] += chunk * w
         weight[s * hop : e * hop] += w

@@ -49,7 +49,7 @@ def parse_hits(data: Any) -> list[Hit]:
     hits = []
     for i, entry in enumerate(data):
         if not isinstance(entry, dict) or "t" not in entry or "kind" not in entry:
-            raise ConfigError(f"hits[{i}]: expected {{\"t\": seconds, \"kind\": \"cut\"|\"marker\"}}, got {entry!r}")
+            raise ConfigError(f'hits[{i}]: expected {{"t": seconds, "kind": "cut"|"marker"}}, got {entry!r}')
         unknown = set(entry) - {"t", "kind", "strength"}
         if unknown:
             raise ConfigError(f"hits[{i}]: unknown field(s) {', '.join(sorted(unknown))}")
@@ -72,4 +72,3 @@ def load_hits(path: Path) -> list[Hit]:
 def shift_hits(hits: Iterable[Hit], start: float, end: float) -> list[Hit]:
     """The hits with `start <= t < end`, moved to a clock whose zero is `start`."""
     return [Hit(h.t - start, h.kind, h.strength) for h in hits if start <= h.t < end]
-

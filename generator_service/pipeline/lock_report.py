@@ -31,10 +31,16 @@ def measure(result: LockResult, music: np.ndarray) -> dict[str, Any]:
     def scores(events: Any) -> dict[str, Any]:
         beats = beat_alignment(result.motion_beats, events.beats, duration)
         hits = hit_alignment(hit_t, events.onsets)
-        return {"beat_f": round(beats.f_measure, 4), "beat_chance_f": round(beats.chance_f_measure, 4),
-                "hits_landed": hits.landed, "hits": hits.n_hits, "hit_tolerance_s": hits.tolerance_s,
-                "hit_offsets_s": [None if o is None else round(o, 4) for o in hits.offsets_s]}
+        return {
+            "beat_f": round(beats.f_measure, 4),
+            "beat_chance_f": round(beats.chance_f_measure, 4),
+            "hits_landed": hits.landed,
+            "hits": hits.n_hits,
+            "hit_tolerance_s": hits.tolerance_s,
+            "hit_offsets_s": [None if o is None else round(o, 4) for o in hits.offsets_s],
+        }
 
-    return {"music_beats_after": [round(float(t), 4) for t in after.beats],
-            "alignment": {"beat_tolerance_s": DEFAULT_TOLERANCE_S, "before": scores(before), "after": scores(after)}}
-
+    return {
+        "music_beats_after": [round(float(t), 4) for t in after.beats],
+        "alignment": {"beat_tolerance_s": DEFAULT_TOLERANCE_S, "before": scores(before), "after": scores(after)},
+    }

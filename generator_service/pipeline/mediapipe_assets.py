@@ -107,8 +107,7 @@ def _mismatch_error(path: Path, spec: ModelFileSpec, source: str) -> ModelFileEr
     return ModelFileError(
         f"{source} {path} is not the official {spec.name}: expected sha256 {spec.sha256} "
         f"({spec.size} bytes), got sha256 {file_sha256(path)} ({path.stat().st_size} bytes)",
-        hint=f"Point the setting at the official {spec.name} (float16/1) or remove it to use the "
-        "resolved copy.",
+        hint=f"Point the setting at the official {spec.name} (float16/1) or remove it to use the resolved copy.",
     )
 
 
@@ -180,7 +179,7 @@ def _copy_into_cache(source: Path, dest: Path, spec: ModelFileSpec) -> Path:
 def _download(spec: ModelFileSpec, dest: Path, url: str, timeout_s: float) -> Path:
     log.info("downloading %s from %s", spec.name, url)
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - fixed https URL
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
             actual = _atomic_write(dest, response, spec)
     except (urllib.error.URLError, OSError) as exc:
         raise ModelFileError(
@@ -189,8 +188,7 @@ def _download(spec: ModelFileSpec, dest: Path, url: str, timeout_s: float) -> Pa
         ) from exc
     if actual != spec.sha256:
         raise ModelFileError(
-            f"the download of {spec.name} from {url} has sha256 {actual}, expected {spec.sha256}; "
-            "nothing was written"
+            f"the download of {spec.name} from {url} has sha256 {actual}, expected {spec.sha256}; nothing was written"
         )
     log.info("downloaded %s to %s (sha256 verified)", spec.name, dest)
     return dest
@@ -248,4 +246,3 @@ def _resolve_explicit(path: Path, spec: ModelFileSpec) -> Path:
     if not ok:
         raise _mismatch_error(path, spec, "the configured file")
     return path
-

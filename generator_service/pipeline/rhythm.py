@@ -195,9 +195,7 @@ def analyze_motion(
         moving = _typical_speed(v_down) >= min_speed
         times = _bottom_reversals(v_down, fps, min_excursion) if moving else np.zeros(0)
         if times.size:
-            return MotionAnalysis(
-                times, "vertical_velocity", tempo_from_events(times), duration, fps, min_excursion
-            )
+            return MotionAnalysis(times, "vertical_velocity", tempo_from_events(times), duration, fps, min_excursion)
         logger.debug("vertical velocity is flat; falling back to motion-energy minima")
     if min_speed > 0 and _typical_speed(energy) < min_speed:
         return MotionAnalysis(np.zeros(0), "still", None, duration, fps, min_excursion)
@@ -213,8 +211,9 @@ def analyze_motion(
 STILL_SPEED = 0.3
 
 
-def motion_beats_of_track(track: FeatureTrack, *, min_excursion: float = 0.3, min_speed: float = STILL_SPEED,
-                          spec: FeatureSpec = FEATURE_SPEC) -> MotionAnalysis:
+def motion_beats_of_track(
+    track: FeatureTrack, *, min_excursion: float = 0.3, min_speed: float = STILL_SPEED, spec: FeatureSpec = FEATURE_SPEC
+) -> MotionAnalysis:
     """Motion beats of a feature track (its pose energy and body-centre velocity, image convention,
     in shoulder widths per second); a still performer (`min_speed`) has none.
 
@@ -222,8 +221,9 @@ def motion_beats_of_track(track: FeatureTrack, *, min_excursion: float = 0.3, mi
     """
     values = track.values
     body = values[:, [spec.index("pose.body_vel.x"), spec.index("pose.body_vel.y")]]
-    return analyze_motion(values[:, spec.index("pose.energy")], track.fps, body, min_excursion=min_excursion,
-                          min_speed=min_speed)
+    return analyze_motion(
+        values[:, spec.index("pose.energy")], track.fps, body, min_excursion=min_excursion, min_speed=min_speed
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +279,13 @@ def music_events(audio: np.ndarray, sr: int) -> MusicEvents:
         tempo = lib if lib > 0 else None
     onsets = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
     return MusicEvents(
-        np.asarray(beats, dtype=np.float64), np.asarray(onsets, dtype=np.float64),
-        env[frames].astype(np.float64), tempo, env.astype(np.float64), loudness, frame_rate, y.size / sr, False,
+        np.asarray(beats, dtype=np.float64),
+        np.asarray(onsets, dtype=np.float64),
+        env[frames].astype(np.float64),
+        tempo,
+        env.astype(np.float64),
+        loudness,
+        frame_rate,
+        y.size / sr,
+        False,
     )

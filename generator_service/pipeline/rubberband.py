@@ -71,8 +71,17 @@ def stretch_to_map(
         sf.write(src, frames * np.float32(gain), sample_rate, subtype="FLOAT")
         keys.write_text("".join(f"{s} {t}\n" for s, t in pairs))
         ratio = float(pairs[-1, 1]) / float(pairs[-1, 0])
-        cmd = [binary, "--quiet", _ENGINE_FLAG[engine], "--time", repr(ratio), "--timemap", str(keys),
-               str(src), str(dst)]
+        cmd = [
+            binary,
+            "--quiet",
+            _ENGINE_FLAG[engine],
+            "--time",
+            repr(ratio),
+            "--timemap",
+            str(keys),
+            str(src),
+            str(dst),
+        ]
         logger.debug("running %s", " ".join(cmd))
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not dst.exists():

@@ -66,8 +66,14 @@ class Segment:
     cause: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "mood": self.mood, "energy": self.energy,
-                "prompt": self.prompt, "cause": self.cause}
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "mood": self.mood,
+            "energy": self.energy,
+            "prompt": self.prompt,
+            "cause": self.cause,
+        }
 
 
 def _window_means(x: np.ndarray, mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -79,17 +85,23 @@ def _window_means(x: np.ndarray, mask: np.ndarray, lo: np.ndarray, hi: np.ndarra
         return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
 
 
-def novelty(track: FeatureTrack, config: ScheduleConfig = ScheduleConfig(), spec: FeatureSpec = FEATURE_SPEC,
-            curves: ExpressionCurves | None = None) -> np.ndarray:
+def novelty(
+    track: FeatureTrack,
+    config: ScheduleConfig = ScheduleConfig(),
+    spec: FeatureSpec = FEATURE_SPEC,
+    curves: ExpressionCurves | None = None,
+) -> np.ndarray:
     """Change at each frame boundary i (between frame i-1 and i) in word steps [N]: the largest
     |mean after - mean before| / step over the descriptors (module docstring); 0 at frame 0."""
     n = len(track)
     k = max(1, int(round(config.context_s * track.fps)))
     c = curves or expression_curves(track, spec)
-    series = ((energy_curve(track, spec), track.person_mask, config.steps[0]),
-              (c.smile - c.frown - 0.5 * c.brow_down, track.face_mask, config.steps[1]),
-              (c.intensity, track.face_mask, config.steps[2]),
-              (track.person_mask.astype(np.float64), np.ones(n, bool), config.steps[3]))
+    series = (
+        (energy_curve(track, spec), track.person_mask, config.steps[0]),
+        (c.smile - c.frown - 0.5 * c.brow_down, track.face_mask, config.steps[1]),
+        (c.intensity, track.face_mask, config.steps[2]),
+        (track.person_mask.astype(np.float64), np.ones(n, bool), config.steps[3]),
+    )
     i = np.arange(n)
     lo, hi = np.maximum(0, i - k), np.minimum(n, i + k)
     out = np.zeros(n)
@@ -110,9 +122,15 @@ def _peaks(curve: np.ndarray) -> np.ndarray:
     return idx[np.argsort(-curve[idx], kind="stable")]
 
 
-def plan_schedule(track: FeatureTrack, hits: Sequence[Hit] = (), window_s: float | None = None, *,
-                  tempo_bpm: float | None = None, config: ScheduleConfig = ScheduleConfig(),
-                  spec: FeatureSpec = FEATURE_SPEC) -> list[Segment]:
+def plan_schedule(
+    track: FeatureTrack,
+    hits: Sequence[Hit] = (),
+    window_s: float | None = None,
+    *,
+    tempo_bpm: float | None = None,
+    config: ScheduleConfig = ScheduleConfig(),
+    spec: FeatureSpec = FEATURE_SPEC,
+) -> list[Segment]:
     """The prompt schedule of `track` (module docstring): segments covering [0, len(track) / fps)
     in order; none for an empty track. `hits` are on the track's clock (only cuts make boundaries);
     `window_s` caps a segment's length (None: no cap); `tempo_bpm` goes into every prompt."""
@@ -136,13 +154,23 @@ def plan_schedule(track: FeatureTrack, hits: Sequence[Hit] = (), window_s: float
         if change[i] >= config.min_change and free(int(i), config.min_segment_s):
             bounds[int(i)] = "change"
     if window_s is not None:
-        _split_long(bounds, change, int(math.floor(window_s * fps)), max(1, int(min(config.min_segment_s, window_s / 2) * fps)))
+        _split_long(
+            bounds, change, int(math.floor(window_s * fps)), max(1, int(min(config.min_segment_s, window_s / 2) * fps))
+        )
     edges = sorted(bounds)
     segments = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         words = describe_span(track, lo, hi, spec, curves=curves)
-        segments.append(Segment(lo / fps, hi / fps, words.mood, words.energy,
-                                suggest_prompt(words.mood, words.energy, tempo_bpm), bounds[lo]))
+        segments.append(
+            Segment(
+                lo / fps,
+                hi / fps,
+                words.mood,
+                words.energy,
+                suggest_prompt(words.mood, words.energy, tempo_bpm),
+                bounds[lo],
+            )
+        )
     return segments
 
 

@@ -91,13 +91,26 @@ class ScoreResult:
     def metadata(self) -> dict[str, Any]:
         """JSON-able description of the result (stored beside WAVs and on Blender strips)."""
         return {
-            "takes": len(self.takes), "seeds": self.seeds, "sample_rate": self.sample_rate,
-            "num_samples": self.num_samples, "start": self.start, "end": self.end,
-            "duration_s": self.duration_s, "prompt_used": self.prompt_used, "model": self.model_id,
-            "untrained": self.untrained, "adapter": self.adapter, "visual": self.visual,
-            "precision": self.precision, "channels": self.channels, "version": __version__,
+            "takes": len(self.takes),
+            "seeds": self.seeds,
+            "sample_rate": self.sample_rate,
+            "num_samples": self.num_samples,
+            "start": self.start,
+            "end": self.end,
+            "duration_s": self.duration_s,
+            "prompt_used": self.prompt_used,
+            "model": self.model_id,
+            "untrained": self.untrained,
+            "adapter": self.adapter,
+            "visual": self.visual,
+            "precision": self.precision,
+            "channels": self.channels,
+            "version": __version__,
             "note": "UNTRAINED tiny test model: not music" if self.untrained else "",
-            "beat_lock": self.beat_lock, "lock": self.lock, "hits": self.hits, "schedule": self.schedule,
+            "beat_lock": self.beat_lock,
+            "lock": self.lock,
+            "hits": self.hits,
+            "schedule": self.schedule,
         }
 
 
@@ -124,16 +137,22 @@ def check_inputs(request: ScoreRequest) -> tuple[float, float]:
 class Scorer:
     """Runs scoring requests against one loaded model (and optional adapter)."""
 
-    def __init__(self, music: MusicModel, features: FeatureConfig | None = None, adapter: Any = None,
-                 feature_cache: FeatureStore | None = None) -> None:
+    def __init__(
+        self,
+        music: MusicModel,
+        features: FeatureConfig | None = None,
+        adapter: Any = None,
+        feature_cache: FeatureStore | None = None,
+    ) -> None:
         self.music = music
         self.features = features or FeatureConfig()
         self.adapter = adapter
         #: Reads (and, with the service's `feature_cache`, caches) the clip's features when a step needs them.
         self.reader = FeatureReader(self.features, feature_cache)
 
-    def read_features(self, video: Path, start: float, end: float, progress: ProgressCallback,
-                      cancel: CancelToken) -> FeatureTrack:
+    def read_features(
+        self, video: Path, start: float, end: float, progress: ProgressCallback, cancel: CancelToken
+    ) -> FeatureTrack:
         """Decode `[start, end)` at feature_fps and run face + pose -> FeatureTrack."""
         return self.reader.read(video, start, end, progress=progress, cancel=cancel)
 
@@ -141,14 +160,17 @@ class Scorer:
         """Free the feature extractor (the model stays with its holder)."""
         self.reader.close()
 
-    def __call__(self, request: ScoreRequest, progress: ProgressCallback = no_progress,
-                 cancel: CancelToken | None = None) -> ScoreResult:
+    def __call__(
+        self, request: ScoreRequest, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> ScoreResult:
         cancel = cancel or CancelToken()
         gen = request.generation
         # 1. Check inputs before any heavy work.
         if gen.visual_guidance > 1.0 and self.adapter is None:
-            raise ConfigError("visual_guidance: needs an adapter (without one the video does not reach the model)",
-                              hint="Pass --adapter, or leave visual guidance at 1.")
+            raise ConfigError(
+                "visual_guidance: needs an adapter (without one the video does not reach the model)",
+                hint="Pass --adapter, or leave visual guidance at 1.",
+            )
         start, end = check_inputs(request)
         num_samples = exact_num_samples(end - start, self.music.sample_rate)
         hits = tuple(shift_hits(request.lock.hits, start, end))
@@ -169,31 +191,45 @@ class Scorer:
             condition, visual = self._adapter_condition(track, start, end - start, gen)
         # 5. A prompt per segment for a clip longer than one window (words from the video only).
         segments = self._schedule(track, hits, gen, num_samples) if request.auto_prompt else []
-        spans = [PromptSpan(round(seg.start * self.music.frame_rate), join_prompt(request.generation.prompt,
-                                                                                   seg.prompt)) for seg in segments]
+        spans = [
+            PromptSpan(round(seg.start * self.music.frame_rate), join_prompt(request.generation.prompt, seg.prompt))
+            for seg in segments
+        ]
         if spans:
             prompt = " | ".join(dict.fromkeys(span.prompt for span in spans))
         # 6. Sample codec tokens window by window (with a lock, some music past the end to stretch from).
         lock = plan_lock(request.lock, hits, track)
         music_samples = exact_num_samples(lock.music_seconds(end - start), self.music.sample_rate)
         frames = frames_for_samples(music_samples, self.music.hop_length)
-        codes = generate_codes(self.music, frames, gen, condition=condition, schedule=spans, progress=progress,
-                               cancel=cancel)
+        codes = generate_codes(
+            self.music, frames, gen, condition=condition, schedule=spans, progress=progress, cancel=cancel
+        )
         # 7. Decode to audio.
         window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
         overlap = max(1, round(gen.crossfade_s * self.music.frame_rate))
-        audio = decode_codes(self.music, codes, chunk_frames=window, overlap_frames=overlap,
-                             progress=progress, cancel=cancel)
+        audio = decode_codes(
+            self.music, codes, chunk_frames=window, overlap_frames=overlap, progress=progress, cancel=cancel
+        )
         # 8. The beat lock, then exactly the clip's length.
         locked = lock_takes(audio, self.music.sample_rate, num_samples, lock, progress=progress, cancel=cancel)
         return ScoreResult(
             takes=[locked.audio[i] for i in range(locked.audio.shape[0])],
             seeds=[gen.seed + i for i in range(gen.variants)],
-            sample_rate=self.music.sample_rate, num_samples=num_samples, start=start, end=end,
-            prompt_used=prompt, model_id=self.music.model_id, untrained=self.music.untrained,
-            adapter=getattr(self.adapter, "name", None), visual=visual, analysis=analysis,
-            precision=self.music.precision, channels=self.music.audio_channels,
-            beat_lock=locked.mode, lock=locked.reports, hits=[h.to_dict() for h in locked.hits],
+            sample_rate=self.music.sample_rate,
+            num_samples=num_samples,
+            start=start,
+            end=end,
+            prompt_used=prompt,
+            model_id=self.music.model_id,
+            untrained=self.music.untrained,
+            adapter=getattr(self.adapter, "name", None),
+            visual=visual,
+            analysis=analysis,
+            precision=self.music.precision,
+            channels=self.music.audio_channels,
+            beat_lock=locked.mode,
+            lock=locked.reports,
+            hits=[h.to_dict() for h in locked.hits],
             schedule=[seg.to_dict() | {"prompt": span.prompt} for seg, span in zip(segments, spans, strict=True)],
         )
 
@@ -213,5 +249,6 @@ class Scorer:
 
         condition = to_condition(track, start, duration, frame_rate=self.music.frame_rate, config=self.features)
         visual = "present" if float(np.max(condition.mask, initial=0.0)) > 0 else "null"
-        return self.adapter.runner(self.music, condition.values, batch=gen.variants,
-                                   blocks=guidance_blocks(gen)), visual
+        return self.adapter.runner(
+            self.music, condition.values, batch=gen.variants, blocks=guidance_blocks(gen)
+        ), visual

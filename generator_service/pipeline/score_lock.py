@@ -120,8 +120,11 @@ def _untouched_reason(request: LockRequest, mode: str, hits: tuple[Hit, ...]) ->
     if mode == "off":
         return "beat lock off"
     if mode == "hits" and not hits:
-        return ("no person in the clip and no hits to lock to" if request.mode is None
-                else "no hits in the range to lock to")
+        return (
+            "no person in the clip and no hits to lock to"
+            if request.mode is None
+            else "no hits in the range to lock to"
+        )
     if request.mode is None:
         from .rubberband import RubberBandError, find_rubberband
 
@@ -132,8 +135,16 @@ def _untouched_reason(request: LockRequest, mode: str, hits: tuple[Hit, ...]) ->
     return ""
 
 
-def lock_takes(audio: np.ndarray, rate: int, num_samples: int, plan: LockPlan, *, config: LockConfig = LockConfig(),
-               progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> LockedTakes:
+def lock_takes(
+    audio: np.ndarray,
+    rate: int,
+    num_samples: int,
+    plan: LockPlan,
+    *,
+    config: LockConfig = LockConfig(),
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> LockedTakes:
     """Lock each take of `audio` [B, S'] (stereo [B, C, S']) at `rate` as `plan` says -> exactly
     `num_samples` samples per take, with a report per take."""
     from ..audio import fit_length
@@ -149,17 +160,33 @@ def lock_takes(audio: np.ndarray, rate: int, num_samples: int, plan: LockPlan, *
         if cancel is not None:
             cancel.check()
         music = take.T if take.ndim == 2 else take  # [S'] or [S', C]
-        result = lock_to_performer(music, rate, beats, targets, plan.max_stretch, duration_s=num_samples / rate,
-                                   config=config)
+        result = lock_to_performer(
+            music, rate, beats, targets, plan.max_stretch, duration_s=num_samples / rate, config=config
+        )
         out.append(result.audio.T if take.ndim == 2 else result.audio)
         reports.append(take_report(plan.mode, result, measure(result, music)))
         progress("lock", i + 1, audio.shape[0])
     logger.info("beat lock %s: %s", plan.mode, "; ".join(r["reason"] for r in reports))
     return LockedTakes(np.stack(out), plan.mode, reports, plan.hits)
+
+
 def take_report(mode: str, result: LockResult, measured: dict[str, Any]) -> dict[str, Any]:
     """The compact, JSON-ready report of one take's lock (what a job's metadata and a Blender strip keep)."""
     meta = result.metadata()
-    keep = ("locked", "reason", "max_stretch", "stretch_range", "motion_tempo_bpm", "music_tempo_bpm",
-            "beat_anchors", "hit_anchors", "notes")
-    return {"mode": mode, **{k: meta[k] for k in keep}, "motion_beats": len(result.motion_beats),
-            "alignment": measured["alignment"]}
+    keep = (
+        "locked",
+        "reason",
+        "max_stretch",
+        "stretch_range",
+        "motion_tempo_bpm",
+        "music_tempo_bpm",
+        "beat_anchors",
+        "hit_anchors",
+        "notes",
+    )
+    return {
+        "mode": mode,
+        **{k: meta[k] for k in keep},
+        "motion_beats": len(result.motion_beats),
+        "alignment": measured["alignment"],
+    }

@@ -83,9 +83,16 @@ def probe_video(path: str | Path) -> VideoInfo:
         if not fps and frame_count:
             fps = frame_count / duration
         return VideoInfo(
-            path=path, duration=duration, fps=fps,
-            width=width, height=height, rotation=rotation, codec=stream.codec_context.name,
-            frame_count=frame_count, has_audio=bool(container.streams.audio), start_time=float(origin),
+            path=path,
+            duration=duration,
+            fps=fps,
+            width=width,
+            height=height,
+            rotation=rotation,
+            codec=stream.codec_context.name,
+            frame_count=frame_count,
+            has_audio=bool(container.streams.audio),
+            start_time=float(origin),
         )
 
 
@@ -104,8 +111,7 @@ def resolve_range(info: VideoInfo, start: float | None, end: float | None) -> tu
     if lo >= hi:
         raise VideoError(f"{name}: range start {lo:.3f} s is not before range end {hi:.3f} s")
     if lo >= info.duration:
-        raise VideoError(f"{name}: range start {lo:.3f} s lies at or after the clip end "
-                         f"{info.duration:.3f} s")
+        raise VideoError(f"{name}: range start {lo:.3f} s lies at or after the clip end {info.duration:.3f} s")
     if hi > info.duration + 0.5 / info.fps:
         raise VideoError(f"{name}: range end {hi:.3f} s lies past the clip end {info.duration:.3f} s")
     return lo, min(hi, info.duration)
@@ -254,8 +260,9 @@ def _clockwise(counter_clockwise: float) -> int:
 
 def _display_size(stream: Any, rotation: int) -> tuple[int, int]:
     """(width, height) as displayed: sample aspect ratio, then rotation, applied."""
-    width, height = _stored_display_size(stream.codec_context.width, stream.codec_context.height,
-                                         stream.sample_aspect_ratio)
+    width, height = _stored_display_size(
+        stream.codec_context.width, stream.codec_context.height, stream.sample_aspect_ratio
+    )
     return (height, width) if rotation in (90, 270) else (width, height)
 
 
@@ -268,8 +275,9 @@ def _stored_display_size(width: int, height: int, sar: Fraction | None) -> tuple
 # -- sampling ----------------------------------------------------------------------------------
 
 
-def _sample(path: Path, targets: list[float], max_side: int,
-            cancel: CancelToken | None, skip_unsampled: bool) -> Iterator[SampledFrame]:
+def _sample(
+    path: Path, targets: list[float], max_side: int, cancel: CancelToken | None, skip_unsampled: bool
+) -> Iterator[SampledFrame]:
     """The generator behind `iter_sampled_frames`: decode forward, pick one frame per target."""
     if not targets:
         return
@@ -292,8 +300,9 @@ def _sample(path: Path, targets: list[float], max_side: int,
         yield from picker.finish()
 
 
-def _decoded(container: Any, stream: Any, path: Path, origin: Fraction, first_target: float,
-             skip_for: list[float] | None):
+def _decoded(
+    container: Any, stream: Any, path: Path, origin: Fraction, first_target: float, skip_for: list[float] | None
+):
     """Yield `(frame, clip_time)` in presentation order from the keyframe before `first_target` on.
 
     With `skip_for` (the sorted target times), frames none of them needs may be left out.
@@ -322,8 +331,9 @@ def _decoded(container: Any, stream: Any, path: Path, origin: Fraction, first_ta
         yield from frames
 
 
-def _frames_from_here(container: Any, stream: Any, path: Path, origin: Fraction, reached: float,
-                      skipper: _UnsampledSkipper | None):
+def _frames_from_here(
+    container: Any, stream: Any, path: Path, origin: Fraction, reached: float, skipper: _UnsampledSkipper | None
+):
     """Decode from the current demux position -> `(frame, clip_time)`; FFmpeg errors -> VideoError."""
     import av
 
@@ -428,8 +438,9 @@ def _frame_time(frame: Any, origin: Fraction, previous: float | None, stream: An
 class _Picker:
     """Turns frames in presentation order into one `SampledFrame` per target time."""
 
-    def __init__(self, targets: list[float], max_side: int, fallback_step: float, path: Path,
-                 sar: Fraction | None) -> None:
+    def __init__(
+        self, targets: list[float], max_side: int, fallback_step: float, path: Path, sar: Fraction | None
+    ) -> None:
         self.targets = targets
         self.sar = sar
         self.max_side = max_side
@@ -455,8 +466,9 @@ class _Picker:
         if self.shown is None:
             if self.done:
                 return
-            raise VideoError(f"{self.path}: no frame could be decoded at or after "
-                             f"{self.targets[self.index]:.3f} s (file truncated?)")
+            raise VideoError(
+                f"{self.path}: no frame could be decoded at or after {self.targets[self.index]:.3f} s (file truncated?)"
+            )
         frame, time = self.shown
         step = self.fallback_step
         if frame.duration and frame.time_base:
@@ -464,8 +476,10 @@ class _Picker:
         while not self.done:
             target = self.targets[self.index]
             if target > time + 1.5 * step:
-                raise VideoError(f"{self.path}: the video stream ends at {time + step:.3f} s but frames "
-                                 f"were asked up to {self.targets[-1]:.3f} s (file truncated?)")
+                raise VideoError(
+                    f"{self.path}: the video stream ends at {time + step:.3f} s but frames "
+                    f"were asked up to {self.targets[-1]:.3f} s (file truncated?)"
+                )
             yield self._emit(frame, time)
 
     def _emit(self, frame: Any, time: float) -> SampledFrame:
@@ -475,8 +489,9 @@ class _Picker:
 
                 self._reformatter = VideoReformatter()
             self._image_for = (time, _upright_rgb(frame, self.max_side, self.sar, self._reformatter))
-        sample = SampledFrame(index=self.index, target_time=self.targets[self.index], time=time,
-                              image=self._image_for[1])
+        sample = SampledFrame(
+            index=self.index, target_time=self.targets[self.index], time=time, image=self._image_for[1]
+        )
         self.index += 1
         return sample
 

@@ -43,9 +43,13 @@ def build_application(config: ServiceSettings, scale: ScaleSettings, *, token: b
     ingress_settings = shared | ({"token": config.token} if token and config.token else {})
     scale_args = scale.model_dump(mode="json")
     generator = serve.deployment(Generator, name="Generator", **scale.generator_options(scale.gpus(_cluster_gpus())))
-    ingress = serve.deployment(serve.ingress()(Ingress), name="Ingress", num_replicas=1,
-                               max_ongoing_requests=scale.ingress_max_requests,
-                               ray_actor_options={"num_cpus": scale.ingress_cpus, "resources": {HEAD_NODE: 0.001}})
+    ingress = serve.deployment(
+        serve.ingress()(Ingress),
+        name="Ingress",
+        num_replicas=1,
+        max_ongoing_requests=scale.ingress_max_requests,
+        ray_actor_options={"num_cpus": scale.ingress_cpus, "resources": {HEAD_NODE: 0.001}},
+    )
     return ingress.bind(ingress_settings, scale_args, generator.bind(shared, scale_args))
 
 
@@ -56,11 +60,15 @@ def settings_from_args(args: dict[str, Any]) -> tuple[ServiceSettings, ScaleSett
     service_keys, scale_keys = set(ServiceSettings.model_fields), set(ScaleSettings.model_fields)
     unknown = sorted(set(args) - service_keys - scale_keys)
     if unknown:
-        raise ConfigError(f"serve config args: unknown key(s) {', '.join(unknown)}",
-                          "Use the names of ServiceSettings and ScaleSettings (docs/scaling.md).")
+        raise ConfigError(
+            f"serve config args: unknown key(s) {', '.join(unknown)}",
+            "Use the names of ServiceSettings and ScaleSettings (docs/scaling.md).",
+        )
     try:
-        return (ServiceSettings(**{k: v for k, v in args.items() if k in service_keys}),
-                ScaleSettings(**{k: v for k, v in args.items() if k in scale_keys}))
+        return (
+            ServiceSettings(**{k: v for k, v in args.items() if k in service_keys}),
+            ScaleSettings(**{k: v for k, v in args.items() if k in scale_keys}),
+        )
     except ValidationError as exc:
         raise ConfigError(f"serve config args: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
 

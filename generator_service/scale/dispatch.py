@@ -36,8 +36,14 @@ class ReplicaExecutor:
     def __init__(self, handle: Any) -> None:
         self.handle = handle
 
-    def __call__(self, adapter: tuple[str, str] | None, start: Callable[[], None], *,
-                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> RemoteScoring:
+    def __call__(
+        self,
+        adapter: tuple[str, str] | None,
+        start: Callable[[], None],
+        *,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> RemoteScoring:
         """A replica loads (and fetches) its own model: the ingress has no download to report."""
         return RemoteScoring(self.handle, None if adapter is None else adapter[0], start)
 
@@ -48,8 +54,9 @@ class RemoteScoring:
     def __init__(self, handle: Any, adapter: str | None, start: Callable[[], None]) -> None:
         self.handle, self.adapter, self.start = handle, adapter, start
 
-    def __call__(self, request: ScoreRequest, progress: ProgressCallback = no_progress,
-                 cancel: CancelToken | None = None) -> ScoreResult:
+    def __call__(
+        self, request: ScoreRequest, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> ScoreResult:
         cancel = cancel or CancelToken()
         video = Path(request.video).read_bytes()
         handle = self.handle.options(stream=True, multiplexed_model_id=model_id_for(self.adapter))

@@ -28,7 +28,7 @@ def adapter_of(model_id: str) -> str | None:
     if model_id == BASE_MODEL:
         return None
     if model_id.startswith(_ADAPTER) and len(model_id) > len(_ADAPTER):
-        return model_id[len(_ADAPTER):]
+        return model_id[len(_ADAPTER) :]
     raise ValueError(f"multiplexed model id {model_id!r} is neither {BASE_MODEL!r} nor '{_ADAPTER}<name>'")
 
 

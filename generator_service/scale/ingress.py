@@ -44,7 +44,8 @@ class Ingress:
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         config = self.config
-        holder = ModelHolder(_no_local_model, model_id=config.model, device=DEVICE, idle_unload_s=-1,
-                             features=feature_config(config))
+        holder = ModelHolder(
+            _no_local_model, model_id=config.model, device=DEVICE, idle_unload_s=-1, features=feature_config(config)
+        )
         service = build_service(config, holder, executor=ReplicaExecutor(self.generator), slots=self.scale.slots)
         return create_app(config, service)

@@ -51,8 +51,12 @@ def serve_on_ray(config: ServiceSettings, scale: ScaleSettings) -> None:
         signal.signal(signum, lambda *_: stop.set())
     url = deploy(config, scale)
     where = f"the Ray cluster at {scale.address}" if scale.address else "a local Ray instance"
-    logger.warning("Expotion on Ray Serve at %s (%s; generator replicas: %s)", url, where,
-                   f"{scale.min_replicas}..{scale.max_replicas}" if scale.autoscaling else scale.replicas)
+    logger.warning(
+        "Expotion on Ray Serve at %s (%s; generator replicas: %s)",
+        url,
+        where,
+        f"{scale.min_replicas}..{scale.max_replicas}" if scale.autoscaling else scale.replicas,
+    )
     try:
         stop.wait()
     finally:

@@ -32,11 +32,11 @@ from ray import serve
 from ..api.app import feature_config
 from ..api.settings import ServiceSettings
 from ..errors import ConfigError, ExpotionError
-from ..pipeline.feature_cache import FeatureCache
 from ..jobs.holder import ModelHolder, default_loader
 from ..jobs.job_progress import Throttle
 from ..jobs.service import ADAPTER_MARKERS
 from ..jobs.worker import is_out_of_memory
+from ..pipeline.feature_cache import FeatureCache
 from ..pipeline.score import ScoreRequest, ScoreResult
 from ..progress import CancelToken
 from .events import Event, Failed, Finished, Progress, ReplicaScoreResult, Started, adapter_of
@@ -87,16 +87,23 @@ class Generator:
         root = self.config.adapters_dir
         folder = None if root is None else root / name
         if folder is None or not any((folder / marker).is_file() for marker in ADAPTER_MARKERS):
-            raise ConfigError(f"adapter: {name!r} is not in the adapters dir {root} on the machine of replica "
-                              f"{self.name}", "Copy the adapters dir to the same path on every Ray node.")
+            raise ConfigError(
+                f"adapter: {name!r} is not in the adapters dir {root} on the machine of replica {self.name}",
+                "Copy the adapters dir to the same path on every Ray node.",
+            )
         return name, str(folder)
 
     async def _load(self, model_id: str) -> ModelHolder:
         """A holder with the model (and adapter) of `model_id` loaded; called by `serve.multiplexed`."""
         cfg = self.config
-        holder = ModelHolder(default_loader(cfg.model, cfg.device, cfg.allow_network), model_id=cfg.model,
-                             device=cfg.device, idle_unload_s=-1, features=feature_config(cfg),
-                             feature_cache=self.features)
+        holder = ModelHolder(
+            default_loader(cfg.model, cfg.device, cfg.allow_network),
+            model_id=cfg.model,
+            device=cfg.device,
+            idle_unload_s=-1,
+            features=feature_config(cfg),
+            feature_cache=self.features,
+        )
         await asyncio.to_thread(holder.scorer, self._adapter(adapter_of(model_id)))
         return holder
 
@@ -120,8 +127,9 @@ class Generator:
             path.unlink(missing_ok=True)
             await asyncio.to_thread(trim_folder, self.features.folder, int(self.scale.replica_cache_mb * 2**20))
 
-    async def _score(self, holder: ModelHolder, adapter: tuple[str, str] | None,
-                     request: ScoreRequest) -> AsyncIterator[Event]:
+    async def _score(
+        self, holder: ModelHolder, adapter: tuple[str, str] | None, request: ScoreRequest
+    ) -> AsyncIterator[Event]:
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event] = asyncio.Queue()
         throttle, token = Throttle(), CancelToken()
@@ -147,8 +155,14 @@ class Generator:
                 token.cancel()
                 await asyncio.wait({run})  # it ends within one generation step; then the replica is free
 
-    def _work(self, holder: ModelHolder, adapter: tuple[str, str] | None, request: ScoreRequest,
-              progress: Callable[[str, int, int], None], token: CancelToken) -> Finished | Failed:
+    def _work(
+        self,
+        holder: ModelHolder,
+        adapter: tuple[str, str] | None,
+        request: ScoreRequest,
+        progress: Callable[[str, int, int], None],
+        token: CancelToken,
+    ) -> Finished | Failed:
         """On the executor thread: the run -> `Finished`, or `Failed` with an error the ingress maps
         as the single-process worker does (anything else propagates: a bug, reported there)."""
         try:

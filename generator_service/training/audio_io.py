@@ -102,8 +102,9 @@ def decode_audio(
     return DecodedAudio(np.ascontiguousarray(samples, dtype=np.float32), sample_rate, path)
 
 
-def _decode_resampled(container: Any, stream: Any, sample_rate: int, path: Path, cancel: CancelToken | None,
-                      channels: int = 1) -> tuple[list[np.ndarray], float | None]:
+def _decode_resampled(
+    container: Any, stream: Any, sample_rate: int, path: Path, cancel: CancelToken | None, channels: int = 1
+) -> tuple[list[np.ndarray], float | None]:
     """Decode + resample every frame -> (float32 chunks [n] or [2, n], first frame time in seconds or None)."""
     import av
 

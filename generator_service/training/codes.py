@@ -51,8 +51,9 @@ def encode_audio(music: Any, audio: np.ndarray, frames: int, bandwidth: float) -
         with torch.inference_mode():
             out = encoder.encode(values, bandwidth=bandwidth)
         if out.audio_codes.shape[0] != 1:
-            raise DatasetError(f"EnCodec of {music.model_id} cut the audio into {out.audio_codes.shape[0]} chunks; "
-                               "expected 1")
+            raise DatasetError(
+                f"EnCodec of {music.model_id} cut the audio into {out.audio_codes.shape[0]} chunks; expected 1"
+            )
         per_channel.append(out.audio_codes[0].cpu().numpy())  # [B, K / channels, frames']
     codes = np.stack(per_channel, axis=2).reshape(audio.shape[0], -1, per_channel[0].shape[-1])
     got = codes.shape[-1]

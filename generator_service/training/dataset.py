@@ -166,8 +166,10 @@ def _check_paths(src: Path, out: Path) -> tuple[Path, Path]:
         raise DatasetError(f"output {out} exists and is not a folder")
     ours = {"windows", "manifest.jsonl", "dataset.json", "cache", _STAGING}
     if out.is_dir() and not (out / "dataset.json").is_file() and any(p.name not in ours for p in out.iterdir()):
-        raise DatasetError(f"output folder {out} is not empty and holds no prepared dataset",
-                           hint="Choose a new or empty output folder; nothing was written.")
+        raise DatasetError(
+            f"output folder {out} is not empty and holds no prepared dataset",
+            hint="Choose a new or empty output folder; nothing was written.",
+        )
     out.mkdir(parents=True, exist_ok=True)
     return src, out
 
@@ -206,8 +208,19 @@ def prepare_dataset(
     try:
         store = FeatureCache(Path(feature_cache or features.cache_dir / "features"))
         with FeatureReader(features, store) as reader:
-            job = _Job(music, config, features, reader, store, staging / "windows", frames,
-                       codec_bandwidth(music), captions, progress, cancel)
+            job = _Job(
+                music,
+                config,
+                features,
+                reader,
+                store,
+                staging / "windows",
+                frames,
+                codec_bandwidth(music),
+                captions,
+                progress,
+                cancel,
+            )
             for orphan in orphans:
                 job.report.skip(orphan.relative_to(src).as_posix(), "audio file with no video of the same name")
             for i, video in enumerate(videos):
@@ -231,7 +244,7 @@ def _nothing_written(src: Path, report: _Report) -> DatasetError:
     return DatasetError(
         f"no window was written from {src}: every recording was skipped ({reasons})",
         hint="Each video needs music (its own audio track or a sibling audio file) at least one window "
-             "long; try a shorter --window.",
+        "long; try a shorter --window.",
     )
 
 
@@ -263,11 +276,15 @@ def _load_recording(job: _Job, video: Path, rel: str) -> tuple[Any, DecodedAudio
     if source is None and not info.has_audio:
         raise AudioError(f"no audio track and no audio file with the same name ({', '.join(AUDIO_SUFFIXES)})")
     origin = None if source is not None else info.start_time
-    audio = decode_audio(source or video, job.music.sample_rate, origin=origin, cancel=job.cancel,
-                         channels=job.music.audio_channels)
+    audio = decode_audio(
+        source or video, job.music.sample_rate, origin=origin, cancel=job.cancel, channels=job.music.audio_channels
+    )
     if abs(audio.duration - info.duration) > MISMATCH_WARN_S:
-        job.report.warn(rel, f"audio ({audio.source.name}) lasts {audio.duration:.3f} s but the video "
-                             f"{info.duration:.3f} s; using the first {min(audio.duration, info.duration):.3f} s")
+        job.report.warn(
+            rel,
+            f"audio ({audio.source.name}) lasts {audio.duration:.3f} s but the video "
+            f"{info.duration:.3f} s; using the first {min(audio.duration, info.duration):.3f} s",
+        )
     return info, audio
 
 
@@ -276,8 +293,9 @@ def _plan_windows(job: _Job, rel: str, usable: float) -> list[float]:
     cfg = job.config
     starts, remainder = window_starts(usable, cfg.window_s, cfg.hop, 1.0 / job.music.frame_rate)
     if not starts:
-        raise DatasetError(f"too short: {usable:.3f} s with both video and music, less than one "
-                           f"window of {cfg.window_s:g} s")
+        raise DatasetError(
+            f"too short: {usable:.3f} s with both video and music, less than one window of {cfg.window_s:g} s"
+        )
     if remainder:
         job.report.dropped_remainders += 1
         job.report.dropped_seconds += remainder

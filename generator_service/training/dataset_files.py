@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from expotion_protocol.features import FEATURE_SPEC
 
 from ..errors import ExpotionError
@@ -49,8 +50,12 @@ def publish(staging: Path, out: Path, entries: list[dict[str, Any]], summary: di
     tmp.replace(out / "dataset.json")
     for split in ("train", "test"):
         if not summary["counts"][f"{split}_windows"]:
-            logger.warning("the %s split is empty (test fraction %s, seed %s)", split,
-                           summary["split"]["test_fraction"], summary["split"]["seed"])
+            logger.warning(
+                "the %s split is empty (test fraction %s, seed %s)",
+                split,
+                summary["split"]["test_fraction"],
+                summary["split"]["seed"],
+            )
 
 
 def read_summary(root: Path) -> dict[str, Any]:
@@ -65,13 +70,21 @@ def read_summary(root: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or summary.get("format") != FORMAT:
         raise DatasetError(f"{path} is not an {FORMAT} dataset summary")
     if summary.get("format_version") != FORMAT_VERSION:
-        raise DatasetError(f"{path} has format version {summary.get('format_version')}, "
-                           f"this code reads version {FORMAT_VERSION}")
+        raise DatasetError(
+            f"{path} has format version {summary.get('format_version')}, this code reads version {FORMAT_VERSION}"
+        )
     return summary
 
 
-def check_summary(summary: dict[str, Any], *, feature_fps: float | None = None, spec: Any = None,
-                  model_id: str | None = None, num_codebooks: int | None = None, where: str = "dataset") -> None:
+def check_summary(
+    summary: dict[str, Any],
+    *,
+    feature_fps: float | None = None,
+    spec: Any = None,
+    model_id: str | None = None,
+    num_codebooks: int | None = None,
+    where: str = "dataset",
+) -> None:
     """`DatasetError` naming every difference between a dataset and what the caller expects.
 
     `spec` defaults to this code's FEATURE_SPEC; None for the other checks means "anything".
@@ -90,9 +103,10 @@ def check_summary(summary: dict[str, Any], *, feature_fps: float | None = None, 
     if num_codebooks is not None and model.get("num_codebooks") != num_codebooks:
         diffs.append(f"{model.get('num_codebooks')} codebooks (expected {num_codebooks})")
     if diffs:
-        raise DatasetError(f"{where} was prepared with " + "; ".join(diffs),
-                           hint="Prepare the dataset again with matching settings, or train with the "
-                                "dataset's settings.")
+        raise DatasetError(
+            f"{where} was prepared with " + "; ".join(diffs),
+            hint="Prepare the dataset again with matching settings, or train with the dataset's settings.",
+        )
 
 
 def read_manifest(root: Path) -> list[dict[str, Any]]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,8 +61,11 @@ class TrainConfig:
         checks = [
             (self.steps >= 0, "steps", "must be >= 0"),
             (self.batch_size >= 1 and self.grad_accum >= 1, "batch_size", "batch and accumulation must be >= 1"),
-            (self.batch_size % self.grad_accum == 0, "grad_accum",
-             f"{self.grad_accum} must divide the batch size {self.batch_size}"),
+            (
+                self.batch_size % self.grad_accum == 0,
+                "grad_accum",
+                f"{self.grad_accum} must divide the batch size {self.batch_size}",
+            ),
             (0 < self.min_lr <= self.lr, "min_lr", "must be in (0, lr]"),
             (self.mixed_precision in ("auto", "bf16", "no"), "mixed_precision", "must be auto, bf16 or no"),
         ]
@@ -72,8 +76,10 @@ class TrainConfig:
 
 def debug_configs() -> tuple[TrainConfig, AdapterConfig]:
     """The `--debug` set-up: the whole loop on CPU with the tiny model in minutes."""
-    return (TrainConfig(steps=40, batch_size=4, val_every=20, checkpoint_every=20),
-            AdapterConfig(latent_dim=16, window_s=2.0))
+    return (
+        TrainConfig(steps=40, batch_size=4, val_every=20, checkpoint_every=20),
+        AdapterConfig(latent_dim=16, window_s=2.0),
+    )
 
 
 def lr_factor(step: int, warmup: int, total: int, lr: float, min_lr: float) -> float:
@@ -116,7 +122,8 @@ class AdapterTrainer:
         warmup = round(config.warmup_epochs * steps_per_epoch)
         self.warmup = min(warmup, max(0, config.steps - 1))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, self.warmup, config.steps, config.lr, config.min_lr))
+            self.optimizer, lambda s: lr_factor(s, self.warmup, config.steps, config.lr, config.min_lr)
+        )
         self.autocast = music.device.startswith("cuda") and config.mixed_precision in ("auto", "bf16")
 
     def loss(self, batch: dict[str, Any], visual_dropout: float = 0.0, generator: Any = None) -> torch.Tensor:
@@ -138,8 +145,9 @@ class AdapterTrainer:
             logits = attached.decoder(seq[..., :-1], hidden, mask, extra=attached.training_extra(window))
         logits = logits.float()  # [B, K, L - 1, V]
         labels = seq[..., 1:].masked_fill(~valid[None, :, 1:], -100)
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                 ignore_index=-100)
+        return torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+        )
 
     def step(self, micro_batches: Sequence[dict[str, Any]], visual_dropout: float, generator: Any) -> float:
         self.optimizer.zero_grad(set_to_none=True)
@@ -179,20 +187,30 @@ class EpochOrder:
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {"codes": torch.stack([torch.as_tensor(i["codes"]).long() for i in items]),
-            "condition": torch.stack([torch.as_tensor(i["condition"]).float() for i in items]),
-            "prompt": [i.get("prompt", "") for i in items]}
+    return {
+        "codes": torch.stack([torch.as_tensor(i["codes"]).long() for i in items]),
+        "condition": torch.stack([torch.as_tensor(i["condition"]).float() for i in items]),
+        "prompt": [i.get("prompt", "") for i in items],
+    }
 
 
 def _rng_state() -> dict[str, Any]:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 
 
-def _checkpoint(path: Path, trainer: AdapterTrainer, order: EpochOrder, step: int, gen: torch.Generator,
-                history: list) -> None:
-    state = {"step": step, "params": [p.detach().cpu().clone() for p in trainer.params],
-             "optimizer": trainer.optimizer.state_dict(), "scheduler": trainer.scheduler.state_dict(),
-             "order": order.state(), "generator": gen.get_state(), "rng": _rng_state(), "history": history}
+def _checkpoint(
+    path: Path, trainer: AdapterTrainer, order: EpochOrder, step: int, gen: torch.Generator, history: list
+) -> None:
+    state = {
+        "step": step,
+        "params": [p.detach().cpu().clone() for p in trainer.params],
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "order": order.state(),
+        "generator": gen.get_state(),
+        "rng": _rng_state(),
+        "history": history,
+    }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -273,9 +291,14 @@ def train(
     finally:
         music.decoder.eval()
     if step >= config.steps:
-        summary = {"config": asdict(config), "steps": step, "train_items": len(train_items),
-                   "val_items": len(val_items), "history": history[-50:],
-                   "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)}
+        summary = {
+            "config": asdict(config),
+            "steps": step,
+            "train_items": len(train_items),
+            "val_items": len(val_items),
+            "history": history[-50:],
+            "final_val_loss": next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None),
+        }
         loaded.training = summary
         save_adapter(loaded, out_dir, summary)
     return loaded

@@ -44,8 +44,12 @@ def _configs(args: argparse.Namespace, window_s: float, feature_fps: float):
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "grad_accum": args.grad_accum, "lr": args.lr}
     train_cfg = replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
     adapter_over = {"latent_dim": args.latent_dim, "lora_rank": args.lora_rank}
-    adapter_cfg = replace(adapter_cfg, window_s=window_s, feature_fps=feature_fps,
-                          **{k: v for k, v in adapter_over.items() if v is not None})
+    adapter_cfg = replace(
+        adapter_cfg,
+        window_s=window_s,
+        feature_fps=feature_fps,
+        **{k: v for k, v in adapter_over.items() if v is not None},
+    )
     return train_cfg, adapter_cfg
 
 
@@ -55,8 +59,9 @@ def _sample(music: Any, loaded: Any, item: dict[str, Any], out: Path) -> Path:
     from ..pipeline.generate import decode_codes, generate_codes, guidance_blocks
 
     frames = item["codes"].shape[-1]
-    cfg = GenerationConfig(prompt=item.get("prompt", ""), window_s=loaded.config.window_s,
-                           context_s=loaded.config.window_s / 2)
+    cfg = GenerationConfig(
+        prompt=item.get("prompt", ""), window_s=loaded.config.window_s, context_s=loaded.config.window_s / 2
+    )
     runner = loaded.runner(music, item["condition"], batch=1, blocks=guidance_blocks(cfg))
     codes = generate_codes(music, frames, cfg, condition=runner)
     audio = decode_codes(music, codes, chunk_frames=frames, overlap_frames=0)
@@ -67,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from ..model.loading import load_music_model
     from ..progress_bar import BarProgress
     from .dataset_files import read_summary
-    from .window_dataset import WindowDataset
     from .train import train
+    from .window_dataset import WindowDataset
 
     summary = read_summary(args.data)
     model_id = args.model or ("tiny" if args.debug else summary["model"]["id"])
@@ -79,12 +84,24 @@ def run(args: argparse.Namespace) -> int:
     train_cfg, adapter_cfg = _configs(args, float(summary["window_s"]), fps)
     bar = BarProgress(enabled=not args.quiet)
     try:
-        loaded = train(music, train_set, [test_set[i] for i in range(len(test_set))], args.out, train_cfg,
-                       adapter_cfg, resume=not args.no_resume, progress=bar)
+        loaded = train(
+            music,
+            train_set,
+            [test_set[i] for i in range(len(test_set))],
+            args.out,
+            train_cfg,
+            adapter_cfg,
+            resume=not args.no_resume,
+            progress=bar,
+        )
     finally:
         bar.close()
-    result = {"adapter": str(args.out), "steps": loaded.training.get("steps"),
-              "final_val_loss": loaded.training.get("final_val_loss"), "untrained_base": music.untrained}
+    result = {
+        "adapter": str(args.out),
+        "steps": loaded.training.get("steps"),
+        "final_val_loss": loaded.training.get("final_val_loss"),
+        "untrained_base": music.untrained,
+    }
     if len(test_set):
         result["sample"] = str(_sample(music, loaded, test_set[0], args.out))
     print(json.dumps(result, indent=2))

@@ -27,14 +27,28 @@ class _WindowDatasetBase:
     built on first use so that importing this module does not import torch.
     """
 
-    def __init__(self, root: Path, split: str = "train", *, feature_fps: float | None = None, spec: Any = None,
-                 model_id: str | None = None, num_codebooks: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        split: str = "train",
+        *,
+        feature_fps: float | None = None,
+        spec: Any = None,
+        model_id: str | None = None,
+        num_codebooks: int | None = None,
+    ) -> None:
         if split not in ("train", "test", "all"):
             raise ConfigError(f"split: {split!r} must be 'train', 'test' or 'all'")
         self.root = Path(root)
         self.summary = read_summary(self.root)
-        check_summary(self.summary, feature_fps=feature_fps, spec=spec, model_id=model_id,
-                      num_codebooks=num_codebooks, where=f"dataset {self.root}")
+        check_summary(
+            self.summary,
+            feature_fps=feature_fps,
+            spec=spec,
+            model_id=model_id,
+            num_codebooks=num_codebooks,
+            where=f"dataset {self.root}",
+        )
         entries = read_manifest(self.root)
         self.entries = [e for e in entries if split == "all" or e["split"] == split]
         self.split = split
@@ -54,8 +68,10 @@ class _WindowDatasetBase:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
             raise DatasetError(f"window {entry['id']}: cannot read {path} ({err})") from err
         if codes.shape[-1] != self.frames or condition.shape[0] != self.frames:
-            raise DatasetError(f"window {entry['id']}: {codes.shape[-1]} code frames / {condition.shape[0]} "
-                               f"condition frames, dataset.json says {self.frames}")
+            raise DatasetError(
+                f"window {entry['id']}: {codes.shape[-1]} code frames / {condition.shape[0]} "
+                f"condition frames, dataset.json says {self.frames}"
+            )
         return {
             "codes": torch.from_numpy(codes.astype(np.int64)),
             "condition": torch.from_numpy(condition.astype(np.float32)),
@@ -85,8 +101,11 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _window_dataset_class() -> type:
     from torch.utils.data import Dataset
 
-    return type("WindowDataset", (_WindowDatasetBase, Dataset),
-                {"__doc__": _WindowDatasetBase.__doc__, "__module__": __name__, "__qualname__": "WindowDataset"})
+    return type(
+        "WindowDataset",
+        (_WindowDatasetBase, Dataset),
+        {"__doc__": _WindowDatasetBase.__doc__, "__module__": __name__, "__qualname__": "WindowDataset"},
+    )
 
 
 if TYPE_CHECKING:  # for type checkers; at run time the module __getattr__ below builds it

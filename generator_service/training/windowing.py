@@ -37,7 +37,7 @@ def window_starts(duration: float, window_s: float, hop_s: float, tolerance_s: f
 
 
 def assign_split(recording: str, seed: int, test_fraction: float) -> str:
-    """"test" or "train" for a recording (its relative path), from a hash of path and seed.
+    """ "test" or "train" for a recording (its relative path), from a hash of path and seed.
 
     Depends on nothing else, so a recording keeps its split when the collection grows.
     """

@@ -30,8 +30,11 @@ _NEW_NAMES = "left_handle" in _STRIP_TYPE.bl_rna.properties.keys()  # 5.2+
 _SPAN = ("left_handle", "right_handle") if _NEW_NAMES else ("frame_final_start", "frame_final_end")
 _TRIM = ("left_handle_offset", "right_handle_offset") if _NEW_NAMES else ("frame_offset_start", "frame_offset_end")
 _MOVE = "content_start" if _NEW_NAMES else "frame_start"
-_CONTENT_TRIM = (("content_trim_start", "content_trim_end") if "content_trim_start" in
-                 _MOVIE_TYPE.bl_rna.properties.keys() else ("animation_offset_start", "animation_offset_end"))
+_CONTENT_TRIM = (
+    ("content_trim_start", "content_trim_end")
+    if "content_trim_start" in _MOVIE_TYPE.bl_rna.properties.keys()
+    else ("animation_offset_start", "animation_offset_end")
+)
 _WARNINGS = warnings.catch_warnings(record=True)
 _RECORDED = _WARNINGS.__enter__()  # for the whole process, one scenario per process
 warnings.simplefilter("always", DeprecationWarning)
@@ -54,8 +57,9 @@ def add_color(scene: bpy.types.Scene, name: str, channel: int, frame: int, lengt
     try:
         return top(scene).new_effect(name=name, type="COLOR", channel=channel, frame_start=frame, length=length)
     except TypeError:
-        return top(scene).new_effect(name=name, type="COLOR", channel=channel, frame_start=frame,
-                                     frame_end=frame + length)
+        return top(scene).new_effect(
+            name=name, type="COLOR", channel=channel, frame_start=frame, frame_end=frame + length
+        )
 
 
 def span(strip: Any) -> list[int]:
@@ -79,13 +83,19 @@ def content_trim(strip: Any, start: int, end: int) -> None:
 
 
 def extension_deprecations() -> list[str]:
-    return sorted({f"{w.filename}:{w.lineno}: {w.message}" for w in _RECORDED
-                   if issubclass(w.category, DeprecationWarning) and EXTENSION_DIR in w.filename})
+    return sorted(
+        {
+            f"{w.filename}:{w.lineno}: {w.message}"
+            for w in _RECORDED
+            if issubclass(w.category, DeprecationWarning) and EXTENSION_DIR in w.filename
+        }
+    )
 
 
 def install() -> Any:
-    result = bpy.ops.extensions.package_install_files(filepath=os.environ["EXPOTION_TEST_ZIP"], repo="user_default",
-                                                      enable_on_install=True)
+    result = bpy.ops.extensions.package_install_files(
+        filepath=os.environ["EXPOTION_TEST_ZIP"], repo="user_default", enable_on_install=True
+    )
     assert result == {"FINISHED"}, result
     assert MODULE in bpy.context.preferences.addons
     return sys.modules[MODULE]
@@ -115,8 +125,7 @@ def select(scene: bpy.types.Scene, *strips: Any) -> None:
 
 
 def sounds(scene: bpy.types.Scene) -> list[Any]:
-    return sorted((s for s in every(scene) if s.type == "SOUND"),
-                  key=lambda s: (span(s)[0], s.channel))
+    return sorted((s for s in every(scene) if s.type == "SOUND"), key=lambda s: (span(s)[0], s.channel))
 
 
 def wav_samples(strip: Any) -> int:
@@ -128,10 +137,17 @@ def describe(strip: Any) -> dict[str, Any]:
     meta = strip.get("expotion")
     start, end = span(strip)
     stored = strip.get("expotion_takes")
-    return {"name": strip.name, "start": start, "end": end,
-            "channel": strip.channel, "mute": strip.mute, "samples": wav_samples(strip),
-            "file": strip.sound.filepath, "meta": meta.to_dict() if meta else None,
-            "takes": [t.to_dict() for t in stored] if stored is not None else []}
+    return {
+        "name": strip.name,
+        "start": start,
+        "end": end,
+        "channel": strip.channel,
+        "mute": strip.mute,
+        "samples": wav_samples(strip),
+        "file": strip.sound.filepath,
+        "meta": meta.to_dict() if meta else None,
+        "takes": [t.to_dict() for t in stored] if stored is not None else [],
+    }
 
 
 def music(scene: bpy.types.Scene) -> list[dict[str, Any]]:
@@ -201,8 +217,9 @@ def states(ext: Any) -> dict[str, list[Any]]:
 
 def requests_for(ext: Any, *strips: Any) -> list[Any]:
     scene, settings = bpy.context.scene, ext.preferences.get(bpy.context)
-    return [ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings)
-            for s in strips]
+    return [
+        ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings) for s in strips
+    ]
 
 
 # -- scenarios ---------------------------------------------------------------------------------
@@ -233,8 +250,16 @@ def score() -> None:
     after_undo1 = music(bpy.context.scene)
     bpy.ops.ed.undo()
     after_undo2 = music(bpy.context.scene)
-    done({"video": video, "placed": placed, "regenerated": regenerated, "old_job": old_job,
-          "after_undo1": after_undo1, "after_undo2": after_undo2})
+    done(
+        {
+            "video": video,
+            "placed": placed,
+            "regenerated": regenerated,
+            "old_job": old_job,
+            "after_undo1": after_undo1,
+            "after_undo2": after_undo2,
+        }
+    )
 
 
 def timeline() -> None:
@@ -263,8 +288,9 @@ def timeline() -> None:
     scene.use_preview_range = True
     scene.frame_preview_start, scene.frame_preview_end = 21, 60
     reports = Reports()
-    item = ext.scoring.Item(scene, None, ext.properties.params_from(scene.expotion),
-                            span=ext.timeline.scoring_range(scene))
+    item = ext.scoring.Item(
+        scene, None, ext.properties.params_from(scene.expotion), span=ext.timeline.scoring_range(scene)
+    )
     ext.scoring.run_operator(reports, [item], ext.preferences.get(bpy.context), wait=False)
     ticks = pump(ext, scene)
     preview = [m for m in music(scene) if m["meta"].get("timeline") == [21, 61]]
@@ -273,9 +299,18 @@ def timeline() -> None:
     select(scene, b)
     assert bpy.ops.expotion.score_strips("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
     per_strip = [m for m in music(scene) if m["meta"]["source_name"] == "B"]
-    done({"video": video, "placed": placed, "regenerated": regenerated, "preview": preview,
-          "proxy_ticks": sum(1 for _, work, _ in ticks if work == "proxy"), "reports": reports.lines,
-          "per_strip": per_strip, "states": states(ext)})
+    done(
+        {
+            "video": video,
+            "placed": placed,
+            "regenerated": regenerated,
+            "preview": preview,
+            "proxy_ticks": sum(1 for _, work, _ in ticks if work == "proxy"),
+            "reports": reports.lines,
+            "per_strip": per_strip,
+            "states": states(ext),
+        }
+    )
 
 
 def takes_browser() -> None:
@@ -285,8 +320,9 @@ def takes_browser() -> None:
     ext = install()
     scene = new_scene(25, 1.0)
     a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1)
-    dialog = top(scene).new_sound(name="dialog", filepath=write_wav(os.path.abspath("dialog.wav"), 2.0),
-                                  channel=6, frame_start=10)
+    dialog = top(scene).new_sound(
+        name="dialog", filepath=write_wav(os.path.abspath("dialog.wav"), 2.0), channel=6, frame_start=10
+    )
     scene.expotion.takes, scene.expotion.prompt = 2, "first"
     scene.expotion.seed_mode, scene.expotion.seed = "FIXED", 100
     select(scene, a)
@@ -302,8 +338,12 @@ def takes_browser() -> None:
     assert bpy.ops.expotion.take_swap(take_id=ids[1]) == {"FINISHED"}
     swapped = music(scene)
     assert bpy.ops.expotion.take_audition(take_id=ids[0]) == {"FINISHED"}
-    auditioning = {"music": music(scene), "dialog_muted": dialog.mute, "frame": scene.frame_current,
-                   "state": ext.takes.audition_state(scene)}
+    auditioning = {
+        "music": music(scene),
+        "dialog_muted": dialog.mute,
+        "frame": scene.frame_current,
+        "state": ext.takes.audition_state(scene),
+    }
     assert bpy.ops.expotion.take_audition(stop=True) == {"FINISHED"}
     stopped = {"music": music(scene), "dialog_muted": dialog.mute, "state": ext.takes.audition_state(scene)}
     assert bpy.ops.expotion.take_delete(take_id=ids[2]) == {"FINISHED"}
@@ -316,9 +356,20 @@ def takes_browser() -> None:
     scene.expotion.prompt = "not used"
     assert bpy.ops.expotion.regenerate(use_panel=False, new_seed=False, wait=True) == {"FINISHED"}
     as_it_was = music(scene)
-    done({"first": first, "rescored": rescored, "swapped": swapped, "auditioning": auditioning,
-          "stopped": stopped, "refused": refused, "deleted": deleted, "with_panel": with_panel,
-          "as_it_was": as_it_was, "sound_strips": len(sounds(scene))})
+    done(
+        {
+            "first": first,
+            "rescored": rescored,
+            "swapped": swapped,
+            "auditioning": auditioning,
+            "stopped": stopped,
+            "refused": refused,
+            "deleted": deleted,
+            "with_panel": with_panel,
+            "as_it_was": as_it_was,
+            "sound_strips": len(sounds(scene)),
+        }
+    )
 
 
 def missing_after_save() -> None:
@@ -346,8 +397,16 @@ def missing_after_save() -> None:
     scored = expect_error(bpy.ops.expotion.score_strips, mine, "does not exist", wait=True)
     select(scene, *[s for s in sounds(scene) if s.get("expotion") is not None])
     regenerated = expect_error(bpy.ops.expotion.regenerate, mine, "does not exist", wait=True, new_seed=True)
-    done({"before": before, "after": music(scene), "score_error": scored, "regenerate_error": regenerated,
-          "files_before": files_before, "files_after": sorted(os.listdir("expotion_audio"))})
+    done(
+        {
+            "before": before,
+            "after": music(scene),
+            "score_error": scored,
+            "regenerate_error": regenerated,
+            "files_before": files_before,
+            "files_after": sorted(os.listdir("expotion_audio")),
+        }
+    )
 
 
 def unsaved_follows_save() -> None:
@@ -376,11 +435,21 @@ def unsaved_follows_save() -> None:
     moved = os.path.abspath("moved")
     shutil.move(project, moved)
     bpy.ops.wm.open_mainfile(filepath=os.path.join(moved, "edit.blend"))
-    reopened = [[s.sound.filepath, os.path.isfile(bpy.path.abspath(s.sound.filepath))]
-                for s in sounds(bpy.context.scene)]
-    done({"unsaved": unsaved, "held_exists_after_save": os.path.exists(held), "held": held,
-          "unsaved_root": ext.audio_folder.unsaved_root(), "saved": saved, "audio_dir": audio,
-          "states": states(ext), "reopened": reopened})
+    reopened = [
+        [s.sound.filepath, os.path.isfile(bpy.path.abspath(s.sound.filepath))] for s in sounds(bpy.context.scene)
+    ]
+    done(
+        {
+            "unsaved": unsaved,
+            "held_exists_after_save": os.path.exists(held),
+            "held": held,
+            "unsaved_root": ext.audio_folder.unsaved_root(),
+            "saved": saved,
+            "audio_dir": audio,
+            "states": states(ext),
+            "reopened": reopened,
+        }
+    )
 
 
 def not_ready() -> None:
@@ -436,10 +505,20 @@ def auto_check() -> None:
     os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"  # not this machine; online access is off
     ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout([])), bpy.context)
     remote_checked = ext.runtime.service_state()["checking"]
-    done({"down_reports": down_reports.lines, "at_once": at_once, "down": down, "up_reports": up_reports.lines,
-          "remote_checked_without_online_access": remote_checked,
-          "up": up, "rendered": len(rendered), "rechecking": rechecking,
-          "fresh_after": ext.runtime.service_fresh(ARGS["url"]), "sounds": len(sounds(scene))})
+    done(
+        {
+            "down_reports": down_reports.lines,
+            "at_once": at_once,
+            "down": down,
+            "up_reports": up_reports.lines,
+            "remote_checked_without_online_access": remote_checked,
+            "up": up,
+            "rendered": len(rendered),
+            "rechecking": rechecking,
+            "fresh_after": ext.runtime.service_fresh(ARGS["url"]),
+            "sounds": len(sounds(scene)),
+        }
+    )
 
 
 def busy() -> None:
@@ -502,11 +581,24 @@ def proxy_steps() -> None:
     while scene.expotion.analysis == analysing and time.monotonic() < deadline:
         ext.runtime._tick()
         time.sleep(0.005)
-    done({"video": span(c), "ticks": ticks, "phases": phases, "at_once": at_once, "first": first,
-          "cancelled": cancelled, "folders_during": folders, "folders_left": left, "music": music(scene),
-          "temp_scenes": [s.name for s in bpy.data.scenes if s.name.startswith("expotion-proxy-")],
-          "analysing": analysing, "analysis": scene.expotion.analysis, "prompt": scene.expotion.prompt,
-          "jobs_after_analysis": states(ext)})
+    done(
+        {
+            "video": span(c),
+            "ticks": ticks,
+            "phases": phases,
+            "at_once": at_once,
+            "first": first,
+            "cancelled": cancelled,
+            "folders_during": folders,
+            "folders_left": left,
+            "music": music(scene),
+            "temp_scenes": [s.name for s in bpy.data.scenes if s.name.startswith("expotion-proxy-")],
+            "analysing": analysing,
+            "analysis": scene.expotion.analysis,
+            "prompt": scene.expotion.prompt,
+            "jobs_after_analysis": states(ext),
+        }
+    )
 
 
 def file_changes() -> None:
@@ -532,8 +624,16 @@ def file_changes() -> None:
     bpy.ops.wm.open_mainfile(filepath=os.path.abspath("during.blend"))
     checked_on_load = ext.runtime.service_state()["checking"]
     pump(ext, bpy.context.scene, timeout=60)
-    done({"saved_scenes": saved_scenes, "phase_after_save": phase_after_save, "first": first,
-          "second": states(ext), "music_in_reopened": music(bpy.context.scene), "checked_on_load": checked_on_load})
+    done(
+        {
+            "saved_scenes": saved_scenes,
+            "phase_after_save": phase_after_save,
+            "first": first,
+            "second": states(ext),
+            "music_in_reopened": music(bpy.context.scene),
+            "checked_on_load": checked_on_load,
+        }
+    )
 
 
 def batch_setup() -> None:
@@ -576,10 +676,20 @@ def inspect_blend(error: str = "") -> None:
     if os.path.exists("expotion_report.json"):
         with open("expotion_report.json") as fh:
             report = json.load(fh)
-    found = {sc.name: [[s.name, s.get("expotion").to_dict()["source_name"],
-                        os.path.isfile(bpy.path.abspath(s.sound.filepath)), s.sound.filepath]
-                       for s in sounds(sc) if s.get("expotion") is not None]
-             for sc in bpy.data.scenes if sc.sequence_editor}
+    found = {
+        sc.name: [
+            [
+                s.name,
+                s.get("expotion").to_dict()["source_name"],
+                os.path.isfile(bpy.path.abspath(s.sound.filepath)),
+                s.sound.filepath,
+            ]
+            for s in sounds(sc)
+            if s.get("expotion") is not None
+        ]
+        for sc in bpy.data.scenes
+        if sc.sequence_editor
+    }
     done({"error": error, "music": found, "report": report})
 
 
@@ -622,8 +732,15 @@ def async_takes() -> None:
     after_undo1 = music(bpy.context.scene)
     bpy.ops.ed.undo()
     after_undo2 = music(bpy.context.scene)
-    done({"ticks": ticks, "states": states(ext), "placed": placed, "after_undo1": after_undo1,
-          "after_undo2": after_undo2})
+    done(
+        {
+            "ticks": ticks,
+            "states": states(ext),
+            "placed": placed,
+            "after_undo1": after_undo1,
+            "after_undo2": after_undo2,
+        }
+    )
 
 
 def async_undone() -> None:
@@ -640,8 +757,14 @@ def async_undone() -> None:
     bpy.ops.ed.undo()
     scene = bpy.context.scene
     pump(ext, scene)
-    done({"first_ticks": first, "states": states(ext), "left": len(sounds(scene)),
-          "orphan_sounds": len(bpy.data.sounds) - sounds_before})
+    done(
+        {
+            "first_ticks": first,
+            "states": states(ext),
+            "left": len(sounds(scene)),
+            "orphan_sounds": len(bpy.data.sounds) - sounds_before,
+        }
+    )
 
 
 def async_moves() -> None:
@@ -658,8 +781,14 @@ def async_moves() -> None:
     top(scene).remove(b)  # deleted while running
     ticks = pump(ext, scene)
     ext.runtime._tick()
-    done({"states": states(ext), "placed": music(scene), "a": [*span(a), a.channel],
-          "tick_max_s": max(t[2] for t in ticks)})
+    done(
+        {
+            "states": states(ext),
+            "placed": music(scene),
+            "a": [*span(a), a.channel],
+            "tick_max_s": max(t[2] for t in ticks),
+        }
+    )
 
 
 def score_23976() -> None:
@@ -802,8 +931,17 @@ def service_lifecycle() -> None:
     assert bpy.ops.expotion.open_service_log.poll()
     assert bpy.ops.expotion.start_service() == {"FINISHED"}
     left_running = ext.runtime.service_process().pid
-    done({"refused_before": refused_before, "started": started, "second_start": second_start, "placed": placed,
-          "stopped": stopped, "left_running": left_running, "log_path": proc.log_path})
+    done(
+        {
+            "refused_before": refused_before,
+            "started": started,
+            "second_start": second_start,
+            "placed": placed,
+            "stopped": stopped,
+            "left_running": left_running,
+            "log_path": proc.log_path,
+        }
+    )
 
 
 def tick_until(ext: Any, until: Any, timeout: float = 120.0) -> None:
@@ -834,9 +972,17 @@ def service_ui_start() -> None:
     stopping = ext.runtime.process_state()["stopping"]
     tick_until(ext, lambda: not ext.runtime.process_state()["running"] and not ext.runtime.process_state()["stopping"])
     proc = ext.runtime.service_process()
-    done({"at_once": {"starting": at_once["starting"], "health": at_once["health"] is not None},
-          "waiting": waiting, "answered": answered, "scored": scored, "stopping": stopping,
-          "stopped": [proc.running, proc.exit_reason()], "music": len(music(scene))})
+    done(
+        {
+            "at_once": {"starting": at_once["starting"], "health": at_once["health"] is not None},
+            "waiting": waiting,
+            "answered": answered,
+            "scored": scored,
+            "stopping": stopping,
+            "stopped": [proc.running, proc.exit_reason()],
+            "music": len(music(scene)),
+        }
+    )
 
 
 def service_dies() -> None:
@@ -859,8 +1005,16 @@ def service_dies() -> None:
     after = [[s.name, s.type, *span(s), s.channel] for s in every(scene)]
     calls: list[list[str]] = []
     ext.ui.job_list.SEQUENCER_PT_expotion_jobs.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
-    done({"submitted": submitted, "states": states(ext), "before": before, "after": after,
-          "log_path": proc.log_path, "drawn": calls})
+    done(
+        {
+            "submitted": submitted,
+            "states": states(ext),
+            "before": before,
+            "after": after,
+            "log_path": proc.log_path,
+            "drawn": calls,
+        }
+    )
 
 
 def reregister() -> None:
@@ -910,8 +1064,9 @@ class CheckedLayout:
                 param = params[key]
                 if param.type == "ENUM" and isinstance(value, str):
                     assert value in {i.identifier for i in param.enum_items}, f"{name}({key}={value!r}) is not valid"
-            self._calls.append([name, str(named.get("text", "")), str(named.get("icon", "")),
-                                str(named.get("operator", ""))])
+            self._calls.append(
+                [name, str(named.get("text", "")), str(named.get("icon", "")), str(named.get("operator", ""))]
+            )
             if name in self.CONTAINERS:
                 return CheckedLayout(self._calls)
             if name == "prop":
@@ -961,13 +1116,29 @@ def panels() -> None:
 
     rt, jobs = ext.runtime, ext.jobs
     url = ext.preferences.get(bpy.context).client.base_url
-    panel_classes = [ext.ui.panel.SEQUENCER_PT_expotion, ext.ui.takes_browser.SEQUENCER_PT_expotion_takes,
-                     ext.ui.job_list.SEQUENCER_PT_expotion_jobs]
+    panel_classes = [
+        ext.ui.panel.SEQUENCER_PT_expotion,
+        ext.ui.takes_browser.SEQUENCER_PT_expotion_takes,
+        ext.ui.job_list.SEQUENCER_PT_expotion_jobs,
+    ]
     health = protocol.Health(status="ok", version="9.9", device="cpu", model="tiny", untrained=True, queue_depth=2)
-    real = protocol.Health(status="ok", version="9.9", device="cuda:0", model="facebook/musicgen-small",
-                           model_available=False, hint="the first job downloads the weights")
-    missing = protocol.Health(status="ok", version="9.9", device="cpu", model="facebook/musicgen-small",
-                              ready=False, model_available=False, hint="weights not in the local cache")
+    real = protocol.Health(
+        status="ok",
+        version="9.9",
+        device="cuda:0",
+        model="facebook/musicgen-small",
+        model_available=False,
+        hint="the first job downloads the weights",
+    )
+    missing = protocol.Health(
+        status="ok",
+        version="9.9",
+        device="cpu",
+        model="facebook/musicgen-small",
+        ready=False,
+        model_available=False,
+        hint="weights not in the local cache",
+    )
     models = protocol.Models(base_model="tiny", adapters=("mine",), untrained=True)
     real_models = protocol.Models(base_model="facebook/musicgen-small", licence="MusicGen weights: CC-BY-NC 4.0")
     now = time.monotonic()
@@ -977,23 +1148,43 @@ def panels() -> None:
         "healthy": dict(health=health, models=models, error="", checking=False, url=url, checked_at=now),
         "real": dict(health=real, models=real_models, error="", checking=False, url=url, checked_at=now),
         "not_ready": dict(health=missing, models=real_models, error="", checking=False, url=url, checked_at=now),
-        "down": dict(health=None, models=None, error="service down at http://127.0.0.1:9", checking=False,
-                     url=url, checked_at=now),
+        "down": dict(
+            health=None,
+            models=None,
+            error="service down at http://127.0.0.1:9",
+            checking=False,
+            url=url,
+            checked_at=now,
+        ),
     }
-    result = protocol.JobResult(takes=2, sample_rate=32000, num_samples=1, duration_s=1.0, seeds=(1, 2),
-                                prompt_used="warm piano, 120 bpm, energetic")
+    result = protocol.JobResult(
+        takes=2,
+        sample_rate=32000,
+        num_samples=1,
+        duration_s=1.0,
+        seeds=(1, 2),
+        prompt_used="warm piano, 120 bpm, energetic",
+    )
     long_error = "the movie file /very/long/path/to/some/project/footage/take_0042_final_final.mp4 does not exist"
     job_sets = {
         "none": [],
-        "mixed": [jobs.JobState(key="a", label="A", status="running", phase="generate", progress=0.4, eta_s=12.0),
-                  jobs.JobState(key="b", label="B", status="pending", phase="rendering proxy 3/75", progress=0.004),
-                  jobs.JobState(key="c", label="C", status="failed", error=long_error, hint="Fix the file path"),
-                  jobs.JobState(key="d", label="D", status="succeeded", result=result),
-                  jobs.JobState(key="f", label="F", status="succeeded", result=result,
-                                hint=ext.results.NO_PERSON_NOTE),
-                  jobs.JobState(key="e", label="E", status="cancelled"),
-                  jobs.JobState(key="g", label="G", status="running", phase="download", progress=0.25,
-                                bytes_done=500_000_000, bytes_total=2_000_000_000)],
+        "mixed": [
+            jobs.JobState(key="a", label="A", status="running", phase="generate", progress=0.4, eta_s=12.0),
+            jobs.JobState(key="b", label="B", status="pending", phase="rendering proxy 3/75", progress=0.004),
+            jobs.JobState(key="c", label="C", status="failed", error=long_error, hint="Fix the file path"),
+            jobs.JobState(key="d", label="D", status="succeeded", result=result),
+            jobs.JobState(key="f", label="F", status="succeeded", result=result, hint=ext.results.NO_PERSON_NOTE),
+            jobs.JobState(key="e", label="E", status="cancelled"),
+            jobs.JobState(
+                key="g",
+                label="G",
+                status="running",
+                phase="download",
+                progress=0.25,
+                bytes_done=500_000_000,
+                bytes_total=2_000_000_000,
+            ),
+        ],
     }
     out: dict[str, Any] = {}
     rt.ui_mode = lambda: False  # drawing here must not start service checks
@@ -1026,9 +1217,16 @@ def panels() -> None:
     for adapter in ("mine", "NONE"):
         settings.adapter = adapter
         visual.append(ext.properties.params_from(settings).visual_guidance)
-    done({"drawn": out, "process": process, "auditioning": auditioning, "preferences": calls,
-          "visual_guidance": visual,
-          "width": ext.ui.text.DEFAULT_CHARS})
+    done(
+        {
+            "drawn": out,
+            "process": process,
+            "auditioning": auditioning,
+            "preferences": calls,
+            "visual_guidance": visual,
+            "width": ext.ui.text.DEFAULT_CHARS,
+        }
+    )
 
 
 class StartedService:
@@ -1044,15 +1242,24 @@ def draw_process_states(ext: Any, url: str, health: Any) -> dict[str, list[list[
     """The service box with the service Blender started: none, starting, running, stopping, exited;
     and for a service on another machine (no Start)."""
     rt = ext.runtime
-    states_ = {"none": (None, False, 0.0, None), "starting": (StartedService(True), True, 0.0, None),
-               "running": (StartedService(True), False, 0.0, health),
-               "stopping": (StartedService(True), False, 1e12, health),
-               "exited": (StartedService(False), False, 0.0, None)}
+    states_ = {
+        "none": (None, False, 0.0, None),
+        "starting": (StartedService(True), True, 0.0, None),
+        "running": (StartedService(True), False, 0.0, health),
+        "stopping": (StartedService(True), False, 1e12, health),
+        "exited": (StartedService(False), False, 0.0, None),
+    }
     drawn: dict[str, list[list[str]]] = {}
     for name, (proc, starting, stop_by, answer) in states_.items():
         rt._process.update(proc=proc, starting=starting, stop_by=stop_by)
-        rt._service.update(health=answer, models=None, error="" if answer or starting else "service down",
-                           checking=False, url=url, checked_at=time.monotonic())
+        rt._service.update(
+            health=answer,
+            models=None,
+            error="" if answer or starting else "service down",
+            checking=False,
+            url=url,
+            checked_at=time.monotonic(),
+        )
         calls: list[list[str]] = []
         ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
         drawn[name] = calls

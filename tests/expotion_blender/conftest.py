@@ -83,8 +83,13 @@ def bpy_python() -> str | None:
 @pytest.fixture(scope="session")
 def built_zip(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out)], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "build.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if proc.returncode != 0 and "was not found" in proc.stderr:
         pytest.skip(f"Blender's validator is not available: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
@@ -108,11 +113,18 @@ def blender_command(built_zip: str, tmp_path: Path):
     if python is None:
         pytest.skip("no Python with bpy: pip install bpy==5.0.1 (here or in .venv-blender)")
 
-    def command(name: str, service_url: str, env: dict[str, str] | None = None,
-                **args: object) -> tuple[list[str], dict[str, str]]:
-        full = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"),
-                    EXPOTION_SERVICE_URL=service_url, EXPOTION_TEST_ZIP=built_zip,
-                    EXPOTION_TEST_ARGS=json.dumps(args), PYTHONPATH=str(ROOT), **(env or {}))
+    def command(
+        name: str, service_url: str, env: dict[str, str] | None = None, **args: object
+    ) -> tuple[list[str], dict[str, str]]:
+        full = dict(
+            os.environ,
+            BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"),
+            EXPOTION_SERVICE_URL=service_url,
+            EXPOTION_TEST_ZIP=built_zip,
+            EXPOTION_TEST_ARGS=json.dumps(args),
+            PYTHONPATH=str(ROOT),
+            **(env or {}),
+        )
         return [python, "-m", "tests.expotion_blender.bpy_scenarios", name], full
 
     return command
@@ -122,11 +134,13 @@ def blender_command(built_zip: str, tmp_path: Path):
 def run_blender(blender_command, tmp_path: Path):
     """Run `bpy_scenarios.<name>(args)` in a fresh bpy process (most install the zip); returns its JSON."""
 
-    def run(name: str, service_url: str, env: dict[str, str] | None = None, timeout: float = 120,
-            **args: object) -> dict:
+    def run(
+        name: str, service_url: str, env: dict[str, str] | None = None, timeout: float = 120, **args: object
+    ) -> dict:
         argv, full = blender_command(name, service_url, env, **args)
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=full, timeout=timeout,
-                              check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, cwd=tmp_path, env=full, timeout=timeout, check=False
+        )
         return scenario_result(name, proc.returncode, proc.stdout, proc.stderr)
 
     return run

@@ -77,12 +77,24 @@ class StubJob:
             return None
         n = round(self.duration * SAMPLE_RATE)
         takes = self.params.get("variants", 1)
-        return {"takes": takes, "sample_rate": SAMPLE_RATE, "num_samples": n, "duration_s": n / SAMPLE_RATE,
-                "seeds": [self.params["seed"] + i for i in range(takes)], "prompt_used": self.params["prompt"] or "auto",
-                "model": "stub/tiny", "adapter": self.params.get("adapter"), "untrained": True,
-                "visual": "null" if "NOPERSON" in self.params.get("prompt", "") else "present",
-                "cached": False, "version": VERSION, "precision": "fp32", "beat_lock": self.lock_mode,
-                "hits": self.hits, "lock": [self.lock_report() for _ in range(takes)]}
+        return {
+            "takes": takes,
+            "sample_rate": SAMPLE_RATE,
+            "num_samples": n,
+            "duration_s": n / SAMPLE_RATE,
+            "seeds": [self.params["seed"] + i for i in range(takes)],
+            "prompt_used": self.params["prompt"] or "auto",
+            "model": "stub/tiny",
+            "adapter": self.params.get("adapter"),
+            "untrained": True,
+            "visual": "null" if "NOPERSON" in self.params.get("prompt", "") else "present",
+            "cached": False,
+            "version": VERSION,
+            "precision": "fp32",
+            "beat_lock": self.lock_mode,
+            "hits": self.hits,
+            "lock": [self.lock_report() for _ in range(takes)],
+        }
 
     @property
     def lock_mode(self) -> str:
@@ -93,23 +105,50 @@ class StubJob:
     def hits(self) -> list[dict[str, Any]]:
         """The hits inside the range, on its clock (as the real service reports them)."""
         start = self.params.get("start") or 0.0
-        return [dict(h, t=round(h["t"] - start, 6), strength=h.get("strength", 1.0))
-                for h in self.params.get("hits") or [] if start <= h["t"] < start + self.duration]
+        return [
+            dict(h, t=round(h["t"] - start, 6), strength=h.get("strength", 1.0))
+            for h in self.params.get("hits") or []
+            if start <= h["t"] < start + self.duration
+        ]
 
     def lock_report(self) -> dict[str, Any]:
         """A report of the real one's shape (with the nulls and string lists JSON allows)."""
         n = len(self.hits)
-        side = {"beat_f": 0.5, "beat_chance_f": 0.3, "hits_landed": n, "hits": n, "hit_tolerance_s": 0.03,
-                "hit_offsets_s": [None] * n}
-        return {"mode": self.lock_mode, "locked": self.lock_mode != "off", "reason": "stub lock",
-                "max_stretch": 0.08, "stretch_range": [0.97, 1.03], "motion_tempo_bpm": None,
-                "music_tempo_bpm": 120.0, "beat_anchors": 2, "hit_anchors": n, "notes": ["stub", "note"],
-                "motion_beats": 4, "alignment": {"beat_tolerance_s": 0.1, "before": side, "after": side}}
+        side = {
+            "beat_f": 0.5,
+            "beat_chance_f": 0.3,
+            "hits_landed": n,
+            "hits": n,
+            "hit_tolerance_s": 0.03,
+            "hit_offsets_s": [None] * n,
+        }
+        return {
+            "mode": self.lock_mode,
+            "locked": self.lock_mode != "off",
+            "reason": "stub lock",
+            "max_stretch": 0.08,
+            "stretch_range": [0.97, 1.03],
+            "motion_tempo_bpm": None,
+            "music_tempo_bpm": 120.0,
+            "beat_anchors": 2,
+            "hit_anchors": n,
+            "notes": ["stub", "note"],
+            "motion_beats": 4,
+            "alignment": {"beat_tolerance_s": 0.1, "before": side, "after": side},
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "phase": "generate" if self.status == "running" else "",
-                "progress": self.progress, "eta_s": 1.0 if self.status == "running" else None,
-                "error": self.error, "hint": self.hint, "created": 0.0, "result": self.result()}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "phase": "generate" if self.status == "running" else "",
+            "progress": self.progress,
+            "eta_s": 1.0 if self.status == "running" else None,
+            "error": self.error,
+            "hint": self.hint,
+            "created": 0.0,
+            "result": self.result(),
+        }
 
 
 @dataclass
@@ -209,20 +248,40 @@ class _Handler(BaseHTTPRequestHandler):
         return job
 
     # -- routes ------------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if not self._authorised():
             return
         url = urlsplit(self.path)
         self.stub.record({"method": "GET", "route": url.path})
         parts = url.path.split("/")
         if url.path == "/v1/health":
-            self._json(200, {"status": "ok", "version": VERSION, "device": "cpu", "model": "stub/tiny",
-                             "model_loaded": True, "untrained": True, "queue_depth": len(self.stub.jobs),
-                             "queue_limit": 8, "path_mode": self.stub.media_root is not None,
-                             "ready": self.stub.ready, "model_available": self.stub.ready, "hint": self.stub.hint})
+            self._json(
+                200,
+                {
+                    "status": "ok",
+                    "version": VERSION,
+                    "device": "cpu",
+                    "model": "stub/tiny",
+                    "model_loaded": True,
+                    "untrained": True,
+                    "queue_depth": len(self.stub.jobs),
+                    "queue_limit": 8,
+                    "path_mode": self.stub.media_root is not None,
+                    "ready": self.stub.ready,
+                    "model_available": self.stub.ready,
+                    "hint": self.stub.hint,
+                },
+            )
         elif url.path == "/v1/models":
-            self._json(200, {"base_model": "stub/tiny", "untrained": True,
-                             "adapters": [{"name": "stub-adapter", "path": "/nowhere"}], "licence": "stub"})
+            self._json(
+                200,
+                {
+                    "base_model": "stub/tiny",
+                    "untrained": True,
+                    "adapters": [{"name": "stub-adapter", "path": "/nowhere"}],
+                    "licence": "stub",
+                },
+            )
         elif len(parts) == 4 and parts[2] == "jobs":
             if job := self._job(url.path):
                 with self.stub.lock:
@@ -257,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = wav_bytes(result["num_samples"], 220.0 + 20 * result["seeds"][take] % 500)
             self._send(200, body, "audio/wav", {"X-Expotion-Metadata": json.dumps(result)})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if not self._authorised():
             return
         params, video = self._form()
@@ -266,8 +325,9 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("path") is not None:
             root = self.stub.media_root
             if root is None or not os.path.abspath(params["path"]).startswith(os.path.abspath(root) + os.sep):
-                return self._error(400, "path mode is off or the path is outside the media root",
-                                   "Start the service with --media-root")
+                return self._error(
+                    400, "path mode is off or the path is outside the media root", "Start the service with --media-root"
+                )
             if not os.path.isfile(params["path"]):
                 return self._error(400, f"no such file {params['path']}", "")
         if params.get("duration") is None and params.get("end") is None:
@@ -279,16 +339,24 @@ class _Handler(BaseHTTPRequestHandler):
                 fh.write(video)
         self.stub.record({"method": "POST", "route": self.path, "params": params, "upload": upload})
         if self.path == "/v1/analyze":
-            return self._json(200, {"duration_s": params.get("duration"), "face": {"coverage": 0.9},
-                                    "person": {"coverage": 1.0}, "motion": {"tempo_bpm": 120.0},
-                                    "expression": {}, "suggested_prompt": "bright stub music, 120 bpm"})
+            return self._json(
+                200,
+                {
+                    "duration_s": params.get("duration"),
+                    "face": {"coverage": 0.9},
+                    "person": {"coverage": 1.0},
+                    "motion": {"tempo_bpm": 120.0},
+                    "expression": {},
+                    "suggested_prompt": "bright stub music, 120 bpm",
+                },
+            )
         if len(self.stub.jobs) >= 8 and all(j.status == "queued" for j in self.stub.jobs.values()):
             return self._error(429, "queue full", "Wait")
         job = StubJob("j-" + uuid.uuid4().hex[:10], params, upload, self.stub.steps)
         self.stub.jobs[job.id] = job
         self._json(202, {"id": job.id, "status": "queued"})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         if not self._authorised():
             return
         if job := self._job(urlsplit(self.path).path):

@@ -21,8 +21,10 @@ def jpeg_frames(folder, count: int, size=(96, 54)) -> tuple[str, ...]:
     return tuple(paths)
 
 
-@pytest.mark.parametrize("fps, base, rate", [(30, 1.0010000467, Fraction(30000, 1001)), (25, 1.0, Fraction(25)),
-                                             (24, 1.001, Fraction(24000, 1001))])
+@pytest.mark.parametrize(
+    "fps, base, rate",
+    [(30, 1.0010000467, Fraction(30000, 1001)), (25, 1.0, Fraction(25)), (24, 1.001, Fraction(24000, 1001))],
+)
 def test_exact_rate(fps, base, rate):
     assert exact_rate(fps, base) == rate
 

@@ -10,10 +10,17 @@ import pytest
 from generator_service.bench import blender
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
-ROWS = ("score_strips call, path mode", "score_strips call, proxy mode, excl. render", "proxy render 640x360",
-        "timer tick, nothing placed", "timer tick that places a strip", "of which Blender's strips.new_sound",
-        "timer tick that pushes a job's undo step", "Blender's evaluation after such ticks",
-        "CPU time of the ticks over 5 ms wall")
+ROWS = (
+    "score_strips call, path mode",
+    "score_strips call, proxy mode, excl. render",
+    "proxy render 640x360",
+    "timer tick, nothing placed",
+    "timer tick that places a strip",
+    "of which Blender's strips.new_sound",
+    "timer tick that pushes a job's undo step",
+    "Blender's evaluation after such ticks",
+    "CPU time of the ticks over 5 ms wall",
+)
 
 
 def test_bench_blender_table():

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.blender, pytest.mark.slow]
 
 def readme_blender_section() -> str:
     text = (ROOT / "README.md").read_text()
-    return text[text.index("## Blender extension"):].split("\n## ", 1)[0]
+    return text[text.index("## Blender extension") :].split("\n## ", 1)[0]
 
 
 def readme_block(lang: str) -> str:
@@ -43,10 +43,12 @@ def test_readme_batch_recipes_keep_every_good_strip(run_blender, stub, clips, tm
     out = run_blender("run_literally", stub.url, code=code)
     # the broken strip raised at the end, naming its file; the good strips' music was saved first
     assert "'B'" in out["error"] and setup["doomed"] in out["error"] and "does not exist" in out["error"]
-    assert {scene: sorted(m[1] for m in found) for scene, found in out["music"].items()} == {"One": ["A"],
-                                                                                           "Two": ["C"]}
-    assert all(exists and path.startswith("//expotion_audio/") for found in out["music"].values()
-               for _, _, exists, path in found)
+    assert {scene: sorted(m[1] for m in found) for scene, found in out["music"].items()} == {"One": ["A"], "Two": ["C"]}
+    assert all(
+        exists and path.startswith("//expotion_audio/")
+        for found in out["music"].values()
+        for _, _, exists, path in found
+    )
     report = {s["strip"]: s for s in out["report"]["strips"]}
     assert out["report"]["saved"] is True and out["report"]["interrupted"] == ""
     assert report["A"]["status"] == report["C"]["status"] == "succeeded" and report["A"]["music"]
@@ -57,22 +59,24 @@ def test_readme_batch_recipes_keep_every_good_strip(run_blender, stub, clips, tm
     # `blender -b edit.blend --python-expr ...`: the expression after the file is open. Strips that
     # have music are skipped; the broken one fails again.
     expr = shell_python_expr()
-    again = run_blender("run_literally", stub.url,
-                        code="import bpy\nbpy.ops.wm.read_userpref()\n"
-                             "bpy.ops.wm.open_mainfile(filepath='edit.blend')\n" + expr)
+    again = run_blender(
+        "run_literally",
+        stub.url,
+        code="import bpy\nbpy.ops.wm.read_userpref()\nbpy.ops.wm.open_mainfile(filepath='edit.blend')\n" + expr,
+    )
     assert "'B'" in again["error"] and len(stub.routes("POST", "/v1/jobs")) == posted
     assert again["music"] == out["music"]
     assert json.loads((tmp_path / "expotion_report.json").read_text())["strips"][0]["status"] == "failed"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_batch_cancels_its_jobs_and_keeps_what_was_placed(blender_command, run_blender, clips,
-                                                                      tmp_path, sig):
+def test_interrupted_batch_cancels_its_jobs_and_keeps_what_was_placed(
+    blender_command, run_blender, clips, tmp_path, sig
+):
     stub = StubService().start()
     try:
         argv, env = blender_command("batch_interrupt", stub.url, clips=clips)
-        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             # scene One's quick job is done and downloaded, scene Two's job never ends
             assert stub.wait_for(lambda log: any(e["route"].endswith("/result") for e in log), timeout=120)
@@ -90,8 +94,7 @@ def test_interrupted_batch_cancels_its_jobs_and_keeps_what_was_placed(blender_co
             result = scenario_result("batch_interrupt", proc.returncode, stdout, stderr)
             assert "interrupted by SIGINT" in result["error"]
         saved = run_blender("inspect_blend", stub.url)
-        assert {scene: [m[1] for m in found] for scene, found in saved["music"].items()} == {"One": ["A"],
-                                                                                           "Two": []}
+        assert {scene: [m[1] for m in found] for scene, found in saved["music"].items()} == {"One": ["A"], "Two": []}
         report = {s["strip"]: s["status"] for s in saved["report"]["strips"]}
         assert report == {"A": "succeeded", "B": "cancelled"}
         assert saved["report"]["interrupted"] == sig.name and saved["report"]["saved"] is True

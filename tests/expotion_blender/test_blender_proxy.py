@@ -11,8 +11,7 @@ pytestmark = [pytest.mark.blender, pytest.mark.slow]
 
 
 def test_proxy_renders_in_steps_and_cancels_cleanly(run_blender, stub, clips):
-    out = run_blender("proxy_steps", stub.url, clips=clips, clip="c2997", fps=30, content_trim=[7, 5],
-                      handles=[3, 4])
+    out = run_blender("proxy_steps", stub.url, clips=clips, clip="c2997", fps=30, content_trim=[7, 5], handles=[3, 4])
     v0, v1 = out["video"]
     frames = v1 - v0
     # the click returned at once with the job listed; the proxy is rendered by the ticks after it
@@ -37,7 +36,6 @@ def test_proxy_renders_in_steps_and_cancels_cleanly(run_blender, stub, clips):
     assert "person 100%" in out["analysis"] and out["jobs_after_analysis"] == {}
     (analysis,) = stub.routes("POST", "/v1/analyze")
     assert count_frames(analysis["upload"]) == frames
-
 
 
 def test_saving_or_opening_a_file_while_jobs_run(run_blender, stub, clips):

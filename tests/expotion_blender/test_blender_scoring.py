@@ -55,7 +55,12 @@ def test_score_regenerate_undo(run_blender, stub, clips):
     regen = {p["meta"]["source_name"]: p for p in out["regenerated"]}
     new, old = regen["A"], placed["A"]
     assert (new["start"], new["end"], new["channel"], new["mute"], new["name"]) == (
-        old["start"], old["end"], old["channel"], old["mute"], old["name"])
+        old["start"],
+        old["end"],
+        old["channel"],
+        old["mute"],
+        old["name"],
+    )
     assert new["meta"]["job_id"] != out["old_job"] and new["samples"] == old["samples"]
     assert new["meta"]["key"] == old["meta"]["key"]
     assert [t["take_id"] for t in new["takes"][:2]] == [t["take_id"] for t in old["takes"]]
@@ -78,8 +83,10 @@ def test_score_timeline_is_one_piece_across_the_cut_with_the_cut_and_the_marker(
     assert lock["notes"] == "stub; note" and "motion_tempo_bpm" not in lock  # null: left out
     assert len(lock["alignment"]["after"]["hit_offsets_s"]) == 2  # nulls as NaN
     (job, again, preview_job, strip_job) = jobs_posted(stub)
-    assert job["params"]["hits"] == [{"t": 1.6, "kind": "cut", "strength": 1.0},
-                                     {"t": 2.36, "kind": "marker", "strength": 1.0}]
+    assert job["params"]["hits"] == [
+        {"t": 1.6, "kind": "cut", "strength": 1.0},
+        {"t": 2.36, "kind": "marker", "strength": 1.0},
+    ]
     assert "beat_lock" not in job["params"] and job["params"]["path"] is None  # automatic; two strips: a proxy
     assert job["params"]["duration"] == pytest.approx(3.2)
     # the proxy is the composite: A's source frames 0-39, then B's 0-39 (brightness drops at their 37th)
@@ -107,16 +114,22 @@ def test_rescoring_replaces_music_and_the_takes_browser_works(run_blender, stub,
     (first,) = out["first"]
     (rescored,) = out["rescored"]  # scored again: still one music strip, never two playing at once
     assert out["sound_strips"] == 2  # the music and the editor's own dialog strip
-    assert (rescored["channel"], rescored["start"], rescored["name"]) == (first["channel"], first["start"],
-                                                                         first["name"])
+    assert (rescored["channel"], rescored["start"], rescored["name"]) == (
+        first["channel"],
+        first["start"],
+        first["name"],
+    )
     assert rescored["meta"]["key"] == first["meta"]["key"] and not rescored["mute"]
     seeds = [t["seed"] for t in rescored["takes"]]
     assert seeds == [100, 101, 200] and [t["prompt"] for t in rescored["takes"]] == ["first", "first", "second"]
     assert rescored["meta"]["seed"] == 200  # the new take plays
     ids = [t["take_id"] for t in rescored["takes"]]
     (swapped,) = out["swapped"]
-    assert swapped["meta"]["take_id"] == ids[1] and swapped["meta"]["seed"] == 101 and swapped["takes"] == \
-        rescored["takes"]
+    assert (
+        swapped["meta"]["take_id"] == ids[1]
+        and swapped["meta"]["seed"] == 101
+        and swapped["takes"] == rescored["takes"]
+    )
     assert swapped["file"] == rescored["takes"][1]["file"]
     (auditioned,) = out["auditioning"]["music"]
     assert auditioned["meta"]["take_id"] == ids[0] and not auditioned["mute"]
@@ -149,8 +162,9 @@ def test_unsaved_file_music_follows_save_as(run_blender, stub, clips, tmp_path):
     opened = tmp_path / "opened.txt"
     (bin_dir / "xdg-open").write_text(f'#!/bin/sh\necho "$@" > {opened}\n')
     (bin_dir / "xdg-open").chmod(0o755)
-    out = run_blender("unsaved_follows_save", stub.url, clips=clips,
-                      env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    out = run_blender(
+        "unsaved_follows_save", stub.url, clips=clips, env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    )
     assert out["held"].startswith(out["unsaved_root"] + os.sep)
     assert not out["held_exists_after_save"]  # moved, not copied
     assert {s: v[0] for s, v in out["states"].items()} == {"A": "succeeded", "B": "succeeded"}
@@ -187,8 +201,9 @@ def test_worker_timer_moved_and_deleted_strips(run_blender, stub, clips):
 def test_errors_leave_timeline_clean(run_blender, stub, clips):
     token_stub = StubService(token="right").start()
     try:
-        out = run_blender("errors", stub.url, clips=clips, url=stub.url, down_url="http://127.0.0.1:9",
-                          token_url=token_stub.url)
+        out = run_blender(
+            "errors", stub.url, clips=clips, url=stub.url, down_url="http://127.0.0.1:9", token_url=token_stub.url
+        )
     finally:
         token_stub.stop()
     assert out["no_person_visual"] == "null"
@@ -238,8 +253,7 @@ def test_dead_worker_fails_its_jobs(run_blender, stub, clips):
 def test_content_trim_path_and_proxy(run_blender, stub, clips, clip, fps):
     """Source frames 0..6 dropped by the content trim, 3 more by the left handle: both the path
     range and the proxy start at source frame 10."""
-    out = run_blender("content_trimmed", stub.url, clips=clips, clip=clip, fps=fps, content_trim=[7, 5],
-                      handles=[3, 4])
+    out = run_blender("content_trimmed", stub.url, clips=clips, clip=clip, fps=fps, content_trim=[7, 5], handles=[3, 4])
     v0, v1 = out["video"]
     movie_frames = round(3.0 * fps / 1.001)
     assert v1 - v0 == movie_frames - 7 - 5 - 3 - 4

@@ -24,8 +24,23 @@ def free_url() -> str:
 
 def command(clips: dict[str, str], work: Path) -> str:
     """The Service Command an editor would enter (here: the test venv's python running the service)."""
-    return shlex.join([service_python(), "-m", "generator_service", "serve", "--model", "tiny", "--device", "cpu",
-                       "--offline", "--work-dir", str(work), "--media-root", str(Path(clips["c25"]).parent)])
+    return shlex.join(
+        [
+            service_python(),
+            "-m",
+            "generator_service",
+            "serve",
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--offline",
+            "--work-dir",
+            str(work),
+            "--media-root",
+            str(Path(clips["c25"]).parent),
+        ]
+    )
 
 
 def gone(pid: int) -> bool:
@@ -49,8 +64,7 @@ def test_start_score_stop_from_blender_and_stopped_on_quit(run_blender, clips, t
     assert gone(out["started"]["pid"]) and gone(out["left_running"])  # the second one: stopped as Blender quit
 
 
-def test_start_and_stop_as_clicked_in_the_ui_return_at_once_and_the_timer_follows(run_blender, clips,
-                                                                                  tmp_path) -> None:
+def test_start_and_stop_as_clicked_in_the_ui_return_at_once_and_the_timer_follows(run_blender, clips, tmp_path) -> None:
     out = run_blender("service_ui_start", free_url(), timeout=600, clips=clips, command=command(clips, tmp_path / "w"))
     assert out["at_once"] == {"starting": True, "health": False}
     assert out["waiting"]["A"][0] == "pending"  # the Score waits for the starting service

@@ -8,7 +8,13 @@ import pytest
 
 from expotion_blender import jobs
 from expotion_blender.client import (
-    AuthError, Client, ClientSettings, JobFailed, ServiceError, ServiceUnavailable, is_loopback,
+    AuthError,
+    Client,
+    ClientSettings,
+    JobFailed,
+    ServiceError,
+    ServiceUnavailable,
+    is_loopback,
 )
 from expotion_blender.jobs import JobRequest, Target
 from expotion_protocol.params import JobParams

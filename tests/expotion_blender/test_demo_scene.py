@@ -21,9 +21,15 @@ def test_demo_scene_places_music_without_deprecations(built_zip, stub, clips, tm
     if python is None:
         pytest.skip("no Python with bpy: pip install bpy==5.0.1 (here or in .venv-blender)")
     env = dict(os.environ, EXPOTION_SERVICE_URL=stub.url, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
-    proc = subprocess.run([python, "-W", "always::DeprecationWarning", str(SCRIPT), built_zip, clips["c25"],
-                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180,
-                          check=False)
+    proc = subprocess.run(
+        [python, "-W", "always::DeprecationWarning", str(SCRIPT), built_zip, clips["c25"], str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=180,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DEMO_BLENDER ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(lines[-1].split(" ", 1)[1])

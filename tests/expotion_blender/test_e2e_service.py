@@ -35,13 +35,15 @@ def service_python() -> str:
 
 def start_service(model: str, clips: dict[str, str], tmp_path: Path):
     python = service_python()
-    probe = subprocess.run([python, "-c", "import generator_service.api"], cwd=ROOT, capture_output=True, text=True,
-                           check=False)
+    probe = subprocess.run(
+        [python, "-c", "import generator_service.api"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if probe.returncode != 0:
         tail = (probe.stderr.strip().splitlines() or ["?"])[-1]
         pytest.skip(f"generator_service.api is not importable yet with {python}: {tail}")
-    return service_process(model, Path(clips["c25"]).parent, tmp_path, cwd=ROOT, timeout_s=START_TIMEOUT_S,
-                           python=python)
+    return service_process(
+        model, Path(clips["c25"]).parent, tmp_path, cwd=ROOT, timeout_s=START_TIMEOUT_S, python=python
+    )
 
 
 @pytest.fixture()

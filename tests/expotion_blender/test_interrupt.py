@@ -17,8 +17,13 @@ from expotion_protocol.params import JobParams
 
 def request(tmp_path, key: str, prompt: str, clip: str) -> JobRequest:
     target = Target(scene="S", strip_name=key, strip_key=key, frame_start=1, frames=25, channel=1)
-    return JobRequest(key=key, label=key, params=JobParams(prompt=prompt, duration=1.0, path=clip), target=target,
-                      out_dir=str(tmp_path))
+    return JobRequest(
+        key=key,
+        label=key,
+        params=JobParams(prompt=prompt, duration=1.0, path=clip),
+        target=target,
+        out_dir=str(tmp_path),
+    )
 
 
 def test_signal_cancels_unfinished_jobs_on_the_service(stub, clips, tmp_path):
@@ -68,4 +73,3 @@ def test_does_nothing_off_the_main_thread():
     thread.start()
     thread.join()
     assert seen == [before, False]
-

@@ -50,8 +50,10 @@ def test_panels_draw_every_state_with_real_api(run_blender, stub, clips):
     assert "expotion.score_timeline" in operators(mixed)
     assert ["Regenerate", "With Panel Settings"] == [t for t in operators(mixed) if "Regenerate" in t or "Panel" in t]
     assert ["prop", "", "", ""] in drawn["unknown/none/FIXED"]  # the fixed seed field appears only in FIXED mode
-    assert sum(c[0] == "prop" for c in drawn["unknown/none/FIXED"]) == \
-        sum(c[0] == "prop" for c in drawn["unknown/none/RANDOM"]) + 1
+    assert (
+        sum(c[0] == "prop" for c in drawn["unknown/none/FIXED"])
+        == sum(c[0] == "prop" for c in drawn["unknown/none/RANDOM"]) + 1
+    )
     # the Takes panel, for an active music strip (FIXED rows): both takes, newest first, their facts
     takes = texts(drawn["unknown/none/FIXED"])
     assert "A music: 2 take(s)" in takes and "Take 2: seed" in takes and "Take 1: seed" in takes

@@ -16,10 +16,26 @@ from expotion_blender.service_process import ServiceProcess, ServiceStartError, 
 
 
 def test_the_command_comes_from_the_preferences_and_the_url() -> None:
-    assert service_command("expotion serve --model tiny", "", "http://127.0.0.1:9000") == \
-        ["expotion", "serve", "--model", "tiny", "--host", "127.0.0.1", "--port", "9000"]
-    assert service_command("", "/venv/bin/python", "http://localhost:8765/") == \
-        ["/venv/bin/python", "-m", "generator_service", "serve", "--host", "localhost", "--port", "8765"]
+    assert service_command("expotion serve --model tiny", "", "http://127.0.0.1:9000") == [
+        "expotion",
+        "serve",
+        "--model",
+        "tiny",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9000",
+    ]
+    assert service_command("", "/venv/bin/python", "http://localhost:8765/") == [
+        "/venv/bin/python",
+        "-m",
+        "generator_service",
+        "serve",
+        "--host",
+        "localhost",
+        "--port",
+        "8765",
+    ]
     named = service_command("expotion serve --port 1234 --host ::1", "/ignored/python", "http://[::1]:1234")
     assert named == ["expotion", "serve", "--port", "1234", "--host", "::1"]  # the command decides, once
     with pytest.raises(ServiceStartError, match="not on this machine"):
@@ -30,10 +46,12 @@ def test_the_command_comes_from_the_preferences_and_the_url() -> None:
 
 
 def test_a_started_process_logs_stops_on_sigint_and_says_how_it_ended(tmp_path: Path) -> None:
-    code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGINT, lambda *a: (print('clean stop', flush=True), sys.exit(3)))\n"
-            "print('serving', flush=True)\n"
-            "time.sleep(120)\n")
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, lambda *a: (print('clean stop', flush=True), sys.exit(3)))\n"
+        "print('serving', flush=True)\n"
+        "time.sleep(120)\n"
+    )
     proc = ServiceProcess([sys.executable, "-c", code], str(tmp_path / "logs" / "service.log")).start()
     while not proc.log_tail().endswith("\nserving"):  # the child installed its handler (line 1: the command)
         assert proc.running, proc.log_tail()
@@ -46,8 +64,9 @@ def test_a_started_process_logs_stops_on_sigint_and_says_how_it_ended(tmp_path: 
 
 
 def test_a_process_that_ignores_the_stop_is_killed_and_a_missing_program_is_an_error(tmp_path: Path) -> None:
-    code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            "print('up', flush=True)\ntime.sleep(120)\n")
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(120)\n"
+    )
     proc = ServiceProcess([sys.executable, "-c", code], str(tmp_path / "stubborn.log")).start()
     while not proc.log_tail().endswith("\nup"):
         assert proc.running, proc.log_tail()

@@ -8,8 +8,15 @@ from expotion_blender.timing import StripTiming
 
 
 def timing(**kw) -> StripTiming:
-    base = dict(content_start=7.0, visible_start=12, visible_end=88, movie_fps=29.970029830932617, fps=30,
-                fps_base=1.001, content_frames=90)
+    base = dict(
+        content_start=7.0,
+        visible_start=12,
+        visible_end=88,
+        movie_fps=29.970029830932617,
+        fps=30,
+        fps_base=1.001,
+        content_frames=90,
+    )
     return StripTiming(**{**base, **kw})
 
 
@@ -21,8 +28,9 @@ def test_ntsc_2997():
 
 
 def test_23976():
-    t = timing(content_start=-4.0, visible_start=5, visible_end=68, movie_fps=23.976024627685547, fps=24,
-               content_frames=72)
+    t = timing(
+        content_start=-4.0, visible_start=5, visible_end=68, movie_fps=23.976024627685547, fps=24, content_frames=72
+    )
     assert t.source_addressable and t.source_start_s == pytest.approx(9 * 1.001 / 24)
 
 
@@ -33,11 +41,14 @@ def test_content_trim_shifts_the_source_start():
     assert t.duration_s == pytest.approx(76 * 1.001 / 30, abs=1e-12)
 
 
-@pytest.mark.parametrize("kw", [
-    {"movie_fps": 25.0},  # a 25 fps movie in a 29.97 scene plays frame by frame: proxy only
-    {"plain": False},  # reversed / strobed / retimed
-    {"visible_start": 5},  # handle dragged before the content (held frames)
-    {"visible_end": 99},  # ... or after it
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"movie_fps": 25.0},  # a 25 fps movie in a 29.97 scene plays frame by frame: proxy only
+        {"plain": False},  # reversed / strobed / retimed
+        {"visible_start": 5},  # handle dragged before the content (held frames)
+        {"visible_end": 99},  # ... or after it
+    ],
+)
 def test_not_addressable(kw):
     assert not timing(**kw).source_addressable

@@ -24,7 +24,7 @@ def write(path, samples: list[int], width: int = 2, channels: int = 1, rate: int
 def read24(path: str) -> tuple[Any, list[int]]:
     with wave.open(path, "rb") as w:
         params, data = w.getparams(), w.readframes(w.getnframes())
-    return params, [int.from_bytes(data[i:i + 3], "little", signed=True) for i in range(0, len(data), 3)]
+    return params, [int.from_bytes(data[i : i + 3], "little", signed=True) for i in range(0, len(data), 3)]
 
 
 @pytest.mark.skipif(sys.byteorder != "little", reason="array('h') writes native order")

@@ -15,21 +15,41 @@ def test_defaults_are_valid_and_round_trip() -> None:
     assert "visual_guidance" not in params.to_json()  # off: left out for older services
 
 
-@pytest.mark.parametrize(("fields", "named"), [
-    ({"variants": 0}, "variants"), ({"variants": MAX_VARIANTS + 1}, "variants"), ({"seed": -1}, "seed"),
-    ({"seed": 2**31}, "seed"), ({"start": -0.1}, "start"), ({"end": 0.0}, "end"), ({"temperature": 0.0}, "temperature"),
-    ({"guidance": 51.0}, "guidance"), ({"top_k": 0}, "top_k"), ({"prompt": "x" * 2001}, "prompt"),
-    ({"start": 2.0, "end": 1.0}, "end"), ({"start": 1.0, "end": 2.0, "duration": 3.0}, "duration"),
-    ({"visual_guidance": 3.0}, "visual_guidance"), ({"temperature": math.nan}, "temperature"),
-    ({"seed": 1.5}, "seed"), ({"seed": True}, "seed"), ({"prompt": 3}, "prompt"), ({"variants": None}, "variants"),
-    ({"beat_lock": "beats"}, "beat_lock"), ({"beat_lock": 1}, "beat_lock"), ({"hits": "cut"}, "hits"),
-    ({"hits": None}, "hits"), ({"hits": [{"t": 1.0, "kind": "cut"}] * (MAX_HITS + 1)}, "hits"),
-    ({"hits": [3]}, "hits[0]"), ({"hits": [{"t": 1.0}]}, "hits[0]"), ({"hits": [{"t": 1, "kind": "cut", "x": 1}]}, "hits[0]"),
-    ({"hits": [{"t": 1.0, "kind": "cut"}, {"t": -1.0, "kind": "cut"}]}, "hits[1].t"),
-    ({"hits": [{"t": 1.0, "kind": "fade"}]}, "hits[0].kind"), ({"hits": [{"t": 1.0, "kind": "cut", "strength": 1.5}]},
-                                                               "hits[0].strength"),
-    ({"hits": [{"t": math.inf, "kind": "marker"}]}, "hits[0].t"),
-])
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"variants": 0}, "variants"),
+        ({"variants": MAX_VARIANTS + 1}, "variants"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**31}, "seed"),
+        ({"start": -0.1}, "start"),
+        ({"end": 0.0}, "end"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"guidance": 51.0}, "guidance"),
+        ({"top_k": 0}, "top_k"),
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"start": 2.0, "end": 1.0}, "end"),
+        ({"start": 1.0, "end": 2.0, "duration": 3.0}, "duration"),
+        ({"visual_guidance": 3.0}, "visual_guidance"),
+        ({"temperature": math.nan}, "temperature"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": True}, "seed"),
+        ({"prompt": 3}, "prompt"),
+        ({"variants": None}, "variants"),
+        ({"beat_lock": "beats"}, "beat_lock"),
+        ({"beat_lock": 1}, "beat_lock"),
+        ({"hits": "cut"}, "hits"),
+        ({"hits": None}, "hits"),
+        ({"hits": [{"t": 1.0, "kind": "cut"}] * (MAX_HITS + 1)}, "hits"),
+        ({"hits": [3]}, "hits[0]"),
+        ({"hits": [{"t": 1.0}]}, "hits[0]"),
+        ({"hits": [{"t": 1, "kind": "cut", "x": 1}]}, "hits[0]"),
+        ({"hits": [{"t": 1.0, "kind": "cut"}, {"t": -1.0, "kind": "cut"}]}, "hits[1].t"),
+        ({"hits": [{"t": 1.0, "kind": "fade"}]}, "hits[0].kind"),
+        ({"hits": [{"t": 1.0, "kind": "cut", "strength": 1.5}]}, "hits[0].strength"),
+        ({"hits": [{"t": math.inf, "kind": "marker"}]}, "hits[0].t"),
+    ],
+)
 def test_each_rule_names_its_field(fields: dict, named: str) -> None:
     with pytest.raises(ParamError) as caught:
         JobParams(**fields).validate()
@@ -55,8 +75,9 @@ def test_every_field_has_a_rule_with_documentation() -> None:
 
 
 def test_beat_lock_and_hits_round_trip_and_are_left_out_when_unset() -> None:
-    params = JobParams.from_json({"beat_lock": "hits", "hits": [{"t": 1, "kind": "cut"},
-                                                               {"t": 2.5, "kind": "marker", "strength": 0.5}]})
+    params = JobParams.from_json(
+        {"beat_lock": "hits", "hits": [{"t": 1, "kind": "cut"}, {"t": 2.5, "kind": "marker", "strength": 0.5}]}
+    )
     assert params.hits == (HitPoint(1, "cut"), HitPoint(2.5, "marker", 0.5))
     data = params.to_json()
     assert data["hits"] == [{"t": 1, "kind": "cut", "strength": 1.0}, {"t": 2.5, "kind": "marker", "strength": 0.5}]

@@ -15,11 +15,17 @@ from expotion_protocol.shapes import ErrorBody, Health, JobResult, JobStatus, ex
 from expotion_protocol.wire import job_form, parse_sse, read_wav_info
 
 
-@pytest.mark.parametrize(("field", "value", "words"), [
-    ("variants", 9, "variants: 9 must be <= 8"), ("variants", 0, "variants: 0 must be >= 1"),
-    ("start", -1.0, "start: -1.0 must be >= 0"), ("duration", 0.0, "duration: 0.0 must be > 0"),
-    ("guidance", -0.1, "guidance"), ("seed", 2**31, "seed"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("variants", 9, "variants: 9 must be <= 8"),
+        ("variants", 0, "variants: 0 must be >= 1"),
+        ("start", -1.0, "start: -1.0 must be >= 0"),
+        ("duration", 0.0, "duration: 0.0 must be > 0"),
+        ("guidance", -0.1, "guidance"),
+        ("seed", 2**31, "seed"),
+    ],
+)
 def test_params_validation_names_the_field(field, value, words):
     with pytest.raises(ProtocolError, match=words):
         JobParams(**{field: value}).to_json()
@@ -27,8 +33,20 @@ def test_params_validation_names_the_field(field, value, words):
 
 def test_params_json_has_every_contract_field():
     data = JobParams(prompt="p", start=1.5, duration=2.0, path="/m.mp4").to_json()
-    assert set(data) == {"prompt", "auto_prompt", "start", "end", "duration", "seed", "variants", "top_k",
-                         "temperature", "guidance", "adapter", "path"}
+    assert set(data) == {
+        "prompt",
+        "auto_prompt",
+        "start",
+        "end",
+        "duration",
+        "seed",
+        "variants",
+        "top_k",
+        "temperature",
+        "guidance",
+        "adapter",
+        "path",
+    }
     assert data["end"] is None and data["duration"] == 2.0
 
 
@@ -38,8 +56,21 @@ def test_expected_samples_ntsc():
 
 
 def test_status_parsing_and_errors():
-    status = JobStatus.from_json({"id": "j-1", "status": "succeeded", "progress": 1.4, "result": {
-        "takes": 2, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1, 2], "visual": "null"}})
+    status = JobStatus.from_json(
+        {
+            "id": "j-1",
+            "status": "succeeded",
+            "progress": 1.4,
+            "result": {
+                "takes": 2,
+                "sample_rate": 32000,
+                "num_samples": 10,
+                "duration_s": 0.0003,
+                "seeds": [1, 2],
+                "visual": "null",
+            },
+        }
+    )
     assert status.finished and status.progress == 1.0 and status.outcome.seeds == (1, 2)
     with pytest.raises(ProtocolError, match="unknown status 'done'"):
         JobStatus.from_json({"id": "j", "status": "done"})
@@ -50,8 +81,9 @@ def test_status_parsing_and_errors():
 def test_a_result_carries_the_lock_report_and_hits_and_older_results_have_none():
     base = {"takes": 1, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1]}
     report = {"mode": "both", "locked": True, "reason": "locked", "stretch_range": [0.97, 1.02]}
-    result = JobResult.from_json(base | {"beat_lock": "both", "lock": [report, "junk"],
-                                         "hits": [{"t": 1.2, "kind": "cut", "strength": 1.0}]})
+    result = JobResult.from_json(
+        base | {"beat_lock": "both", "lock": [report, "junk"], "hits": [{"t": 1.2, "kind": "cut", "strength": 1.0}]}
+    )
     assert result.lock == (report,) and result.hits == ({"t": 1.2, "kind": "cut", "strength": 1.0},)
     assert result.details == {"beat_lock": "both"}  # scalars stay details; the lists are fields
     older = JobResult.from_json(base)
@@ -78,8 +110,17 @@ def test_multipart_roundtrip(tmp_path):
 
 
 def test_sse_parser():
-    lines = [": keepalive", "event: progress", 'data: {"a": 1}', "", "data: x", "data: y", "", "event: done",
-             "data: {}"]
+    lines = [
+        ": keepalive",
+        "event: progress",
+        'data: {"a": 1}',
+        "",
+        "data: x",
+        "data: y",
+        "",
+        "event: done",
+        "data: {}",
+    ]
     assert list(parse_sse(lines)) == [("progress", '{"a": 1}'), ("message", "x\ny"), ("done", "{}")]
 
 

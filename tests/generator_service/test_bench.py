@@ -10,15 +10,28 @@ from generator_service.bench import adapter, features, generate
 def test_generate_bench_prints_one_json_object_with_every_row(tiny, capsys) -> None:
     from generator_service.cli import main
 
-    assert main(["bench", "generate", "--size", "tiny", "--seconds", "0.3", "--repeats", "1", "--device", "cpu",
-                 "--json"]) == 0
+    assert (
+        main(["bench", "generate", "--size", "tiny", "--seconds", "0.3", "--repeats", "1", "--device", "cpu", "--json"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)  # one JSON object, nothing else on stdout
     assert result["device"].startswith("cpu") and result["threads"] >= 1
     rows = {(r["method"], r["precision"]): r for r in result["rows"]}
-    assert list(rows) == [("transformers generate()", "fp32"), ("expotion decoder", "fp32"),
-                          ("expotion decoder", "bf16"), ("expotion decoder", "int8")]
+    assert list(rows) == [
+        ("transformers generate()", "fp32"),
+        ("expotion decoder", "fp32"),
+        ("expotion decoder", "bf16"),
+        ("expotion decoder", "int8"),
+    ]
     for row in rows.values():
-        assert set(row) == {"method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb"}
+        assert set(row) == {
+            "method",
+            "precision",
+            "s_per_audio_s",
+            "speedup_vs_stock",
+            "argmax_agreement",
+            "peak_rss_mb",
+        }
         assert row["s_per_audio_s"] > 0 and row["speedup_vs_stock"] > 0 and row["peak_rss_mb"] > 0
         assert 0 <= row["argmax_agreement"] <= 1
     assert rows[("transformers generate()", "fp32")]["speedup_vs_stock"] == 1.0
@@ -29,8 +42,20 @@ def test_generate_bench_prints_one_json_object_with_every_row(tiny, capsys) -> N
 def test_generate_bench_table_names_the_rows(tiny) -> None:
     out = generate.run(seconds=0.3, size="tiny", device="cpu", repeats=1, precision="int8")
     methods = [line.split()[-5] for line in out.splitlines()[3:]]
-    assert out.splitlines()[1].split() == ["method", "precision", "s", "per", "s", "audio", "speed-up", "argmax",
-                                           "agreement", "peak", "RSS", "MiB"]
+    assert out.splitlines()[1].split() == [
+        "method",
+        "precision",
+        "s",
+        "per",
+        "s",
+        "audio",
+        "speed-up",
+        "argmax",
+        "agreement",
+        "peak",
+        "RSS",
+        "MiB",
+    ]
     assert methods == ["fp32", "fp32", "int8"]  # generate(), then ours at fp32 (the reference) and int8
 
 

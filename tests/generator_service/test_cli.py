@@ -16,8 +16,14 @@ from generator_service.demo_clip import make_performer_clip
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "generator_service", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "generator_service", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +33,25 @@ def clip(tmp_path_factory) -> Path:
 
 def test_score_writes_exact_length_takes_and_metadata(tmp_path: Path, clip: Path) -> None:
     out = tmp_path / "music.wav"
-    proc = _run("score", str(clip), "-o", str(out), "--model", "tiny", "--prompt", "jazz", "--seed", "4",
-                "--variants", "2", "--end", "1.0", "--precision", "bf16", cwd=tmp_path)
+    proc = _run(
+        "score",
+        str(clip),
+        "-o",
+        str(out),
+        "--model",
+        "tiny",
+        "--prompt",
+        "jazz",
+        "--seed",
+        "4",
+        "--variants",
+        "2",
+        "--end",
+        "1.0",
+        "--precision",
+        "bf16",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "UNTRAINED" in proc.stderr  # every output of the tiny model says so
     for path in (out, tmp_path / "music-take1.wav"):
@@ -40,11 +63,14 @@ def test_score_writes_exact_length_takes_and_metadata(tmp_path: Path, clip: Path
     assert meta["precision"] == "bf16" and meta["channels"] == 1
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda d: d / "missing.mp4", "missing.mp4"),
-    (lambda d: (d / "notes.mp4").write_text("not a video") and d / "notes.mp4", "notes.mp4"),
-    (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty.mp4"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda d: d / "missing.mp4", "missing.mp4"),
+        (lambda d: (d / "notes.mp4").write_text("not a video") and d / "notes.mp4", "notes.mp4"),
+        (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty.mp4"),
+    ],
+)
 def test_bad_video_gives_error_and_hint_and_no_output(tmp_path: Path, make, needle: str) -> None:
     video = make(tmp_path)
     out = tmp_path / "music.wav"
@@ -59,8 +85,23 @@ def test_score_with_beat_lock_and_hits_records_the_lock(tmp_path: Path, clip: Pa
     hits = tmp_path / "hits.json"
     hits.write_text(json.dumps([{"t": 0.5, "kind": "cut"}, {"t": 0.9, "kind": "marker", "strength": 0.4}]))
     out = tmp_path / "music.wav"
-    proc = _run("score", str(clip), "-o", str(out), "--model", "tiny", "--beat-lock", "hits", "--hits", str(hits),
-                "--start", "0.2", "--end", "1.2", cwd=tmp_path)
+    proc = _run(
+        "score",
+        str(clip),
+        "-o",
+        str(out),
+        "--model",
+        "tiny",
+        "--beat-lock",
+        "hits",
+        "--hits",
+        str(hits),
+        "--start",
+        "0.2",
+        "--end",
+        "1.2",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sf.info(str(out)).frames == 32000
     meta = json.loads((tmp_path / "music.json").read_text())
@@ -68,11 +109,14 @@ def test_score_with_beat_lock_and_hits_records_the_lock(tmp_path: Path, clip: Pa
     assert [(h["kind"], round(h["t"], 3)) for h in meta["hits"]] == [("cut", 0.3), ("marker", 0.7)]
 
 
-@pytest.mark.parametrize("flags,needle", [
-    (["--beat-lock", "beats"], "invalid choice: 'beats'"),
-    (["--hits", "HITS"], "hits: cannot read"),
-    (["--hits", "BAD"], "hits[0].kind: 'fade' is not one of cut, marker"),
-])
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--beat-lock", "beats"], "invalid choice: 'beats'"),
+        (["--hits", "HITS"], "hits: cannot read"),
+        (["--hits", "BAD"], "hits[0].kind: 'fade' is not one of cut, marker"),
+    ],
+)
 def test_bad_lock_flags_name_the_parameter(tmp_path: Path, clip: Path, flags: list[str], needle: str) -> None:
     (tmp_path / "BAD").write_text(json.dumps([{"t": 0.5, "kind": "fade"}]))
     flags = [str(tmp_path / f) if f in ("HITS", "BAD") else f for f in flags]
@@ -92,8 +136,9 @@ def test_missing_output_folder_is_refused_before_work(tmp_path: Path, clip: Path
 
 
 def test_unknown_model_offline_says_how_to_fix(tmp_path: Path, clip: Path) -> None:
-    proc = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "nobody/no-model", "--offline",
-                cwd=tmp_path)
+    proc = _run(
+        "score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "nobody/no-model", "--offline", cwd=tmp_path
+    )
     assert proc.returncode == 2 and "nobody/no-model" in proc.stderr and "tiny" in proc.stderr
 
 
@@ -103,12 +148,36 @@ def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch,
 
     seen = []
     monkeypatch.setattr(app, "serve", seen.append)
-    assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--max-attempts", "5",
-                 "--retention-days", "7", "--max-storage-mb", "-1", "--download-grace", "60",
-                 "--cleanup-interval", "30"]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "--model",
+                "tiny",
+                "--work-dir",
+                str(tmp_path),
+                "--max-attempts",
+                "5",
+                "--retention-days",
+                "7",
+                "--max-storage-mb",
+                "-1",
+                "--download-grace",
+                "60",
+                "--cleanup-interval",
+                "30",
+            ]
+        )
+        == 0
+    )
     s = seen[0]
-    assert (s.max_attempts, s.retention_days, s.max_storage_mb, s.download_grace_s, s.cleanup_interval_s) == \
-        (5, 7.0, -1.0, 60.0, 30.0)
+    assert (s.max_attempts, s.retention_days, s.max_storage_mb, s.download_grace_s, s.cleanup_interval_s) == (
+        5,
+        7.0,
+        -1.0,
+        60.0,
+        30.0,
+    )
     assert s.precision == "auto"  # the default: the fastest that passes the parity checks here
     assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--precision", "int8"]) == 0
     assert seen[1].precision == "int8"

@@ -40,8 +40,14 @@ def _vertical_centre(image: np.ndarray, background: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     ("fps", "exact"),
-    [(29.97, Fraction(30000, 1001)), (23.976, Fraction(24000, 1001)), (59.94, Fraction(60000, 1001)),
-     (25.0, Fraction(25)), (12.5, Fraction(25, 2)), (Fraction(30000, 1001), Fraction(30000, 1001))],
+    [
+        (29.97, Fraction(30000, 1001)),
+        (23.976, Fraction(24000, 1001)),
+        (59.94, Fraction(60000, 1001)),
+        (25.0, Fraction(25)),
+        (12.5, Fraction(25, 2)),
+        (Fraction(30000, 1001), Fraction(30000, 1001)),
+    ],
 )
 def test_fps_fraction_known_rates(fps: float, exact: Fraction) -> None:
     assert fps_fraction(fps) == exact
@@ -98,8 +104,9 @@ def test_stored_pixels_are_the_upright_picture_turned(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bob_hz", [2.0, 1.5])
 def test_whole_person_bobs_at_bob_hz(tmp_path: Path, bob_hz: float) -> None:
     fps, duration, amplitude = 25, 2.0, 0.06
-    path = make_performer_clip(tmp_path / "b.mp4", duration=duration, fps=fps, size=SIZE, bob_hz=bob_hz,
-                               bob_amplitude=amplitude)
+    path = make_performer_clip(
+        tmp_path / "b.mp4", duration=duration, fps=fps, size=SIZE, bob_hz=bob_hz, bob_amplitude=amplitude
+    )
     frames = _frames(path)
     background = frames[0][0, 0].astype(np.float32)  # the corner is plain background
     centre = np.array([_vertical_centre(f, background) for f in frames])
@@ -113,8 +120,7 @@ def test_whole_person_bobs_at_bob_hz(tmp_path: Path, bob_hz: float) -> None:
 
 
 def test_person_absent_ranges_show_only_background(tmp_path: Path) -> None:
-    path = make_performer_clip(tmp_path / "a.mp4", duration=1.0, fps=10, size=SIZE,
-                               person_absent=[(0.3, 0.6)])
+    path = make_performer_clip(tmp_path / "a.mp4", duration=1.0, fps=10, size=SIZE, person_absent=[(0.3, 0.6)])
     frames = _frames(path)
     spread = [float(f.astype(np.float32).std(axis=(0, 1)).max()) for f in frames]
     assert all(s < 4 for s in spread[3:6])
@@ -123,8 +129,7 @@ def test_person_absent_ranges_show_only_background(tmp_path: Path) -> None:
 
 def test_codecs_containers_and_audio(tmp_path: Path) -> None:
     for name, codec in [("m.mp4", "mpeg4"), ("v.webm", "vp9")]:
-        path = make_performer_clip(tmp_path / name, duration=0.4, fps=10, size=SIZE, codec=codec,
-                                   with_audio=True)
+        path = make_performer_clip(tmp_path / name, duration=0.4, fps=10, size=SIZE, codec=codec, with_audio=True)
         with av.open(str(path)) as container:
             assert container.streams.video[0].codec_context.name == codec
             audio = container.streams.audio[0]
@@ -141,9 +146,14 @@ def test_same_seed_same_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "kwargs", "words"),
-    [("x.webm", {"codec": "h264"}, "cannot be written"), ("x.avi", {}, "suffix"),
-     ("x.mp4", {"size": (161, 90)}, "even"), ("x.mp4", {"rotation": 45}, "rotation"),
-     ("x.mp4", {"duration": 0.0}, "duration"), ("x.mp4", {"bob_amplitude": 0.5}, "bob_amplitude")],
+    [
+        ("x.webm", {"codec": "h264"}, "cannot be written"),
+        ("x.avi", {}, "suffix"),
+        ("x.mp4", {"size": (161, 90)}, "even"),
+        ("x.mp4", {"rotation": 45}, "rotation"),
+        ("x.mp4", {"duration": 0.0}, "duration"),
+        ("x.mp4", {"bob_amplitude": 0.5}, "bob_amplitude"),
+    ],
 )
 def test_bad_arguments_are_named(tmp_path: Path, name: str, kwargs: dict, words: str) -> None:
     with pytest.raises(ConfigError, match=words):

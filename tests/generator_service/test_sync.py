@@ -24,16 +24,25 @@ pytestmark = pytest.mark.slow
 
 RATE = 44_100  # not the model's rate: OUT.wav keeps the music's
 START, END = 1.0, 13.0
-HITS = [{"t": 4.42, "kind": "cut", "strength": 1.0}, {"t": 9.9, "kind": "marker", "strength": 0.8},
-        {"t": 13.5, "kind": "cut"}]  # an editor cuts on the bob; the last hit is outside the range
+HITS = [
+    {"t": 4.42, "kind": "cut", "strength": 1.0},
+    {"t": 9.9, "kind": "marker", "strength": 0.8},
+    {"t": 13.5, "kind": "cut"},
+]  # an editor cuts on the bob; the last hit is outside the range
 
 
 def _run(*args: str | Path, cwd: Path, path: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "generator_service", "sync", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "generator_service", "sync", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +63,20 @@ def media(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def synced(media: dict[str, Path], tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("synced") / "out.wav"
-    proc = _run(media["bob"], media["music"], "-o", out, "--start", START, "--end", END, "--hits", media["hits"],
-                "--quiet", cwd=out.parent)
+    proc = _run(
+        media["bob"],
+        media["music"],
+        "-o",
+        out,
+        "--start",
+        START,
+        "--end",
+        END,
+        "--hits",
+        media["hits"],
+        "--quiet",
+        cwd=out.parent,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "locked" in proc.stdout
     return out, json.loads(out.with_suffix(".json").read_text())
@@ -118,12 +139,15 @@ def test_a_still_performer_leaves_the_music_untouched_and_says_why(media, tmp_pa
     np.testing.assert_allclose(audio, source[: 8 * RATE], atol=1.0 / 32768)  # only the 16-bit rounding
 
 
-@pytest.mark.parametrize("content, needle", [
-    ('[{"t": 1.0, "kind": "fade"}]', "kind"),
-    ('[{"t": -1, "kind": "cut"}]', "hit t"),
-    ('{"t": 1}', "JSON list"),
-    ("[1, 2", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ('[{"t": 1.0, "kind": "fade"}]', "kind"),
+        ('[{"t": -1, "kind": "cut"}]', "hit t"),
+        ('{"t": 1}', "JSON list"),
+        ("[1, 2", "not valid JSON"),
+    ],
+)
 def test_bad_hits_file_is_refused_before_any_work(media, tmp_path: Path, content: str, needle: str) -> None:
     hits = tmp_path / "hits.json"
     hits.write_text(content)

@@ -49,15 +49,22 @@ class App:
     def __init__(self, work_dir: Path, loader: Callable[[], Any], fetcher: Any = None, **settings: Any) -> None:
         self.settings = ServiceSettings(work_dir=work_dir, model="tiny", device="cpu", **settings)
         # the session's `tiny` is loaded at fp32: the holder says so (results are keyed by precision)
-        self.holder = ModelHolder(loader, model_id="tiny", device="cpu", precision="fp32",
-                                  idle_unload_s=self.settings.idle_unload_s, fetcher=fetcher)
+        self.holder = ModelHolder(
+            loader,
+            model_id="tiny",
+            device="cpu",
+            precision="fp32",
+            idle_unload_s=self.settings.idle_unload_s,
+            fetcher=fetcher,
+        )
         self.service = build_service(self.settings, self.holder)
         self.service.start()  # before the app: it resumes what depends on the started service
         self.app = create_app(self.settings, self.service)
 
     def client(self, **headers: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE, headers=headers,
-                                 timeout=30)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=BASE, headers=headers, timeout=30
+        )
 
     def stop(self) -> None:
         self.service.stop()

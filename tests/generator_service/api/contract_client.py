@@ -32,8 +32,9 @@ class ContractClient:
         self.progress: list[float] = []
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def _request(self, method: str, path: str, data: bytes | None = None, ctype: str | None = None,
-                 timeout: float = 60.0) -> tuple[bytes, Any]:
+    def _request(
+        self, method: str, path: str, data: bytes | None = None, ctype: str | None = None, timeout: float = 60.0
+    ) -> tuple[bytes, Any]:
         url = self.base_url + path
         if self.api_key:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"api_key": self.api_key})
@@ -47,8 +48,9 @@ class ContractClient:
             with self._opener.open(request, timeout=timeout) as response:
                 return response.read(), response.headers
         except urllib.error.HTTPError as exc:
-            raise ContractError(f"{method} {path} -> HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')[:500]}") \
-                from exc
+            raise ContractError(
+                f"{method} {path} -> HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')[:500]}"
+            ) from exc
 
     def _json(self, method: str, path: str, payload: Any = None, timeout: float = 60.0) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
@@ -67,11 +69,21 @@ class ContractClient:
 
     def upload(self, path: Path, purpose: str = "control") -> str:
         boundary = "----ContractBoundary" + uuid.uuid4().hex
-        body = b"\r\n".join([
-            f"--{boundary}".encode(), b'Content-Disposition: form-data; name="purpose"', b"", purpose.encode(),
-            f"--{boundary}".encode(),
-            f'Content-Disposition: form-data; name="file"; filename="{path.name}"'.encode(),
-            b"Content-Type: video/mp4", b"", path.read_bytes(), f"--{boundary}--".encode(), b""])
+        body = b"\r\n".join(
+            [
+                f"--{boundary}".encode(),
+                b'Content-Disposition: form-data; name="purpose"',
+                b"",
+                purpose.encode(),
+                f"--{boundary}".encode(),
+                f'Content-Disposition: form-data; name="file"; filename="{path.name}"'.encode(),
+                b"Content-Type: video/mp4",
+                b"",
+                path.read_bytes(),
+                f"--{boundary}--".encode(),
+                b"",
+            ]
+        )
         raw, _ = self._request("POST", "/v1/files", body, f"multipart/form-data; boundary={boundary}", timeout=300)
         file_id = json.loads(raw).get("file_id")
         if not file_id:

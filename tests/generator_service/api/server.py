@@ -27,11 +27,33 @@ class ServerProcess:
         self._ready = threading.Event()
 
     def start(self) -> ServerProcess:
-        cmd = [sys.executable, "-m", "generator_service", "serve", "--model", "tiny", "--device", "cpu",
-               "--host", "127.0.0.1", "--port", "0", "--work-dir", str(self.work_dir), "--offline", *self.extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "generator_service",
+            "serve",
+            "--model",
+            "tiny",
+            "--device",
+            "cpu",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--work-dir",
+            str(self.work_dir),
+            "--offline",
+            *self.extra,
+        ]
         env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                     cwd=Path(__file__).resolve().parents[3])
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=Path(__file__).resolve().parents[3],
+        )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(self.start_timeout):
             self.stop()
@@ -48,8 +70,9 @@ class ServerProcess:
                 self._ready.set()
 
     def client(self, timeout: float = 30.0) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=timeout, trust_env=False,
-                                 limits=httpx.Limits(max_connections=100))
+        return httpx.AsyncClient(
+            base_url=self.url, timeout=timeout, trust_env=False, limits=httpx.Limits(max_connections=100)
+        )
 
     def stop(self, timeout: float = 15.0) -> int | None:
         proc = self.proc

@@ -42,11 +42,22 @@ def test_importing_the_api_does_not_import_torch() -> None:
 
 async def test_health_and_models_before_any_job(client) -> None:
     health = (await client.get("/v1/health")).json()
-    assert health == {"status": "ok", "version": health["version"], "device": "cpu", "model": "tiny",
-                      "model_loaded": False, "untrained": True, "queue_depth": 0, "queue_limit": 8,
-                      "path_mode": False, "ready": True, "model_available": True, "hint": "",
-                      "precision": "fp32",
-                      "contract_versions": ["v0.1"]}
+    assert health == {
+        "status": "ok",
+        "version": health["version"],
+        "device": "cpu",
+        "model": "tiny",
+        "model_loaded": False,
+        "untrained": True,
+        "queue_depth": 0,
+        "queue_limit": 8,
+        "path_mode": False,
+        "ready": True,
+        "model_available": True,
+        "hint": "",
+        "precision": "fp32",
+        "contract_versions": ["v0.1"],
+    }
     models = (await client.get("/v1/models")).json()
     assert models["base_model"] == "tiny" and models["untrained"] and models["adapters"] == []
     assert "CC-BY-NC" in models["licence"]
@@ -85,8 +96,10 @@ async def test_a_job_records_its_beat_lock_and_hits_and_is_cached_by_them(client
     r = await client.post("/v1/jobs", **job_form(clip, seed=2, start=0.2, beat_lock="hits", hits=hits))
     result = (await wait_done(client, r.json()["id"]))["result"]
     assert result["beat_lock"] == "hits" and result["num_samples"] == round(0.8 * 32000)
-    assert result["hits"] == [{"t": pytest.approx(0.1), "kind": "cut", "strength": 1.0},
-                              {"t": pytest.approx(0.7), "kind": "marker", "strength": 0.5}]  # the range's clock
+    assert result["hits"] == [
+        {"t": pytest.approx(0.1), "kind": "cut", "strength": 1.0},
+        {"t": pytest.approx(0.7), "kind": "marker", "strength": 0.5},
+    ]  # the range's clock
     (report,) = result["lock"]
     assert report["mode"] == "hits" and report["reason"] and set(report["alignment"]) >= {"before", "after"}
     assert report["alignment"]["before"]["hits"] == 2 and len(report["stretch_range"]) == 2
@@ -125,22 +138,25 @@ async def test_result_before_finish_is_409_and_unknown_ids_404(make_app, clip, t
         assert_error(await client.delete(f"/v1/jobs/{job_id}"), 409, "succeeded")
 
 
-@pytest.mark.parametrize("params,words", [
-    ({"seed": -1}, ["seed"]),
-    ({"variants": 0}, ["variants"]),
-    ({"start": 0.5, "end": 0.2}, ["end"]),
-    ({"end": 0.5, "duration": 0.3}, ["duration"]),
-    ({"temperature": 0}, ["temperature"]),
-    ({"bogus": 1}, ["bogus"]),
-    ({"end": 5.0}, ["past the clip end"]),
-    ({"adapter": "nope"}, ["adapter", "nope"]),
-    ({"beat_lock": "beats"}, ["beat_lock", "'off', 'motion', 'hits' or 'both'"]),
-    ({"hits": [{"t": 0.2, "kind": "fade"}]}, ["hits[0].kind"]),
-    ({"hits": [{"t": 0.2, "kind": "cut"}, {"t": -1, "kind": "marker"}]}, ["hits[1].t"]),
-    ({"hits": [{"t": 0.2, "kind": "cut", "strength": 2}]}, ["hits[0].strength"]),
-    ({"hits": [{"kind": "cut"}]}, ["hits[0].t"]),
-    ({"hits": {"t": 0.2, "kind": "cut"}}, ["hits", "list"]),
-])
+@pytest.mark.parametrize(
+    "params,words",
+    [
+        ({"seed": -1}, ["seed"]),
+        ({"variants": 0}, ["variants"]),
+        ({"start": 0.5, "end": 0.2}, ["end"]),
+        ({"end": 0.5, "duration": 0.3}, ["duration"]),
+        ({"temperature": 0}, ["temperature"]),
+        ({"bogus": 1}, ["bogus"]),
+        ({"end": 5.0}, ["past the clip end"]),
+        ({"adapter": "nope"}, ["adapter", "nope"]),
+        ({"beat_lock": "beats"}, ["beat_lock", "'off', 'motion', 'hits' or 'both'"]),
+        ({"hits": [{"t": 0.2, "kind": "fade"}]}, ["hits[0].kind"]),
+        ({"hits": [{"t": 0.2, "kind": "cut"}, {"t": -1, "kind": "marker"}]}, ["hits[1].t"]),
+        ({"hits": [{"t": 0.2, "kind": "cut", "strength": 2}]}, ["hits[0].strength"]),
+        ({"hits": [{"kind": "cut"}]}, ["hits[0].t"]),
+        ({"hits": {"t": 0.2, "kind": "cut"}}, ["hits", "list"]),
+    ],
+)
 async def test_bad_parameters_are_422_naming_the_field(client, clip, params, words) -> None:
     assert_error(await client.post("/v1/jobs", **job_form(clip, **params)), 422, *words)
 
@@ -161,8 +177,12 @@ async def test_bad_uploads_are_clear_4xx_and_the_service_stays_healthy(make_app,
     app = make_app(max_upload_mb=0.5)
     data = clip.read_bytes()
     async with app.client() as client:
-        assert_error(await client.post("/v1/jobs", **job_form(content=b"this is not a video\n" * 50)), 422,
-                     "clip.mp4", "not a readable media file")
+        assert_error(
+            await client.post("/v1/jobs", **job_form(content=b"this is not a video\n" * 50)),
+            422,
+            "clip.mp4",
+            "not a readable media file",
+        )
         assert_error(await client.post("/v1/jobs", **job_form(content=data[: len(data) // 2])), 422, "clip.mp4")
         assert_error(await client.post("/v1/jobs", **job_form(content=b"")), 422, "empty")
         assert_error(await client.post("/v1/jobs", **job_form(content=b"\0" * 600_000)), 413, "limit")
@@ -184,8 +204,13 @@ async def test_path_mode_is_confined_to_the_media_root(make_app, tmp_path, clip)
     app = make_app(media_root=root)
     async with app.client() as client:
         assert (await client.get("/v1/health")).json()["path_mode"] is True
-        for bad, word in [(str(outside), "outside"), ("sub/../../secret.mp4", ".."), ("escape.mp4", "outside"),
-                          ("sub/missing.mp4", "not an existing file"), (str(root), "not an existing file")]:
+        for bad, word in [
+            (str(outside), "outside"),
+            ("sub/../../secret.mp4", ".."),
+            ("escape.mp4", "outside"),
+            ("sub/missing.mp4", "not an existing file"),
+            (str(root), "not an existing file"),
+        ]:
             assert_error(await client.post("/v1/jobs", **job_form(path=bad)), 400, word)
         ok = await client.post("/v1/jobs", **job_form(path="sub/take.mp4", seed=5))
         assert ok.status_code == 202
@@ -306,8 +331,9 @@ async def test_model_loads_lazily_and_unloads_when_idle(make_app, clip, tiny) ->
         assert (await wait_done(client, job_id))["status"] == "succeeded" and loads == [1, 1]
 
 
-async def test_results_survive_a_restart_and_interrupted_jobs_without_their_video_fail(make_app, tmp_path,
-                                                                                       clip) -> None:
+async def test_results_survive_a_restart_and_interrupted_jobs_without_their_video_fail(
+    make_app, tmp_path, clip
+) -> None:
     from generator_service.jobs.records import JobRecord, JobSpec
     from generator_service.jobs.store import JobStore
 
@@ -320,7 +346,9 @@ async def test_results_survive_a_restart_and_interrupted_jobs_without_their_vide
     first.stop()
     # A process that died mid-job leaves its record "running" (no graceful stop wrote anything).
     store = JobStore(work / "jobs.sqlite3")
-    store.save(JobRecord("j-crashed", JobSpec.create(video="/gone.mp4", video_sha256="0", start=0, end=1), status="running"))
+    store.save(
+        JobRecord("j-crashed", JobSpec.create(video="/gone.mp4", video_sha256="0", start=0, end=1), status="running")
+    )
     store.close()
     second = make_app(work_dir=work)
     async with second.client() as client:
@@ -348,14 +376,17 @@ async def test_adapters_are_listed_and_a_broken_one_fails_only_its_job(make_app,
     async with app.client() as client:
         listed = (await client.get("/v1/models")).json()["adapters"]
         assert [a["name"] for a in listed] == ["broken"]
-        failed = await wait_done(client, (await client.post("/v1/jobs", **job_form(clip, adapter="broken"))).json()["id"])
+        failed = await wait_done(
+            client, (await client.post("/v1/jobs", **job_form(clip, adapter="broken"))).json()["id"]
+        )
         assert failed["status"] == "failed" and failed["error"] and failed["hint"]
         ok = await wait_done(client, (await client.post("/v1/jobs", **job_form(clip, seed=3))).json()["id"])
         assert ok["status"] == "succeeded" and ok["result"]["adapter"] is None
 
 
-async def test_visual_guidance_is_validated_and_reaches_the_generation_config(make_app, tmp_path, clip,
-                                                                             monkeypatch) -> None:
+async def test_visual_guidance_is_validated_and_reaches_the_generation_config(
+    make_app, tmp_path, clip, monkeypatch
+) -> None:
     from generator_service.errors import VideoError
 
     adapters = tmp_path / "adapters"
@@ -370,11 +401,15 @@ async def test_visual_guidance_is_validated_and_reaches_the_generation_config(ma
 
     monkeypatch.setattr(app.holder, "scorer", lambda adapter=None, **_: recording_scorer)
     async with app.client() as client:
-        assert_error(await client.post("/v1/jobs", **job_form(clip, visual_guidance=2.0)), 422, "visual_guidance",
-                     "adapter")
+        assert_error(
+            await client.post("/v1/jobs", **job_form(clip, visual_guidance=2.0)), 422, "visual_guidance", "adapter"
+        )
         for bad in (-1, 51, "x"):
-            assert_error(await client.post("/v1/jobs", **job_form(clip, adapter="dance", visual_guidance=bad)), 422,
-                         "visual_guidance")
+            assert_error(
+                await client.post("/v1/jobs", **job_form(clip, adapter="dance", visual_guidance=bad)),
+                422,
+                "visual_guidance",
+            )
         for params in ({"visual_guidance": 2.5, "guidance": 4.0}, {"visual_guidance": 0.5}, {}):
             r = await client.post("/v1/jobs", **job_form(clip, adapter="dance", **params))
             assert r.status_code == 202, r.text

@@ -37,9 +37,20 @@ def test_contract_client_scores_a_clip_through_a_real_service(server_factory, cl
     (model,) = client.models()
     assert model["id"] == "expotion" and model["type"] == "video" and model["modes"] == ["control"]
     file_id = client.upload(clip)
-    payload = {"model": model["id"], "prompt": "warm piano", "negative_prompt": "", "width": 1280, "height": 720,
-               "num_frames": 25, "fps": 25, "seed": -123456789, "strength": 0.8, "control_file_id": file_id,
-               "control_strength": 0.8, "control_type": "pose"}
+    payload = {
+        "model": model["id"],
+        "prompt": "warm piano",
+        "negative_prompt": "",
+        "width": 1280,
+        "height": 720,
+        "num_frames": 25,
+        "fps": 25,
+        "seed": -123456789,
+        "strength": 0.8,
+        "control_file_id": file_id,
+        "control_strength": 0.8,
+        "control_type": "pose",
+    }
     movie = client.run(payload, tmp_path / "first.mp4")
     assert "generate" in client.phases and client.progress[-1] == 1.0
     assert packets(movie) == packets(clip)  # the picture stream-copied
@@ -75,8 +86,10 @@ async def test_models_list_base_and_adapters_and_unknown_ids_are_refused(make_ap
     (adapters / "mine" / "expotion_config.json").write_text("{}")
     async with make_app(adapters_dir=adapters).client() as c:
         data = (await c.get("/v1/models")).json()["data"]
-        assert [(m["id"], m["type"], m["modes"]) for m in data] == [("expotion", "video", ["control"]),
-                                                                    ("expotion/mine", "video", ["control"])]
+        assert [(m["id"], m["type"], m["modes"]) for m in data] == [
+            ("expotion", "video", ["control"]),
+            ("expotion/mine", "video", ["control"]),
+        ]
         assert "UNTRAINED" in data[0]["description"]
         file_id = (await c.post("/v1/files", **upload(clip.read_bytes()))).json()["file_id"]
         wrong_model = await c.post("/v1/videos", json={"model": "other", "control_file_id": file_id})
@@ -95,15 +108,19 @@ async def test_a_contract_job_is_a_job_of_the_same_queue_and_cache(make_app, cli
     app = make_app()
     async with app.client() as c:
         file_id = (await c.post("/v1/files", **upload(clip.read_bytes()))).json()["file_id"]
-        created = await c.post("/v1/videos", json={"model": "expotion", "control_file_id": file_id,
-                                                   "prompt": "calm", "seed": -1})
+        created = await c.post(
+            "/v1/videos", json={"model": "expotion", "control_file_id": file_id, "prompt": "calm", "seed": -1}
+        )
         assert created.status_code == 202 and created.json()["status"] == "queued"
         status = await wait_done(c, created.json()["id"])
         assert status["status"] == "succeeded" and status["file_id"] == f"{status['id']}-mp4"
         assert status["result"]["seeds"] == [2**31 - 1] and status["result"]["prompt_used"] == "calm"
         # the same clip, prompt and seed through the native API: the contract job's result is reused
-        native = await c.post("/v1/jobs", files={"video": ("c.mp4", clip.read_bytes(), "video/mp4")},
-                              data={"params": '{"prompt": "calm", "seed": 2147483647}'})
+        native = await c.post(
+            "/v1/jobs",
+            files={"video": ("c.mp4", clip.read_bytes(), "video/mp4")},
+            data={"params": '{"prompt": "calm", "seed": 2147483647}'},
+        )
         assert native.json()["status"] == "succeeded"
         assert (await c.get(f"/v1/jobs/{native.json()['id']}")).json()["file_id"] is None  # not a contract job
         movie = await c.get(f"/v1/files/{status['file_id']}")
@@ -117,8 +134,7 @@ async def test_a_full_waiting_list_answers_429_and_unused_uploads_expire(make_ap
     now = [1000.0]
     app.app.state.contract.clock = lambda: now[0]
     async with app.client() as c:
-        ids = [(await c.post("/v1/files", **upload(clip.read_bytes(), f"{i}.mp4"))).json()["file_id"]
-               for i in range(2)]
+        ids = [(await c.post("/v1/files", **upload(clip.read_bytes(), f"{i}.mp4"))).json()["file_id"] for i in range(2)]
         full = await c.post("/v1/files", **upload(clip.read_bytes()))
         assert full.status_code == 429 and "waiting" in full.json()["detail"]
         now[0] += 61  # the next upload sweeps the expired ones first
@@ -148,8 +164,9 @@ async def test_a_cancelled_contract_job_reads_failed(make_app, clip, clip2, tiny
         assert (await wait_done(c, first.json()["id"]))["status"] == "succeeded"
 
 
-async def test_a_contract_job_queued_at_a_stop_keeps_its_clip_and_contract_shape(make_app, clip, clip2, tiny,
-                                                                                 tmp_path) -> None:
+async def test_a_contract_job_queued_at_a_stop_keeps_its_clip_and_contract_shape(
+    make_app, clip, clip2, tiny, tmp_path
+) -> None:
     gate = threading.Event()
 
     def slow_load() -> Any:

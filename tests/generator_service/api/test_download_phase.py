@@ -25,8 +25,9 @@ WEIGHTS = 12_000_000
 
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    fake = serve_hub(REPO, {"config.json": b"{}", "model.safetensors": os.urandom(WEIGHTS)}, tmp_path / "hub",
-                     monkeypatch)
+    fake = serve_hub(
+        REPO, {"config.json": b"{}", "model.safetensors": os.urandom(WEIGHTS)}, tmp_path / "hub", monkeypatch
+    )
     yield fake
     fake.stop()
 
@@ -57,8 +58,9 @@ async def test_the_job_shows_the_download_with_bytes_then_runs(make_app, hub: Fa
     assert done["status"] == "succeeded" and done["bytes_done"] is None and done["bytes_total"] is None
 
 
-async def test_a_stopped_download_fails_the_job_saying_so_and_the_next_job_continues(make_app, hub: FakeHub,
-                                                                                     clip) -> None:
+async def test_a_stopped_download_fails_the_job_saying_so_and_the_next_job_continues(
+    make_app, hub: FakeHub, clip
+) -> None:
     hub.broken = {"model.safetensors"}
     async with make_app(fetcher=fetcher(hub)).client() as c:
         first = await wait_done(c, (await c.post("/v1/jobs", **job_form(clip))).json()["id"])

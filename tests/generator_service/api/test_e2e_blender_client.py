@@ -14,8 +14,7 @@ from expotion_protocol.wire import read_wav_info
 pytestmark = pytest.mark.slow
 
 
-def test_the_extension_client_uploads_waits_downloads_and_analyzes(server_factory, clip, media,
-                                                                   tmp_path: Path) -> None:
+def test_the_extension_client_uploads_waits_downloads_and_analyzes(server_factory, clip, media, tmp_path: Path) -> None:
     server = server_factory(None, "--media-root", str(media))
     client = Client(ClientSettings(base_url=server.url, poll_interval_s=0.05, timeout_s=30, job_timeout_s=120))
     assert client.health().path_mode is True

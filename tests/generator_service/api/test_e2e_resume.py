@@ -17,12 +17,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def test_a_job_running_when_the_service_is_killed_is_resumed_by_the_next_one(server_factory, clip2,
-                                                                                    tmp_path: Path) -> None:
+async def test_a_job_running_when_the_service_is_killed_is_resumed_by_the_next_one(
+    server_factory, clip2, tmp_path: Path
+) -> None:
     work = tmp_path / "work"
     server = server_factory(work)
-    form = {"files": {"video": (clip2.name, clip2.read_bytes(), "video/mp4")},
-            "data": {"params": json.dumps({"seed": 31, "end": 1.5})}}
+    form = {
+        "files": {"video": (clip2.name, clip2.read_bytes(), "video/mp4")},
+        "data": {"params": json.dumps({"seed": 31, "end": 1.5})},
+    }
     async with server.client() as client:
         job_id = (await client.post("/v1/jobs", **form)).json()["id"]
         async with asyncio.timeout(180):  # generous: a loaded 2-core machine is slow, not broken

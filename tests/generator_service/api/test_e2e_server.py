@@ -114,8 +114,9 @@ async def test_cancel_mid_generation_frees_the_worker_at_once(server, media) -> 
 async def test_fifty_concurrent_submissions_with_a_queue_of_eight(server, clip) -> None:
     async with server.client() as client:
         started = time.monotonic()
-        responses = await asyncio.gather(*(client.post("/v1/jobs", **form(clip, seed=100 + i, end=0.5, guidance=1.0))
-                                           for i in range(50)))
+        responses = await asyncio.gather(
+            *(client.post("/v1/jobs", **form(clip, seed=100 + i, end=0.5, guidance=1.0)) for i in range(50))
+        )
         burst = time.monotonic() - started
         accepted = [r.json()["id"] for r in responses if r.status_code == 202]
         rejected = [r for r in responses if r.status_code != 202]
@@ -170,12 +171,18 @@ async def test_bad_uploads_get_clear_4xx_then_a_good_job_succeeds(server, clip, 
     big = tmp_path / "big.mp4"
     big.write_bytes(b"\0" * (3 * 2**20))
     async with server.client() as client:
-        for path, status, word in [(text, 422, "not a readable media file"), (truncated, 422, "cut.mp4"),
-                                   (empty, 422, "empty"), (big, 413, "limit")]:
+        for path, status, word in [
+            (text, 422, "not a readable media file"),
+            (truncated, 422, "cut.mp4"),
+            (empty, 422, "empty"),
+            (big, 413, "limit"),
+        ]:
             r = await client.post("/v1/jobs", **form(path))
             assert r.status_code == status and word in r.json()["detail"] and r.json()["hint"], r.text
-    head = ("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
-            f"Content-Length: {10**12}\r\nConnection: close\r\n\r\n")
+    head = (
+        "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {10**12}\r\nConnection: close\r\n\r\n"
+    )
     status, body = raw_request(server.url, head, b"--x\r\n")
     assert status == 413 and "exceeds the limit" in body["detail"] and body["error_id"]
     async with server.client() as client:

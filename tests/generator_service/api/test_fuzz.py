@@ -49,8 +49,14 @@ def test_no_request_makes_the_service_fail(fuzz_schema) -> None:
     assert len(operations) >= 9
     seen: list = []
     for operation in operations:
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def fuzz(case) -> None:
             check_response(case, seen)

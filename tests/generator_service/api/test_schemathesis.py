@@ -24,9 +24,31 @@ MIN_CASES = 500
 
 
 def run_schemathesis(url: str, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "schemathesis.cli", "--no-color", "--config-file", str(CONFIG), "run",
-           f"{url}/openapi.json", "--checks", "all", "--max-examples", "30", "--seed", "20261202", "--workers", "1",
-           "--request-timeout", "120", "--report", "har", "--report-dir", str(report_dir), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--no-color",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "30",
+        "--seed",
+        "20261202",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "120",
+        "--report",
+        "har",
+        "--report-dir",
+        str(report_dir),
+        *extra,
+    ]
     # run in the report folder: schemathesis keeps its own state (.schemathesis/) in the working directory
     return subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False, cwd=report_dir.parent)
 

@@ -68,8 +68,7 @@ async def test_a_tokenless_service_refuses_origin_null_and_page_origins(open_ser
 
 async def test_with_a_token_the_token_decides_and_a_401_names_the_scheme(token_server) -> None:
     async with token_server.client() as client:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Origin": "null"}):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}, {"Origin": "null"}):
             response = await client.get("/v1/health", headers=headers)
             assert_error(response, 401, "token")
             assert response.headers["www-authenticate"].startswith("Bearer")
@@ -89,8 +88,11 @@ async def test_a_path_mode_file_swapped_or_changed_after_submit_is_not_read(open
     async with open_server.client() as client:
         busy = (await client.post("/v1/jobs", **upload(long_clip))).json()["id"]  # holds the worker
         ids = {}
-        for name, extra in (("linked.mp4", {"auto_prompt": True}), ("changed.mp4", {}),
-                            ("alias.mp4", {"auto_prompt": True})):
+        for name, extra in (
+            ("linked.mp4", {"auto_prompt": True}),
+            ("changed.mp4", {}),
+            ("alias.mp4", {"auto_prompt": True}),
+        ):
             response = await client.post("/v1/jobs", **job_form(path=name, **extra))
             assert response.status_code == 202, response.text
             ids[name] = response.json()["id"]

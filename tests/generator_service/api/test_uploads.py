@@ -29,8 +29,9 @@ async def test_an_upload_streams_to_its_place_without_a_spooled_copy(make_app, c
     app = make_app()
     written: list[int] = []
     original = uploads_module.UploadWriter.write
-    monkeypatch.setattr(uploads_module.UploadWriter, "write", lambda self, data: (written.append(len(data)),
-                                                                                  original(self, data))[1])
+    monkeypatch.setattr(
+        uploads_module.UploadWriter, "write", lambda self, data: (written.append(len(data)), original(self, data))[1]
+    )
     async with app.client() as client:
         r = await client.post("/v1/jobs", **job_form(clip, seed=2))
         assert r.status_code == 202, r.text
@@ -55,11 +56,16 @@ async def test_a_full_disk_is_507_and_leaves_nothing_behind(make_app, clip, monk
 
 async def test_a_body_cut_inside_the_video_or_over_the_limit_leaves_nothing(make_app, clip) -> None:
     app = make_app(max_upload_mb=0.5)
-    head = (b'--b\r\nContent-Disposition: form-data; name="params"\r\n\r\n{}\r\n'
-            b'--b\r\nContent-Disposition: form-data; name="video"; filename="clip.mp4"\r\n\r\n')
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="params"\r\n\r\n{}\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="video"; filename="clip.mp4"\r\n\r\n'
+    )
     async with app.client() as client:
-        cut = await client.post("/v1/jobs", content=head + clip.read_bytes()[:5000],
-                                headers={"Content-Type": "multipart/form-data; boundary=b"})
+        cut = await client.post(
+            "/v1/jobs",
+            content=head + clip.read_bytes()[:5000],
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
         assert_error(cut, 400, "incomplete")
         assert upload_files(app) == []
 
@@ -68,8 +74,9 @@ async def test_a_body_cut_inside_the_video_or_over_the_limit_leaves_nothing(make
             for _ in range(64):
                 yield b"\0" * 65536
 
-        over = await client.post("/v1/jobs", content=endless(),
-                                 headers={"Content-Type": "multipart/form-data; boundary=b"})
+        over = await client.post(
+            "/v1/jobs", content=endless(), headers={"Content-Type": "multipart/form-data; boundary=b"}
+        )
         assert_error(over, 413, "limit")
         assert upload_files(app) == [] and app.service.uploads.in_use() == 0
 
@@ -81,8 +88,9 @@ async def test_form_shapes_answer_as_before(client, clip) -> None:
     assert_error(await client.post("/v1/jobs", files={"params": ("p.json", b"{}")}), 422, "params")
     two = [("video", ("a.mp4", b"a", "video/mp4")), ("video", ("b.mp4", b"b", "video/mp4"))]
     assert_error(await client.post("/v1/jobs", files=two), 400, "more than one")
-    assert_error(await client.post("/v1/jobs", content=b"x", headers={"Content-Type": "multipart/form-data"}), 400,
-                 "boundary")
+    assert_error(
+        await client.post("/v1/jobs", content=b"x", headers={"Content-Type": "multipart/form-data"}), 400, "boundary"
+    )
     schema = (await client.get("/openapi.json")).json()["paths"]["/v1/jobs"]["post"]["requestBody"]
     props = schema["content"]["multipart/form-data"]["schema"]["properties"]
     assert set(props) == {"params", "video"}

@@ -42,8 +42,13 @@ def make_items(n: int = 2) -> list[runner.EvalItem]:
         energy, vel = bobbing(freq, DURATION_S, noise=0.05, seed=k)
         items.append(
             runner.EvalItem(
-                clip_id=f"clip-{k}", fps=FPS, motion_energy=energy, expression_intensity=swell(DURATION_S),
-                body_velocity=vel, prompt=f"{int(freq * 60)} bpm <b>groove</b>", seed=k,
+                clip_id=f"clip-{k}",
+                fps=FPS,
+                motion_energy=energy,
+                expression_intensity=swell(DURATION_S),
+                body_velocity=vel,
+                prompt=f"{int(freq * 60)} bpm <b>groove</b>",
+                seed=k,
                 ground_truth_audio=click_track(freq * 60, DURATION_S),
             )
         )

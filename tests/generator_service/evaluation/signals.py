@@ -24,8 +24,15 @@ def click_track(bpm: float, duration_s: float, first_s: float = 0.25, sr: int = 
     return out
 
 
-def bobbing(freq_hz: float, duration_s: float, bottom_s: float = 0.25, fps: float = FPS,
-            amplitude: float = 0.05, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bobbing(
+    freq_hz: float,
+    duration_s: float,
+    bottom_s: float = 0.25,
+    fps: float = FPS,
+    amplitude: float = 0.05,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """A performer bobbing vertically at `freq_hz`, at the bottom at `bottom_s` + k / freq_hz.
 
     Position y(t) (+ = down) = A sin(2 pi f t + phi); returns motion energy |v| [N] and body
@@ -48,8 +55,9 @@ def swell(duration_s: float, period_s: float = 4.0, fps: float = FPS) -> np.ndar
     return 0.5 - 0.4 * np.cos(2 * np.pi * t / period_s)
 
 
-def following_audio(expression: np.ndarray, fps: float = FPS, sr: int = SR, invert: bool = False,
-                    seed: int = 0) -> np.ndarray:
+def following_audio(
+    expression: np.ndarray, fps: float = FPS, sr: int = SR, invert: bool = False, seed: int = 0
+) -> np.ndarray:
     """Noise whose loudness and brightness follow `expression` [N] (or its inverse); [S] float32."""
     rng = np.random.default_rng(seed)
     s = int(round(expression.size / fps * sr))

@@ -24,8 +24,11 @@ def _items(n: int = 2) -> list[runner.EvalItem]:
     items = []
     for k in range(n):
         energy, vel = bobbing(2.0, SECONDS, noise=0.05, seed=k)
-        items.append(runner.EvalItem(f"clip-{k}", FPS, energy, swell(SECONDS), vel, prompt="drums", seed=k,
-                                     hits=(Hit(6.25, "cut"),)))
+        items.append(
+            runner.EvalItem(
+                f"clip-{k}", FPS, energy, swell(SECONDS), vel, prompt="drums", seed=k, hits=(Hit(6.25, "cut"),)
+            )
+        )
     return items
 
 
@@ -36,6 +39,7 @@ def _generate(calls: list[str]):
             return drum_track(126, SECONDS, first_beat_s=0.45, seed=item.seed or 0)
         assert system == "text-only+schedule"
         return drum_track(115, SECONDS, first_beat_s=0.05, seed=item.seed or 0)  # 4 % slow, off phase
+
     return generate
 
 
@@ -44,8 +48,9 @@ def locked_report() -> tuple[runner.EvalReport, list[str], list[tuple]]:
     require_rubberband()
     calls: list[str] = []
     seen: list[tuple] = []
-    report = runner.evaluate(_items(), _generate(calls), runner.EvalConfig(systems=SYSTEMS),
-                             progress=lambda *a: seen.append(a))
+    report = runner.evaluate(
+        _items(), _generate(calls), runner.EvalConfig(systems=SYSTEMS), progress=lambda *a: seen.append(a)
+    )
     return report, calls, seen
 
 

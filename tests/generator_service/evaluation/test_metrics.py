@@ -160,8 +160,18 @@ def test_bob_seen_by_speed_only_is_an_octave_error(bob_2hz, music_on_beat):
 
 @pytest.mark.parametrize(
     ("bpm", "ref", "name"),
-    [(120, 120, "same"), (124, 120, "same"), (126, 120, "other"), (240, 120, "double"), (61, 120, "half"),
-     (360, 120, "triple"), (40, 120, "third"), (90, 120, "other"), (None, 120, "undefined"), (120, 0, "undefined")],
+    [
+        (120, 120, "same"),
+        (124, 120, "same"),
+        (126, 120, "other"),
+        (240, 120, "double"),
+        (61, 120, "half"),
+        (360, 120, "triple"),
+        (40, 120, "third"),
+        (90, 120, "other"),
+        (None, 120, "undefined"),
+        (120, 0, "undefined"),
+    ],
 )
 def test_tempo_relation_names(bpm, ref, name):
     assert m.tempo_relation(bpm, ref, 0.04) == name

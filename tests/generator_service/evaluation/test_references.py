@@ -34,18 +34,47 @@ def build_tiny_clap(out_dir: Path, max_length_s: int = 1) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    tok.train_from_iterator(_CORPUS, trainer=trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        _CORPUS,
+        trainer=trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=specials,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    tokenizer = RobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", pad_token="<pad>", eos_token="</s>",
-                                     unk_token="<unk>", mask_token="<mask>", sep_token="</s>", cls_token="<s>",
-                                     model_max_length=64)
+    tokenizer = RobertaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        sep_token="</s>",
+        cls_token="<s>",
+        model_max_length=64,
+    )
     config = ClapConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=37, max_position_embeddings=70, projection_dim=16),
-        audio_config=dict(depths=[1, 1], num_attention_heads=[1, 2], hidden_size=32, patch_embeds_hidden_size=16,
-                          window_size=4, spec_size=128, num_mel_bins=64, projection_dim=16),
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=37,
+            max_position_embeddings=70,
+            projection_dim=16,
+        ),
+        audio_config=dict(
+            depths=[1, 1],
+            num_attention_heads=[1, 2],
+            hidden_size=32,
+            patch_embeds_hidden_size=16,
+            window_size=4,
+            spec_size=128,
+            num_mel_bins=64,
+            projection_dim=16,
+        ),
         projection_dim=16,
     )
     import torch

@@ -58,10 +58,20 @@ def test_clip_figures_are_capped(tmp_path):
 def test_report_renders_in_headless_chromium(written, tmp_path):
     shot = tmp_path / "report.png"
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2400",
-        "--hide-scrollbars", written[0].as_uri(),
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1280,2400",
+        "--hide-scrollbars",
+        written[0].as_uri(),
     ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=90)
     import matplotlib.pyplot as plt

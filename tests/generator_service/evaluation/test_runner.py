@@ -66,8 +66,13 @@ def test_cancel_stops_the_loop():
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"systems": ()}, "systems"), ({"systems": ("a", "a")}, "systems"), ({"tolerance_s": 0.0}, "tolerance_s"),
-     ({"tempo_tolerance": 0.7}, "tempo_tolerance"), ({"min_excursion": 1.0}, "min_excursion")],
+    [
+        ({"systems": ()}, "systems"),
+        ({"systems": ("a", "a")}, "systems"),
+        ({"tolerance_s": 0.0}, "tolerance_s"),
+        ({"tempo_tolerance": 0.7}, "tempo_tolerance"),
+        ({"min_excursion": 1.0}, "min_excursion"),
+    ],
 )
 def test_config_validates_itself(kwargs, field):
     with pytest.raises(ConfigError, match=field):

@@ -14,8 +14,8 @@ import pytest
 from generator_service.errors import Cancelled, ModelLoadError
 from generator_service.jobs.errors import QueueFull, RunLost
 from generator_service.jobs.holder import ModelHolder
-from generator_service.jobs.recovery import CRASH_HINT
 from generator_service.jobs.records import JobSpec
+from generator_service.jobs.recovery import CRASH_HINT
 from generator_service.jobs.service import JobService
 from generator_service.jobs.store import JobStore
 from generator_service.pipeline.score import ScoreRequest, ScoreResult
@@ -30,9 +30,19 @@ def _no_model():
 
 def _result(request: ScoreRequest) -> ScoreResult:
     n = round((request.end - request.start) * 8000)
-    return ScoreResult(takes=[np.zeros(n, np.float32)], seeds=[request.generation.seed], sample_rate=8000,
-                       num_samples=n, start=request.start, end=request.end, prompt_used="", model_id="fake",
-                       untrained=True, adapter=None, visual="unused")
+    return ScoreResult(
+        takes=[np.zeros(n, np.float32)],
+        seeds=[request.generation.seed],
+        sample_rate=8000,
+        num_samples=n,
+        start=request.start,
+        end=request.end,
+        prompt_used="",
+        model_id="fake",
+        untrained=True,
+        adapter=None,
+        visual="unused",
+    )
 
 
 class Remote:
@@ -84,8 +94,14 @@ def make_service(tmp_path: Path):
 
     def make(remote: Remote, slots: int = 2, max_attempts: int = 3, queue_size: int = 8) -> JobService:
         holder = ModelHolder(_no_model, model_id="fake", device="ray")
-        service = JobService(tmp_path / f"work{len(services)}", holder, queue_size=queue_size, executor=remote,
-                             slots=slots, max_attempts=max_attempts)
+        service = JobService(
+            tmp_path / f"work{len(services)}",
+            holder,
+            queue_size=queue_size,
+            executor=remote,
+            slots=slots,
+            max_attempts=max_attempts,
+        )
         services.append(service)
         service.start()
         return service

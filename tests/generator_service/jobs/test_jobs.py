@@ -11,12 +11,12 @@ import pytest
 
 from generator_service.errors import VideoError
 from generator_service.jobs.board import JobBoard
-from generator_service.jobs.results import ResultCache, ResultFiles
 from generator_service.jobs.errors import QueueFull
 from generator_service.jobs.holder import ModelHolder
 from generator_service.jobs.job_progress import JobProgress
 from generator_service.jobs.queue import JobQueue
 from generator_service.jobs.records import JobRecord, JobSpec
+from generator_service.jobs.results import ResultCache, ResultFiles
 from generator_service.jobs.store import JobStore
 from generator_service.jobs.uploads import UploadStore, safe_suffix
 from generator_service.jobs.worker import Worker, is_out_of_memory
@@ -56,8 +56,10 @@ def test_store_opens_a_database_written_by_the_first_release(tmp_path: Path) -> 
         progress REAL NOT NULL DEFAULT 0, error TEXT, hint TEXT, error_id TEXT, created REAL NOT NULL, started REAL,
         finished REAL, spec TEXT NOT NULL, result TEXT, cache_key TEXT);""")
     old_spec = {k: v for k, v in spec().to_json().items() if k != "visual_guidance"}
-    old.execute("INSERT INTO jobs (id, status, created, spec, cache_key) VALUES ('j-old', 'queued', 1.0, ?, 'k')",
-                (json.dumps(old_spec),))
+    old.execute(
+        "INSERT INTO jobs (id, status, created, spec, cache_key) VALUES ('j-old', 'queued', 1.0, ?, 'k')",
+        (json.dumps(old_spec),),
+    )
     old.commit()
     old.close()
     store = JobStore(path)
@@ -75,8 +77,10 @@ def test_cache_key_ignores_the_path_but_not_the_content_or_parameters() -> None:
     assert spec(video_sha256="other").cache_key() != base
     assert spec(seed=1).cache_key() != base and spec(end=0.5).cache_key() != base
     assert spec(auto_prompt=True).cache_key("f/1") != spec(auto_prompt=True).cache_key("f/2")
-    assert spec(visual_guidance=2.0, adapter="a").cache_key() not in (spec(adapter="a").cache_key(),
-                                                               spec(visual_guidance=3.0, adapter="a").cache_key())
+    assert spec(visual_guidance=2.0, adapter="a").cache_key() not in (
+        spec(adapter="a").cache_key(),
+        spec(visual_guidance=3.0, adapter="a").cache_key(),
+    )
     assert spec(visual_guidance=0.5).cache_key() == base  # off, like the default
     assert spec(precision="int8").cache_key() not in (base, spec(precision="bf16").cache_key())
 
@@ -178,8 +182,12 @@ class _FakeHolder:
 
 
 def test_the_worker_survives_every_kind_of_job_failure(tmp_path: Path) -> None:
-    errors: list[BaseException] = [VideoError("decode failed at 0.4 s"), OSError(28, "No space left on device"),
-                                   RuntimeError("CUDA out of memory"), ZeroDivisionError("surprise")]
+    errors: list[BaseException] = [
+        VideoError("decode failed at 0.4 s"),
+        OSError(28, "No space left on device"),
+        RuntimeError("CUDA out of memory"),
+        ZeroDivisionError("surprise"),
+    ]
     store = JobStore(tmp_path / "jobs.sqlite3")
     board, queue, files = JobBoard(store), JobQueue(8), ResultFiles(tmp_path / "results")
     holder = _FakeHolder(errors)
@@ -213,8 +221,12 @@ def test_wait_terminal_returns_on_change(tmp_path: Path) -> None:
 
 def test_switching_adapters_reloads_the_base_model(tiny) -> None:
     attached = []
-    holder = ModelHolder(lambda: tiny, model_id="tiny", device="cpu",
-                         adapter_loader=lambda name, path, music: attached.append(name) or None)
+    holder = ModelHolder(
+        lambda: tiny,
+        model_id="tiny",
+        device="cpu",
+        adapter_loader=lambda name, path, music: attached.append(name) or None,
+    )
     holder.scorer()
     holder.scorer(("a", "/a"))
     assert holder.loads == 1 and attached == ["a"]
@@ -224,8 +236,17 @@ def test_switching_adapters_reloads_the_base_model(tiny) -> None:
 
 
 def test_specs_round_trip_and_flat_specs_stored_before_0_2_still_load() -> None:
-    flat = {"video": "/v.mp4", "video_sha256": "abc", "start": 0.5, "end": 1.0, "prompt": "p", "seed": 3,
-            "visual_guidance": 1.0, "model": "tiny", "uploaded": False}
+    flat = {
+        "video": "/v.mp4",
+        "video_sha256": "abc",
+        "start": 0.5,
+        "end": 1.0,
+        "prompt": "p",
+        "seed": 3,
+        "visual_guidance": 1.0,
+        "model": "tiny",
+        "uploaded": False,
+    }
     old = JobSpec.from_json(flat)
     assert (old.params.seed, old.params.prompt, old.start, old.end, old.uploaded) == (3, "p", 0.5, 1.0, False)
     assert JobSpec.from_json(old.to_json()) == old

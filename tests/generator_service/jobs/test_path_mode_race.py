@@ -27,38 +27,109 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from generator_service.jobs import media_root as media_root_module
 from generator_service.hashing import ContentHashes
+from generator_service.jobs import media_root as media_root_module
 from generator_service.jobs.errors import InputRejected, MediaChanged
 from generator_service.jobs.media_root import open_confined
 
 INSIDE = {"a.mp4": b"inside a", "sub/b.mp4": b"inside b", "copy-of-a.mp4": b"inside a", "other.mp4": b"inside o"}
 PRIVATE = {"secret": b"SECRET 1", "a.mp4": b"SECRET a", "b.mp4": b"SECRET b"}
 REWRITTEN = b"inside r"  # what an in-place rewrite writes (same length as the originals)
-LINKS = {"in-link": "a.mp4", "in-chain1": "in-chain2", "in-chain2": "sub/b.mp4", "in-dir": "sub",
-         "out-link": "../private/secret", "out-chain1": "in-chain3", "in-chain3": "<private>/secret",
-         "out-dir": "../private", "loop1": "loop2", "loop2": "loop1"}
-NAMED = ["a.mp4", "./a.mp4", "sub/b.mp4", "sub//b.mp4", "in-dir/b.mp4", "in-link", "in-chain1", "out-link",
-         "out-chain1", "out-dir/secret", "out-dir/a.mp4", "sub/../a.mp4", "../private/secret", "<root>/a.mp4",
-         "<root>/sub/b.mp4", "<root>/in-chain1", "<root>/in-dir/b.mp4", "<private>/secret", "<private>/a.mp4",
-         "<root>/../private/secret", "loop1", "sub", "", "a.mp4/", "/"]
-PARTS = ["..", ".", "sub", "in-dir", "out-dir", "a.mp4", "b.mp4", "secret", "in-link", "in-chain1", "out-link",
-         "out-chain1", "loop1", "private", "root"]
-SWAPS = ["none", "same-content", "link-out", "link-inside-other", "rewrite", "rewrite-keep-stamp", "folder-out",
-         "fifo", "folder", "gone"]
+LINKS = {
+    "in-link": "a.mp4",
+    "in-chain1": "in-chain2",
+    "in-chain2": "sub/b.mp4",
+    "in-dir": "sub",
+    "out-link": "../private/secret",
+    "out-chain1": "in-chain3",
+    "in-chain3": "<private>/secret",
+    "out-dir": "../private",
+    "loop1": "loop2",
+    "loop2": "loop1",
+}
+NAMED = [
+    "a.mp4",
+    "./a.mp4",
+    "sub/b.mp4",
+    "sub//b.mp4",
+    "in-dir/b.mp4",
+    "in-link",
+    "in-chain1",
+    "out-link",
+    "out-chain1",
+    "out-dir/secret",
+    "out-dir/a.mp4",
+    "sub/../a.mp4",
+    "../private/secret",
+    "<root>/a.mp4",
+    "<root>/sub/b.mp4",
+    "<root>/in-chain1",
+    "<root>/in-dir/b.mp4",
+    "<private>/secret",
+    "<private>/a.mp4",
+    "<root>/../private/secret",
+    "loop1",
+    "sub",
+    "",
+    "a.mp4/",
+    "/",
+]
+PARTS = [
+    "..",
+    ".",
+    "sub",
+    "in-dir",
+    "out-dir",
+    "a.mp4",
+    "b.mp4",
+    "secret",
+    "in-link",
+    "in-chain1",
+    "out-link",
+    "out-chain1",
+    "loop1",
+    "private",
+    "root",
+]
+SWAPS = [
+    "none",
+    "same-content",
+    "link-out",
+    "link-inside-other",
+    "rewrite",
+    "rewrite-keep-stamp",
+    "folder-out",
+    "fifo",
+    "folder",
+    "gone",
+]
 #: Swaps after which the name no longer holds the bytes accepted at submit: the run must fail.
 CHANGING = set(SWAPS) - {"none", "same-content"}
 
 #: Forms that name a file inside the root (drawn as often as the rest, so most examples reach the run).
-INSIDE_FORMS = ["a.mp4", "./a.mp4", "copy-of-a.mp4", "sub/b.mp4", "sub//b.mp4", "in-dir/b.mp4", "in-link",
-                "in-chain1", "<root>/a.mp4", "<root>/in-chain1", "<root>/in-dir/b.mp4", "<root>/./sub/b.mp4"]
+INSIDE_FORMS = [
+    "a.mp4",
+    "./a.mp4",
+    "copy-of-a.mp4",
+    "sub/b.mp4",
+    "sub//b.mp4",
+    "in-dir/b.mp4",
+    "in-link",
+    "in-chain1",
+    "<root>/a.mp4",
+    "<root>/in-chain1",
+    "<root>/in-dir/b.mp4",
+    "<root>/./sub/b.mp4",
+]
 
 path_forms = st.one_of(
     st.sampled_from(INSIDE_FORMS),
     st.sampled_from(NAMED),
-    st.builds(lambda prefix, parts: prefix + "/".join(parts),
-              st.sampled_from(["", "<root>/", "<base>/", "/"]),
-              st.lists(st.sampled_from(PARTS), min_size=1, max_size=4)),
+    st.builds(
+        lambda prefix, parts: prefix + "/".join(parts),
+        st.sampled_from(["", "<root>/", "<base>/", "/"]),
+        st.lists(st.sampled_from(PARTS), min_size=1, max_size=4),
+    ),
 )
 
 
@@ -77,8 +148,11 @@ class World:
         self.reads: list[tuple[int, int]] = []
 
     def raw(self, form: str) -> str:
-        return form.replace("<root>", str(self.root)).replace("<private>", str(self.private)).replace(
-            "<base>", str(self.base))
+        return (
+            form.replace("<root>", str(self.root))
+            .replace("<private>", str(self.private))
+            .replace("<base>", str(self.base))
+        )
 
     def swap(self, kind: str, real: Path) -> None:
         """Change what the name `real` (a file under the root) holds."""
@@ -141,23 +215,39 @@ def recording_reads(world: World) -> Iterator[None]:
         yield
 
 
-def attempt(world: World, raw: str, hashes: ContentHashes, expected: str | None = None,
-            swap_at_open: Callable[[], None] | None = None, target: Path | None = None):
+def attempt(
+    world: World,
+    raw: str,
+    hashes: ContentHashes,
+    expected: str | None = None,
+    swap_at_open: Callable[[], None] | None = None,
+    target: Path | None = None,
+):
     """(real path, bytes read from `readable`, sha256) or the InputRejected raised."""
-    patched = contextlib.nullcontext() if swap_at_open is None else mock.patch.object(
-        media_root_module, "os", _OsWithSwap(lambda p: target is None or Path(p) == target, swap_at_open))
+    patched = (
+        contextlib.nullcontext()
+        if swap_at_open is None
+        else mock.patch.object(
+            media_root_module, "os", _OsWithSwap(lambda p: target is None or Path(p) == target, swap_at_open)
+        )
+    )
     try:
-        with patched, open_confined(world.root, raw, hashes, expected_sha256=expected,
-                                    scratch=world.base / "staging") as opened:
+        with (
+            patched,
+            open_confined(world.root, raw, hashes, expected_sha256=expected, scratch=world.base / "staging") as opened,
+        ):
             return opened.path, opened.readable.read_bytes(), opened.sha256
     except InputRejected as exc:
         return exc
 
 
 @settings(max_examples=300, deadline=None)
-@given(form=path_forms, swap=st.sampled_from(SWAPS),
-       when=st.sampled_from(["between submit and run", "inside the run's open", "inside the submit's open"]),
-       bound=st.booleans())
+@given(
+    form=path_forms,
+    swap=st.sampled_from(SWAPS),
+    when=st.sampled_from(["between submit and run", "inside the run's open", "inside the submit's open"]),
+    bound=st.booleans(),
+)
 def test_nothing_outside_the_media_root_is_ever_read(form: str, swap: str, when: str, bound: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         world = World(Path(os.path.realpath(tmp)))
@@ -167,8 +257,12 @@ def test_nothing_outside_the_media_root_is_ever_read(form: str, swap: str, when:
         with mock.patch.object(media_root_module, "FD_DIR", fd_dir), recording_reads(world):
             real_now = Path(os.path.realpath(world.root / raw)) if raw else None
             at_submit = None
-            if when == "inside the submit's open" and real_now is not None and real_now.is_file() \
-                    and real_now.is_relative_to(world.root):
+            if (
+                when == "inside the submit's open"
+                and real_now is not None
+                and real_now.is_file()
+                and real_now.is_relative_to(world.root)
+            ):
                 at_submit = lambda: world.swap(swap, real_now)  # noqa: E731
             submitted = attempt(world, raw, hashes, swap_at_open=at_submit, target=real_now)
             if isinstance(submitted, InputRejected):
@@ -203,8 +297,9 @@ def test_an_unchanged_file_is_read_through_the_open_file_and_nothing_is_left(tmp
         assert not isinstance(submitted, InputRejected)
         real, data, digest = submitted
         assert (real, data) == (world.root / "sub" / "b.mp4", INSIDE["sub/b.mp4"])
-        with open_confined(world.root, str(real), ContentHashes(), expected_sha256=digest,
-                           scratch=tmp_path / "staging") as opened:
+        with open_confined(
+            world.root, str(real), ContentHashes(), expected_sha256=digest, scratch=tmp_path / "staging"
+        ) as opened:
             assert opened.readable.parent == (fd_dir if bound else tmp_path / "staging")
             world.swap("link-out", real)  # after the check: the read still gets the file that was checked
             assert opened.readable.read_bytes() == data

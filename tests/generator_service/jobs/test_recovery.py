@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator_service.hashing import sha256_file as hash_file
 from generator_service.hashing import ContentHashes
+from generator_service.hashing import sha256_file as hash_file
 from generator_service.jobs.records import JobRecord, JobSpec
 from generator_service.jobs.recovery import input_problem, recover
 from generator_service.jobs.store import JobStore
@@ -29,8 +29,17 @@ def test_jobs_left_behind_are_resumed_or_failed_with_the_reason(tmp_path: Path) 
     path = tmp_path / "jobs.sqlite3"
     store = JobStore(path)
     store.save(JobRecord("j-queued", _spec(upload), status="queued", created=3.0))
-    store.save(JobRecord("j-running", _spec(upload, seed=1), status="running", attempts=1, created=1.0,
-                         phase="generate", progress=0.6))
+    store.save(
+        JobRecord(
+            "j-running",
+            _spec(upload, seed=1),
+            status="running",
+            attempts=1,
+            created=1.0,
+            phase="generate",
+            progress=0.6,
+        )
+    )
     store.save(JobRecord("j-path", _spec(users, uploaded=False), status="queued", created=4.0))
     store.save(JobRecord("j-crashy", _spec(upload, seed=2), status="running", attempts=3, created=2.0))
     store.save(JobRecord("j-gone", _spec(uploads / "gone.mp4"), status="queued", created=5.0))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator_service.jobs.results import ResultFiles
 from generator_service.jobs.records import JobRecord, JobSpec
+from generator_service.jobs.results import ResultFiles
 from generator_service.jobs.retention import DAY, Janitor, RetentionPolicy
 from generator_service.jobs.store import JobStore
 
@@ -26,13 +26,28 @@ class Work:
         self.features.mkdir()
         self.forgotten: list[str] = []
 
-    def job(self, job_id: str, status: str = "succeeded", *, age_days: float = 0.0, size: int = 0,
-            downloaded_days_ago: float | None = None) -> None:
+    def job(
+        self,
+        job_id: str,
+        status: str = "succeeded",
+        *,
+        age_days: float = 0.0,
+        size: int = 0,
+        downloaded_days_ago: float | None = None,
+    ) -> None:
         downloaded = None if downloaded_days_ago is None else NOW - downloaded_days_ago * DAY
         finished = NOW - age_days * DAY if status in ("succeeded", "failed", "cancelled") else None
-        self.store.save(JobRecord(job_id, JobSpec.create(video="/v.mp4", video_sha256="0", start=0, end=1), status=status,
-                                  finished=finished, downloaded=downloaded, cache_key=f"k-{job_id}",
-                                  result={"takes": 1} if status == "succeeded" else None))
+        self.store.save(
+            JobRecord(
+                job_id,
+                JobSpec.create(video="/v.mp4", video_sha256="0", start=0, end=1),
+                status=status,
+                finished=finished,
+                downloaded=downloaded,
+                cache_key=f"k-{job_id}",
+                result={"takes": 1} if status == "succeeded" else None,
+            )
+        )
         if size:
             self.files.take_path(job_id, 0).parent.mkdir(parents=True)
             self.files.take_path(job_id, 0).write_bytes(b"\0" * size)
@@ -44,8 +59,14 @@ class Work:
         return path
 
     def janitor(self, **policy) -> Janitor:
-        return Janitor(RetentionPolicy(**policy), self.store, self.files, self.features,
-                       forget=self.forgotten.append, clock=lambda: NOW)
+        return Janitor(
+            RetentionPolicy(**policy),
+            self.store,
+            self.files,
+            self.features,
+            forget=self.forgotten.append,
+            clock=lambda: NOW,
+        )
 
     def has_files(self, job_id: str) -> bool:
         return self.files.take_path(job_id, 0).is_file()
@@ -128,8 +149,13 @@ def test_partial_folders_and_orphans_are_removed(work: Work) -> None:
 def test_the_janitor_thread_sweeps_periodically(work: Work) -> None:
     now = [NOW]
     work.job("j-1", age_days=0, size=10)
-    janitor = Janitor(RetentionPolicy(max_age_s=DAY, max_bytes=None, interval_s=0.02), work.store, work.files,
-                      work.features, clock=lambda: now[0])
+    janitor = Janitor(
+        RetentionPolicy(max_age_s=DAY, max_bytes=None, interval_s=0.02),
+        work.store,
+        work.files,
+        work.features,
+        clock=lambda: now[0],
+    )
     janitor.start()
     try:
         time.sleep(0.1)

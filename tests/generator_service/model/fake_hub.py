@@ -66,31 +66,57 @@ class FakeHub:
         entries = []
         for name, data in self.files.items():
             sha = hashlib.sha256(data).hexdigest()
-            entries.append({"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest(),
-                            "lfs": {"oid": sha, "size": len(data), "pointerSize": 134}})
+            entries.append(
+                {
+                    "type": "file",
+                    "path": name,
+                    "size": len(data),
+                    "oid": hashlib.sha1(data).hexdigest(),
+                    "lfs": {"oid": sha, "size": len(data), "pointerSize": 134},
+                }
+            )
         return entries
 
     def answer(self, request: BaseHTTPRequestHandler, body: bool) -> None:
         path = request.path.split("?")[0]
         if path in (f"/api/models/{self.repo}/revision/main", f"/api/models/{self.repo}"):
-            self._json(request, {"id": self.repo, "modelId": self.repo, "sha": COMMIT, "private": False,
-                                 "siblings": [{"rfilename": name} for name in self.files]}, body)
+            self._json(
+                request,
+                {
+                    "id": self.repo,
+                    "modelId": self.repo,
+                    "sha": COMMIT,
+                    "private": False,
+                    "siblings": [{"rfilename": name} for name in self.files],
+                },
+                body,
+            )
         elif re.fullmatch(rf"/api/models/{re.escape(self.repo)}/tree/{COMMIT}(/.*)?", path):
             self._json(request, self._tree(), body)
-        elif (match := re.fullmatch(rf"/{re.escape(self.repo)}/resolve/(?:main|{COMMIT})/(.+)", path)) \
-                and match[1] in self.files:
+        elif (match := re.fullmatch(rf"/{re.escape(self.repo)}/resolve/(?:main|{COMMIT})/(.+)", path)) and match[
+            1
+        ] in self.files:
             self._file(request, match[1], body)
         else:
-            self._send(request, 404, b'{"error": "not found"}', {"Content-Type": "application/json",
-                                                                  "X-Error-Code": "EntryNotFound"}, body)
+            self._send(
+                request,
+                404,
+                b'{"error": "not found"}',
+                {"Content-Type": "application/json", "X-Error-Code": "EntryNotFound"},
+                body,
+            )
 
     def _json(self, request: BaseHTTPRequestHandler, data: object, body: bool) -> None:
         self._send(request, 200, json.dumps(data).encode(), {"Content-Type": "application/json"}, body)
 
     def _file(self, request: BaseHTTPRequestHandler, name: str, body: bool) -> None:
         data = self.files[name]
-        headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
-                   "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
+        headers = {
+            "X-Repo-Commit": COMMIT,
+            "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+        }
         if not body:
             self._send(request, 200, b"", headers | {"Content-Length": str(len(data))}, False)
             return
@@ -119,8 +145,9 @@ class FakeHub:
             request.connection.shutdown(2)  # the body stops mid-way: the client sees a broken connection
 
     @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str],
-              body: bool) -> None:
+    def _send(
+        request: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str], body: bool
+    ) -> None:
         request.send_response(status)
         for key, value in headers.items():
             request.send_header(key, value)

@@ -37,8 +37,9 @@ def synthetic_item(rng: np.random.Generator) -> dict:
 
 
 def _codes(music, loaded, condition, cfg) -> torch.Tensor:
-    runner = None if loaded is None else loaded.runner(music, condition, batch=cfg.variants,
-                                                       blocks=guidance_blocks(cfg))
+    runner = (
+        None if loaded is None else loaded.runner(music, condition, batch=cfg.variants, blocks=guidance_blocks(cfg))
+    )
     return generate_codes(music, F, cfg, condition=runner)
 
 
@@ -70,7 +71,9 @@ def test_untrained_adapter_is_exactly_the_base_model(fresh, lora_rank: int) -> N
     with torch.no_grad():
         logits = fresh.decoder(ids, hidden, mask, extra=loaded.attached.training_extra(window))
     assert torch.equal(logits, base_logits)  # training path (teacher forcing), LoRA unmerged
-    assert torch.equal(_codes(fresh, loaded, item["condition"], GEN), base_codes)  # generation: packed, LoRA merged, CFG
+    assert torch.equal(
+        _codes(fresh, loaded, item["condition"], GEN), base_codes
+    )  # generation: packed, LoRA merged, CFG
 
 
 def test_steps_0_adapter_scores_bit_identical_audio(tmp_path: Path, fresh) -> None:
@@ -78,8 +81,14 @@ def test_steps_0_adapter_scores_bit_identical_audio(tmp_path: Path, fresh) -> No
     from generator_service.pipeline.score import Scorer, ScoreRequest
 
     out = tmp_path / "adapter"
-    train(fresh, [synthetic_item(np.random.default_rng(0))], [], out, TrainConfig(steps=0, batch_size=1),
-          AdapterConfig(window_s=2.0))
+    train(
+        fresh,
+        [synthetic_item(np.random.default_rng(0))],
+        [],
+        out,
+        TrainConfig(steps=0, batch_size=1),
+        AdapterConfig(window_s=2.0),
+    )
     clip = make_performer_clip(tmp_path / "c.mp4", duration=1.5, fps=25, size=(320, 180))
     request = ScoreRequest(clip, generation=GenerationConfig(prompt="calm", seed=5, window_s=2.0, context_s=0.5))
     plain = Scorer(fresh)(request)
@@ -91,8 +100,14 @@ def test_steps_0_adapter_scores_bit_identical_audio(tmp_path: Path, fresh) -> No
 def test_save_load_into_a_fresh_base_gives_identical_generations(tmp_path: Path, fresh, cache_dir: Path) -> None:
     rng = np.random.default_rng(0)
     items = [synthetic_item(rng) for _ in range(4)]
-    trained = train(fresh, items, [], tmp_path / "a", TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
-                    AdapterConfig(window_s=2.0, lora_rank=2, latent_dim=8))
+    trained = train(
+        fresh,
+        items,
+        [],
+        tmp_path / "a",
+        TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
+        AdapterConfig(window_s=2.0, lora_rank=2, latent_dim=8),
+    )
     assert float(trained.module.gates.detach().abs().sum()) > 0
     before = _codes(fresh, trained, items[0]["condition"], GEN)
     other = load_music_model("tiny", cache_dir=cache_dir, device="cpu")
@@ -104,8 +119,14 @@ def test_save_load_into_a_fresh_base_gives_identical_generations(tmp_path: Path,
 def test_visual_guidance_uses_the_null_condition_block(tmp_path: Path, fresh) -> None:
     rng = np.random.default_rng(2)
     items = [synthetic_item(rng) for _ in range(4)]
-    trained = train(fresh, items, [], tmp_path / "a", TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
-                    AdapterConfig(window_s=2.0, latent_dim=8))
+    trained = train(
+        fresh,
+        items,
+        [],
+        tmp_path / "a",
+        TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
+        AdapterConfig(window_s=2.0, latent_dim=8),
+    )
     plain = _codes(fresh, trained, items[0]["condition"], GEN)
     from dataclasses import replace
 
@@ -123,8 +144,14 @@ def test_visual_guidance_without_adapter_is_refused(tmp_path: Path, fresh) -> No
 
 
 def test_loading_onto_another_base_says_what_differs(tmp_path: Path, fresh) -> None:
-    train(fresh, [synthetic_item(np.random.default_rng(0))], [], tmp_path / "a", TrainConfig(steps=0, batch_size=1),
-          AdapterConfig(window_s=2.0))
+    train(
+        fresh,
+        [synthetic_item(np.random.default_rng(0))],
+        [],
+        tmp_path / "a",
+        TrainConfig(steps=0, batch_size=1),
+        AdapterConfig(window_s=2.0),
+    )
     fresh.model_id = "facebook/musicgen-small"
     with pytest.raises(ConfigError, match="base model: adapter trained on 'tiny'"):
         load_adapter(tmp_path / "a", fresh)
@@ -152,9 +179,14 @@ def test_generation_follows_the_condition_frame_by_frame(tmp_path: Path, fresh) 
     rng = np.random.default_rng(0)
     items = [synthetic_item(rng) for _ in range(64)]
     held_out = [synthetic_item(rng) for _ in range(2)]
-    loaded = train(fresh, items, held_out[:1], tmp_path / "a",
-                   TrainConfig(steps=150, batch_size=8, lr=2e-2, warmup_epochs=0.5, val_every=50),
-                   AdapterConfig(latent_dim=16, window_s=2.0, visual_dropout=0.0))
+    loaded = train(
+        fresh,
+        items,
+        held_out[:1],
+        tmp_path / "a",
+        TrainConfig(steps=150, batch_size=8, lr=2e-2, warmup_epochs=0.5, val_every=50),
+        AdapterConfig(latent_dim=16, window_s=2.0, visual_dropout=0.0),
+    )
     cfg = GenerationConfig(top_k=1, guidance_scale=1.0, window_s=2.0, context_s=0.5)
 
     def accuracy(item, condition, adapter) -> float:

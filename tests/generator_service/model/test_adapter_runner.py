@@ -52,12 +52,15 @@ def stepped(music, runner, ids, window_start, hidden, mask, static: bool, prefil
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
-@pytest.mark.parametrize("blocks,window_start,lora_rank", [
-    (("cond", "no_text"), 10, 0),              # text guidance only: one shared condition
-    (("cond", "no_text", "no_visual"), 30, 0),  # visual guidance: the null block apart
-    (("cond",), 70, 0),                       # window past the clip's end: all null frames
-    (("cond", "no_text", "no_visual"), 30, 2),  # open LoRA: unmerged in training, merged in generation
-])
+@pytest.mark.parametrize(
+    "blocks,window_start,lora_rank",
+    [
+        (("cond", "no_text"), 10, 0),  # text guidance only: one shared condition
+        (("cond", "no_text", "no_visual"), 30, 0),  # visual guidance: the null block apart
+        (("cond",), 70, 0),  # window past the clip's end: all null frames
+        (("cond", "no_text", "no_visual"), 30, 2),  # open LoRA: unmerged in training, merged in generation
+    ],
+)
 def test_generation_path_equals_the_training_path(cache_dir: Path, blocks, window_start, lora_rank, static) -> None:
     music, loaded = open_adapter(cache_dir, lora_rank)
     attached, positions = loaded.attached, loaded.module.max_positions

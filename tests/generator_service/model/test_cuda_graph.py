@@ -23,8 +23,9 @@ def _window_codes(music, static: bool, graphs: bool) -> torch.Tensor:
         hidden, mask = encode_text(music, cfg.prompt, 1, guidance_blocks(cfg))
         session = music.packed().session(2, window.new + 4, hidden, mask, static=static)
         step = make_stepper(session, None, graphs=graphs)
-        return sample_window(music, step, None, window, cfg, [torch.Generator()], on_step=lambda: None,
-                             cancel=CancelToken())
+        return sample_window(
+            music, step, None, window, cfg, [torch.Generator()], on_step=lambda: None, cancel=CancelToken()
+        )
 
 
 def test_failed_capture_falls_back_to_the_same_numbers(tiny, caplog) -> None:

@@ -115,8 +115,9 @@ def test_lora_is_merged_into_the_packed_weights() -> None:
     with torch.no_grad():
         unmerged = ours(codes, hidden, mask)
     merged = _stepped(PackedDecoder(ours, "fp32"), codes, hidden, mask, static=False)
-    base = _stepped(PackedDecoder(MusicDecoder.from_transformers(random_decoder("tiny")), "fp32"),
-                    codes, hidden, mask, static=False)
+    base = _stepped(
+        PackedDecoder(MusicDecoder.from_transformers(random_decoder("tiny")), "fp32"), codes, hidden, mask, static=False
+    )
     assert (merged - unmerged).abs().max() < 1e-4
     assert (merged - base).abs().max() > 1e-2  # the LoRA matters: the check can fail
 
@@ -141,10 +142,15 @@ def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
     assert not cpu_has_bf16(_cpuinfo(tmp_path, "avx2 avx512f"))
 
 
-@pytest.mark.parametrize("bf16,requested,expected", [
-    (True, "auto", "bf16"), (False, "auto", "fp32"),  # auto, the default: the fastest that passes parity
-    (False, "int8", "int8"), (True, "fp32", "fp32"),
-])
+@pytest.mark.parametrize(
+    "bf16,requested,expected",
+    [
+        (True, "auto", "bf16"),
+        (False, "auto", "fp32"),  # auto, the default: the fastest that passes parity
+        (False, "int8", "int8"),
+        (True, "fp32", "fp32"),
+    ],
+)
 def test_precision_resolution_on_cpu(monkeypatch, bf16: bool, requested, expected: str) -> None:
     from generator_service.model import precision
 

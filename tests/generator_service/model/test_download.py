@@ -29,8 +29,13 @@ WEIGHTS = 25_000_000  # more than huggingface_hub's 10 MiB download chunk: a cut
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     """A fake hub serving a repo with configs, a tokenizer file, safetensors and (unwanted) .bin
     weights; huggingface_hub pointed at it with a private cache, offline mode off."""
-    files = {"config.json": b'{"model_type": "musicgen"}', "spiece.model": b"tokenizer",
-             "model.safetensors": os.urandom(WEIGHTS), "pytorch_model.bin": b"old weights", "README.md": b"# card"}
+    files = {
+        "config.json": b'{"model_type": "musicgen"}',
+        "spiece.model": b"tokenizer",
+        "model.safetensors": os.urandom(WEIGHTS),
+        "pytorch_model.bin": b"old weights",
+        "README.md": b"# card",
+    }
     fake = serve_hub(REPO, files, tmp_path / "hub-cache", monkeypatch)
     yield fake
     fake.stop()
@@ -79,7 +84,7 @@ def test_a_stopped_download_says_how_far_it_got_and_the_next_one_continues(hub: 
     hub._file, hub.broken, hub.cut_after = original, set(), None  # type: ignore[method-assign]
     before = list(hub.starts)
     fetched = fetch_model(REPO, endpoint=hub.url)
-    again = [name for name, _ in hub.starts[len(before):]]
+    again = [name for name, _ in hub.starts[len(before) :]]
     assert again == ["model.safetensors"]  # what was complete stayed in the cache
     assert fetched.cached_bytes == fetched.total_bytes - WEIGHTS
 
@@ -103,10 +108,18 @@ def test_an_unreachable_hub_is_a_download_error(hub: FakeHub) -> None:
 
 
 def _cli(hub: FakeHub, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="0",
-               HF_HUB_DISABLE_TELEMETRY="1")
-    return subprocess.run([sys.executable, "-m", "generator_service", "download", REPO, *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=300, check=False)
+    env = dict(
+        os.environ, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "generator_service", "download", REPO, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ def _kick(sr: int) -> np.ndarray:
 
 def _snare(sr: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(int(0.2 * sr)) / sr
-    return (0.25 * rng.normal(0, 1, t.size) * np.exp(-t / 0.05) + 0.3 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.06))
+    return 0.25 * rng.normal(0, 1, t.size) * np.exp(-t / 0.05) + 0.3 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.06)
 
 
 def _hat(sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -35,8 +35,9 @@ def _tom(sr: int, hz: float) -> np.ndarray:
     return 0.3 * np.sin(2 * np.pi * hz * t) * np.exp(-t / 0.04)
 
 
-def drum_track(bpm: float, seconds: float, *, first_beat_s: float = 0.0, sr: int = 32_000,
-               tonal: bool = False, seed: int = 0) -> np.ndarray:
+def drum_track(
+    bpm: float, seconds: float, *, first_beat_s: float = 0.0, sr: int = 32_000, tonal: bool = False, seed: int = 0
+) -> np.ndarray:
     """[S] float32 peaking at 0.9: a kick on every beat from `first_beat_s` (every 60 / bpm s),
     snare (or a tom) on beats 2 and 4, hi-hat (or a high tom) on every eighth."""
     rng = np.random.default_rng(seed)

@@ -152,5 +152,3 @@ def test_still_performer_has_no_tempo_and_less_energy(bob_tracks: dict[float, Fe
     assert still["motion"]["energy_level"] == "calm"
     assert still["expression"]["mood"] == "upbeat" and still["expression"]["smile"] > 0.5
     assert "BPM" not in still["suggested_prompt"] and still["suggested_prompt"].startswith("upbeat")
-
-

@@ -35,12 +35,25 @@ def rubberband_tool() -> None:
 needs_rubberband = pytest.mark.usefixtures("rubberband_tool")
 
 
-def _events(beats: np.ndarray, onsets: np.ndarray | None = None, strengths: np.ndarray | None = None,
-            duration: float = SECONDS + 3) -> MusicEvents:
+def _events(
+    beats: np.ndarray,
+    onsets: np.ndarray | None = None,
+    strengths: np.ndarray | None = None,
+    duration: float = SECONDS + 3,
+) -> MusicEvents:
     onsets = beats if onsets is None else onsets
     strengths = np.ones(onsets.size) if strengths is None else strengths
-    return MusicEvents(beats, onsets, strengths, 60.0 / float(np.median(np.diff(beats))), np.zeros(1), np.zeros(1),
-                       SR / 512, duration, False)
+    return MusicEvents(
+        beats,
+        onsets,
+        strengths,
+        60.0 / float(np.median(np.diff(beats))),
+        np.zeros(1),
+        np.zeros(1),
+        SR / 512,
+        duration,
+        False,
+    )
 
 
 def _max_jump(x: np.ndarray) -> float:
@@ -85,11 +98,14 @@ def test_time_map_inverts_and_continues_at_the_tail_ratio() -> None:
     np.testing.assert_allclose(m.ratios, [1.05, 0.95, 0.95])
 
 
-@pytest.mark.parametrize("field, kwargs", [
-    ("min_beat_share", {"min_beat_share": 0.0}),
-    ("engine", {"engine": "best"}),
-    ("min_motion_beats", {"min_motion_beats": 1}),
-])
+@pytest.mark.parametrize(
+    "field, kwargs",
+    [
+        ("min_beat_share", {"min_beat_share": 0.0}),
+        ("engine", {"engine": "best"}),
+        ("min_motion_beats", {"min_motion_beats": 1}),
+    ],
+)
 def test_bad_config_names_the_field(field: str, kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=field):
         LockConfig(**kwargs)
@@ -147,9 +163,16 @@ def test_stretch_keeps_channels_and_level() -> None:
 
 
 @needs_rubberband
-@pytest.mark.parametrize("off, first, tonal", [
-    (1.03, 0.12, False), (1.05, 0.30, True), (1.07, 0.05, False), (0.95, 0.20, False), (0.93, 0.33, True),
-])
+@pytest.mark.parametrize(
+    "off, first, tonal",
+    [
+        (1.03, 0.12, False),
+        (1.05, 0.30, True),
+        (1.07, 0.05, False),
+        (0.95, 0.20, False),
+        (0.93, 0.33, True),
+    ],
+)
 def test_off_tempo_off_phase_drums_lock_onto_the_motion_beats(off: float, first: float, tonal: bool) -> None:
     music = drum_track(120 * off, SECONDS + 3, first_beat_s=first, tonal=tonal)
     before = beat_alignment(MOTION, music_events(music[: int(SECONDS * SR)], SR).beats, SECONDS)
@@ -216,7 +239,7 @@ def test_a_tempo_too_far_leaves_the_music_untouched_and_names_the_stretch() -> N
 def test_short_music_is_padded_with_silence_and_noted() -> None:
     music = drum_track(120, 5.0)
     result = lock_to_performer(music, SR, np.zeros(0), duration_s=8.0)
-    assert result.audio.shape == (8 * SR,) and not np.any(result.audio[5 * SR:])
+    assert result.audio.shape == (8 * SR,) and not np.any(result.audio[5 * SR :])
     assert any("silence" in note for note in result.notes)
 
 

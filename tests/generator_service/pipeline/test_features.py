@@ -150,6 +150,7 @@ def test_wrong_explicit_model_fails_before_any_work(tmp_path: Path) -> None:
 
 # ---- real MediaPipe ----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> FeatureConfig:
     return FeatureConfig(feature_fps=FPS, cache_dir=tmp_path_factory.mktemp("cache"))
@@ -288,7 +289,6 @@ def test_mirrored_photo_flips_roll_and_full_frame_face_path(extractor: FeatureEx
         rolls.append(track.values[0, S.index("face.head.roll")])
     assert abs(rolls[0]) > 0.01 and np.sign(rolls[0]) == -np.sign(rolls[1])
     assert rolls[0] == pytest.approx(-rolls[1], abs=0.01)
-
 
 
 @pytest.mark.slow

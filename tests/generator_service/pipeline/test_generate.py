@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 from generator_service.config import GenerationConfig
 from generator_service.errors import Cancelled, ConfigError
 from generator_service.pipeline.generate import (
-    PromptSpan, Window, _ramp_weights, decode_codes, encode_text, encode_texts, generate_codes, plan_windows,
-    sample_window, steps_for, window_prompts,
+    PromptSpan,
+    Window,
+    _ramp_weights,
+    decode_codes,
+    encode_text,
+    encode_texts,
+    generate_codes,
+    plan_windows,
+    sample_window,
+    steps_for,
+    window_prompts,
 )
 from generator_service.progress import CancelToken
 
@@ -51,11 +60,20 @@ def test_continuation_matches_transformers_audio_prompt(tiny, monkeypatch) -> No
     with torch.inference_mode():
         hidden, mask = encode_text(tiny, cfg.prompt, 1, ("cond", "no_text"))
         session = tiny.packed().session(2, 20 + 197 + 4, hidden, mask)
-        ours = sample_window(tiny, session.step, context, Window(0, 20, 197), cfg, [torch.Generator()],
-                             on_step=lambda: None, cancel=CancelToken())
+        ours = sample_window(
+            tiny,
+            session.step,
+            context,
+            Window(0, 20, 197),
+            cfg,
+            [torch.Generator()],
+            on_step=lambda: None,
+            cancel=CancelToken(),
+        )
     tok = tiny.tokenizer([cfg.prompt], return_tensors="pt")
-    ref = _hf_codes(tiny, monkeypatch, **tok, decoder_input_ids=context.reshape(4, 20),
-                    guidance_scale=3.0, max_new_tokens=197 + 3)
+    ref = _hf_codes(
+        tiny, monkeypatch, **tok, decoder_input_ids=context.reshape(4, 20), guidance_scale=3.0, max_new_tokens=197 + 3
+    )
     assert torch.equal(ours[:, :, :20], context)
     assert ref.shape == ours.shape == (1, 4, 217)
     assert torch.equal(ours, ref)
@@ -75,10 +93,15 @@ def test_windows_cover_every_frame_once(total: int, window: int, ctx_frac: float
 
 
 @settings(max_examples=200, deadline=None)
-@given(total=st.integers(1, 5000), window=st.integers(2, 400), ctx_frac=st.floats(0, 0.9),
-       bounds=st.lists(st.integers(-5, 5005), max_size=12))
-def test_windows_end_at_the_schedule_boundaries_and_never_cross_one(total: int, window: int, ctx_frac: float,
-                                                                   bounds: list[int]) -> None:
+@given(
+    total=st.integers(1, 5000),
+    window=st.integers(2, 400),
+    ctx_frac=st.floats(0, 0.9),
+    bounds=st.lists(st.integers(-5, 5005), max_size=12),
+)
+def test_windows_end_at_the_schedule_boundaries_and_never_cross_one(
+    total: int, window: int, ctx_frac: float, bounds: list[int]
+) -> None:
     context = min(int(window * ctx_frac), window - 1)
     windows = plan_windows(total, window, context, bounds)
     assert sum(w.new for w in windows) == total
@@ -122,8 +145,11 @@ def test_a_session_switches_text_in_place(tiny) -> None:
         session.set_text(*texts["a much longer prompt about a calm flute"])
         fresh = tiny.packed().session(2, 20, *texts["a much longer prompt about a calm flute"])
     assert [t.data_ptr() for t in session.text_keys + session.text_values] == before
-    for ours, ref in zip(session.text_keys + session.text_values + [session.text_bias],
-                         fresh.text_keys + fresh.text_values + [fresh.text_bias], strict=True):
+    for ours, ref in zip(
+        session.text_keys + session.text_values + [session.text_bias],
+        fresh.text_keys + fresh.text_values + [fresh.text_bias],
+        strict=True,
+    ):
         assert torch.equal(ours, ref)
 
 

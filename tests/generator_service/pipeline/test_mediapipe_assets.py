@@ -122,7 +122,7 @@ class _OneFileServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 owner.hits += 1
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(payload)))

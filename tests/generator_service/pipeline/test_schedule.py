@@ -21,8 +21,13 @@ S = FEATURE_SPEC
 FPS = 10.0
 
 
-def _track(seconds: float, energy: list[tuple[float, float, float]] = (), smile: list[tuple[float, float, float]] = (),
-           noise: float = 0.05, seed: int = 0) -> FeatureTrack:
+def _track(
+    seconds: float,
+    energy: list[tuple[float, float, float]] = (),
+    smile: list[tuple[float, float, float]] = (),
+    noise: float = 0.05,
+    seed: int = 0,
+) -> FeatureTrack:
     """A performer seen throughout: motion energy and smile piecewise constant over (t0, t1, value)
     spans (energy 0.3 and smile 0.1 elsewhere), plus noise."""
     n = int(seconds * FPS)

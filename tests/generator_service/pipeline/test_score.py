@@ -28,12 +28,15 @@ def _clip(tmp_path: Path, seconds: float, fps, name: str = "clip.mp4") -> Path:
     return make_performer_clip(tmp_path / name, duration=seconds, fps=fps, size=(160, 90))
 
 
-@pytest.mark.parametrize("seconds,fps,start,end", [
-    (0.5, 25, None, None),
-    (7.5, Fraction(30000, 1001), 0.0, 7.37),
-    (3.0, Fraction(24000, 1001), 0.413, 2.9),
-    (2.0, 60, None, None),
-])
+@pytest.mark.parametrize(
+    "seconds,fps,start,end",
+    [
+        (0.5, 25, None, None),
+        (7.5, Fraction(30000, 1001), 0.0, 7.37),
+        (3.0, Fraction(24000, 1001), 0.413, 2.9),
+        (2.0, 60, None, None),
+    ],
+)
 def test_every_take_is_exactly_the_range_long(tmp_path, scorer, seconds, fps, start, end) -> None:
     clip = _clip(tmp_path, seconds, fps)
     gen = GenerationConfig(prompt="test", variants=2, window_s=1.0, context_s=0.3)
@@ -54,8 +57,10 @@ def test_every_take_is_exactly_the_range_long(tmp_path, scorer, seconds, fps, st
 def test_a_61_second_clip_is_scored_window_by_window_to_the_exact_sample(tmp_path, scorer) -> None:
     clip = _clip(tmp_path, 61.0, 25)
     seen = []
-    result = scorer(ScoreRequest(clip, generation=GenerationConfig(guidance_scale=1.0)),
-                    progress=lambda phase, done, total: seen.append(phase))
+    result = scorer(
+        ScoreRequest(clip, generation=GenerationConfig(guidance_scale=1.0)),
+        progress=lambda phase, done, total: seen.append(phase),
+    )
     assert result.num_samples == 61 * 32000 == result.takes[0].shape[0]
     assert "generate" in seen and "decode_audio" in seen
 
@@ -99,8 +104,12 @@ def _decoded(scorer: Scorer, num_samples: int, gen: GenerationConfig) -> np.ndar
 
     mm = scorer.music
     codes = generate_codes(mm, frames_for_samples(num_samples, mm.hop_length), gen)
-    audio = decode_codes(mm, codes, chunk_frames=round((gen.window_s or mm.max_window_s) * mm.frame_rate),
-                         overlap_frames=max(1, round(gen.crossfade_s * mm.frame_rate)))
+    audio = decode_codes(
+        mm,
+        codes,
+        chunk_frames=round((gen.window_s or mm.max_window_s) * mm.frame_rate),
+        overlap_frames=max(1, round(gen.crossfade_s * mm.frame_rate)),
+    )
     return fit_length(audio, num_samples)
 
 
@@ -124,8 +133,10 @@ def test_the_lock_runs_after_decoding_keeps_the_exact_length_and_reports_each_ta
     gen = GenerationConfig(prompt="funk", seed=5, variants=2, window_s=2.0, context_s=0.5)
     result = scorer(ScoreRequest(clip, 0.4, 4.0, gen, lock=LockRequest("both", hits)))
     assert result.num_samples == round(3.6 * 32000) and [t.shape for t in result.takes] == [(115200,)] * 2
-    assert result.hits == [{"t": pytest.approx(1.0), "kind": "cut", "strength": 1.0},
-                           {"t": pytest.approx(2.5), "kind": "marker", "strength": 0.5}]
+    assert result.hits == [
+        {"t": pytest.approx(1.0), "kind": "cut", "strength": 1.0},
+        {"t": pytest.approx(2.5), "kind": "marker", "strength": 0.5},
+    ]
     assert result.beat_lock == "both" and len(result.lock) == 2
     for report in result.lock:
         assert report["mode"] == "both" and isinstance(report["locked"], bool) and report["reason"]
@@ -140,13 +151,13 @@ def test_the_lock_runs_after_decoding_keeps_the_exact_length_and_reports_each_ta
 
 
 def test_without_a_person_the_automatic_lock_takes_the_hits_or_says_why(tmp_path, scorer) -> None:
-    clip = make_performer_clip(tmp_path / "empty.mp4", duration=2.0, fps=25, size=(160, 90),
-                               person_absent=[(0.0, 2.0)])
+    clip = make_performer_clip(tmp_path / "empty.mp4", duration=2.0, fps=25, size=(160, 90), person_absent=[(0.0, 2.0)])
     bare = scorer(ScoreRequest(clip, generation=GenerationConfig(seed=1)))
     assert bare.beat_lock == "hits"
     assert bare.lock == [{"mode": "hits", "locked": False, "reason": "no person in the clip and no hits to lock to"}]
-    with_hits = scorer(ScoreRequest(clip, generation=GenerationConfig(seed=1),
-                                    lock=LockRequest(None, (Hit(1.0, "marker"),))))
+    with_hits = scorer(
+        ScoreRequest(clip, generation=GenerationConfig(seed=1), lock=LockRequest(None, (Hit(1.0, "marker"),)))
+    )
     assert with_hits.beat_lock == "hits" and with_hits.lock[0]["mode"] == "hits"
     assert with_hits.lock[0]["motion_beats"] == 0 and with_hits.num_samples == 64000
 
@@ -170,12 +181,14 @@ def test_a_long_clip_gets_a_prompt_per_segment_window_by_window(tmp_path, scorer
     window's own prompt reaches it: test_generate)."""
     from generator_service.pipeline import generate
 
-    clip = make_performer_clip(tmp_path / "leaves.mp4", duration=5.0, fps=25, size=(320, 180),
-                               person_absent=[(2.5, 5.0)])
+    clip = make_performer_clip(
+        tmp_path / "leaves.mp4", duration=5.0, fps=25, size=(320, 180), person_absent=[(2.5, 5.0)]
+    )
     asked: list[list[str]] = []
     real = generate.encode_texts
-    monkeypatch.setattr(generate, "encode_texts", lambda mm, prompts, *a: asked.append(list(prompts)) or real(
-        mm, prompts, *a))
+    monkeypatch.setattr(
+        generate, "encode_texts", lambda mm, prompts, *a: asked.append(list(prompts)) or real(mm, prompts, *a)
+    )
     gen = GenerationConfig(prompt="jazz", window_s=3.0, context_s=0.5)
     result = scorer(ScoreRequest(clip, generation=gen, auto_prompt=True, lock=LockRequest("off", (Hit(2.5, "cut"),))))
     assert [(s["start"], s["end"], s["cause"]) for s in result.schedule] == [(0.0, 2.5, "start"), (2.5, 5.0, "cut")]

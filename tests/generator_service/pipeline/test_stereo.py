@@ -51,8 +51,12 @@ def test_greedy_codes_and_audio_match_transformers(stereo, monkeypatch) -> None:
 
     monkeypatch.setattr(stereo.model.audio_encoder, "decode", spy)
     with torch.no_grad():
-        audio = stereo.model.generate(**stereo.tokenizer([cfg.prompt], return_tensors="pt"), do_sample=False,
-                                      guidance_scale=3.0, max_new_tokens=FRAMES + 3)
+        audio = stereo.model.generate(
+            **stereo.tokenizer([cfg.prompt], return_tensors="pt"),
+            do_sample=False,
+            guidance_scale=3.0,
+            max_new_tokens=FRAMES + 3,
+        )
     monkeypatch.undo()
     left, right = seen  # transformers decodes the even (left) then the odd (right) codebooks
     assert ours.shape == (1, 8, FRAMES)
@@ -78,17 +82,35 @@ def test_cli_score_with_tiny_stereo(tmp_path: Path, clip: Path, cache_dir: Path)
     from generator_service.cli import main
 
     out = tmp_path / "music.wav"
-    assert main(["score", str(clip), "-o", str(out), "--model", "tiny-stereo", "--quiet", "--end", "0.5",
-                 "--precision", "int8"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(clip),
+                "-o",
+                str(out),
+                "--model",
+                "tiny-stereo",
+                "--quiet",
+                "--end",
+                "0.5",
+                "--precision",
+                "int8",
+            ]
+        )
+        == 0
+    )
     assert sf.info(str(out)).channels == 2
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["channels"] == 2 and meta["precision"] == "int8" and meta["untrained"] is True
 
 
 def _item(rng: np.random.Generator) -> dict:
-    return {"codes": rng.integers(0, 2048, (8, FRAMES)), "prompt": "",
-            "condition": rng.standard_normal((FRAMES, 112)).astype(np.float32)}
-
+    return {
+        "codes": rng.integers(0, 2048, (8, FRAMES)),
+        "prompt": "",
+        "condition": rng.standard_normal((FRAMES, 112)).astype(np.float32),
+    }
 
 
 def test_adapter_trains_and_generates_on_stereo(tmp_path: Path, cache_dir: Path) -> None:
@@ -97,14 +119,26 @@ def test_adapter_trains_and_generates_on_stereo(tmp_path: Path, cache_dir: Path)
     items = [_item(rng) for _ in range(4)]
     cfg = GenerationConfig(prompt="x", seed=2, window_s=0.8, context_s=0.3)
     base = generate_codes(music, FRAMES, cfg)
-    untrained = train(music, items, [], tmp_path / "zero", TrainConfig(steps=0, batch_size=1),
-                      AdapterConfig(window_s=0.8, latent_dim=8, lora_rank=2))
+    untrained = train(
+        music,
+        items,
+        [],
+        tmp_path / "zero",
+        TrainConfig(steps=0, batch_size=1),
+        AdapterConfig(window_s=0.8, latent_dim=8, lora_rank=2),
+    )
     condition = untrained.runner(music, items[0]["condition"], batch=1, blocks=guidance_blocks(cfg))
     assert torch.equal(generate_codes(music, FRAMES, cfg, condition=condition), base)  # zero gates: the base model
 
     other = load_music_model("tiny-stereo", cache_dir=cache_dir, device="cpu")
-    trained = train(other, items, [], tmp_path / "a", TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
-                    AdapterConfig(window_s=0.8, latent_dim=8))
+    trained = train(
+        other,
+        items,
+        [],
+        tmp_path / "a",
+        TrainConfig(steps=3, batch_size=2, warmup_epochs=0),
+        AdapterConfig(window_s=0.8, latent_dim=8),
+    )
     assert float(trained.module.gates.detach().abs().sum()) > 0
     fresh = load_music_model("tiny-stereo", cache_dir=cache_dir, device="cpu")
     reloaded = load_adapter(tmp_path / "a", fresh)

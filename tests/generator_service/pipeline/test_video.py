@@ -41,12 +41,16 @@ def _level(k: int) -> int:
     return 8 + 6 * k  # k <= 41
 
 
-def _write_indexed(path: Path, pts: Sequence[int], time_base: Fraction, *, gop: int = 10,
-                   options: dict[str, str] | None = None) -> Path:
+def _write_indexed(
+    path: Path, pts: Sequence[int], time_base: Fraction, *, gop: int = 10, options: dict[str, str] | None = None
+) -> Path:
     """Frame k is flat grey `_level(k)` at `pts[k] * time_base` seconds (H.264 with B-frames)."""
     with av.open(str(path), "w", options=options or {}) as out:
-        stream = out.add_stream("libx264", rate=round(1 / (time_base * (pts[1] - pts[0]))),
-                                options={"preset": "veryfast", "g": str(gop), "bf": "2"})
+        stream = out.add_stream(
+            "libx264",
+            rate=round(1 / (time_base * (pts[1] - pts[0]))),
+            options={"preset": "veryfast", "g": str(gop), "bf": "2"},
+        )
         stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
         stream.codec_context.time_base = time_base
         for k, p in enumerate(pts):
@@ -69,8 +73,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[object, Path]:
         fps: make_performer_clip(root / f"c{fps}.mp4", duration=1.0, fps=fps, size=SIZE) for fps in RATES
     }
     for rotation in (0, 90, 270):
-        made[f"rot{rotation}"] = make_performer_clip(root / f"r{rotation}.mp4", duration=0.6, fps=10,
-                                                     size=(320, 180), rotation=rotation)
+        made[f"rot{rotation}"] = make_performer_clip(
+            root / f"r{rotation}.mp4", duration=0.6, fps=10, size=(320, 180), rotation=rotation
+        )
     return made
 
 
@@ -91,8 +96,9 @@ def test_probe_rates(clips: dict, fps: float) -> None:
 
 def test_probe_without_stream_duration_scans_packets(tmp_path: Path) -> None:
     """Matroska/WebM carry no per-stream duration: the packet scan must give the same answer."""
-    path = make_performer_clip(tmp_path / "c.webm", duration=0.8, fps=25, size=SIZE, codec="vp9",
-                               rotation=270, with_audio=True)
+    path = make_performer_clip(
+        tmp_path / "c.webm", duration=0.8, fps=25, size=SIZE, codec="vp9", rotation=270, with_audio=True
+    )
     info = probe_video(path)
     assert (info.duration, info.frame_count, info.fps) == (pytest.approx(0.8, abs=1e-6), 20, 25.0)
     assert (info.width, info.height, info.rotation, info.has_audio) == (*SIZE, 270, True)
@@ -108,8 +114,18 @@ def test_probe_rotation_gives_display_size(clips: dict, rotation: int) -> None:
 
 
 def _info(duration: float = 2.0, fps: float = 25.0) -> VideoInfo:
-    return VideoInfo(path=Path("clip.mp4"), duration=duration, fps=fps, width=160, height=90, rotation=0,
-                     codec="h264", frame_count=round(duration * fps), has_audio=False, start_time=0.0)
+    return VideoInfo(
+        path=Path("clip.mp4"),
+        duration=duration,
+        fps=fps,
+        width=160,
+        height=90,
+        rotation=0,
+        codec="h264",
+        frame_count=round(duration * fps),
+        has_audio=False,
+        start_time=0.0,
+    )
 
 
 def test_resolve_range_defaults_and_clamps() -> None:
@@ -121,9 +137,15 @@ def test_resolve_range_defaults_and_clamps() -> None:
 
 @pytest.mark.parametrize(
     ("start", "end", "words"),
-    [(-0.1, None, "negative"), (1.0, 1.0, "not before"), (1.5, 1.0, "not before"),
-     (None, 2.03, "past the clip end"), (2.0, 3.0, "at or after the clip end"),
-     (float("nan"), None, "not a pair of numbers"), (None, float("nan"), "not a pair of numbers")],
+    [
+        (-0.1, None, "negative"),
+        (1.0, 1.0, "not before"),
+        (1.5, 1.0, "not before"),
+        (None, 2.03, "past the clip end"),
+        (2.0, 3.0, "at or after the clip end"),
+        (float("nan"), None, "not a pair of numbers"),
+        (None, float("nan"), "not a pair of numbers"),
+    ],
 )
 def test_resolve_range_errors_name_file_and_problem(start, end, words: str) -> None:
     with pytest.raises(VideoError, match=words) as caught:
@@ -225,8 +247,10 @@ def test_seeking_into_b_frame_stream_picks_exact_frames(tmp_path_factory, suffix
 def b_frame_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """1.6 s indexed clips at 25 fps with B-frames (some not referenced by any other frame)."""
     root = tmp_path_factory.mktemp("bframes")
-    return {suffix: _write_indexed(root / f"b{suffix}", list(range(40)), Fraction(1, 25), gop=12)
-            for suffix in (".mp4", ".mkv", ".ts")}
+    return {
+        suffix: _write_indexed(root / f"b{suffix}", list(range(40)), Fraction(1, 25), gop=12)
+        for suffix in (".mp4", ".mkv", ".ts")
+    }
 
 
 @settings(max_examples=25, deadline=None)
@@ -313,9 +337,14 @@ def _bad_file(kind: str, folder: Path, good: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("kind", "words"),
-    [("missing", "not found"), ("text", "not a readable media file"), ("empty", "empty"),
-     ("truncated", "not a readable media file"), ("audio_only", "no video stream"),
-     ("no_frames", "no video stream")],
+    [
+        ("missing", "not found"),
+        ("text", "not a readable media file"),
+        ("empty", "empty"),
+        ("truncated", "not a readable media file"),
+        ("audio_only", "no video stream"),
+        ("no_frames", "no video stream"),
+    ],
 )
 def test_bad_files_raise_video_error(clips: dict, tmp_path: Path, kind: str, words: str) -> None:
     path = _bad_file(kind, tmp_path, clips[25])

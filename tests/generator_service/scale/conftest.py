@@ -42,8 +42,15 @@ def ray_service(tmp_path_factory: pytest.TempPathFactory, tiny) -> Iterator[RayS
     clip = make_performer_clip(media / "performer.mp4", duration=2.0, fps=25, size=(160, 90))
     long_clip = make_performer_clip(media / "long.mp4", duration=12.0, fps=10, size=(160, 90), seed=3)
     adapters = make_adapters(tmp_path_factory.mktemp("ray-adapters"))
-    config = ServiceSettings(model="tiny", device="cpu", port=free_port(), work_dir=tmp_path_factory.mktemp("ray-work"),
-                             media_root=media, adapters_dir=adapters, allow_network=False)
+    config = ServiceSettings(
+        model="tiny",
+        device="cpu",
+        port=free_port(),
+        work_dir=tmp_path_factory.mktemp("ray-work"),
+        media_root=media,
+        adapters_dir=adapters,
+        allow_network=False,
+    )
     scale = ScaleSettings(app_name=APP, replicas=2, cpus_per_replica=0.5, ingress_cpus=0.5)
     url = deploy(config, scale, num_cpus=4, include_dashboard=False, logging_level=logging.WARNING)
     try:

@@ -15,16 +15,38 @@ from generator_service.errors import ConfigError
 
 pytest.importorskip("ray.serve")
 
-from ray.serve.schema import ServeDeploySchema  # noqa: E402
+from ray.serve.schema import ServeDeploySchema
 
-from generator_service.scale.app import IMPORT_PATH, build, settings_from_args  # noqa: E402
+from generator_service.scale.app import IMPORT_PATH, build, settings_from_args
 
 
 def test_write_config_gives_a_serve_config_with_the_same_settings(tmp_path: Path) -> None:
     path = tmp_path / "serve.yaml"
-    assert main(["serve", "--ray", "--model", "tiny", "--port", "9000", "--work-dir", str(tmp_path / "work"),
-                 "--max-replicas", "8", "--min-replicas", "2", "--target-queue-depth", "2", "--token",
-                 "a-long-secret", "--write-config", str(path)]) == 0
+    assert (
+        main(
+            [
+                "serve",
+                "--ray",
+                "--model",
+                "tiny",
+                "--port",
+                "9000",
+                "--work-dir",
+                str(tmp_path / "work"),
+                "--max-replicas",
+                "8",
+                "--min-replicas",
+                "2",
+                "--target-queue-depth",
+                "2",
+                "--token",
+                "a-long-secret",
+                "--write-config",
+                str(path),
+            ]
+        )
+        == 0
+    )
     text = path.read_text()
     assert "a-long-secret" not in text
     schema = ServeDeploySchema.model_validate(yaml.safe_load(text))

@@ -64,12 +64,14 @@ async def finished(client: httpx.AsyncClient, job_ids: list[str]) -> list[dict[s
 
 async def generating(client: httpx.AsyncClient, job_ids: list[str], count: int) -> None:
     """Until `count` of the jobs are in their generation steps (progress flows back from the replicas)."""
-    await wait_until(client, job_ids,
-                     lambda ss: sum(s["status"] == "running" and s["phase"] == "generate" for s in ss) >= count)
+    await wait_until(
+        client, job_ids, lambda ss: sum(s["status"] == "running" and s["phase"] == "generate" for s in ss) >= count
+    )
 
 
-async def submit(client: httpx.AsyncClient, ray_service: RayService, upload: bool = False, long: bool = False,
-                 **values: Any) -> str:
+async def submit(
+    client: httpx.AsyncClient, ray_service: RayService, upload: bool = False, long: bool = False, **values: Any
+) -> str:
     clip = ray_service.long_clip if long else ray_service.clip
     files = {"video": ("clip.mp4", clip.read_bytes(), "video/mp4")} if upload else None
     if not upload:
@@ -101,7 +103,8 @@ async def test_the_extension_client_talks_to_it_unchanged(ray_service: RayServic
 
 
 async def test_eight_jobs_at_once_all_succeed_with_exact_lengths_on_both_replicas(
-        ray_service: RayService, client: httpx.AsyncClient) -> None:
+    ray_service: RayService, client: httpx.AsyncClient
+) -> None:
     ids: list[str] = [""] * 8
 
     async def one(i: int) -> None:
@@ -123,8 +126,9 @@ async def test_eight_jobs_at_once_all_succeed_with_exact_lengths_on_both_replica
     assert len(replicas) == 2 and all(name.startswith("Generator#") for name in replicas)
 
 
-async def test_cancel_reaches_a_running_job_on_either_replica(ray_service: RayService,
-                                                              client: httpx.AsyncClient) -> None:
+async def test_cancel_reaches_a_running_job_on_either_replica(
+    ray_service: RayService, client: httpx.AsyncClient
+) -> None:
     ids = [await submit(client, ray_service, long=True, seed=200 + i) for i in range(2)]
     await generating(client, ids, 2)  # one job per replica at a time: both replicas are generating
     async with anyio.create_task_group() as tg:
@@ -136,8 +140,9 @@ async def test_cancel_reaches_a_running_job_on_either_replica(ray_service: RaySe
     assert (await finished(client, [after]))[0]["status"] == "succeeded"
 
 
-async def test_jobs_for_an_adapter_go_to_the_replica_that_holds_it(ray_service: RayService,
-                                                                   client: httpx.AsyncClient) -> None:
+async def test_jobs_for_an_adapter_go_to_the_replica_that_holds_it(
+    ray_service: RayService, client: httpx.AsyncClient
+) -> None:
     assert [a["name"] for a in (await client.get("/v1/models")).json()["adapters"]] == ["dance"]
     results = []
     for seed in range(4):  # one after the other: both replicas are free each time (by chance: 1 in 8)
@@ -150,7 +155,8 @@ async def test_jobs_for_an_adapter_go_to_the_replica_that_holds_it(ray_service: 
 
 
 async def test_a_generator_replica_killed_mid_job_is_restarted_and_every_job_succeeds(
-        ray_service: RayService, client: httpx.AsyncClient) -> None:
+    ray_service: RayService, client: httpx.AsyncClient
+) -> None:
     ids = [await submit(client, ray_service, long=True, seed=300 + i, duration=6.0) for i in range(3)]
     await generating(client, ids, 2)
     pids = replica_pids("Generator")
@@ -164,8 +170,9 @@ async def test_a_generator_replica_killed_mid_job_is_restarted_and_every_job_suc
     assert health["status"] == "ok" and health["queue_depth"] == 0
 
 
-async def test_a_killed_ingress_comes_back_and_resumes_its_jobs(ray_service: RayService,
-                                                                client: httpx.AsyncClient) -> None:
+async def test_a_killed_ingress_comes_back_and_resumes_its_jobs(
+    ray_service: RayService, client: httpx.AsyncClient
+) -> None:
     ids = [await submit(client, ray_service, long=True, seed=400 + i, duration=6.0) for i in range(3)]
     await generating(client, ids, 1)
     (ingress,) = replica_pids("Ingress")

@@ -21,9 +21,12 @@ from generator_service.scale.settings import REPLICA_SHUTDOWN_S, ScaleSettings, 
 def test_fixed_replicas_and_autoscaling_options() -> None:
     fixed = ScaleSettings(replicas=3, cpus_per_replica=0.5)
     assert fixed.slots == 3 and not fixed.autoscaling
-    assert fixed.generator_options(1.0) == {"max_ongoing_requests": 1, "num_replicas": 3,
-                                            "ray_actor_options": {"num_cpus": 0.5, "num_gpus": 1.0},
-                                            "graceful_shutdown_timeout_s": REPLICA_SHUTDOWN_S}
+    assert fixed.generator_options(1.0) == {
+        "max_ongoing_requests": 1,
+        "num_replicas": 3,
+        "ray_actor_options": {"num_cpus": 0.5, "num_gpus": 1.0},
+        "graceful_shutdown_timeout_s": REPLICA_SHUTDOWN_S,
+    }
     auto = ScaleSettings(min_replicas=0, max_replicas=8, target_queue_depth=2)
     assert auto.slots == 16  # every replica at the target: the autoscaler sees the whole load
     config = auto.generator_options(1.0)["autoscaling_config"]
@@ -57,9 +60,20 @@ def test_multiplexed_model_ids_round_trip() -> None:
 
 
 def test_replica_results_name_their_replica() -> None:
-    result = ReplicaScoreResult(takes=[np.zeros(4, np.float32)], seeds=[1], sample_rate=32000, num_samples=4, start=0.0,
-                                end=4 / 32000, prompt_used="", model_id="tiny", untrained=True, adapter=None,
-                                visual="unused", replica="Generator#abc")
+    result = ReplicaScoreResult(
+        takes=[np.zeros(4, np.float32)],
+        seeds=[1],
+        sample_rate=32000,
+        num_samples=4,
+        start=0.0,
+        end=4 / 32000,
+        prompt_used="",
+        model_id="tiny",
+        untrained=True,
+        adapter=None,
+        visual="unused",
+        replica="Generator#abc",
+    )
     meta = result.metadata()
     assert meta["replica"] == "Generator#abc" and meta["num_samples"] == 4
 

@@ -76,8 +76,9 @@ def built(tmp_path_factory, tiny):
     src, out = root / "src", root / "out"
     _build_source(src)
     seed = _split_seed(GOOD, 0.5)
-    config = DatasetConfig(window_s=WINDOW, test_fraction=0.5, seed=seed, default_prompt="default music",
-                           captions=src / "captions.csv")
+    config = DatasetConfig(
+        window_s=WINDOW, test_fraction=0.5, seed=seed, default_prompt="default music", captions=src / "captions.csv"
+    )
     features = FeatureConfig(feature_fps=FPS)
     calls: list[tuple[str, int, int]] = []
     summary = prepare_dataset(src, out, tiny, config, features, progress=lambda *a: calls.append(a))
@@ -155,8 +156,14 @@ def test_summary_counts_skipped_files_and_warnings(built, manifest) -> None:
     assert any("missing.mp4" in w for w in warnings.values())
     on_disk = json.loads((built["out"] / "dataset.json").read_text())
     assert on_disk == summary
-    assert on_disk["model"] == {"id": "tiny", "untrained": True, "sample_rate": 32000, "frame_rate": 50,
-                                "num_codebooks": 4, "bandwidth": 2.2}
+    assert on_disk["model"] == {
+        "id": "tiny",
+        "untrained": True,
+        "sample_rate": 32000,
+        "frame_rate": 50,
+        "num_codebooks": 4,
+        "bandwidth": 2.2,
+    }
     assert on_disk["features"]["fps"] == FPS and on_disk["features"]["spec"] == FEATURE_SPEC.name
     assert not (built["out"] / ".staging").exists()
 
@@ -173,8 +180,7 @@ def test_feature_cache_is_reused_by_content_on_a_second_run(built, manifest, tin
     shutil.copy(built["src"] / "rec_b.mp4", src2 / "renamed.mp4")  # same bytes, another name
     calls = []
     monkeypatch.setattr(FeatureExtractor, "extract", lambda *a, **k: calls.append(a) or pytest.fail("re-extracted"))
-    summary = prepare_dataset(src2, out2, tiny, dataclasses.replace(built["config"], captions=None),
-                              built["features"])
+    summary = prepare_dataset(src2, out2, tiny, dataclasses.replace(built["config"], captions=None), built["features"])
     assert not calls
     assert summary["counts"]["feature_cache_hits"] == 1 and summary["counts"]["feature_cache_misses"] == 0
     first = {e["start"]: e for e in manifest if e["recording"] == "rec_b.mp4"}
@@ -276,9 +282,26 @@ def test_cli_parses_flags_and_writes_a_dataset(built, tiny, monkeypatch, capsys)
     (src6 / "bad.mp4").write_bytes(b"junk")
     parser = argparse.ArgumentParser()
     dataset_cli.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["prepare-dataset", str(src6), str(out6), "--window", "1", "--hop", "0.7",
-                              "--model", "tiny", "--feature-fps", "5", "--test-fraction", "0",
-                              "--default-prompt", "lofi", "--quiet"])
+    args = parser.parse_args(
+        [
+            "prepare-dataset",
+            str(src6),
+            str(out6),
+            "--window",
+            "1",
+            "--hop",
+            "0.7",
+            "--model",
+            "tiny",
+            "--feature-fps",
+            "5",
+            "--test-fraction",
+            "0",
+            "--default-prompt",
+            "lofi",
+            "--quiet",
+        ]
+    )
     monkeypatch.setattr(loading, "load_music_model", lambda model_id, **kw: tiny if model_id == "tiny" else None)
     assert dataset_cli.run(args) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -330,7 +353,7 @@ def test_window_ids_are_safe_and_unique() -> None:
 
 def test_captions_from_csv_and_jsonl(tmp_path) -> None:
     csv_file = tmp_path / "c.csv"
-    csv_file.write_text("file , caption\n./x/a.mp4,  happy  \nb.mov,\"sad, slow\"\n")
+    csv_file.write_text('file , caption\n./x/a.mp4,  happy  \nb.mov,"sad, slow"\n')
     assert read_captions(csv_file) == {"x/a.mp4": "happy", "b.mov": "sad, slow"}
     jsonl = tmp_path / "c.jsonl"
     jsonl.write_text('{"file": "a.mp4", "caption": "x"}\n\n{"file": "b.mp4", "caption": "y"}\n')

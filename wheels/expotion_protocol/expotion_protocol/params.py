@@ -93,23 +93,36 @@ class JobParams:
     auto_prompt: bool = _param(False, "append the prompt suggested from the video")
     start: float = _param(0.0, "start of the range in the source, seconds", ge=0.0)
     end: float | None = _param(None, "end of the range in the source, seconds (null: the clip's end)", gt=0.0)
-    duration: float | None = _param(None, "length of the range: must equal end - start, or sets end = start + "
-                                          "duration", gt=0.0)
+    duration: float | None = _param(
+        None, "length of the range: must equal end - start, or sets end = start + duration", gt=0.0
+    )
     seed: int = _param(0, "random seed; take i uses seed + i", ge=0, lt=SEED_LIMIT)
     variants: int = _param(1, "number of takes", ge=1, le=MAX_VARIANTS)
     top_k: int = _param(250, "sample among the k most likely tokens (1: greedy)", ge=1, le=100_000)
     temperature: float = _param(1.0, "sampling temperature", ge=0.01, le=10.0)
     guidance: float = _param(3.0, "classifier-free guidance on the text; values <= 1 mean none", ge=0.0, le=50.0)
-    visual_guidance: float = _param(1.0, "guidance on the visual condition; needs an adapter trained with visual "
-                                         "dropout; values <= 1 mean none", ge=0.0, le=50.0)
+    visual_guidance: float = _param(
+        1.0,
+        "guidance on the visual condition; needs an adapter trained with visual dropout; values <= 1 mean none",
+        ge=0.0,
+        le=50.0,
+    )
     adapter: str | None = _param(None, "name of an adapter the service offers (GET /v1/models)", max_length=200)
-    path: str | None = _param(None, "a file under the service's media root instead of an upload (path mode)",
-                              max_length=4096)
-    beat_lock: BeatLock | None = _param(None, "time-warp the music onto the performer's motion beats, the hits, "
-                                              "both, or off (null: both when the clip shows a person, else hits)")
-    hits: tuple[HitPoint, ...] = _param((), "moments the music should accent: [{t, kind: cut|marker, strength}], "
-                                            "t in seconds on the source's clock; cuts also start a new prompt "
-                                            "segment in long clips", max_length=MAX_HITS)
+    path: str | None = _param(
+        None, "a file under the service's media root instead of an upload (path mode)", max_length=4096
+    )
+    beat_lock: BeatLock | None = _param(
+        None,
+        "time-warp the music onto the performer's motion beats, the hits, "
+        "both, or off (null: both when the clip shows a person, else hits)",
+    )
+    hits: tuple[HitPoint, ...] = _param(
+        (),
+        "moments the music should accent: [{t, kind: cut|marker, strength}], "
+        "t in seconds on the source's clock; cuts also start a new prompt "
+        "segment in long clips",
+        max_length=MAX_HITS,
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.hits, (list, tuple)):  # JSON objects -> HitPoint; anything else fails `validate`
@@ -120,12 +133,17 @@ class JobParams:
         _check_fields(self)
         if self.end is not None and self.end <= self.start:
             raise ParamError(f"end: {self.end} s is not after start {self.start} s")
-        if self.duration is not None and self.end is not None \
-                and not math.isclose(self.end - self.start, self.duration, abs_tol=1e-3):
+        if (
+            self.duration is not None
+            and self.end is not None
+            and not math.isclose(self.end - self.start, self.duration, abs_tol=1e-3)
+        ):
             raise ParamError(f"duration: {self.duration} s differs from end - start = {self.end - self.start:.6f} s")
         if self.visual_guidance > GUIDANCE_OFF and not self.adapter:
-            raise ParamError("visual_guidance: needs an adapter (the base model does not see the video)",
-                             "Pick an adapter, or set the visual guidance to 1 (off).")
+            raise ParamError(
+                "visual_guidance: needs an adapter (the base model does not see the video)",
+                "Pick an adapter, or set the visual guidance to 1 (off).",
+            )
         return self
 
     def resolved_end(self) -> float | None:
@@ -249,7 +267,11 @@ def _check(name: str, value: Any, annotation: Any, rule: Rule) -> None:
         return
     if not math.isfinite(value):
         raise ParamError(f"{name}: {value} is not a finite number")
-    for bound, test, word in ((rule.ge, value >= (rule.ge or 0), ">="), (rule.gt, value > (rule.gt or 0), ">"),
-                              (rule.le, value <= (rule.le or 0), "<="), (rule.lt, value < (rule.lt or 0), "<")):
+    for bound, test, word in (
+        (rule.ge, value >= (rule.ge or 0), ">="),
+        (rule.gt, value > (rule.gt or 0), ">"),
+        (rule.le, value <= (rule.le or 0), "<="),
+        (rule.lt, value < (rule.lt or 0), "<"),
+    ):
         if bound is not None and not test:
             raise ParamError(f"{name}: {value} must be {word} {bound:g}")

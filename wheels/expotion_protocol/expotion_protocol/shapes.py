@@ -149,8 +149,9 @@ class JobResult:
             value = data.get(key)
             return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
 
-        details = {str(k): v for k, v in data.items()
-                   if k not in known and isinstance(v, (str, int, float, bool)) and v != ""}
+        details = {
+            str(k): v for k, v in data.items() if k not in known and isinstance(v, (str, int, float, bool)) and v != ""
+        }
         return cls(
             takes=int(_require(data, "takes", int, "result")),
             sample_rate=int(_require(data, "sample_rate", int, "result")),
