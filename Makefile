@@ -37,7 +37,7 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --index
 # per-machine packages never written into a lock
 UNLOCKED := ^(torch|triton|cuda-[a-z-]+|nvidia-[a-z0-9-]+)==
 
-.PHONY: install demo test test-fast test-latest test-blender-next test-blender-45 extension bench lock clean
+.PHONY: system-tools install demo test test-fast test-latest test-blender-next test-blender-45 extension bench lock clean
 
 # venv-with-lock(venv, python, lock): a fresh venv holding exactly the lock (pip bootstraps uv from its lock)
 define venv-with-lock
@@ -65,7 +65,20 @@ $(BLENDER_OLD_STAMP): requirements-blender-45.lock requirements-uv.lock
 	$(call venv-with-lock,.venv-blender-45,$(PY),requirements-blender-45.lock)
 	touch $(BLENDER_OLD_STAMP)
 
-install: $(STAMP) $(BLENDER_STAMP)
+# Rubber Band's command-line tool (the beat lock, `sync`) is a system package: installed here when the
+# machine has apt-get and make runs as root (as CI does); otherwise make stops and says how.
+system-tools:
+	@command -v rubberband >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing rubberband-cli (Rubber Band's tool, for the beat lock)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli >/dev/null; \
+	  else \
+	    echo "error: Rubber Band's command-line tool is missing (the beat lock and sync need it)" >&2; \
+	    echo "hint: sudo apt-get install rubberband-cli (Debian/Ubuntu) or brew install rubberband (macOS), then make again" >&2; \
+	    exit 2; \
+	  fi; }
+
+install: system-tools $(STAMP) $(BLENDER_STAMP)
 
 # Regenerate every lock from pyproject's ranges (and the Blender venvs' few direct needs).
 lock: $(STAMP)

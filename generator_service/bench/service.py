@@ -38,9 +38,9 @@ class _PhaseClock:
 
 def _instrument(clocks: list[_PhaseClock]) -> Any:
     """Make every job's progress callback also stamp a `_PhaseClock` -> the original class (restore it)."""
-    from ..jobs import progress, worker
+    from ..jobs import job_progress, worker
 
-    class StampedProgress(progress.JobProgress):
+    class StampedProgress(job_progress.JobProgress):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.clock = _PhaseClock()
