@@ -123,6 +123,8 @@ def blender_command(built_zip: str, tmp_path: Path):
             EXPOTION_TEST_ZIP=built_zip,
             EXPOTION_TEST_ARGS=json.dumps(args),
             PYTHONPATH=str(ROOT),
+            # as a shell started in tmp_path would: bpy 4.5 resolves relative paths against $PWD
+            PWD=str(tmp_path),
             **(env or {}),
         )
         return [python, "-m", "tests.expotion_blender.bpy_scenarios", name], full
