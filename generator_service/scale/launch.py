@@ -7,6 +7,7 @@ to the queue, as at any clean stop) and a Ray instance started here is shut down
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -27,10 +28,29 @@ def deploy(config: ServiceSettings, scale: ScaleSettings, **ray_init: Any) -> st
 
     config.check()
     if not ray.is_initialized():
+        if scale.address is None:
+            patient_local_proxy()
         ray.init(address=scale.address, **ray_init)
     serve.start(proxy_location="HeadOnly", http_options={"host": config.host, "port": config.port})
     serve.run(build_application(config, scale, token=True), name=scale.app_name, route_prefix="/")
     return f"http://{config.host}:{config.port}"
+
+
+#: Serve's proxy checks (documented Serve environment variables, seconds) for a Ray instance started
+#: here, on the user's own machine: Serve's defaults (ready 5 s, health 10 s, 3 misses) kill the proxy
+#: while the machine is busy (measured: both cores loaded, the proxy missed its ready check 3 times
+#: and `serve.start` failed with ActorDiedError). A value already in the environment wins.
+LOCAL_PROXY_CHECKS = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
+}
+
+
+def patient_local_proxy() -> None:
+    """Set `LOCAL_PROXY_CHECKS` where unset, before `ray.init` starts the local instance (its
+    processes inherit this environment)."""
+    for name, value in LOCAL_PROXY_CHECKS.items():
+        os.environ.setdefault(name, value)
 
 
 def undeploy(scale: ScaleSettings) -> None:
