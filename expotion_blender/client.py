@@ -114,8 +114,10 @@ class Client:
             kind = ServiceError
         return kind(body.detail, body.hint or None, status=exc.code, error_id=body.error_id)
 
-    def _json(self, method: str, path: str, body: bytes | None = None, ctype: str | None = None) -> Any:
-        with self._request(method, path, body, ctype) as resp:
+    def _json(
+        self, method: str, path: str, body: bytes | None = None, ctype: str | None = None, timeout: float | None = None
+    ) -> Any:
+        with self._request(method, path, body, ctype, timeout) as resp:
             raw = resp.read()
         try:
             return json.loads(raw.decode("utf-8"))
@@ -138,9 +140,11 @@ class Client:
         return data["id"]
 
     def analyze(self, params: JobParams, video_path: str | None = None) -> dict[str, Any]:
-        """`POST /v1/analyze`; the analysis JSON (`suggested_prompt`, coverage, tempo...)."""
+        """`POST /v1/analyze`; the analysis JSON (`suggested_prompt`, coverage, tempo...). The service
+        reads the whole range before it answers (seconds per minute of video, more on a busy
+        machine), so the wait is the job timeout, not the request timeout."""
         form = job_form(params, video_path)
-        data = self._json("POST", "/analyze", form.body(), form.content_type)
+        data = self._json("POST", "/analyze", form.body(), form.content_type, self.settings.job_timeout_s)
         if not isinstance(data, dict):
             raise ProtocolError("POST /analyze: response is not an object")
         return data
