@@ -190,7 +190,7 @@ def write_wav(path: str, seconds: float) -> str:
     return path
 
 
-def pump(ext: Any, scene: bpy.types.Scene, until: Any = None, timeout: float = 30.0) -> list[list[Any]]:
+def pump(ext: Any, scene: bpy.types.Scene, until: Any = None, timeout: float = 300.0) -> list[list[Any]]:
     """Call the timer callback (timers never fire in background) until no job is active or `until()`
     -> [sound strips added, work reported by the tick, seconds] per tick."""
     ticks, deadline = [], time.monotonic() + timeout
@@ -533,7 +533,7 @@ def busy() -> None:
     select(scene, a)
     refused = expect_error(bpy.ops.expotion.score_strips, "already scoring", "'A'", wait=True)
     ext.runtime.cancel("")
-    pump(ext, scene, timeout=10)
+    pump(ext, scene, timeout=300)
     cancelled = states(ext)
     assert bpy.ops.expotion.clear_jobs() == {"FINISHED"}
     done({"refused": refused, "states": cancelled, "after_clear": states(ext)})
@@ -571,7 +571,7 @@ def proxy_steps() -> None:
     pump(ext, scene, until=lambda: "rendering proxy 5/" in ext.runtime.job_states()[0].phase)
     folders = [f for f in set(os.listdir(tempfile.gettempdir())) - before if f.startswith("expotion-proxy-")]
     ext.runtime.cancel("")
-    pump(ext, scene, timeout=5)
+    pump(ext, scene, timeout=300)
     left = [f for f in folders if os.path.exists(os.path.join(tempfile.gettempdir(), f))]
     cancelled = states(ext)
     ext.runtime.clear_finished()
@@ -615,15 +615,15 @@ def file_changes() -> None:
     with bpy.data.libraries.load(os.path.abspath("during.blend")) as (data_from, _):
         saved_scenes = list(data_from.scenes)
     phase_after_save = ext.runtime.job_states()[0].phase
-    pump(ext, scene, timeout=60)
+    pump(ext, scene, timeout=300)
     first = states(ext)
     ext.runtime.clear_finished()
     interactive(ext, scene, [a])
-    pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"), timeout=60)
+    pump(ext, scene, until=lambda: ext.runtime.job_states()[0].status in ("queued", "running"), timeout=300)
     ext.runtime.ui_mode = lambda: True  # in the UI, opening a file has the service checked again
     bpy.ops.wm.open_mainfile(filepath=os.path.abspath("during.blend"))
     checked_on_load = ext.runtime.service_state()["checking"]
-    pump(ext, bpy.context.scene, timeout=60)
+    pump(ext, bpy.context.scene, timeout=300)
     done(
         {
             "saved_scenes": saved_scenes,
@@ -814,12 +814,12 @@ def dead_worker() -> None:
 
     ext.jobs.finish = broken  # looked up at call time on the worker thread
     ext.runtime.submit(requests_for(ext, a))
-    pump(ext, scene, timeout=20.0)
+    pump(ext, scene, timeout=120.0)
     first = [[s.status, s.error, s.hint] for s in ext.runtime.job_states()]
     ext.jobs.finish = finish
     ext.runtime.clear_finished()
     ext.runtime.submit(requests_for(ext, a))
-    pump(ext, scene, timeout=20.0)
+    pump(ext, scene, timeout=120.0)
     again = [[s.status, s.error] for s in ext.runtime.job_states()]
     done({"first": first, "again": again, "sounds": len(sounds(scene))})
 
@@ -944,7 +944,7 @@ def service_lifecycle() -> None:
     )
 
 
-def tick_until(ext: Any, until: Any, timeout: float = 120.0) -> None:
+def tick_until(ext: Any, until: Any, timeout: float = 600.0) -> None:
     """Call the timer callback (timers never fire in background) until `until()`."""
     deadline = time.monotonic() + timeout
     while not until() and time.monotonic() < deadline:
@@ -1001,7 +1001,7 @@ def service_dies() -> None:
     submitted = states(ext)
     proc = ext.runtime.service_process()
     os.kill(proc.pid, signal.SIGKILL)
-    pump(ext, scene, timeout=60)
+    pump(ext, scene, timeout=300)
     after = [[s.name, s.type, *span(s), s.channel] for s in every(scene)]
     calls: list[list[str]] = []
     ext.ui.job_list.SEQUENCER_PT_expotion_jobs.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
