@@ -7,7 +7,9 @@ hits all rows alike, and the minimum of `repeats` is reported: the ratios are th
 on a shared machine. `argmax_agreement` is teacher-forced agreement with our fp32 decoder
 (model/parity.py) on the codes our fp32 row sampled; for generate() it is transformers' decoder's.
 `peak_rss_mb` is the process's peak resident memory while the row ran (Linux: the peak is reset
-before each row through /proc/self/clear_refs; elsewhere it is the process peak so far).
+before each row through /proc/self/clear_refs; elsewhere it is the process peak so far). `pack_s` is
+the one-time cost of packing the decoder at that precision when a model loads (int8: calibration and
+GPTQ rounding, model/quantize.py), not part of `s_per_audio_s`.
 A precision with no kernel on the device (int8 on some CUDA builds) is left out and listed under
 "skipped". On CUDA, `takes` > 1 adds a row of that many takes sharing each step (one batch).
 """
@@ -121,8 +123,9 @@ def _agreement_inputs(mm: Any, codes: Any, cfg: GenerationConfig) -> tuple[Any, 
     return seq.repeat(len(blocks), 1, 1), hidden, mask
 
 
-def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, precisions: tuple[str, ...]) -> dict[str, float]:
-    """Teacher-forced argmax agreement with our fp32 decoder, per precision and for transformers'."""
+def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, packs: dict[str, Any]) -> dict[str, float]:
+    """Teacher-forced argmax agreement with our fp32 decoder, per precision (its packed decoder in
+    `packs`) and for transformers'."""
     import torch
 
     from ..model.parity import argmax_agreement, teacher_forced_logits
@@ -130,8 +133,8 @@ def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, precisions: tuple[st
     seq, hidden, mask = _agreement_inputs(mm, codes, cfg)
     reference = teacher_forced_logits(mm.decoder, "fp32", seq, hidden, mask)
     out = {
-        p: argmax_agreement(teacher_forced_logits(mm.decoder, p, seq, hidden, mask), reference)
-        for p in precisions
+        p: argmax_agreement(teacher_forced_logits(packed, p, seq, hidden, mask), reference)
+        for p, packed in packs.items()
         if p != "fp32"
     }
     out["fp32"] = 1.0
@@ -171,7 +174,8 @@ def measure(
         except ConfigError as exc:
             skipped[p] = exc.message
         else:
-            models[p] = replace(mm, precision=p)  # packed on its first (warm-up) run
+            models[p] = replace(mm, precision=p)
+    pack_s = {p: _time(m.packed) for p, m in models.items()}  # once per model load (int8: GPTQ)
     sampled: dict[str, Any] = {}
 
     def stock() -> None:
@@ -209,7 +213,7 @@ def measure(
                 torch.cuda.synchronize()
             walls[key].append(_time(fn))
     reference_codes = sampled.get("fp32", next(iter(sampled.values())))
-    agree = _agreements(mm, reference_codes, cfg, tuple(models))
+    agree = _agreements(mm, reference_codes, cfg, {p: m.packed() for p, m in models.items()})
     stock_s = min(walls[(STOCK, "fp32")]) / seconds
     out_rows = []
     for (method, precision), wall in walls.items():
@@ -222,6 +226,7 @@ def measure(
                 "speedup_vs_stock": round(stock_s / s_per_audio, 2),
                 "argmax_agreement": round(agree[STOCK if method == STOCK else precision], 4),
                 "peak_rss_mb": round(peaks[(method, precision)]),
+                "pack_s": None if method == STOCK else round(pack_s[precision], 2),
             }
         )
     result = {
@@ -260,14 +265,14 @@ def run(
         f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end (T5, decoder, EnCodec), "
         f"min of {repeats} interleaved runs"
     )
-    keys = ["method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb"]
+    keys = ["method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb", "pack_s"]
     notes = "".join(f"\n{p} skipped: {why}" for p, why in result.get("skipped", {}).items())
     return (
         head
         + "\n"
         + table(
-            ["method", "precision", "s per s audio", "speed-up", "argmax agreement", "peak RSS MiB"],
-            [[r[k] for k in keys] for r in result["rows"]],
+            ["method", "precision", "s per s audio", "speed-up", "argmax agreement", "peak RSS MiB", "pack s"],
+            [[r[k] if r[k] is not None else "-" for k in keys] for r in result["rows"]],
         )
         + notes
     )

@@ -30,7 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
-from .precision import Linear, attention_dtype, check_supported, compute_dtype, pack_linear
+from .precision import Int8Linear, Linear, attention_dtype, check_supported, compute_dtype, pack_linear
+from .quantize import quantize_layers
 
 #: (layer, q, k, v) -> self-attention output: stores the new keys/values in the cache, attends.
 SelfAttention = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -55,15 +56,22 @@ class PackedLayer:
 
     __slots__ = ("ln1", "qkv", "out", "ln2", "xq", "xout", "ln3", "fc1", "fc2")
 
-    def __init__(self, layer: nn.Module, precision: str) -> None:
-        attn, cross = layer.self_attn, layer.encoder_attn
-        qkv = torch.cat([effective_weight(attn.q_proj), effective_weight(attn.k_proj), effective_weight(attn.v_proj)])
-        self.qkv = pack_linear(qkv, precision)
-        self.out = pack_linear(effective_weight(attn.out_proj), precision)
-        self.xq = pack_linear(effective_weight(cross.q_proj), precision)
-        self.xout = pack_linear(effective_weight(cross.out_proj), precision)
-        self.fc1 = pack_linear(effective_weight(layer.fc1), precision)
-        self.fc2 = pack_linear(effective_weight(layer.fc2), precision)
+    def __init__(
+        self, layer: nn.Module, precision: str, int8: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> None:
+        """`int8`: the projections already rounded (model/quantize.py), per slot (weight, scales)."""
+        if int8 is not None:
+            for slot, (weight, scales) in int8.items():
+                setattr(self, slot, Int8Linear.from_int8(weight, scales))
+        else:
+            attn, cross = layer.self_attn, layer.encoder_attn
+            qkv = [effective_weight(attn.q_proj), effective_weight(attn.k_proj), effective_weight(attn.v_proj)]
+            self.qkv = pack_linear(torch.cat(qkv), precision)
+            self.out = pack_linear(effective_weight(attn.out_proj), precision)
+            self.xq = pack_linear(effective_weight(cross.q_proj), precision)
+            self.xout = pack_linear(effective_weight(cross.out_proj), precision)
+            self.fc1 = pack_linear(effective_weight(layer.fc1), precision)
+            self.fc2 = pack_linear(effective_weight(layer.fc2), precision)
         self.ln1, self.ln2, self.ln3 = (
             (norm.weight.detach().float(), norm.bias.detach().float())
             for norm in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm)
@@ -86,7 +94,13 @@ class PackedDecoder:
         with torch.no_grad():
             self.embed = torch.stack([e.weight.detach().float() * scale for e in decoder.embed_tokens])  # [K, V+1, D]
             self.positions = decoder.positions.float()
-            self.layers = [PackedLayer(layer, precision) for layer in decoder.layers]
+            if precision == "int8":  # rounded with their error compensated (model/quantize.py)
+                rounded = quantize_layers(PackedDecoder(decoder, "fp32"))
+                self.layers = [
+                    PackedLayer(layer, precision, r) for layer, r in zip(decoder.layers, rounded, strict=True)
+                ]
+            else:
+                self.layers = [PackedLayer(layer, precision) for layer in decoder.layers]
             self.norm = (decoder.layer_norm.weight.detach().float(), decoder.layer_norm.bias.detach().float())
             # The heads decide the argmax and are small (K x V x D): fp32 under bf16 (argmax agreement
             # with fp32 0.98 -> 0.99 on the small-shaped random model), bf16 under int8.

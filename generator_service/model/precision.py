@@ -2,7 +2,8 @@
 
 - `fp32`: fp32 weights, activations and KV cache (the parity reference: transformers' numbers).
 - `bf16`: bf16 weights and matrix products (fp32 LM heads); bf16 KV cache on CUDA.
-- `int8`: weight-only int8 (symmetric, one scale per output channel) through
+- `int8`: weight-only int8 (symmetric, one scale per output channel, rounded with GPTQ by
+  model/quantize.py for the decoder layers) through
   `torch.ops.aten._weight_int8pack_mm`, with bf16 activations (weight-only kernels with fp32
   activations are slower than fp32: DESIGN §6) and bf16 LM heads; bf16 KV cache on CUDA.
 - `auto`: bf16 on CUDA and on CPUs with bf16 instructions (avx512_bf16 or AMX), fp32 elsewhere.
@@ -14,16 +15,17 @@ KV cache, the text's and the adapter's keys/values) is fp32 too: one query over 
 positions 2 x 16 x 250 x 64 x 4 B = 2 MB per layer).
 
 The CLI and service default is `auto`: the fastest precision that passes the parity checks where
-it runs (tests/generator_service/model/test_decoder.py, `bench generate`: teacher-forced argmax
-agreement with fp32 on musicgen-small's shape, random weights, fixed seed). bf16 passes (0.991,
-floor 0.99). int8 is 1.6x faster than bf16 on this CPU but agrees 0.95-0.96 (floor 0.97): its
-per-channel rounding error (~1 % of each output) flips the argmax wherever the random model's top
-two logits lie closer than that, so it is offered, not the default. Measured alternatives (same
-model and inputs, 2 threads, CFG batch 2, median step): int8 with fp32 heads 0.957; int8 on the
-feed-forward weights only (attention projections bf16, fp32 heads) 0.973 at 39.6 ms per step
-against bf16's 49.8 and all-int8's 29.4 (1.26x over bf16 instead of 1.7x); MSE-optimal clipping
-of the int8 scales +0.005. On CPUs without bf16
-instructions bf16 arithmetic is emulated and slower than fp32, so `auto` is fp32 there.
+it runs without a one-time cost (tests/generator_service/model/test_decoder.py, `bench generate`:
+teacher-forced argmax agreement with fp32 on musicgen-small's shape, random weights, fixed seed).
+bf16 passes (0.991, floor 0.99). int8's weights are rounded with GPTQ (model/quantize.py): 0.976
+(floor 0.97; rounding to nearest gives 0.954, as its per-channel error of ~1 % of each output flips
+the argmax wherever the random model's top two logits lie closer). int8 runs 1.6-1.9x faster than
+bf16 on this CPU but its rounding costs time once per model load (`bench generate`'s `pack_s`), so
+it is asked for (`--precision int8`), not the default. Measured alternatives with rounding to
+nearest (same model and inputs, 2 threads, CFG batch 2, median step): int8 with fp32 heads 0.957;
+int8 on the feed-forward weights only (attention projections bf16) 0.965-0.973 at 39.6 ms per step
+against bf16's 49.8 and all-int8's 29.4; MSE-optimal clipping of the int8 scales +0.005. On CPUs
+without bf16 instructions bf16 arithmetic is emulated and slower than fp32, so `auto` is fp32 there.
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ class Int8Linear:
         scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
         self.weight = torch.round(w / scales[:, None]).clamp(-128, 127).to(torch.int8).contiguous()
         self.scales = scales.to(torch.bfloat16)
+
+    @classmethod
+    def from_int8(cls, weight: torch.Tensor, scales: torch.Tensor) -> Int8Linear:
+        """Already rounded weights (int8 [N, K], e.g. model/quantize.py's) with their scales [N]."""
+        linear = cls.__new__(cls)
+        linear.weight, linear.scales = weight.to(torch.int8).contiguous(), scales.to(torch.bfloat16).contiguous()
+        return linear
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, x.shape[-1]), self.weight, self.scales)

@@ -31,17 +31,20 @@ def test_generate_bench_prints_one_json_object_with_every_row(tiny, capsys) -> N
             "speedup_vs_stock",
             "argmax_agreement",
             "peak_rss_mb",
+            "pack_s",
         }
         assert row["s_per_audio_s"] > 0 and row["speedup_vs_stock"] > 0 and row["peak_rss_mb"] > 0
         assert 0 <= row["argmax_agreement"] <= 1
     assert rows[("transformers generate()", "fp32")]["speedup_vs_stock"] == 1.0
     assert rows[("expotion decoder", "fp32")]["argmax_agreement"] == 1.0
     assert rows[("transformers generate()", "fp32")]["argmax_agreement"] > 0.99  # our fp32 = transformers'
+    assert rows[("transformers generate()", "fp32")]["pack_s"] is None  # generate() packs nothing
+    assert all(rows[("expotion decoder", p)]["pack_s"] >= 0 for p in ("fp32", "bf16", "int8"))
 
 
 def test_generate_bench_table_names_the_rows(tiny) -> None:
     out = generate.run(seconds=0.3, size="tiny", device="cpu", repeats=1, precision="int8")
-    methods = [line.split()[-5] for line in out.splitlines()[3:]]
+    methods = [line.split()[-6] for line in out.splitlines()[3:]]
     assert out.splitlines()[1].split() == [
         "method",
         "precision",
@@ -55,6 +58,8 @@ def test_generate_bench_table_names_the_rows(tiny) -> None:
         "peak",
         "RSS",
         "MiB",
+        "pack",
+        "s",
     ]
     assert methods == ["fp32", "fp32", "int8"]  # generate(), then ours at fp32 (the reference) and int8
 

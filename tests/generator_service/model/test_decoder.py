@@ -88,13 +88,14 @@ def test_reduced_precision_is_close_to_fp32_at_tiny_shape(precision: str) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precision,floor", [("bf16", 0.99), ("int8", 0.95)])
+@pytest.mark.parametrize("precision,floor", [("bf16", 0.99), ("int8", 0.97)])
 def test_reduced_precision_agrees_with_fp32_at_small_shape(precision: str, floor: float) -> None:
     """musicgen-small's shape (24 layers, random weights, fixed seed), CFG rows included.
 
-    Measured: bf16 0.991, int8 0.954. int8's floor is 0.95, not the 0.97 issue 11 asked for: its
-    per-channel rounding moves each output by ~1 %, and 5 % of this random model's positions have
-    their top two logits within 0.011 (logit std 0.65). That is why `auto` is bf16 (model/precision.py)."""
+    Measured: bf16 0.991; int8 0.976 with GPTQ rounding (model/quantize.py; its calibration inputs
+    come from another seed than these), 0.954 rounded to nearest: per-channel rounding moves each
+    output by ~1 %, and 5 % of this random model's positions have their top two logits within 0.011
+    (logit std 0.65)."""
     ours = MusicDecoder.from_transformers(random_decoder("small", seed=0))
     codes, hidden, mask = _inputs(ours.spec, length=120)
     fp32 = teacher_forced_logits(ours, "fp32", codes, hidden, mask)
