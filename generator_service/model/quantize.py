@@ -16,7 +16,9 @@ blocks of at most `MAX_BLOCK` input columns (the feed-forward output's 4096 inpu
 agreement 0.976 as with the whole row, at 1/16 of the Cholesky work). The scales stay the
 per-channel absolute maxima of the whole row.
 
-Cost: a few seconds per pack on a GPU; on this 2-core CPU see `bench generate`'s load figure.
+Cost: once per model load; musicgen-small on this 2-core CPU 20.4 s (`bench generate`'s `pack_s`,
+quiet machine), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on its own
+sampled codes (0.952 rounded to nearest).
 """
 
 from __future__ import annotations
