@@ -61,9 +61,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
         "--precision",
         default=None,
         choices=PRECISIONS,
-        help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: bf16 on CUDA and "
-        "on CPUs with bf16 instructions, else fp32; the fastest that passes the parity checks); "
-        "int8 = weight-only int8, faster on CPUs, lower agreement with fp32",
+        help="decoder precision (default auto, for serve $EXPOTION_PRECISION or auto: the fastest that "
+        "passes the parity checks: int8 on CPUs with bf16 instructions when the weights pass int8's "
+        "check, else bf16; bf16 on CUDA; fp32 elsewhere); int8 = weight-only int8, rounded once per "
+        "set of weights and cached",
     )
 
 

@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     )
     precision: Precision = Field(
         "auto",
-        description='Decoder precision (model/precision.py): "auto" = bf16 on CUDA and on CPUs with bf16 instructions, else fp32 (the fastest that passes the parity checks).',
+        description='Decoder precision (model/precision.py): "auto" = the fastest that passes the parity checks: int8 on CPUs with bf16 instructions (bf16 when the weights fail int8\'s check), bf16 on CUDA, else fp32.',
     )
     work_dir: Path = Field(
         default_factory=lambda: default_cache_dir() / "service",

@@ -50,6 +50,11 @@ class MusicModel:
     revision: str | None = None
     #: Concrete precision generation runs at: "fp32", "bf16" or "int8" (model/precision.py).
     precision: str = "fp32"
+    #: Chosen by `auto`: an int8 pack whose agreement with fp32 falls below its floor is replaced
+    #: by bf16 or fp32 (`packed`; model/precision.py's `fallback_precision`), and `precision` says so.
+    auto_precision: bool = False
+    #: Where rounded int8 weights are kept between loads (model/int8_cache.py); None: nowhere.
+    cache_dir: Path | None = None
     #: On CUDA: capture each decode step in a CUDA graph (falls back to eager when capture fails).
     cuda_graphs: bool = True
     #: On CUDA: torch.compile the decode step before capturing it (optional, off by default).
@@ -77,13 +82,36 @@ class MusicModel:
     def packed(self) -> PackedDecoder:
         """The decoder packed for inference at `precision`, rebuilt when any decoder weight changed
         (LoRA attached or trained, weights loaded)."""
-        from .packed import PackedDecoder, pack_key
+        from .packed import pack_key
 
-        key = pack_key(self.decoder, self.precision)
+        key = pack_key(self.decoder, "auto" if self.auto_precision else self.precision)
         if self._packed is None or self._packed[0] != key:
             self._packed = None  # free the old form before building the new one
-            self._packed = (key, PackedDecoder(self.decoder, self.precision))
+            self._packed = (key, self._pack())
         return self._packed[1]
+
+    def _pack(self) -> PackedDecoder:
+        from .int8_cache import Int8Cache
+        from .packed import PackedDecoder
+        from .parity import FLOORS
+        from .precision import fallback_precision, resolve_precision
+
+        precision = resolve_precision("auto", self.device) if self.auto_precision else self.precision
+        cache = Int8Cache(self.cache_dir / "int8") if self.cache_dir is not None else None
+        packed = PackedDecoder(self.decoder, precision, int8_cache=cache)
+        if self.auto_precision and packed.agreement is not None and packed.agreement < FLOORS[precision]:
+            fallback = fallback_precision(self.device)
+            logger.warning(
+                "%s: int8 agrees with fp32 on %.3f of the check's tokens (floor %.2f); generating at %s",
+                self.model_id,
+                packed.agreement,
+                FLOORS[precision],
+                fallback,
+            )
+            packed = None  # type: ignore[assignment]  # free it before packing again
+            packed = PackedDecoder(self.decoder, fallback)
+        self.precision = packed.precision
+        return packed
 
 
 def resolve_model_id(model_id: str | None) -> str:
@@ -177,4 +205,6 @@ def load_music_model(
         num_codebooks=int(model.decoder.num_codebooks),
         revision=getattr(model.config, "_commit_hash", None),
         precision=resolve_precision(precision, device),
+        auto_precision=precision == "auto",
+        cache_dir=cache_dir or default_cache_dir(),
     )

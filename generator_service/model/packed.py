@@ -22,6 +22,7 @@ A prefill (t > 1) must start at position 0 (a window's first call) and is causal
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +31,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
+from .int8_cache import Int8Cache, weights_digest
+from .parity import agreement_with
 from .precision import Int8Linear, Linear, attention_dtype, check_supported, compute_dtype, pack_linear
 from .quantize import quantize_layers
+
+logger = logging.getLogger(__name__)
 
 #: (layer, q, k, v) -> self-attention output: stores the new keys/values in the cache, attends.
 SelfAttention = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -81,7 +86,10 @@ class PackedLayer:
 class PackedDecoder:
     """A `MusicDecoder` packed for inference at one precision (see module docstring)."""
 
-    def __init__(self, decoder: MusicDecoder, precision: str) -> None:
+    def __init__(self, decoder: MusicDecoder, precision: str, *, int8_cache: Int8Cache | None = None) -> None:
+        """int8: the layers' weights rounded with GPTQ (model/quantize.py), or read from `int8_cache`
+        when these weights were rounded before; `agreement` is then the argmax agreement with fp32
+        on the check inputs (model/parity.py), measured when the weights were rounded."""
         ref = decoder.layer_norm.weight
         check_supported(precision, str(ref.device))
         self.reference = decoder
@@ -94,8 +102,17 @@ class PackedDecoder:
         with torch.no_grad():
             self.embed = torch.stack([e.weight.detach().float() * scale for e in decoder.embed_tokens])  # [K, V+1, D]
             self.positions = decoder.positions.float()
+            fp32: PackedDecoder | None = None
+            self.agreement: float | None = None
             if precision == "int8":  # rounded with their error compensated (model/quantize.py)
-                rounded = quantize_layers(PackedDecoder(decoder, "fp32"))
+                fp32 = PackedDecoder(decoder, "fp32")
+                digest = weights_digest(fp32) if int8_cache is not None else ""
+                cached = int8_cache.load(digest, fp32) if int8_cache is not None else None
+                if cached is None:
+                    logger.info("int8: rounding the decoder's weights with GPTQ (once per set of weights)")
+                    rounded = quantize_layers(fp32)
+                else:
+                    rounded, self.agreement = cached
                 self.layers = [
                     PackedLayer(layer, precision, r) for layer, r in zip(decoder.layers, rounded, strict=True)
                 ]
@@ -109,6 +126,11 @@ class PackedDecoder:
             self.heads: list[Linear] = [pack_linear(h.weight, head_precision) for h in decoder.lm_heads]
         self.codebooks = torch.arange(self.spec.num_codebooks, device=self.device)[None, :, None]
         self.act = ACTIVATIONS[self.spec.activation]
+        if fp32 is not None and self.agreement is None:  # freshly rounded: check, keep
+            self.agreement = agreement_with(self, fp32)
+            logger.info("int8: argmax agreement with fp32 %.3f", self.agreement)
+            if int8_cache is not None:
+                int8_cache.save(digest, rounded, self.agreement)
 
     def session(
         self, rows: int, max_length: int, text_hidden: torch.Tensor, text_mask: torch.Tensor, *, static: bool = False

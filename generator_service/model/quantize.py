@@ -10,8 +10,8 @@ musicgen-small's shape (random weights, the parity test's inputs, bf16 heads) ar
 fp32 goes from 0.954 (round to nearest) to 0.976.
 
 Calibration: the decoder at fp32 reads `CALIBRATION_ROWS` x `CALIBRATION_LENGTH` random codes with
-a random text for half the rows and the null text of guidance for the other half (a fixed seed, so
-packing is deterministic), and every projection's inputs are kept. Errors are compensated within
+a random text for half the rows and the null text of guidance for the other half (model/parity.py's
+`random_inputs` with a seed of its own, so packing is deterministic), and every projection's inputs are kept. Errors are compensated within
 blocks of at most `MAX_BLOCK` input columns (the feed-forward output's 4096 inputs in four blocks:
 agreement 0.976 as with the whole row, at 1/16 of the Cholesky work). The scales stay the
 per-channel absolute maxima of the whole row.
@@ -27,6 +27,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+
+from .parity import random_inputs
 
 if TYPE_CHECKING:
     from .packed import PackedDecoder
@@ -53,15 +55,11 @@ class _Recorder:
 
 
 def calibration_inputs(packed: PackedDecoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Codes [rows, K, length], text hidden [rows, 7, D] (the second half the null text), mask."""
-    spec, device = packed.spec, packed.device
-    gen = torch.Generator().manual_seed(CALIBRATION_SEED)
-    rows, length = CALIBRATION_ROWS, min(CALIBRATION_LENGTH, packed.positions.shape[0])
-    codes = torch.randint(0, spec.vocab_size + 1, (rows, spec.num_codebooks, length), generator=gen)
-    hidden = torch.randn(rows, 7, spec.hidden, generator=gen)
-    mask = torch.ones(rows, 7, dtype=torch.long)
-    mask[rows // 2 :] = 0
-    return codes.to(device), (hidden * mask[..., None]).to(device), mask.to(device)
+    """Codes [rows, K, length], text hidden [rows, 7, D] (the second half the null text), mask: the
+    parity checks' kind of inputs (model/parity.py) from another seed."""
+    length = min(CALIBRATION_LENGTH, packed.positions.shape[0])
+    inputs = random_inputs(packed.spec, CALIBRATION_ROWS, length, CALIBRATION_SEED)
+    return tuple(t.to(packed.device) for t in inputs)  # type: ignore[return-value]
 
 
 def record_inputs(reference: PackedDecoder) -> dict[str, torch.Tensor]:

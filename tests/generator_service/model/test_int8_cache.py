@@ -1,0 +1,148 @@
+"""int8 weights kept on disk (model/int8_cache.py), and `auto` choosing int8 only when the loaded
+weights pass int8's parity check (model/loading.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from generator_service.model import int8_cache
+from generator_service.model import packed as packed_module
+from generator_service.model.decoder import MusicDecoder
+from generator_service.model.int8_cache import Int8Cache, weights_digest
+from generator_service.model.packed import PackedDecoder
+from generator_service.model.parity import FLOORS, agreement_with, random_inputs, teacher_forced_logits
+from generator_service.model.shapes import random_decoder
+
+
+@pytest.fixture
+def rounding_calls(monkeypatch) -> list[int]:
+    """Counts GPTQ runs (model/quantize.py's `quantize_layers`, as packed.py calls it)."""
+    calls: list[int] = []
+    real = packed_module.quantize_layers
+
+    def counted(reference):
+        calls.append(1)
+        return real(reference)
+
+    monkeypatch.setattr(packed_module, "quantize_layers", counted)
+    return calls
+
+
+def _decoder(seed: int = 0) -> MusicDecoder:
+    return MusicDecoder.from_transformers(random_decoder("tiny", seed=seed))
+
+
+def _logits(packed: PackedDecoder) -> torch.Tensor:
+    codes, hidden, mask = random_inputs(packed.spec, length=30, seed=5)
+    return teacher_forced_logits(packed, packed.precision, codes, hidden, mask)
+
+
+def test_the_second_pack_of_the_same_weights_reads_the_rounding(tmp_path: Path, rounding_calls) -> None:
+    cache = Int8Cache(tmp_path / "int8")
+    first = PackedDecoder(_decoder(), "int8", int8_cache=cache)
+    assert len(rounding_calls) == 1 and len(list(cache.directory.glob("*.pt"))) == 1
+    assert first.agreement is not None and first.agreement >= FLOORS["int8"]
+    assert first.agreement == agreement_with(first, PackedDecoder(_decoder(), "fp32"))  # what was measured
+    again = PackedDecoder(_decoder(), "int8", int8_cache=cache)  # another load of the same weights
+    assert len(rounding_calls) == 1  # read, not rounded
+    assert again.agreement == first.agreement
+    for a, b in zip(first.layers, again.layers, strict=True):
+        assert torch.equal(a.fc2.weight, b.fc2.weight) and torch.equal(a.qkv.scales, b.qkv.scales)
+    assert torch.equal(_logits(first), _logits(again))
+
+
+def test_other_weights_are_rounded_again(tmp_path: Path, rounding_calls) -> None:
+    from peft import LoraConfig, inject_adapter_in_model
+
+    cache = Int8Cache(tmp_path / "int8")
+    decoder = _decoder()
+    PackedDecoder(decoder, "int8", int8_cache=cache)
+    inject_adapter_in_model(LoraConfig(r=2, target_modules=r".*encoder_attn\.k_proj$"), decoder)
+    with torch.no_grad():
+        for name, p in decoder.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.3)  # an adapter's LoRA on the text's keys: read by the check, not by GPTQ
+    PackedDecoder(decoder, "int8", int8_cache=cache)
+    PackedDecoder(_decoder(seed=1), "int8", int8_cache=cache)  # another checkpoint
+    assert len(rounding_calls) == 3 and len(list(cache.directory.glob("*.pt"))) == 3
+
+
+def test_a_damaged_file_is_rounded_again_and_replaced(tmp_path: Path, rounding_calls, caplog) -> None:
+    cache = Int8Cache(tmp_path / "int8")
+    decoder = _decoder()
+    digest = weights_digest(PackedDecoder(decoder, "fp32"))
+    cache.directory.mkdir()
+    cache.path(digest).write_bytes(b"half a file")
+    with caplog.at_level(logging.WARNING, logger=int8_cache.__name__):
+        packed = PackedDecoder(decoder, "int8", int8_cache=cache)
+    assert "unreadable" in caplog.text and len(rounding_calls) == 1
+    assert torch.load(cache.path(digest), weights_only=True)["agreement"] == packed.agreement
+
+
+def test_a_file_of_other_shapes_is_not_used(tmp_path: Path, rounding_calls, caplog) -> None:
+    cache = Int8Cache(tmp_path / "int8")
+    small = PackedDecoder(MusicDecoder.from_transformers(random_decoder("small", 2)), "int8", int8_cache=cache)
+    tiny_digest = weights_digest(PackedDecoder(_decoder(), "fp32"))
+    next(cache.directory.glob("*.pt")).rename(cache.path(tiny_digest))  # the wrong file under tiny's name
+    with caplog.at_level(logging.WARNING, logger=int8_cache.__name__):
+        tiny = PackedDecoder(_decoder(), "int8", int8_cache=cache)
+    assert "unreadable" in caplog.text and "qkv" in caplog.text and len(rounding_calls) == 2
+    assert tiny.layers[0].qkv.weight.shape != small.layers[0].qkv.weight.shape
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_rounding(tmp_path: Path, rounding_calls, caplog) -> None:
+    (tmp_path / "int8").write_text("a file where the cache directory should be")
+    cache = Int8Cache(tmp_path / "int8")
+    with caplog.at_level(logging.WARNING, logger=int8_cache.__name__):
+        first = PackedDecoder(_decoder(), "int8", int8_cache=cache)
+        again = PackedDecoder(_decoder(), "int8", int8_cache=cache)
+    assert "cannot write" in caplog.text and len(rounding_calls) == 2
+    assert torch.equal(_logits(first), _logits(again))
+    assert not list(tmp_path.glob("**/.partial-*"))
+
+
+def test_the_least_recently_used_sets_go_first(tmp_path: Path, monkeypatch, rounding_calls) -> None:
+    monkeypatch.setattr(int8_cache, "MAX_FILES", 2)
+    cache = Int8Cache(tmp_path / "int8")
+    digests = [weights_digest(PackedDecoder(_decoder(seed), "fp32")) for seed in range(3)]
+    PackedDecoder(_decoder(0), "int8", int8_cache=cache)
+    PackedDecoder(_decoder(1), "int8", int8_cache=cache)
+    PackedDecoder(_decoder(0), "int8", int8_cache=cache)  # used again: now the most recent
+    PackedDecoder(_decoder(2), "int8", int8_cache=cache)
+    assert {p.stem for p in cache.directory.glob("*.pt")} == {digests[0], digests[2]}
+    assert len(rounding_calls) == 3
+
+
+def _auto_tiny(cache_dir: Path, monkeypatch):
+    from generator_service.model import precision
+    from generator_service.model.loading import load_music_model
+
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)  # a CPU where auto means int8
+    return load_music_model("tiny", cache_dir=cache_dir, device="cpu", precision="auto")
+
+
+def test_auto_generates_at_int8_when_the_weights_pass_its_check(tmp_path: Path, monkeypatch) -> None:
+    mm = _auto_tiny(tmp_path, monkeypatch)
+    assert mm.precision == "int8" and mm.auto_precision
+    packed = mm.packed()
+    assert packed.precision == mm.precision == "int8" and packed.agreement >= FLOORS["int8"]
+    assert len(list((tmp_path / "int8").glob("*.pt"))) == 1  # kept for the next load
+
+
+def test_auto_falls_back_to_bf16_when_the_weights_fail_int8s_check(tmp_path: Path, monkeypatch, caplog) -> None:
+    from generator_service.model import parity
+    from generator_service.pipeline.generate import GenerationConfig, generate_codes
+
+    mm = _auto_tiny(tmp_path, monkeypatch)
+    monkeypatch.setitem(parity.FLOORS, "int8", 1.01)  # weights no int8 rounding can pass
+    with caplog.at_level(logging.WARNING):
+        codes = generate_codes(mm, 20, GenerationConfig(prompt="rock", seed=3))
+    assert "generating at bf16" in caplog.text and "int8 agrees with fp32 on 0.9" in caplog.text
+    assert mm.precision == mm.packed().precision == "bf16"  # what the result's metadata reports
+    bf16 = _auto_tiny(tmp_path / "other", monkeypatch)
+    bf16.precision, bf16.auto_precision = "bf16", False
+    assert torch.equal(codes, generate_codes(bf16, 20, GenerationConfig(prompt="rock", seed=3)))
