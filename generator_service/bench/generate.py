@@ -8,8 +8,10 @@ on a shared machine. `argmax_agreement` is teacher-forced agreement with our fp3
 (model/parity.py) on the codes our fp32 row sampled; for generate() it is transformers' decoder's.
 `peak_rss_mb` is the process's peak resident memory while the row ran (Linux: the peak is reset
 before each row through /proc/self/clear_refs; elsewhere it is the process peak so far). `pack_s` is
-the one-time cost of packing the decoder at that precision when a model loads (int8: calibration and
-GPTQ rounding, model/quantize.py), not part of `s_per_audio_s`.
+the cost of packing the decoder at that precision when a model loads, not part of `s_per_audio_s`;
+for int8 the first load of a set of weights (calibration, GPTQ rounding, model/quantize.py, and the
+agreement check): later loads read the rounding from the cache directory (model/int8_cache.py), which
+this bench does not use.
 A precision with no kernel on the device (int8 on some CUDA builds) is left out and listed under
 "skipped". On CUDA, `takes` > 1 adds a row of that many takes sharing each step (one batch).
 """
@@ -175,7 +177,7 @@ def measure(
             skipped[p] = exc.message
         else:
             models[p] = replace(mm, precision=p)
-    pack_s = {p: _time(m.packed) for p, m in models.items()}  # once per model load (int8: GPTQ)
+    pack_s = {p: _time(m.packed) for p, m in models.items()}  # int8: a first load (GPTQ + check)
     sampled: dict[str, Any] = {}
 
     def stock() -> None:

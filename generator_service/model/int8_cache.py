@@ -17,11 +17,13 @@ recently used go first): musicgen-small's is ~0.3 GB, medium's ~1.5 GB.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 #: Bump when the rounding or the file layout changes: old files are then never read.
 FORMAT_VERSION = 1
 MAX_FILES = 4
+#: A file being written (renamed to `<digest>.pt` once whole).
+PARTIAL = ".partial"
 
 #: What torch.load and the checks raise on a damaged or foreign file.
 _UNREADABLE = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError)
@@ -106,7 +110,8 @@ class Int8Cache:
             logger.warning("int8 cache: %s is unreadable (%s); rounding the weights again", path, exc)
             path.unlink(missing_ok=True)
             return None
-        os.utime(path)  # recently used
+        with contextlib.suppress(OSError):  # a read-only cache still serves
+            os.utime(path)  # recently used
         return rounded, agreement
 
     def save(self, digest: str, rounded: Rounded, agreement: float) -> None:
@@ -119,7 +124,7 @@ class Int8Cache:
         tmp = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".partial-", suffix=".pt")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=PARTIAL)
             with os.fdopen(fd, "wb") as fh:
                 torch.save(data, fh)
             os.replace(tmp, self.path(digest))
@@ -134,6 +139,12 @@ class Int8Cache:
                 Path(tmp).unlink(missing_ok=True)
 
     def _evict(self) -> None:
+        """Keep the `MAX_FILES` most recently used sets; drop what a crashed writer left an hour ago."""
+        now = time.time()
+        for partial in self.directory.glob(f"*{PARTIAL}"):
+            with contextlib.suppress(OSError):
+                if now - partial.stat().st_mtime > 3600:
+                    partial.unlink()
         files = sorted(self.directory.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in files[MAX_FILES:]:
             old.unlink(missing_ok=True)

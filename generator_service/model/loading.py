@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL, default_cache_dir
 from ..errors import ModelLoadError
+from ..progress import CancelToken, ProgressCallback, no_progress
 from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
 if TYPE_CHECKING:
@@ -79,18 +80,19 @@ class MusicModel:
         """1 (mono) or 2 (stereo checkpoints: left/right codebooks interleaved)."""
         return self.decoder.spec.audio_channels
 
-    def packed(self) -> PackedDecoder:
+    def packed(self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PackedDecoder:
         """The decoder packed for inference at `precision`, rebuilt when any decoder weight changed
-        (LoRA attached or trained, weights loaded)."""
+        (LoRA attached or trained, weights loaded). Rounding int8 weights the first time reports
+        phase "prepare" to `progress` and stops on `cancel` (model/quantize.py)."""
         from .packed import pack_key
 
         key = pack_key(self.decoder, "auto" if self.auto_precision else self.precision)
         if self._packed is None or self._packed[0] != key:
             self._packed = None  # free the old form before building the new one
-            self._packed = (key, self._pack())
+            self._packed = (key, self._pack(progress, cancel))
         return self._packed[1]
 
-    def _pack(self) -> PackedDecoder:
+    def _pack(self, progress: ProgressCallback, cancel: CancelToken | None) -> PackedDecoder:
         from .int8_cache import Int8Cache
         from .packed import PackedDecoder
         from .parity import FLOORS
@@ -98,18 +100,18 @@ class MusicModel:
 
         precision = resolve_precision("auto", self.device) if self.auto_precision else self.precision
         cache = Int8Cache(self.cache_dir / "int8") if self.cache_dir is not None else None
-        packed = PackedDecoder(self.decoder, precision, int8_cache=cache)
-        if self.auto_precision and packed.agreement is not None and packed.agreement < FLOORS[precision]:
+        packed = PackedDecoder(self.decoder, precision, int8_cache=cache, progress=progress, cancel=cancel)
+        if packed.agreement is not None and packed.agreement < FLOORS[precision]:
             fallback = fallback_precision(self.device)
-            logger.warning(
-                "%s: int8 agrees with fp32 on %.3f of the check's tokens (floor %.2f); generating at %s",
-                self.model_id,
-                packed.agreement,
-                FLOORS[precision],
-                fallback,
-            )
-            packed = None  # type: ignore[assignment]  # free it before packing again
-            packed = PackedDecoder(self.decoder, fallback)
+            said = f"{self.model_id}: int8 agrees with fp32 on {packed.agreement:.3f} of the check's tokens"
+            if not self.auto_precision:  # asked for: kept, with the fact and the way out
+                logger.warning(
+                    "%s (floor %.2f); --precision %s would follow fp32 closer", said, FLOORS[precision], fallback
+                )
+            else:
+                logger.warning("%s (floor %.2f); generating at %s", said, FLOORS[precision], fallback)
+                packed = None  # type: ignore[assignment]  # free it before packing again
+                packed = PackedDecoder(self.decoder, fallback)
         self.precision = packed.precision
         return packed
 

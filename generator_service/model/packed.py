@@ -30,11 +30,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..progress import CancelToken, ProgressCallback, no_progress
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
 from .int8_cache import Int8Cache, weights_digest
 from .parity import agreement_with
 from .precision import Int8Linear, Linear, attention_dtype, check_supported, compute_dtype, pack_linear
-from .quantize import quantize_layers
+from .quantize import PACK_UNITS, PHASE, quantize_layers
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,19 @@ class PackedLayer:
 class PackedDecoder:
     """A `MusicDecoder` packed for inference at one precision (see module docstring)."""
 
-    def __init__(self, decoder: MusicDecoder, precision: str, *, int8_cache: Int8Cache | None = None) -> None:
-        """int8: the layers' weights rounded with GPTQ (model/quantize.py), or read from `int8_cache`
-        when these weights were rounded before; `agreement` is then the argmax agreement with fp32
-        on the check inputs (model/parity.py), measured when the weights were rounded."""
+    def __init__(
+        self,
+        decoder: MusicDecoder,
+        precision: str,
+        *,
+        int8_cache: Int8Cache | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        """int8: the layers' weights rounded with GPTQ (model/quantize.py; progress phase "prepare",
+        stops on `cancel`), or read from `int8_cache` when these weights were rounded before;
+        `agreement` is then the argmax agreement with fp32 on the check inputs (model/parity.py),
+        measured when the weights were rounded."""
         ref = decoder.layer_norm.weight
         check_supported(precision, str(ref.device))
         self.reference = decoder
@@ -110,7 +120,8 @@ class PackedDecoder:
                 cached = int8_cache.load(digest, fp32) if int8_cache is not None else None
                 if cached is None:
                     logger.info("int8: rounding the decoder's weights with GPTQ (once per set of weights)")
-                    rounded = quantize_layers(fp32)
+                    progress(PHASE, 0, PACK_UNITS)
+                    rounded = quantize_layers(fp32, progress, cancel)
                 else:
                     rounded, self.agreement = cached
                 self.layers = [
@@ -128,6 +139,7 @@ class PackedDecoder:
         self.act = ACTIVATIONS[self.spec.activation]
         if fp32 is not None and self.agreement is None:  # freshly rounded: check, keep
             self.agreement = agreement_with(self, fp32)
+            progress(PHASE, PACK_UNITS, PACK_UNITS)
             logger.info("int8: argmax agreement with fp32 %.3f", self.agreement)
             if int8_cache is not None:
                 int8_cache.save(digest, rounded, self.agreement)

@@ -25,16 +25,22 @@ CHECK_ROWS, CHECK_LENGTH, CHECK_SEED = 4, 120, 0
 
 
 def random_inputs(
-    spec: DecoderSpec, rows: int = CHECK_ROWS, length: int = CHECK_LENGTH, seed: int = CHECK_SEED
+    spec: DecoderSpec,
+    rows: int = CHECK_ROWS,
+    length: int = CHECK_LENGTH,
+    seed: int = CHECK_SEED,
+    *,
+    padded: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Codes [rows, K, length] (BOS/pad included) and a text batch (hidden [rows, 7, D], mask
     [rows, 7]) whose second half is the null text of guidance (zeros, fully masked), the first half
-    with some padding, on the CPU."""
+    with some padding (`padded`: the second row's text is 5 tokens of 7), on the CPU."""
     gen = torch.Generator().manual_seed(seed)
     codes = torch.randint(0, spec.vocab_size + 1, (rows, spec.num_codebooks, length), generator=gen)
     hidden = torch.randn(rows, 7, spec.hidden, generator=gen)
     mask = torch.ones(rows, 7, dtype=torch.long)
-    mask[1, 5:] = 0
+    if padded:
+        mask[1, 5:] = 0
     mask[rows // 2 :] = 0
     return codes, hidden * mask[..., None], mask
 

@@ -7,9 +7,10 @@
   `torch.ops.aten._weight_int8pack_mm`, with bf16 activations (weight-only kernels with fp32
   activations are slower than fp32: DESIGN §6) and bf16 LM heads; bf16 KV cache on CUDA.
 - `auto` (the CLI's and the service's default): the fastest precision that passes the parity checks
-  where it runs. On CPUs with bf16 instructions (avx512_bf16, AMX, arm64 bf16) or AVX2/AVX-512
-  that is int8, as long as the loaded weights pass int8's check (below); otherwise, and on other
-  CPUs, `fallback_precision`: bf16 on CUDA and on CPUs with bf16 instructions, fp32 elsewhere.
+  where it runs. On x86 CPUs with AVX2 or AVX-512 (with or without bf16 instructions) that is
+  int8, as long as the loaded weights pass int8's check (below); otherwise, and on other CPUs
+  (arm64: not measured), `fallback_precision`: bf16 on CUDA and on CPUs with bf16 instructions
+  (avx512_bf16, AMX, arm64 bf16), fp32 elsewhere.
 
 The residual stream, layer norms and embeddings are fp32 at every precision. On CPUs attention (the
 KV cache, the text's and the adapter's keys/values) is fp32 too: one query over a bf16 cache is
@@ -82,7 +83,7 @@ def resolve_precision(requested: str, device: str) -> str:
     if requested not in PRECISIONS:
         raise ConfigError(f"precision: {requested!r} is not one of {', '.join(PRECISIONS)}")
     if requested == "auto":
-        if device == "cpu" and (cpu_has_bf16() or _cpu_vectors() in VECTOR_INT8_CPUS) and int8_supported(device):
+        if device == "cpu" and _cpu_vectors() in VECTOR_INT8_CPUS and int8_supported(device):
             return "int8"  # checked when packed: `fallback_precision` if the weights fail int8's check
         return fallback_precision(device)
     return requested

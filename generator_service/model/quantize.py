@@ -11,14 +11,15 @@ fp32 goes from 0.954 (round to nearest) to 0.976.
 
 Calibration: the decoder at fp32 reads `CALIBRATION_ROWS` x `CALIBRATION_LENGTH` random codes with
 a random text for half the rows and the null text of guidance for the other half (model/parity.py's
-`random_inputs` with a seed of its own, so packing is deterministic), and every projection's inputs are kept. Errors are compensated within
-blocks of at most `MAX_BLOCK` input columns (the feed-forward output's 4096 inputs in four blocks:
-agreement 0.976 as with the whole row, at 1/16 of the Cholesky work). The scales stay the
-per-channel absolute maxima of the whole row.
+`random_inputs` with a seed of its own, so packing is deterministic), and every projection's inputs
+are kept. Errors are compensated within blocks of at most `MAX_BLOCK` input columns (the
+feed-forward output's 4096 inputs in four blocks: agreement 0.976 as with the whole row, at 1/16 of
+the Cholesky work). The scales stay the per-channel absolute maxima of the whole row.
 
-Cost: once per model load; musicgen-small on this 2-core CPU 20.4 s (`bench generate`'s `pack_s`,
-quiet machine), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on its own
-sampled codes (0.952 rounded to nearest).
+Cost: once per set of weights (model/int8_cache.py keeps the result); musicgen-small on 2 cores
+20.4 s on the AVX-512 bf16 CPU (`bench generate`'s `pack_s`, quiet machine), 56 s on an AVX2 one
+(with the agreement check), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on
+its own sampled codes (0.952 rounded to nearest); on an AVX2 CPU the parity test's inputs give 0.974.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..progress import CancelToken, ProgressCallback, no_progress
 from .parity import random_inputs
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ def calibration_inputs(packed: PackedDecoder) -> tuple[torch.Tensor, torch.Tenso
     """Codes [rows, K, length], text hidden [rows, 7, D] (the second half the null text), mask: the
     parity checks' kind of inputs (model/parity.py) from another seed."""
     length = min(CALIBRATION_LENGTH, packed.positions.shape[0])
-    inputs = random_inputs(packed.spec, CALIBRATION_ROWS, length, CALIBRATION_SEED)
+    inputs = random_inputs(packed.spec, CALIBRATION_ROWS, length, CALIBRATION_SEED, padded=False)
     return tuple(t.to(packed.device) for t in inputs)  # type: ignore[return-value]
 
 
@@ -126,13 +128,26 @@ def gptq_int8(weight: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor,
     return q.transpose(1, 2).contiguous(), scales
 
 
-def quantize_layers(reference: PackedDecoder) -> list[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """Every layer's projections of the fp32 packed decoder as (int8 weight [N, K], scales [N])."""
+#: The progress phase of packing int8 weights: calibration, each slot's rounding, the check.
+PHASE = "prepare"
+PACK_UNITS = 1 + len(SLOTS) + 1
+
+
+def quantize_layers(
+    reference: PackedDecoder, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+) -> list[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Every layer's projections of the fp32 packed decoder as (int8 weight [N, K], scales [N]).
+    Reports `(PHASE, done, PACK_UNITS)` after the calibration and each slot (the caller reports the
+    check, the last unit) and stops on `cancel` between them."""
     inputs = record_inputs(reference)
+    progress(PHASE, 1, PACK_UNITS)
     out: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = [{} for _ in reference.layers]
-    for slot in SLOTS:
+    for done, slot in enumerate(SLOTS, start=2):
+        if cancel is not None:
+            cancel.check()
         weights = torch.stack([getattr(layer, slot).weight for layer in reference.layers])
         q, scales = gptq_int8(weights, inputs.pop(slot))
         for i, layer_out in enumerate(out):
             layer_out[slot] = (q[i].contiguous(), scales[i].contiguous())
+        progress(PHASE, done, PACK_UNITS)
     return out

@@ -248,8 +248,8 @@ def generate_codes(
         progress("generate", done, total_steps)
 
     generators = [torch.Generator(device=mm.device).manual_seed(cfg.seed + i) for i in range(cfg.variants)]
+    packed = mm.packed(progress, cancel)  # the first int8 pack of these weights: phase "prepare"
     progress("generate", 0, total_steps)
-    packed = mm.packed()
     blocks = guidance_blocks(cfg)
     graphs = mm.cuda_graphs and str(mm.device).startswith("cuda")
     with torch.inference_mode():

@@ -152,7 +152,7 @@ def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
         (True, "AVX512", False, "auto", "bf16"),  # a torch build without the int8 kernel
         (False, "AVX2", False, "auto", "fp32"),
         (False, "DEFAULT", True, "auto", "fp32"),  # CPUs int8 was not measured on
-        (True, "SVE256", True, "auto", "int8"),  # arm64 with bf16 instructions
+        (True, "SVE256", True, "auto", "bf16"),  # arm64 with bf16 instructions: int8 not measured there
         (False, "AVX2", True, "int8", "int8"),
         (True, "AVX512", True, "fp32", "fp32"),
     ],
@@ -171,8 +171,9 @@ def test_precision_resolution_on_cpu(
 def test_the_int8_kernel_is_probed_on_this_machine() -> None:
     import torch
 
-    x86 = cpu_has_bf16() or torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
-    assert resolve_precision("auto", "cpu") == ("int8" if x86 else "fp32")  # torch 2.13's CPU wheel has the kernel
+    x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+    expected = "int8" if x86 else ("bf16" if cpu_has_bf16() else "fp32")
+    assert resolve_precision("auto", "cpu") == expected  # torch 2.13's CPU wheel has the int8 kernel
 
 
 def test_unknown_precision_names_the_choices() -> None:

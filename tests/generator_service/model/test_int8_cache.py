@@ -4,6 +4,8 @@ weights pass int8's parity check (model/loading.py)."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,9 @@ def rounding_calls(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = packed_module.quantize_layers
 
-    def counted(reference):
+    def counted(reference, *args):
         calls.append(1)
-        return real(reference)
+        return real(reference, *args)
 
     monkeypatch.setattr(packed_module, "quantize_layers", counted)
     return calls
@@ -102,7 +104,7 @@ def test_a_cache_that_cannot_be_written_costs_only_the_rounding(tmp_path: Path, 
         again = PackedDecoder(_decoder(), "int8", int8_cache=cache)
     assert "cannot write" in caplog.text and len(rounding_calls) == 2
     assert torch.equal(_logits(first), _logits(again))
-    assert not list(tmp_path.glob("**/.partial-*"))
+    assert not list(tmp_path.glob("**/*.partial"))
 
 
 def test_the_least_recently_used_sets_go_first(tmp_path: Path, monkeypatch, rounding_calls) -> None:
@@ -112,8 +114,12 @@ def test_the_least_recently_used_sets_go_first(tmp_path: Path, monkeypatch, roun
     PackedDecoder(_decoder(0), "int8", int8_cache=cache)
     PackedDecoder(_decoder(1), "int8", int8_cache=cache)
     PackedDecoder(_decoder(0), "int8", int8_cache=cache)  # used again: now the most recent
+    crashed = cache.directory / f".writer-that-died{int8_cache.PARTIAL}"
+    crashed.write_bytes(b"half")
+    os.utime(crashed, (time.time() - 7200,) * 2)
     PackedDecoder(_decoder(2), "int8", int8_cache=cache)
     assert {p.stem for p in cache.directory.glob("*.pt")} == {digests[0], digests[2]}
+    assert not crashed.exists()
     assert len(rounding_calls) == 3
 
 
@@ -146,3 +152,40 @@ def test_auto_falls_back_to_bf16_when_the_weights_fail_int8s_check(tmp_path: Pat
     bf16 = _auto_tiny(tmp_path / "other", monkeypatch)
     bf16.precision, bf16.auto_precision = "bf16", False
     assert torch.equal(codes, generate_codes(bf16, 20, GenerationConfig(prompt="rock", seed=3)))
+    asked = _auto_tiny(tmp_path, monkeypatch)
+    asked.precision, asked.auto_precision = "int8", False  # --precision int8: kept, with a warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert asked.packed().precision == "int8"
+    assert "--precision bf16 would follow fp32 closer" in caplog.text
+
+
+def test_the_first_int8_pack_reports_progress_and_stops_on_cancel(tmp_path: Path, monkeypatch) -> None:
+    from generator_service.errors import Cancelled
+    from generator_service.model.quantize import PACK_UNITS
+    from generator_service.pipeline.generate import GenerationConfig, generate_codes
+    from generator_service.progress import CancelToken
+
+    token, seen = CancelToken(), []
+
+    def cancel_midway(phase: str, done: int, total: int) -> None:
+        seen.append((phase, done, total))
+        if (phase, done) == ("prepare", 3):
+            token.cancel("test")
+
+    mm = _auto_tiny(tmp_path, monkeypatch)
+    with pytest.raises(Cancelled):
+        generate_codes(mm, 20, GenerationConfig(), progress=cancel_midway, cancel=token)
+    assert seen == [("prepare", done, PACK_UNITS) for done in range(4)]  # stopped before the 4th slot
+    assert not list(tmp_path.glob("int8/*.pt"))  # nothing half-made is kept
+
+    seen.clear()
+    generate_codes(mm, 20, GenerationConfig(), progress=lambda *report: seen.append(report))
+    phases = [phase for phase, _, _ in seen]
+    assert phases[: PACK_UNITS + 2] == ["prepare"] * (PACK_UNITS + 1) + ["generate"]
+    assert seen[PACK_UNITS] == ("prepare", PACK_UNITS, PACK_UNITS)
+
+    seen.clear()
+    again = _auto_tiny(tmp_path, monkeypatch)  # a restart: the rounding is read from the cache
+    generate_codes(again, 20, GenerationConfig(), progress=lambda *report: seen.append(report))
+    assert seen[0][0] == "generate" and again.precision == "int8"
