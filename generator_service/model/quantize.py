@@ -17,8 +17,8 @@ feed-forward output's 4096 inputs in four blocks: agreement 0.976 as with the wh
 the Cholesky work). The scales stay the per-channel absolute maxima of the whole row.
 
 Cost: once per set of weights (model/int8_cache.py keeps the result); musicgen-small on 2 cores
-20.4 s on the AVX-512 bf16 CPU (`bench generate`'s `pack_s`, quiet machine), 56 s on an AVX2 one
-(with the agreement check), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on
+20.4 s on the AVX-512 bf16 CPU (`bench generate`'s `pack_s`, quiet machine, before packs had their
+agreement check), 55.4-63.2 s on an AVX2 one (with the check), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on
 its own sampled codes (0.952 rounded to nearest); on an AVX2 CPU the parity test's inputs give 0.974.
 """
 
