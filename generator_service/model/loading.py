@@ -51,8 +51,9 @@ class MusicModel:
     revision: str | None = None
     #: Concrete precision generation runs at: "fp32", "bf16" or "int8" (model/precision.py).
     precision: str = "fp32"
-    #: Chosen by `auto`: an int8 pack whose agreement with fp32 falls below its floor is replaced
-    #: by bf16 or fp32 (`packed`; model/precision.py's `fallback_precision`), and `precision` says so.
+    #: Chosen by `auto`: each pack resolves `auto` again, and an int8 pack whose agreement with fp32
+    #: falls below its floor is replaced by bf16 or fp32 (model/precision.py's `fallback_precision`);
+    #: `precision` says which. A copy meant to run at another precision sets this False too.
     auto_precision: bool = False
     #: Where rounded int8 weights are kept between loads (model/int8_cache.py); None: nowhere.
     cache_dir: Path | None = None

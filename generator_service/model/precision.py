@@ -26,8 +26,8 @@ model's top two logits lie closer). Every int8 pack also measures its agreement 
 was made from (a real checkpoint, an adapter's merged LoRA); under `auto` a pack below the floor is
 replaced by the fallback with a warning, and the job's metadata says which. Its rounding costs
 time once per set of weights (musicgen-small on 2 cores: 20.4 s on the AVX-512 bf16 CPU before the
-check was added, 55-63 s with it on an AVX2 one; `bench generate`'s `pack_s`); the rounded weights are then kept in the cache directory
-(model/int8_cache.py), so later loads read them.
+check was added, 55-63 s with it on an AVX2 one; `bench generate`'s `pack_s`); the rounded weights
+are then kept in the cache directory (model/int8_cache.py), so later loads read them (2.0 s).
 
 Speed per decode step, musicgen-small shape, CFG batch 2, 2 threads: on the AVX-512 bf16 EPYC
 int8 runs 1.6-1.9x faster than bf16 (end to end 1.10 vs 2.24 s per audio-second, fp32 7.90). On an

@@ -18,8 +18,9 @@ the Cholesky work). The scales stay the per-channel absolute maxima of the whole
 
 Cost: once per set of weights (model/int8_cache.py keeps the result); musicgen-small on 2 cores
 20.4 s on the AVX-512 bf16 CPU (`bench generate`'s `pack_s`, quiet machine, before packs had their
-agreement check), 55.4-63.2 s on an AVX2 one (with the check), not measured on a GPU. End to end the bench agrees 0.969 with fp32 on
-its own sampled codes (0.952 rounded to nearest); on an AVX2 CPU the parity test's inputs give 0.974.
+agreement check), 55.4-63.2 s on an AVX2 one (with the check), not measured on a GPU. End to end
+the bench agrees 0.969 with fp32 on its own sampled codes (0.952 rounded to nearest) on the AVX-512
+CPU, 0.968 on the AVX2 one, where the parity test's inputs give 0.9745.
 """
 
 from __future__ import annotations
