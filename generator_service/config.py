@@ -20,7 +20,7 @@ DEFAULT_MODEL = "facebook/musicgen-small"
 #: MusicGen's sample rate and codec frame rate.
 SAMPLE_RATE = 32_000
 CODEC_FRAME_RATE = 50
-#: Decoder precisions `--precision` accepts (meanings and the default `auto` in model/precision.py).
+#: Decoder precisions `--precision` accepts (meanings and the default `auto` in model/precision/).
 Precision = Literal["auto", "fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 

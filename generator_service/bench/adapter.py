@@ -146,7 +146,7 @@ def run(
     import torch
 
     from ..model.loading import pick_device
-    from ..model.precision import resolve_precision
+    from ..model.precision.choice import resolve_precision
 
     device = pick_device(device)
     seconds = seconds or 2.0

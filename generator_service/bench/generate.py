@@ -5,12 +5,12 @@ Random weights at a real MusicGen shape (speed does not depend on weight values)
 prompt, guidance (3.0) and top-k (250) for every row; runs are interleaved so drift in machine load
 hits all rows alike, and the minimum of `repeats` is reported: the ratios are the figures to trust
 on a shared machine. `argmax_agreement` is teacher-forced agreement with our fp32 decoder
-(model/parity.py) on the codes our fp32 row sampled; for generate() it is transformers' decoder's.
+(model/precision/parity.py) on the codes our fp32 row sampled; for generate() it is transformers' decoder's.
 `peak_rss_mb` is the process's peak resident memory while the row ran (Linux: the peak is reset
 before each row through /proc/self/clear_refs; elsewhere it is the process peak so far). `pack_s` is
 the cost of packing the decoder at that precision when a model loads, not part of `s_per_audio_s`;
-for int8 the first load of a set of weights (calibration, GPTQ rounding, model/quantize.py, and the
-agreement check): later loads read the rounding from the cache directory (model/int8_cache.py), which
+for int8 the first load of a set of weights (calibration, GPTQ rounding, model/precision/quantize.py, and the
+agreement check): later loads read the rounding from the cache directory (model/precision/int8_cache.py), which
 this bench does not use.
 A precision with no kernel on the device (int8 on some CUDA builds) is left out and listed under
 "skipped". On CUDA, `takes` > 1 adds a row of that many takes sharing each step (one batch).
@@ -69,7 +69,7 @@ def describe_device(device: str) -> str:
 
     if device.startswith("cuda"):
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    from ..model.precision import cpu_has_bf16
+    from ..model.precision.choice import cpu_has_bf16
 
     name = platform.processor() or "cpu"
     try:
@@ -130,12 +130,13 @@ def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, packs: dict[str, Any
     `packs`) and for transformers'."""
     import torch
 
-    from ..model.parity import argmax_agreement, teacher_forced_logits
+    from ..model.packed import PackedDecoder
+    from ..model.precision.parity import argmax_agreement, teacher_forced_logits
 
     seq, hidden, mask = _agreement_inputs(mm, codes, cfg)
-    reference = teacher_forced_logits(mm.decoder, "fp32", seq, hidden, mask)
+    reference = teacher_forced_logits(PackedDecoder(mm.decoder, "fp32"), seq, hidden, mask)
     out = {
-        p: argmax_agreement(teacher_forced_logits(packed, p, seq, hidden, mask), reference)
+        p: argmax_agreement(teacher_forced_logits(packed, seq, hidden, mask), reference)
         for p, packed in packs.items()
         if p != "fp32"
     }
@@ -160,8 +161,8 @@ def measure(
     """Run every row (interleaved, `repeats` times) -> {"device", "threads", "rows": [...]} (see module docstring)."""
     import torch
 
+    from ..model.linear import check_supported
     from ..model.loading import pick_device
-    from ..model.precision import check_supported
     from ..pipeline.generate import decode_codes, generate_codes
 
     device = pick_device(device)
@@ -253,7 +254,7 @@ def run(
     """The bench as text: one JSON object (`as_json`) or a table. `precision` limits our rows to
     fp32 (the reference) and that one."""
     from ..model.loading import pick_device
-    from ..model.precision import resolve_precision
+    from ..model.precision.choice import resolve_precision
 
     device = pick_device(device)
     precisions = (

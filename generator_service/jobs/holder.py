@@ -119,7 +119,7 @@ class ModelHolder:
         device = self.device
         if device != "cpu" and not device.startswith("cuda"):  # models live elsewhere (Ray replicas)
             return self._precision
-        from ..model.precision import resolve_precision
+        from ..model.precision.choice import resolve_precision
 
         return resolve_precision(self._precision, device)
 

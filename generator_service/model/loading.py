@@ -49,13 +49,13 @@ class MusicModel:
     max_window_s: float = MUSICGEN_MAX_WINDOW_S
     #: The hub commit the weights came from (None for local directories).
     revision: str | None = None
-    #: Concrete precision generation runs at: "fp32", "bf16" or "int8" (model/precision.py).
+    #: Concrete precision generation runs at: "fp32", "bf16" or "int8" (model/precision/).
     precision: str = "fp32"
     #: Chosen by `auto`: each pack resolves `auto` again, and an int8 pack whose agreement with fp32
-    #: falls below its floor is replaced by bf16 or fp32 (model/precision.py's `fallback_precision`);
+    #: falls below its floor is replaced by bf16 or fp32 (model/precision/choice.py's `fallback_precision`);
     #: `precision` says which. A copy meant to run at another precision sets this False too.
     auto_precision: bool = False
-    #: Where rounded int8 weights are kept between loads (model/int8_cache.py); None: nowhere.
+    #: Where rounded int8 weights are kept between loads (model/precision/int8_cache.py); None: nowhere.
     cache_dir: Path | None = None
     #: On CUDA: capture each decode step in a CUDA graph (falls back to eager when capture fails).
     cuda_graphs: bool = True
@@ -64,6 +64,9 @@ class MusicModel:
     #: Our decoder, sharing the weights of `model.decoder` (built on construction; a
     #: `dataclasses.replace` copy gets its own, without any adapter's LoRA).
     decoder: MusicDecoder = field(init=False, repr=False)
+    #: The argmax agreement with fp32 the current int8 pack measured (model/precision/parity.py);
+    #: None at fp32 and bf16 and before the first pack.
+    agreement: float | None = field(default=None, init=False)
     _packed: tuple[Any, PackedDecoder] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +87,7 @@ class MusicModel:
     def packed(self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PackedDecoder:
         """The decoder packed for inference at `precision`, rebuilt when any decoder weight changed
         (LoRA attached or trained, weights loaded). Rounding int8 weights the first time reports
-        phase "prepare" to `progress` and stops on `cancel` (model/quantize.py)."""
+        phase "prepare" to `progress` and stops on `cancel` (model/precision/packing.py)."""
         from .packed import pack_key
 
         key = pack_key(self.decoder, "auto" if self.auto_precision else self.precision)
@@ -94,25 +97,18 @@ class MusicModel:
         return self._packed[1]
 
     def _pack(self, progress: ProgressCallback, cancel: CancelToken | None) -> PackedDecoder:
-        from .int8_cache import Int8Cache
-        from .packed import PackedDecoder
-        from .parity import FLOORS
-        from .precision import fallback_precision, resolve_precision
+        from .precision.packing import pack_checked
 
-        precision = resolve_precision("auto", self.device) if self.auto_precision else self.precision
-        cache = Int8Cache(self.cache_dir / "int8") if self.cache_dir is not None else None
-        packed = PackedDecoder(self.decoder, precision, int8_cache=cache, progress=progress, cancel=cancel)
-        if packed.agreement is not None and packed.agreement < FLOORS[precision]:
-            fallback = fallback_precision(self.device)
-            said = f"{self.model_id}: int8 agrees with fp32 on {packed.agreement:.3f} of the check's tokens"
-            if not self.auto_precision:  # asked for: kept, with the fact and the way out
-                logger.warning(
-                    "%s (floor %.2f); --precision %s would follow fp32 closer", said, FLOORS[precision], fallback
-                )
-            else:
-                logger.warning("%s (floor %.2f); generating at %s", said, FLOORS[precision], fallback)
-                packed = None  # type: ignore[assignment]  # free it before packing again
-                packed = PackedDecoder(self.decoder, fallback)
+        requested = "auto" if self.auto_precision else self.precision
+        packed, self.agreement = pack_checked(
+            self.decoder,
+            requested,
+            self.device,
+            name=self.model_id,
+            cache_dir=self.cache_dir,
+            progress=progress,
+            cancel=cancel,
+        )
         self.precision = packed.precision
         return packed
 
@@ -171,10 +167,10 @@ def load_music_model(
     """Load `model_id` ("tiny", "tiny-stereo", a local directory, or a hub id) ready for generation.
 
     `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8" or "auto"
-    (model/precision.py; the CLI and the service default to "auto")."""
+    (model/precision/; the CLI and the service default to "auto")."""
     import torch
 
-    from .precision import resolve_precision
+    from .precision.choice import resolve_precision
 
     model_id = resolve_model_id(model_id)
     torch_dtype = getattr(torch, dtype)

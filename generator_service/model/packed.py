@@ -1,12 +1,14 @@
 """The decoder's inference form: fused weights at a precision, a static KV cache, one call per step.
 
-`PackedDecoder.pack(decoder, precision)` reads the module form (model/decoder.py): q/k/v fused into
+`PackedDecoder(decoder, precision)` reads the module form (model/decoder.py): q/k/v fused into
 one weight, LoRA merged into the weights it adapts (peft's `get_delta_weight`), every matrix in
-the precision's format (model/precision.py). The text's cross-attention keys/values are computed
+the precision's format (model/linear.py). int8 layer weights come in already rounded
+(`int8_layers`: model/precision/ chooses them, by GPTQ or from its cache) or are rounded to the
+nearest level; this module only runs them. The text's cross-attention keys/values are computed
 once per session and again when a window brings its own prompt (`DecodeSession.set_text`; in fp32
-by the module form, then cast); self-attention keys/values go into caches
-preallocated for the whole window [rows, H, max_length, d]. The matrix products run in the
-precision's compute dtype, attention in its attention dtype (model/precision.py: fp32 on CPUs);
+by the module form, then cast); self-attention keys/values go into caches preallocated for the
+whole window [rows, H, max_length, d]. The matrix products run in the
+precision's compute dtype, attention in its attention dtype (model/linear.py: fp32 on CPUs);
 the residual stream, layer norms and embeddings stay fp32 (rounding the residual to bf16 after
 every layer costs argmax agreement with fp32 and saves nothing measurable).
 
@@ -22,7 +24,6 @@ A prefill (t > 1) must start at position 0 (a window's first call) and is causal
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,15 +31,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..progress import CancelToken, ProgressCallback, no_progress
 from .decoder import ACTIVATIONS, AttentionExtra, DecoderSpec, MusicDecoder, split_heads, text_mask_bias
-from .int8_cache import Int8Cache, weights_digest
-from .parity import agreement_with
-from .precision import Int8Linear, Linear, attention_dtype, check_supported, compute_dtype, pack_linear
-from .quantize import PACK_UNITS, PHASE, quantize_layers
+from .linear import Int8Linear, Linear, attention_dtype, check_supported, compute_dtype, pack_linear
 
-logger = logging.getLogger(__name__)
-
+#: Per slot of a layer ("qkv", "out", "xq", "xout", "fc1", "fc2"): int8 weight [N, K] and scales [N].
+Int8Slots = dict[str, tuple[torch.Tensor, torch.Tensor]]
+#: Every layer's `Int8Slots`, in layer order.
+Int8Layers = list[Int8Slots]
 #: (layer, q, k, v) -> self-attention output: stores the new keys/values in the cache, attends.
 SelfAttention = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -62,10 +61,8 @@ class PackedLayer:
 
     __slots__ = ("ln1", "qkv", "out", "ln2", "xq", "xout", "ln3", "fc1", "fc2")
 
-    def __init__(
-        self, layer: nn.Module, precision: str, int8: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
-    ) -> None:
-        """`int8`: the projections already rounded (model/quantize.py), per slot (weight, scales)."""
+    def __init__(self, layer: nn.Module, precision: str, int8: Int8Slots | None = None) -> None:
+        """`int8`: the projections already rounded, per slot (weight, scales)."""
         if int8 is not None:
             for slot, (weight, scales) in int8.items():
                 setattr(self, slot, Int8Linear.from_int8(weight, scales))
@@ -87,19 +84,9 @@ class PackedLayer:
 class PackedDecoder:
     """A `MusicDecoder` packed for inference at one precision (see module docstring)."""
 
-    def __init__(
-        self,
-        decoder: MusicDecoder,
-        precision: str,
-        *,
-        int8_cache: Int8Cache | None = None,
-        progress: ProgressCallback = no_progress,
-        cancel: CancelToken | None = None,
-    ) -> None:
-        """int8: the layers' weights rounded with GPTQ (model/quantize.py; progress phase "prepare",
-        stops on `cancel`), or read from `int8_cache` when these weights were rounded before;
-        `agreement` is then the argmax agreement with fp32 on the check inputs (model/parity.py),
-        measured when the weights were rounded."""
+    def __init__(self, decoder: MusicDecoder, precision: str, *, int8_layers: Int8Layers | None = None) -> None:
+        """`int8_layers`: at int8, each layer's projections already rounded, per slot (int8 weight
+        [N, K], scales [N]); without them every weight is rounded to the nearest level."""
         ref = decoder.layer_norm.weight
         check_supported(precision, str(ref.device))
         self.reference = decoder
@@ -112,23 +99,10 @@ class PackedDecoder:
         with torch.no_grad():
             self.embed = torch.stack([e.weight.detach().float() * scale for e in decoder.embed_tokens])  # [K, V+1, D]
             self.positions = decoder.positions.float()
-            fp32: PackedDecoder | None = None
-            self.agreement: float | None = None
-            if precision == "int8":  # rounded with their error compensated (model/quantize.py)
-                fp32 = PackedDecoder(decoder, "fp32")
-                digest = weights_digest(fp32) if int8_cache is not None else ""
-                cached = int8_cache.load(digest, fp32) if int8_cache is not None else None
-                if cached is None:
-                    logger.info("int8: rounding the decoder's weights with GPTQ (once per set of weights)")
-                    progress(PHASE, 0, PACK_UNITS)
-                    rounded = quantize_layers(fp32, progress, cancel)
-                else:
-                    rounded, self.agreement = cached
-                self.layers = [
-                    PackedLayer(layer, precision, r) for layer, r in zip(decoder.layers, rounded, strict=True)
-                ]
-            else:
-                self.layers = [PackedLayer(layer, precision) for layer in decoder.layers]
+            if int8_layers is not None and precision != "int8":
+                raise ValueError(f"int8 layers given for a {precision} pack")
+            rounded = int8_layers if int8_layers is not None else [None] * len(decoder.layers)
+            self.layers = [PackedLayer(layer, precision, r) for layer, r in zip(decoder.layers, rounded, strict=True)]
             self.norm = (decoder.layer_norm.weight.detach().float(), decoder.layer_norm.bias.detach().float())
             # The heads decide the argmax and are small (K x V x D): fp32 under bf16 (argmax agreement
             # with fp32 0.98 -> 0.99 on the small-shaped random model), bf16 under int8.
@@ -137,12 +111,6 @@ class PackedDecoder:
             self.heads: list[Linear] = [pack_linear(h.weight, head_precision) for h in decoder.lm_heads]
         self.codebooks = torch.arange(self.spec.num_codebooks, device=self.device)[None, :, None]
         self.act = ACTIVATIONS[self.spec.activation]
-        if fp32 is not None and self.agreement is None:  # freshly rounded: check, keep
-            self.agreement = agreement_with(self, fp32)
-            progress(PHASE, PACK_UNITS, PACK_UNITS)
-            logger.info("int8: argmax agreement with fp32 %.3f", self.agreement)
-            if int8_cache is not None:
-                int8_cache.save(digest, rounded, self.agreement)
 
     def session(
         self, rows: int, max_length: int, text_hidden: torch.Tensor, text_mask: torch.Tensor, *, static: bool = False

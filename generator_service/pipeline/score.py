@@ -72,7 +72,7 @@ class ScoreResult:
     #: "present" (adapter followed the performer), "null" (no person found), "unused" (no adapter).
     visual: str
     analysis: dict[str, Any] | None = None
-    #: Precision the decoder ran at ("fp32", "bf16", "int8": model/precision.py).
+    #: Precision the decoder ran at ("fp32", "bf16", "int8": model/precision/).
     precision: str = "fp32"
     #: Audio channels of every take: 1 (takes [S]) or 2 (stereo models, takes [2, S]).
     channels: int = 1

@@ -11,8 +11,9 @@ import torch
 from generator_service.errors import ConfigError
 from generator_service.model.decoder import MusicDecoder, hf_key, our_key
 from generator_service.model.packed import PackedDecoder
-from generator_service.model.parity import FLOORS, argmax_agreement, random_inputs, teacher_forced_logits
-from generator_service.model.precision import cpu_has_bf16, resolve_precision
+from generator_service.model.precision.choice import cpu_has_bf16, resolve_precision
+from generator_service.model.precision.packing import pack
+from generator_service.model.precision.parity import FLOORS, argmax_agreement, random_inputs, teacher_forced_logits
 from generator_service.model.shapes import random_decoder
 
 #: (size, layers): the tiny model, and musicgen-small's layer shape (width 1024, 16 heads, ffn 4096)
@@ -21,7 +22,7 @@ FAST_SHAPES = [("tiny", None), ("small", 2)]
 
 
 def _inputs(spec, rows: int = 4, length: int = 40, seed: int = 0):
-    """model/parity.py's check inputs (the second half of the rows the null text of guidance)."""
+    """model/precision/parity.py's check inputs (the second half of the rows the null text of guidance)."""
     return random_inputs(spec, rows, length, seed)
 
 
@@ -70,11 +71,11 @@ def test_decoder_shares_the_transformers_weights_and_names() -> None:
 def test_reduced_precision_is_close_to_fp32_at_tiny_shape(precision: str) -> None:
     ours = MusicDecoder.from_transformers(random_decoder("tiny"))
     codes, hidden, mask = _inputs(ours.spec)
-    fp32 = teacher_forced_logits(ours, "fp32", codes, hidden, mask)
-    got = teacher_forced_logits(ours, precision, codes, hidden, mask)
+    packed, _ = pack(ours, precision)
+    fp32 = teacher_forced_logits(PackedDecoder(ours, "fp32"), codes, hidden, mask)
+    got = teacher_forced_logits(packed, codes, hidden, mask)
     assert got.dtype == torch.float32 and got.shape == fp32.shape
     assert argmax_agreement(got, fp32) >= 0.9
-    packed = PackedDecoder(ours, precision)
     session = packed.session(codes.shape[0], 40, hidden, mask)
     assert packed.layers[0].qkv(torch.ones(1, ours.spec.hidden, dtype=torch.bfloat16)).dtype == torch.bfloat16
     assert session.keys[0].dtype == session.text_keys[0].dtype == torch.float32  # attention in fp32 on CPUs
@@ -91,14 +92,14 @@ EMULATED_BF16_FLOOR = 0.985
 def test_reduced_precision_agrees_with_fp32_at_small_shape(precision: str) -> None:
     """musicgen-small's shape (24 layers, random weights, fixed seed), CFG rows included.
 
-    Measured: bf16 0.991 (AVX-512 bf16 CPU); int8 0.976 with GPTQ rounding (model/quantize.py; its
+    Measured: bf16 0.991 (AVX-512 bf16 CPU); int8 0.976 with GPTQ rounding (model/precision/quantize.py; its
     calibration inputs come from another seed than these; 0.9745 on an AVX2 CPU), 0.954 rounded to
     nearest: per-channel rounding moves each output by ~1 %, and 5 % of this random model's
     positions have their top two logits within 0.011 (logit std 0.65)."""
     ours = MusicDecoder.from_transformers(random_decoder("small", seed=0))
     codes, hidden, mask = _inputs(ours.spec, length=120)
-    fp32 = teacher_forced_logits(ours, "fp32", codes, hidden, mask)
-    agreement = argmax_agreement(teacher_forced_logits(ours, precision, codes, hidden, mask), fp32)
+    fp32 = teacher_forced_logits(PackedDecoder(ours, "fp32"), codes, hidden, mask)
+    agreement = argmax_agreement(teacher_forced_logits(pack(ours, precision)[0], codes, hidden, mask), fp32)
     assert FLOORS == {"bf16": 0.99, "int8": 0.97}
     emulated = precision == "bf16" and not cpu_has_bf16()
     assert agreement >= (EMULATED_BF16_FLOOR if emulated else FLOORS[precision]), agreement
@@ -160,11 +161,11 @@ def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
 def test_precision_resolution_on_cpu(
     monkeypatch, bf16: bool, vectors: str, int8_kernel: bool, requested, expected: str
 ) -> None:
-    from generator_service.model import precision
+    from generator_service.model.precision import choice
 
-    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: bf16)
-    monkeypatch.setattr(precision, "_cpu_vectors", lambda: vectors)
-    monkeypatch.setattr(precision, "int8_supported", lambda device: int8_kernel)
+    monkeypatch.setattr(choice, "cpu_has_bf16", lambda: bf16)
+    monkeypatch.setattr(choice, "_cpu_vectors", lambda: vectors)
+    monkeypatch.setattr(choice, "int8_supported", lambda device: int8_kernel)
     assert resolve_precision(requested, "cpu") == expected
 
 

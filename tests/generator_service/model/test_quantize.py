@@ -1,14 +1,15 @@
-"""int8 rounding with its error compensated (model/quantize.py, GPTQ): what it must do better than
+"""int8 rounding with its error compensated (model/precision/quantize.py, GPTQ): what it must do better than
 rounding to the nearest level, and that it stays in the kernel's format."""
 
 from __future__ import annotations
 
 import torch
 
-from generator_service.model import quantize
 from generator_service.model.decoder import MusicDecoder
+from generator_service.model.linear import Int8Linear
 from generator_service.model.packed import PackedDecoder
-from generator_service.model.precision import Int8Linear
+from generator_service.model.precision import quantize
+from generator_service.model.precision.packing import pack
 from generator_service.model.shapes import random_decoder
 
 
@@ -49,7 +50,7 @@ def test_blocks_split_long_rows_and_an_always_zero_input_is_rounded_alone(monkey
 
 def test_the_int8_pack_is_deterministic_and_leaves_the_reference_intact() -> None:
     ours = MusicDecoder.from_transformers(random_decoder("tiny"))
-    first, second = PackedDecoder(ours, "int8"), PackedDecoder(ours, "int8")
+    (first, _), (second, _) = pack(ours, "int8"), pack(ours, "int8")
     for a, b in zip(first.layers, second.layers, strict=True):
         for slot in quantize.SLOTS:
             assert torch.equal(getattr(a, slot).weight, getattr(b, slot).weight), slot

@@ -10,13 +10,13 @@ musicgen-small's shape (random weights, the parity test's inputs, bf16 heads) ar
 fp32 goes from 0.954 (round to nearest) to 0.976.
 
 Calibration: the decoder at fp32 reads `CALIBRATION_ROWS` x `CALIBRATION_LENGTH` random codes with
-a random text for half the rows and the null text of guidance for the other half (model/parity.py's
+a random text for half the rows and the null text of guidance for the other half (parity.py's
 `random_inputs` with a seed of its own, so packing is deterministic), and every projection's inputs
 are kept. Errors are compensated within blocks of at most `MAX_BLOCK` input columns (the
 feed-forward output's 4096 inputs in four blocks: agreement 0.976 as with the whole row, at 1/16 of
 the Cholesky work). The scales stay the per-channel absolute maxima of the whole row.
 
-Cost: once per set of weights (model/int8_cache.py keeps the result); musicgen-small on 2 cores
+Cost: once per set of weights (int8_cache.py keeps the result); musicgen-small on 2 cores
 20.4 s on the AVX-512 bf16 CPU (`bench generate`'s `pack_s`, quiet machine, before packs had their
 agreement check), 55.4-63.2 s on an AVX2 one (with the check), not measured on a GPU. End to end
 the bench agrees 0.969 with fp32 on its own sampled codes (0.952 rounded to nearest) on the AVX-512
@@ -26,15 +26,12 @@ CPU, 0.968 on the AVX2 one, where the parity test's inputs give 0.9745.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 
-from ..progress import CancelToken, ProgressCallback, no_progress
+from ...progress import CancelToken, ProgressCallback, no_progress
+from ..packed import Int8Layers, PackedDecoder
 from .parity import random_inputs
-
-if TYPE_CHECKING:
-    from .packed import PackedDecoder
 
 #: The packed layer's projections, in the order the layer runs them.
 SLOTS = ("qkv", "out", "xq", "xout", "fc1", "fc2")
@@ -59,7 +56,7 @@ class _Recorder:
 
 def calibration_inputs(packed: PackedDecoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Codes [rows, K, length], text hidden [rows, 7, D] (the second half the null text), mask: the
-    parity checks' kind of inputs (model/parity.py) from another seed."""
+    parity checks' kind of inputs (parity.py) from another seed."""
     length = min(CALIBRATION_LENGTH, packed.positions.shape[0])
     inputs = random_inputs(packed.spec, CALIBRATION_ROWS, length, CALIBRATION_SEED, padded=False)
     return tuple(t.to(packed.device) for t in inputs)  # type: ignore[return-value]
@@ -136,13 +133,13 @@ PACK_UNITS = 1 + len(SLOTS) + 1
 
 def quantize_layers(
     reference: PackedDecoder, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
-) -> list[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+) -> Int8Layers:
     """Every layer's projections of the fp32 packed decoder as (int8 weight [N, K], scales [N]).
     Reports `(PHASE, done, PACK_UNITS)` after the calibration and each slot (the caller reports the
     check, the last unit) and stops on `cancel` between them."""
     inputs = record_inputs(reference)
     progress(PHASE, 1, PACK_UNITS)
-    out: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = [{} for _ in reference.layers]
+    out: Int8Layers = [{} for _ in reference.layers]
     for done, slot in enumerate(SLOTS, start=2):
         if cancel is not None:
             cancel.check()

@@ -1,22 +1,19 @@
 """How closely the packed decoder at a precision follows fp32: teacher-forced argmax agreement.
 
 The measure the precision tests assert, `bench generate` reports and an int8 pack checks on the
-weights it was made from (model/packed.py): the same codes [B, K, T] and text, run through the
+weights it was made from (packing.py): the same codes [B, K, T] and text, run through the
 packed decoder at fp32 and at the precision under test (one causal call over the whole window), and
 the fraction of (row, codebook, position) whose argmax token is the same. `random_inputs` makes the
 codes and text (a fixed seed): the tests' inputs, the load-time check's, and, with another seed,
-int8's calibration batch (model/quantize.py).
+int8's calibration batch (quantize.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
-if TYPE_CHECKING:
-    from .decoder import DecoderSpec, MusicDecoder
-    from .packed import PackedDecoder
+from ..decoder import DecoderSpec
+from ..packed import PackedDecoder
 
 #: Lowest agreement with fp32 each reduced precision must reach (tests, and `auto`'s int8 check).
 FLOORS = {"bf16": 0.99, "int8": 0.97}
@@ -46,16 +43,9 @@ def random_inputs(
 
 
 def teacher_forced_logits(
-    decoder: MusicDecoder | PackedDecoder,
-    precision: str,
-    codes: torch.Tensor,
-    text_hidden: torch.Tensor,
-    text_mask: torch.Tensor,
+    packed: PackedDecoder, codes: torch.Tensor, text_hidden: torch.Tensor, text_mask: torch.Tensor
 ) -> torch.Tensor:
-    """codes [B, K, T] from window position 0 -> logits [B, K, T, V] of the packed decoder at `precision`."""
-    from .packed import PackedDecoder
-
-    packed = decoder if isinstance(decoder, PackedDecoder) else PackedDecoder(decoder, precision)
+    """codes [B, K, T] from window position 0 -> logits [B, K, T, V] of the packed decoder."""
     with torch.inference_mode():
         session = packed.session(codes.shape[0], codes.shape[-1], text_hidden, text_mask)
         return session.step(codes, 0, every_position=True)
@@ -70,5 +60,5 @@ def agreement_with(packed: PackedDecoder, reference: PackedDecoder) -> float:
     """`packed`'s agreement with `reference` (its fp32 form) on the check inputs."""
     length = min(CHECK_LENGTH, packed.positions.shape[0])
     codes, hidden, mask = (t.to(packed.device) for t in random_inputs(packed.spec, length=length))
-    fp32 = teacher_forced_logits(reference, "fp32", codes, hidden, mask)
-    return argmax_agreement(teacher_forced_logits(packed, packed.precision, codes, hidden, mask), fp32)
+    fp32 = teacher_forced_logits(reference, codes, hidden, mask)
+    return argmax_agreement(teacher_forced_logits(packed, codes, hidden, mask), fp32)

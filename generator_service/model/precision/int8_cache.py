@@ -1,7 +1,7 @@
-"""int8 weights kept on disk: GPTQ's rounding (model/quantize.py) runs once per set of weights.
+"""int8 weights kept on disk: GPTQ's rounding (quantize.py) runs once per set of weights.
 
 Rounding musicgen-small's decoder with GPTQ costs ~20 s on a 2-core CPU, every model load. The
-rounded weights, their scales and the agreement with fp32 the pack measured (model/parity.py) are
+rounded weights, their scales and the agreement with fp32 the pack measured (parity.py) are
 saved in `<cache dir>/int8/<digest>.pt`, where the digest is the SHA-256 of everything the rounding
 and the check read: the decoder's effective weights (LoRA merged) in fp32, the calibration and
 check settings and this format's version. Any change to the weights (another checkpoint, an
@@ -25,14 +25,11 @@ import pickle
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
+from ..packed import Int8Layers, PackedDecoder, effective_weight
 from . import parity, quantize
-
-if TYPE_CHECKING:
-    from .packed import PackedDecoder
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +42,13 @@ PARTIAL = ".partial"
 #: What torch.load and the checks raise on a damaged or foreign file.
 _UNREADABLE = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError)
 
-#: Per layer and slot (model/quantize.py's SLOTS): int8 weight [N, K] and scales [N].
-Rounded = list[dict[str, tuple[torch.Tensor, torch.Tensor]]]
+#: Per layer and slot (quantize.py's SLOTS): int8 weight [N, K] and scales [N].
+Rounded = Int8Layers
 
 
 def weights_digest(reference: PackedDecoder) -> str:
     """SHA-256 of the fp32 packed decoder's weights (what GPTQ and the check read), the text's
     cross-attention projections it takes from its module form, and the settings of both."""
-    from .packed import effective_weight
-
     digest = hashlib.sha256()
     settings = (
         FORMAT_VERSION,
