@@ -86,8 +86,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _item_from_features(clip_id: str, values: np.ndarray, fps: float, prompt: str, seed: int, **extra: Any):
     from ..pipeline.features import FEATURE_SPEC as S
+    from .inputs import EvalItem
     from .metrics import expression_intensity
-    from .runner import EvalItem
 
     body = values[:, [S.index("pose.body_vel.x"), S.index("pose.body_vel.y")]]
     return EvalItem(
@@ -284,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
     from ..model.loading import load_music_model
     from ..pipeline.score import Scorer
     from ..progress_bar import BarProgress
+    from .inputs import EvalConfig
     from .report import write_report
-    from .runner import EvalConfig, evaluate
+    from .runner import evaluate
 
     systems = _systems(args, args.adapter is not None)
     if any(s.startswith("beat-locked") for s in systems):

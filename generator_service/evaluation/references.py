@@ -7,7 +7,7 @@
   directory or a hub id already in the local Hugging Face cache -> `(embedder, text_scorer)`:
   per-window audio embeddings [W, P] for FAD-on-CLAP and the audio/text cosine similarity.
 
-The callables match `runner.Embedder` / `runner.TextScorer`. They run on the calling thread under
+The callables match `inputs.Embedder` / `inputs.TextScorer`. They run on the calling thread under
 `torch.inference_mode()`; model loading happens in the builders, never inside `runner`.
 """
 

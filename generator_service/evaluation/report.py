@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import metrics as m
-from .runner import GROUND_TRUTH, ClipResult, EvalReport, clip_metrics
+from .inputs import GROUND_TRUTH
+from .results import ClipResult, EvalReport, clip_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generator_service.evaluation import runner
+from generator_service.evaluation import inputs, results, runner
 from generator_service.evaluation.metrics import analyze_music
 
 from .signals import FPS, bobbing, click_track, following_audio, swell
@@ -34,14 +34,14 @@ def music_silent():
     return analyze_music(np.zeros(int(DURATION_S * 32_000), dtype=np.float32))
 
 
-def make_items(n: int = 2) -> list[runner.EvalItem]:
+def make_items(n: int = 2) -> list[inputs.EvalItem]:
     """`n` clips bobbing at 2 Hz and 1.5 Hz with swelling expression and click-track ground truth."""
     items = []
     for k in range(n):
         freq = (2.0, 1.5)[k % 2]
         energy, vel = bobbing(freq, DURATION_S, noise=0.05, seed=k)
         items.append(
-            runner.EvalItem(
+            inputs.EvalItem(
                 clip_id=f"clip-{k}",
                 fps=FPS,
                 motion_energy=energy,
@@ -55,7 +55,7 @@ def make_items(n: int = 2) -> list[runner.EvalItem]:
     return items
 
 
-def fake_generate(item: runner.EvalItem, system: str) -> np.ndarray:
+def fake_generate(item: inputs.EvalItem, system: str) -> np.ndarray:
     """'expotion' follows the motion and the face; 'text-only' plays an unrelated tempo, off phase."""
     bpm = float(item.prompt.split()[0])
     if system == "expotion":
@@ -64,5 +64,5 @@ def fake_generate(item: runner.EvalItem, system: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def small_report() -> runner.EvalReport:
+def small_report() -> results.EvalReport:
     return runner.evaluate(make_items(), fake_generate, meta={"model": "fake", "adapter": "none"})

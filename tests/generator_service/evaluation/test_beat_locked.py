@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from generator_service.errors import ConfigError
+from generator_service.evaluation import inputs, results, runner
 from generator_service.evaluation import report as rep
-from generator_service.evaluation import runner
 from generator_service.pipeline.hits import Hit
 
 from ..pipeline.drums import drum_track, require_rubberband
@@ -19,13 +20,13 @@ SECONDS = 12.0
 SYSTEMS = ("beat-locked+schedule", "beat-locked", "text-only")
 
 
-def _items(n: int = 2) -> list[runner.EvalItem]:
+def _items(n: int = 2) -> list[inputs.EvalItem]:
     """Performers bobbing at 2 Hz (bottoms at 0.25 + k/2 s) with a cut on a bob."""
     items = []
     for k in range(n):
         energy, vel = bobbing(2.0, SECONDS, noise=0.05, seed=k)
         items.append(
-            runner.EvalItem(
+            inputs.EvalItem(
                 f"clip-{k}", FPS, energy, swell(SECONDS), vel, prompt="drums", seed=k, hits=(Hit(6.25, "cut"),)
             )
         )
@@ -33,7 +34,7 @@ def _items(n: int = 2) -> list[runner.EvalItem]:
 
 
 def _generate(calls: list[str]):
-    def generate(item: runner.EvalItem, system: str) -> np.ndarray:
+    def generate(item: inputs.EvalItem, system: str) -> np.ndarray:
         calls.append(system)
         if system == "text-only":  # 5 % fast, off phase
             return drum_track(126, SECONDS, first_beat_s=0.45, seed=item.seed or 0)
@@ -44,12 +45,12 @@ def _generate(calls: list[str]):
 
 
 @pytest.fixture(scope="module")
-def locked_report() -> tuple[runner.EvalReport, list[str], list[tuple]]:
+def locked_report() -> tuple[results.EvalReport, list[str], list[tuple]]:
     require_rubberband()
     calls: list[str] = []
     seen: list[tuple] = []
     report = runner.evaluate(
-        _items(), _generate(calls), runner.EvalConfig(systems=SYSTEMS), progress=lambda *a: seen.append(a)
+        _items(), _generate(calls), inputs.EvalConfig(systems=SYSTEMS), progress=lambda *a: seen.append(a)
     )
     return report, calls, seen
 
@@ -94,15 +95,15 @@ def test_music_that_cannot_be_locked_is_scored_as_it_was() -> None:
     item = _items(1)[0]
     item.hits = ()  # (with a hit, the hit alone would be locked)
     item.generated["text-only"] = drum_track(150, SECONDS)  # 25 % off: no honest lock
-    report = runner.evaluate([item], None, runner.EvalConfig(systems=("beat-locked", "text-only")))
+    report = runner.evaluate([item], None, inputs.EvalConfig(systems=("beat-locked", "text-only")))
     lock = report.clips[0].locks["beat-locked"]
     assert not lock.locked and "tempo too far" in lock.reason
     assert report.aggregate["beat-locked"]["beat_f"] == pytest.approx(report.aggregate["text-only"]["beat_f"])
 
 
 def test_a_locked_system_needs_its_base_music() -> None:
-    with pytest.raises(runner.ConfigError, match="clip-0/text-only"):
-        runner.evaluate(_items(1), None, runner.EvalConfig(systems=("beat-locked",)))
+    with pytest.raises(ConfigError, match="clip-0/text-only"):
+        runner.evaluate(_items(1), None, inputs.EvalConfig(systems=("beat-locked",)))
 
 
 def test_missing_rubberband_fails_before_any_generation(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -111,5 +112,5 @@ def test_missing_rubberband_fails_before_any_generation(monkeypatch: pytest.Monk
     monkeypatch.setenv("PATH", str(tmp_path))
     calls: list[str] = []
     with pytest.raises(RubberBandError):
-        runner.evaluate(_items(1), _generate(calls), runner.EvalConfig(systems=("beat-locked",)))
+        runner.evaluate(_items(1), _generate(calls), inputs.EvalConfig(systems=("beat-locked",)))
     assert calls == []

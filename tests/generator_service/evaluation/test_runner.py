@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from generator_service.errors import Cancelled, ConfigError
-from generator_service.evaluation import runner
+from generator_service.evaluation import inputs, runner
 from generator_service.progress import CancelToken
 
 from .conftest import DURATION_S, fake_generate, make_items
@@ -16,14 +16,14 @@ from .conftest import DURATION_S, fake_generate, make_items
 
 def test_model_that_follows_the_performer_beats_the_text_only_baseline(small_report):
     agg = small_report.aggregate
-    assert set(agg) == {"expotion", "text-only", runner.GROUND_TRUTH}
+    assert set(agg) == {"expotion", "text-only", inputs.GROUND_TRUTH}
     assert agg["expotion"]["beat_f"] > 0.8 > agg["text-only"]["beat_f"] + 0.3
     assert agg["expotion"]["tempo_match"] == 1.0 and agg["text-only"]["tempo_match"] == 0.0
     assert agg["expotion"]["expression_energy_r"] > 0.8
     assert agg["expotion"]["tempo_match_reference"] == 1.0
     pair = small_report.paired["expotion vs text-only"]
     assert pair["beat_f"]["wins"] == 2 and pair["beat_f"]["mean_diff"] > 0.3
-    assert agg[runner.GROUND_TRUTH]["beat_f"] > 0.8  # the instrument's ceiling: clicks on the bob
+    assert agg[inputs.GROUND_TRUTH]["beat_f"] > 0.8  # the instrument's ceiling: clicks on the bob
 
 
 def test_generate_is_called_once_per_clip_and_system_with_the_item():
@@ -44,11 +44,11 @@ def test_generate_is_called_once_per_clip_and_system_with_the_item():
 
 def test_pregenerated_audio_needs_no_generate():
     items = make_items(1)
-    for system in runner.SYSTEMS:
+    for system in inputs.SYSTEMS:
         items[0].generated[system] = fake_generate(items[0], system)
     items[0].ground_truth_audio = None
     report = runner.evaluate(items)
-    assert runner.GROUND_TRUTH not in report.aggregate
+    assert inputs.GROUND_TRUTH not in report.aggregate
     assert report.clips[0].scores["expotion"].beats_vs_reference is None
 
 
@@ -76,12 +76,12 @@ def test_cancel_stops_the_loop():
 )
 def test_config_validates_itself(kwargs, field):
     with pytest.raises(ConfigError, match=field):
-        runner.EvalConfig(**kwargs)
+        inputs.EvalConfig(**kwargs)
 
 
 def test_item_and_audio_shapes_are_checked():
     with pytest.raises(ConfigError, match="expression_intensity"):
-        runner.EvalItem("x", 10.0, np.zeros(10), np.zeros(9))
+        inputs.EvalItem("x", 10.0, np.zeros(10), np.zeros(9))
     items = make_items(1)
     with pytest.raises(ConfigError, match="mono audio"):
         runner.evaluate(items, lambda item, system: np.zeros((2, 100)))
@@ -90,7 +90,7 @@ def test_item_and_audio_shapes_are_checked():
 def test_length_mismatch_is_noted_and_scored_over_the_overlap():
     items = make_items(1)
     items[0].ground_truth_audio = None
-    short = {s: fake_generate(items[0], s)[: 32_000 * 4] for s in runner.SYSTEMS}
+    short = {s: fake_generate(items[0], s)[: 32_000 * 4] for s in inputs.SYSTEMS}
     report = runner.evaluate(items, lambda item, system: short[system])
     assert any("audio is 4.00 s" in n for n in report.notes)
     assert report.clips[0].scores["expotion"].beats.n_motion <= 8
