@@ -85,7 +85,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _item_from_features(clip_id: str, values: np.ndarray, fps: float, prompt: str, seed: int, **extra: Any):
-    from ..pipeline.features import FEATURE_SPEC as S
+    from expotion_protocol.features import FEATURE_SPEC as S
+
     from .inputs import EvalItem
     from .metrics import expression_intensity
 

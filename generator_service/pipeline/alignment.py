@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from expotion_protocol.features import FEATURE_SPEC, FeatureSpec
+
 from ..config import CODEC_FRAME_RATE, FeatureConfig
 from ..errors import ConfigError
-from .features import FEATURE_SPEC, FeatureSpec, FeatureTrack
+from .feature_track import FeatureTrack
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from expotion_protocol.features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec
+
 from .descriptors import (
     NOT_EXPRESSION,
     energy_word,
@@ -23,7 +25,7 @@ from .descriptors import (
     suggest_prompt,
     valence,
 )
-from .features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec, FeatureTrack
+from .feature_track import FeatureTrack
 from .schedule import plan_schedule
 
 #: Tempo search range, beats per minute.

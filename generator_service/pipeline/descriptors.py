@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec, FeatureTrack
+from expotion_protocol.features import BLENDSHAPE_NAMES, FEATURE_SPEC, FeatureSpec
+
+from .feature_track import FeatureTrack
 
 #: Motion energy (shoulder widths / s) upper bounds of the words; above the last: "energetic".
 ENERGY_WORDS: tuple[tuple[float, str], ...] = ((0.5, "calm"), (1.0, "gentle"), (1.8, "lively"))

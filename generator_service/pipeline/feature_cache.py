@@ -52,7 +52,7 @@ class FeatureCache:
 
     def get(self, video: Path, start: float, end: float, config: FeatureConfig) -> Any:
         """The cached `FeatureTrack`, or None (also for an unreadable or outdated entry)."""
-        from ..pipeline.features import FeatureTrack
+        from ..pipeline.feature_track import FeatureTrack
 
         path = self._path(video, start, end, config)
         if not path.is_file():

@@ -18,7 +18,8 @@ from ..config import FeatureConfig
 from ..progress import CancelToken, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
-    from .features import FeatureExtractor, FeatureTrack
+    from .feature_track import FeatureTrack
+    from .features import FeatureExtractor
 
 
 class FeatureStore(Protocol):

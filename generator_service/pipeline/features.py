@@ -1,8 +1,9 @@
-"""Per-frame visual features: the feature spec, the feature track, and extraction with MediaPipe.
+"""Per-frame visual features extracted with MediaPipe: `FeatureExtractor` runs FaceLandmarker and
+PoseLandmarker (Tasks API, VIDEO mode) over `SampledFrame`s, the two at once, into a `FeatureTrack`.
 
-`FEATURE_SPEC` fixes the layout of one feature frame (112 values, face part then pose part);
-`FeatureTrack` holds the features of one clip at `feature_fps`; `FeatureExtractor` runs MediaPipe's
-FaceLandmarker and PoseLandmarker (Tasks API, VIDEO mode) over `SampledFrame`s, the two at once.
+The layout of one feature frame is `expotion_protocol.features.FEATURE_SPEC` (112 values, face part
+then pose part); the track and its file are pipeline/feature_track.py, the landmarks' geometry
+pipeline/pose_geometry.py, the landmarkers' lifetime pipeline/landmarkers.py.
 
 Values of frames without a face / person are zero and their mask is False; gap filling, smoothing and
 resampling happen later (pipeline/alignment.py). Thread rule: one `FeatureExtractor` serves one clip
@@ -13,15 +14,10 @@ clip's landmarkers in a background thread; mediapipe is imported lazily inside t
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import io
 import logging
-import os
-import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,215 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from expotion_protocol.features import BLENDSHAPE_NAMES, FEATURE_SPEC, POSE_LANDMARKS, FeatureSpec
+from expotion_protocol.features import BLENDSHAPE_NAMES, FEATURE_SPEC, POSE_LANDMARKS
 
 from ..config import FeatureConfig
 from ..errors import VideoError
 from ..progress import CancelToken, ProgressCallback, no_progress
+from .feature_track import FeatureTrack
 from .frames import SampledFrame
+from .landmarkers import keep_landmarker, release_landmarker
 from .mediapipe_assets import resolve_model_file
+from .pose_geometry import head_box, head_rotation, pose_features
 
 log = logging.getLogger(__name__)
-
-_L_SHOULDER, _R_SHOULDER = 1, 2  # rows of the shoulders in POSE_LANDMARKS
-_NOSE, _L_EAR, _R_EAR = 0, 7, 8  # MediaPipe pose indices used for the head box
-#: Landmarks below this visibility are guesses: no velocity, not in the motion energy.
-VISIBILITY_MIN = 0.7
-#: Window of the rolling median of the shoulder width used as the length unit, seconds.
-SCALE_WINDOW_S = 2.0
-
-
-@dataclass
-class FeatureTrack:
-    """Features of one clip sampled at `fps`.
-
-    times [N] float64 true frame times (s, source timeline); target_times [N] float64 the sample
-    times start + i / fps; values [N, F] float32 (zero where the stream is absent);
-    face_mask [N] bool; person_mask [N] bool.
-    """
-
-    times: np.ndarray
-    target_times: np.ndarray
-    values: np.ndarray
-    face_mask: np.ndarray
-    person_mask: np.ndarray
-    fps: float
-    spec_name: str = FEATURE_SPEC.name
-    spec_version: int = FEATURE_SPEC.version
-
-    def __post_init__(self) -> None:
-        self.times = np.asarray(self.times, dtype=np.float64).reshape(-1)
-        self.target_times = np.asarray(self.target_times, dtype=np.float64).reshape(-1)
-        n = self.times.shape[0]
-        self.values = np.asarray(self.values, dtype=np.float32)
-        if self.values.ndim != 2 or self.values.shape[0] != n:
-            raise ValueError(f"FeatureTrack.values has shape {self.values.shape}, expected [{n}, F]")
-        self.face_mask = np.asarray(self.face_mask, dtype=bool).reshape(-1)
-        self.person_mask = np.asarray(self.person_mask, dtype=bool).reshape(-1)
-        for name in ("target_times", "face_mask", "person_mask"):
-            if getattr(self, name).shape[0] != n:
-                raise ValueError(f"FeatureTrack.{name} has {getattr(self, name).shape[0]} frames, times has {n}")
-        if self.fps <= 0:
-            raise ValueError(f"FeatureTrack.fps must be > 0, got {self.fps}")
-
-    def __len__(self) -> int:
-        return int(self.times.shape[0])
-
-    @classmethod
-    def empty(cls, fps: float, dim: int = FEATURE_SPEC.dim) -> FeatureTrack:
-        """A track with no frames."""
-        none = np.zeros(0)
-        return cls(none, none, np.zeros((0, dim), np.float32), none.astype(bool), none.astype(bool), fps)
-
-    def save(self, path: Path) -> None:
-        """Write the track as .npz (atomic: temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(
-            buf, times=self.times, target_times=self.target_times, values=self.values,
-            face_mask=self.face_mask, person_mask=self.person_mask, fps=np.float64(self.fps),
-            spec_name=np.str_(self.spec_name), spec_version=np.int64(self.spec_version),
-        )  # fmt: skip
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(buf.getvalue())
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-
-    @classmethod
-    def load(cls, path: Path, spec: FeatureSpec = FEATURE_SPEC) -> FeatureTrack:
-        """Read a track written by `save`; `ValueError` if it was made with another feature spec."""
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{path} is not a readable feature track: {exc}") from exc
-        name, version = str(arrays["spec_name"]), int(arrays["spec_version"])
-        if (name, version) != (spec.name, spec.version):
-            raise ValueError(f"{path} holds features {name} v{version}, expected {spec.name} v{spec.version}")
-        return cls(
-            arrays["times"], arrays["target_times"], arrays["values"], arrays["face_mask"],
-            arrays["person_mask"], float(arrays["fps"]), name, version,
-        )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# Geometry (pure numpy)
-
-
-def head_rotation(matrix: np.ndarray) -> np.ndarray:
-    """(yaw, pitch, roll) / pi from a facial transformation matrix [4, 4] -> [3].
-
-    The rotation part is orthonormalised, then decomposed as R = Rz(roll) Ry(yaw) Rx(pitch) in
-    MediaPipe's camera frame (x right, y up, z towards the viewer). A frontal face gives ~0; a
-    mirrored image flips the signs of yaw and roll.
-    """
-    u, _, vt = np.linalg.svd(np.asarray(matrix, dtype=np.float64)[:3, :3])
-    r = u @ vt
-    yaw = np.arcsin(np.clip(-r[2, 0], -1.0, 1.0))
-    pitch = np.arctan2(r[2, 1], r[2, 2])
-    roll = np.arctan2(r[1, 0], r[0, 0])
-    return np.array([yaw, pitch, roll]) / np.pi
-
-
-def finite_difference(times: np.ndarray, values: np.ndarray, valid: np.ndarray, max_step_s: float) -> np.ndarray:
-    """d values / d t over the valid frames only: times [N], values [N, C], valid [N] -> [N, C].
-
-    Central differences on the (non-uniform) true times inside runs of valid frames, one-sided at the
-    ends of a run; a run breaks where consecutive valid frames are more than `max_step_s` apart.
-    Frames sharing one time (a source slower than the sampling rate) are averaged first. Invalid
-    frames and single-frame runs get 0.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    out = np.zeros_like(values)
-    idx = np.flatnonzero(valid)
-    if idx.size < 2:
-        return out
-    t_unique, inverse = np.unique(times[idx], return_inverse=True)
-    x_unique = np.zeros((t_unique.size,) + values.shape[1:])
-    np.add.at(x_unique, inverse, values[idx])
-    x_unique /= np.bincount(inverse).reshape((-1,) + (1,) * (values.ndim - 1))
-    v_unique = np.zeros_like(x_unique)
-    breaks = np.flatnonzero(np.diff(t_unique) > max_step_s) + 1
-    for run in np.split(np.arange(t_unique.size), breaks):
-        if run.size >= 2:
-            v_unique[run] = np.gradient(x_unique[run], t_unique[run], axis=0)
-    out[idx] = v_unique[inverse]
-    return out
-
-
-def rolling_median(times: np.ndarray, values: np.ndarray, valid: np.ndarray, half_window_s: float) -> np.ndarray:
-    """Median of `values` over valid frames within +-half_window_s: [N] -> [N] (0 where invalid)."""
-    out = np.zeros(len(times))
-    idx = np.flatnonzero(valid)
-    t_valid, v_valid = times[idx], values[idx]
-    lo = np.searchsorted(t_valid, t_valid - half_window_s, side="left")
-    hi = np.searchsorted(t_valid, t_valid + half_window_s, side="right")
-    for k, i in enumerate(idx):
-        out[i] = np.median(v_valid[lo[k] : hi[k]])
-    return out
-
-
-def pose_features(
-    times: np.ndarray, points: np.ndarray, visibility: np.ndarray, present: np.ndarray, max_step_s: float
-) -> np.ndarray:
-    """The POSE part of the features: points [N, 13, 2] in pixels (y down), visibility [N, 13],
-    present [N] -> [N, 56].
-
-    The unit of length is the shoulder width, a rolling median over `SCALE_WINDOW_S` (a per-frame
-    width would jump when the performer turns); the origin is the shoulder centre. Velocities and the
-    motion energy use only landmarks with visibility >= `VISIBILITY_MIN`: the pose model also guesses
-    hidden or off-frame hands, and those guesses jitter by several shoulder widths per second on a
-    still image. Positions keep the guesses (the best estimate available).
-    """
-    n = len(times)
-    out = np.zeros((n, FEATURE_SPEC.group("pose").stop - FEATURE_SPEC.group("pose").start))
-    if not present.any():
-        return out
-    points = np.asarray(points, dtype=np.float64)
-    centre = 0.5 * (points[:, _L_SHOULDER] + points[:, _R_SHOULDER])  # [N, 2]
-    width = np.linalg.norm(points[:, _L_SHOULDER] - points[:, _R_SHOULDER], axis=1)
-    scale = np.maximum(rolling_median(times, width, present, SCALE_WINDOW_S / 2), 1.0)  # [N] px
-    rel = (points - centre[:, None, :]) / scale[:, None, None]  # [N, 13, 2]
-    seen = present[:, None] & (np.asarray(visibility) >= VISIBILITY_MIN)  # [N, 13]
-    rel_vel = np.zeros_like(rel)
-    abs_vel = np.zeros_like(rel)
-    for k in range(rel.shape[1]):
-        rel_vel[:, k] = finite_difference(times, rel[:, k], seen[:, k], max_step_s)
-        abs_vel[:, k] = finite_difference(times, points[:, k], seen[:, k], max_step_s) / scale[:, None]
-    body_vel = finite_difference(times, centre, present, max_step_s) / scale[:, None]  # [N, 2]
-    speed = np.linalg.norm(abs_vel, axis=2)  # [N, 13]
-    energy = (speed * seen).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)  # [N]
-    out = np.concatenate(
-        [rel.reshape(n, -1), rel_vel.reshape(n, -1), body_vel, energy[:, None], np.ones((n, 1))], axis=1
-    )
-    out[~present] = 0.0
-    return out
-
-
-def head_box(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """Square box (x0, y0, x1, y1) around the head from pose landmarks [33, >=2] in pixels, or None.
-
-    The side is 1.2 shoulder widths (at least 2.5 ear distances): the face then fills ~40% of the
-    crop, inside the range of FaceLandmarker's short-range detector.
-    """
-    xy = landmarks[:, :2]
-    shoulders = np.linalg.norm(xy[11] - xy[12])
-    ears = np.linalg.norm(xy[_L_EAR] - xy[_R_EAR])
-    side = max(1.2 * shoulders, 2.5 * ears)
-    cx, cy = xy[_NOSE]
-    x0, y0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
-    x1, y1 = int(min(cx + side / 2, width)), int(min(cy + side / 2, height))
-    if x1 - x0 < 32 or y1 - y0 < 32:
-        return None
-    return x0, y0, x1, y1
-
-
-# --------------------------------------------------------------------------------------------
-# Extraction with MediaPipe
 
 
 @dataclass
@@ -305,38 +104,6 @@ class _ClipLandmarkers:
     def close(self) -> None:
         release_landmarker(self.pose)
         release_landmarker(self.face)
-
-
-#: Every MediaPipe landmarker this process created and has not closed. MediaPipe closes a landmarker
-#: from its finalizer too, and that close waits on MediaPipe's own dispatcher thread: run by the
-#: garbage collector on an unlucky thread it never returns (seen: a job's worker thread hung in
-#: `FaceLandmarker.__del__`). So every landmarker is referenced here until its owner releases it,
-#: and whatever an owner forgot is closed at exit on the main thread — never by the collector.
-_OPEN_LANDMARKERS: set[Any] = set()
-_open_lock = threading.Lock()
-
-
-def keep_landmarker(landmarker: Any) -> Any:
-    with _open_lock:
-        _OPEN_LANDMARKERS.add(landmarker)
-    return landmarker
-
-
-def release_landmarker(landmarker: Any) -> None:
-    """Close a landmarker made by `keep_landmarker` (once; later calls do nothing)."""
-    with _open_lock:
-        if landmarker not in _OPEN_LANDMARKERS:
-            return
-        _OPEN_LANDMARKERS.discard(landmarker)
-    landmarker.close()
-
-
-@atexit.register
-def _release_forgotten_landmarkers() -> None:
-    with _open_lock:
-        forgotten = list(_OPEN_LANDMARKERS)
-    for landmarker in forgotten:
-        release_landmarker(landmarker)
 
 
 def _timed(call: Any, *args: Any) -> tuple[Any, float]:

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from expotion_protocol.features import FEATURE_SPEC, FeatureSpec
+
 from ..errors import ConfigError
-from .features import FEATURE_SPEC, FeatureSpec, FeatureTrack
+from .feature_track import FeatureTrack
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from expotion_protocol.features import FEATURE_SPEC, FeatureSpec
+
 from ..errors import ConfigError
 from .descriptors import ExpressionCurves, describe_span, energy_curve, expression_curves, suggest_prompt
-from .features import FEATURE_SPEC, FeatureSpec, FeatureTrack
+from .feature_track import FeatureTrack
 from .hits import Hit
 
 

@@ -33,7 +33,7 @@ from .hits import Hit, shift_hits
 from .score_lock import LockRequest, lock_takes, plan_lock
 
 if TYPE_CHECKING:
-    from .features import FeatureTrack
+    from .feature_track import FeatureTrack
     from .schedule import Segment
 
 logger = logging.getLogger(__name__)

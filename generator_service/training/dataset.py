@@ -343,7 +343,7 @@ def _write_window(job: _Job, rel: str, index: int, start: float, codes: np.ndarr
 
 def _summary(job: _Job, src: Path, videos_found: int) -> dict[str, Any]:
     """The dataset.json content."""
-    from ..pipeline.features import FEATURE_SPEC
+    from expotion_protocol.features import FEATURE_SPEC
 
     report, cfg, music = job.report, job.config, job.music
     by_split: dict[str, set[str]] = {"train": set(), "test": set()}

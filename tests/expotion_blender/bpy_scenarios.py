@@ -217,9 +217,8 @@ def states(ext: Any) -> dict[str, list[Any]]:
 
 def requests_for(ext: Any, *strips: Any) -> list[Any]:
     scene, settings = bpy.context.scene, ext.preferences.get(bpy.context)
-    return [
-        ext.snapshot.request_for(bpy.context, s, ext.properties.params_from(scene.expotion), settings) for s in strips
-    ]
+    base, path_mode = ext.properties.params_from(scene.expotion), ext.runtime.service_reads_paths()
+    return [ext.snapshot.request_for(bpy.context, s, base, settings, path_mode=path_mode) for s in strips]
 
 
 # -- scenarios ---------------------------------------------------------------------------------

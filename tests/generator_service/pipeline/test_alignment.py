@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from expotion_protocol.features import FEATURE_SPEC
 from generator_service.config import FeatureConfig
 from generator_service.errors import ConfigError
 from generator_service.pipeline.alignment import (
@@ -22,7 +23,7 @@ from generator_service.pipeline.alignment import (
     smooth,
     to_condition,
 )
-from generator_service.pipeline.features import FEATURE_SPEC, FeatureTrack
+from generator_service.pipeline.feature_track import FeatureTrack
 
 F = FEATURE_SPEC.dim
 FACE, POSE = FEATURE_SPEC.face, FEATURE_SPEC.pose

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from expotion_protocol.features import FEATURE_SPEC
 from generator_service.config import FeatureConfig
 from generator_service.pipeline.analysis import analyze_track, estimate_tempo, suggest_prompt
-from generator_service.pipeline.features import FEATURE_SPEC, FeatureExtractor, FeatureTrack
+from generator_service.pipeline.feature_track import FeatureTrack
+from generator_service.pipeline.features import FeatureExtractor
 
 from .scenes import bobbing_frames
 

@@ -11,21 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from expotion_protocol.features import BLENDSHAPE_NAMES, FEATURE_SPEC
 from generator_service.config import FeatureConfig
 from generator_service.errors import Cancelled, ModelFileError, VideoError
 from generator_service.pipeline.alignment import to_condition
-from generator_service.pipeline.features import (
-    BLENDSHAPE_NAMES,
-    FEATURE_SPEC,
-    ExtractionStats,
-    FeatureExtractor,
-    FeatureTrack,
-    _prepare_image,
-    finite_difference,
-    head_rotation,
-    pose_features,
-)
+from generator_service.pipeline.feature_track import FeatureTrack
+from generator_service.pipeline.features import ExtractionStats, FeatureExtractor, _prepare_image
 from generator_service.pipeline.frames import SampledFrame
+from generator_service.pipeline.pose_geometry import finite_difference, head_rotation, pose_features
 from generator_service.progress import CancelToken
 
 from .scenes import bob_offset, bobbing_frames, performer_photo

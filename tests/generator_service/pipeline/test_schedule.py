@@ -8,10 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from expotion_protocol.features import FEATURE_SPEC
 from generator_service.config import FeatureConfig
 from generator_service.errors import ConfigError
 from generator_service.pipeline.analysis import analyze_track
-from generator_service.pipeline.features import FEATURE_SPEC, FeatureExtractor, FeatureTrack
+from generator_service.pipeline.feature_track import FeatureTrack
+from generator_service.pipeline.features import FeatureExtractor
 from generator_service.pipeline.hits import Hit
 from generator_service.pipeline.schedule import ScheduleConfig, novelty, plan_schedule
 

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from expotion_protocol.features import FEATURE_SPEC
 from generator_service.config import FeatureConfig
 from generator_service.demo_clip import make_performer_clip
 from generator_service.errors import Cancelled, ConfigError
-from generator_service.pipeline.features import FEATURE_SPEC, FeatureExtractor
+from generator_service.pipeline.features import FeatureExtractor
 from generator_service.progress import CancelToken
 from generator_service.training import dataset_cli
 from generator_service.training.audio_io import decode_audio, sibling_audio
