@@ -52,21 +52,30 @@ class Preparation:
             return 0.0
         return 0.1 * self.render.done / self.render.total  # the proxy is the first tenth of the job
 
-    def step(self) -> JobRequest | None:
-        """One piece of main-thread work -> the request once it is ready (raises `ExpotionError`)."""
+    def step(self, path_mode: bool) -> JobRequest | None:
+        """One piece of main-thread work -> the request once it is ready (raises `ExpotionError`).
+        `path_mode`: the service, as checked before this strip was cleared, reads local paths."""
         if self.plan is None:
             scene = bpy.data.scenes.get(self.scene)
             if scene is None:
                 raise snapshot.StripError(f"the scene '{self.scene}' was deleted before '{self.label}' was sent")
             strip = None
             if self.span is not None:
-                self.plan = snapshot.plan_range(scene, self.span, self.base, self.settings, self.replace_key)
+                self.plan = snapshot.plan_range(
+                    scene, self.span, self.base, self.settings, self.replace_key, path_mode=path_mode
+                )
             else:
                 strip = vse.find_strip(scene, self.strip_key, self.strip_name)
                 if strip is None:
                     raise snapshot.StripError(f"the movie strip '{self.strip_name}' was deleted before it was sent")
                 self.plan = snapshot.plan(
-                    scene, strip, self.base, self.settings, self.replace_key, for_analysis=self.analyze
+                    scene,
+                    strip,
+                    self.base,
+                    self.settings,
+                    self.replace_key,
+                    for_analysis=self.analyze,
+                    path_mode=path_mode,
                 )
             if not self.plan.needs_proxy:
                 return snapshot.request(self.plan, self.settings)

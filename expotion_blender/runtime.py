@@ -218,6 +218,12 @@ def service_state() -> dict[str, Any]:
     return dict(_service)
 
 
+def service_reads_paths() -> bool:
+    """Whether the service, as last checked, reads local video paths (its health's `path_mode`)."""
+    health = _service["health"]
+    return health is not None and bool(health.path_mode)
+
+
 def service_fresh(url: str) -> bool:
     """The service at `url` answered (or failed to) in the last `FRESH_S` seconds."""
     return (
@@ -340,7 +346,7 @@ def _prepare_step() -> str:
     if prep is None:
         return ""
     try:
-        request = prep.step()
+        request = prep.step(service_reads_paths())
     except ExpotionError as exc:
         prep.abort()
         _preparing.remove(prep)

@@ -47,11 +47,14 @@ class Item:
     def label(self) -> str:
         return self.span.label if self.span is not None else self.strip.name
 
-    def request(self, settings: Settings) -> JobRequest:
-        """The request, its proxy rendered now if one is needed (blocking: headless runs)."""
+    def request(self, settings: Settings, path_mode: bool) -> JobRequest:
+        """The request, its proxy rendered now if one is needed (blocking: headless runs);
+        `path_mode`: the checked service reads local paths."""
         if self.span is not None:
-            return snapshot.request_in_range(self.scene, self.span, self.base, settings, self.replace_key)
-        return snapshot.request_in(self.scene, self.strip, self.base, settings, self.replace_key)
+            return snapshot.request_in_range(
+                self.scene, self.span, self.base, settings, self.replace_key, path_mode=path_mode
+            )
+        return snapshot.request_in(self.scene, self.strip, self.base, settings, self.replace_key, path_mode=path_mode)
 
     def preparation(self, key: str, settings: Settings) -> preparing.Preparation:
         """The interactive path's preparation (raises `ExpotionError` for a strip that cannot be scored)."""
@@ -136,7 +139,7 @@ def queue_interactive(items: Sequence[Item], settings: Settings) -> tuple[int, l
 def run_headless(items: Sequence[Item], settings: Settings, stop: Callable[[], bool]) -> list[Outcome]:
     """Check the service (raises), snapshot every strip (one that cannot be scored is recorded and
     the others go on), run the jobs and place their music. Never raises per strip."""
-    runtime.check_service_blocking(settings.client)
+    health = runtime.check_service_blocking(settings.client)
     outcomes: list[Outcome] = []
     requests: list[JobRequest] = []
     scenes: dict[str, str] = {}
@@ -145,7 +148,7 @@ def run_headless(items: Sequence[Item], settings: Settings, stop: Callable[[], b
             outcomes.append(Outcome(item.scene.name, item.label, "cancelled", "interrupted"))
             continue
         try:
-            request = item.request(settings)
+            request = item.request(settings, health.path_mode)
         except ExpotionError as exc:
             log.warning("%s / %s: %s", item.scene.name, item.label, exc.user_text())
             outcomes.append(Outcome(item.scene.name, item.label, "failed", exc.message, exc.hint))

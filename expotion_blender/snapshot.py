@@ -7,7 +7,8 @@ cuts; the timeline markers when the panel's "Markers as Hits" is on), which musi
 replaces (a strip or range scored before gets its music replaced, not a second strip), and where
 results are saved. `plan()` is the cheap part (no rendering); `request_for()` adds a blocking proxy render
 (headless), the interactive path renders in steps (`proxy.ProxyRender`, driven by the runtime).
-Main thread only; after this, nothing downstream reads bpy data until the result is applied.
+What it needs to know about the service (whether it reads local paths) is passed in: it reads bpy
+data and preferences, never the runtime's state. Main thread only; after this, nothing downstream reads bpy data until the result is applied.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import bpy
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
 
-from . import audio_folder, avi, preferences, proxy, runtime, takes, timeline, vse
+from . import audio_folder, avi, preferences, proxy, takes, timeline, vse
 from .client import is_loopback
 from .jobs import JobRequest, Target
 from .timing import StripTiming, frames_to_seconds
@@ -59,8 +60,9 @@ def audio_dir(settings: preferences.Settings) -> str:
     return audio_folder.audio_dir(settings.audio_dir)
 
 
-def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) -> bool:
-    """Send a local path + range (True) or upload a proxy of exactly the visible range (False)."""
+def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming, *, path_mode: bool) -> bool:
+    """Send a local path + range (True) or upload a proxy of exactly the visible range (False).
+    `path_mode`: the service, as last checked, reads local paths (its health's `path_mode`)."""
     if settings.transfer == "UPLOAD":
         return False
     if settings.transfer == "PATH":
@@ -71,10 +73,7 @@ def use_path(settings: preferences.Settings, strip: Any, timing: StripTiming) ->
                 "Set 'Send video as' to Automatic or Upload proxy.",
             )
         return True
-    health = runtime.service_state()["health"]
-    return bool(
-        timing.source_addressable and health is not None and health.path_mode and is_loopback(settings.client.base_url)
-    )
+    return timing.source_addressable and path_mode and is_loopback(settings.client.base_url)
 
 
 def check_strip(strip: Any) -> None:
@@ -111,9 +110,11 @@ def plan(
     settings: preferences.Settings,
     replace_key: str = "",
     for_analysis: bool = False,
+    *,
+    path_mode: bool,
 ) -> Plan:
     """Check and snapshot one movie strip (cheap: no rendering). Its music strip, if it has one, is
-    the one the result replaces."""
+    the one the result replaces. `path_mode`: the service reads local paths (`use_path`)."""
     check_strip(strip)
     timing = vse.movie_timing(scene, strip)
     if timing.frames < 1:
@@ -124,7 +125,7 @@ def plan(
         music = takes.music_strip(scene, strip)
         replace_key = str(music[vse.META_PROP].get("key", "")) if music is not None else ""
     params = dataclasses.replace(base, duration=timing.duration_s, end=None)
-    by_path = use_path(settings, strip, timing)
+    by_path = use_path(settings, strip, timing, path_mode=path_mode)
     if by_path:
         params = dataclasses.replace(params, path=vse.movie_path(strip), start=max(0.0, timing.source_start_s))
     else:
@@ -148,7 +149,13 @@ def plan(
 
 
 def plan_range(
-    scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+    scene: bpy.types.Scene,
+    span: timeline.Span,
+    base: JobParams,
+    settings: preferences.Settings,
+    replace_key: str = "",
+    *,
+    path_mode: bool,
 ) -> Plan:
     """Snapshot a range of the edit scored as one piece (cheap: no rendering): its cuts (and markers)
     as hits, by path when one plain strip shows all of it, else a proxy of the movie strips as the
@@ -170,7 +177,7 @@ def plan_range(
         if single is None
         else dataclasses.replace(vse.movie_timing(scene, single), visible_start=span.start, visible_end=span.end)
     )
-    by_path = timing is not None and use_path(settings, single, timing)
+    by_path = timing is not None and use_path(settings, single, timing, path_mode=path_mode)
     start_s = max(0.0, timing.source_start_s) if by_path and timing is not None else 0.0
     marks = timeline.markers(scene, span) if scene.expotion.marker_hits else []
     params = dataclasses.replace(
@@ -214,25 +221,37 @@ def request(
 
 
 def request_in(
-    scene: bpy.types.Scene, strip: Any, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+    scene: bpy.types.Scene,
+    strip: Any,
+    base: JobParams,
+    settings: preferences.Settings,
+    replace_key: str = "",
+    *,
+    path_mode: bool,
 ) -> JobRequest:
     """Snapshot one movie strip of `scene`, rendering its proxy now if one is needed (blocking)."""
-    plan_ = plan(scene, strip, base, settings, replace_key)
+    plan_ = plan(scene, strip, base, settings, replace_key, path_mode=path_mode)
     upload = proxy.render_proxy(scene, strip, settings.proxy_height) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
 
 def request_in_range(
-    scene: bpy.types.Scene, span: timeline.Span, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+    scene: bpy.types.Scene,
+    span: timeline.Span,
+    base: JobParams,
+    settings: preferences.Settings,
+    replace_key: str = "",
+    *,
+    path_mode: bool,
 ) -> JobRequest:
     """Snapshot a range of `scene`, rendering its proxy now if one is needed (blocking: headless runs)."""
-    plan_ = plan_range(scene, span, base, settings, replace_key)
+    plan_ = plan_range(scene, span, base, settings, replace_key, path_mode=path_mode)
     upload = proxy.render_proxy(scene, None, settings.proxy_height, plan_.picture) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
 
 def request_for(
-    context: Any, strip: Any, base: JobParams, settings: preferences.Settings, replace_key: str = ""
+    context: Any, strip: Any, base: JobParams, settings: preferences.Settings, replace_key: str = "", *, path_mode: bool
 ) -> JobRequest:
     """`request_in` for the context's scene."""
-    return request_in(context.scene, strip, base, settings, replace_key)
+    return request_in(context.scene, strip, base, settings, replace_key, path_mode=path_mode)

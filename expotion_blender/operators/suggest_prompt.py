@@ -52,7 +52,9 @@ class EXPOTION_OT_suggest_prompt(bpy.types.Operator):
                 runtime.prepare([prep], settings.client)
                 context.scene.expotion.analysis = f"Analysing '{strip.name}'..."
                 return {"FINISHED"}
-            request = snapshot.request_for(context, strip, JobParams(), settings)
+            request = snapshot.request_for(
+                context, strip, JobParams(), settings, path_mode=runtime.service_reads_paths()
+            )
             try:
                 data = Client(settings.client).analyze(
                     dataclasses.replace(request.params, variants=1), request.upload_path

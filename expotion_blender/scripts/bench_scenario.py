@@ -113,7 +113,8 @@ def score_interactive(ext: Any, context: Any) -> float:
     settings = ext.preferences.get(context)
     movies = [s for s in ext.vse.selected_strips(context.scene) if ext.vse.is_movie(s)]
     base = ext.properties.params_from(context.scene.expotion)
-    requests = [ext.snapshot.request_for(context, strip, base, settings) for strip in movies]
+    path_mode = ext.runtime.service_reads_paths()
+    requests = [ext.snapshot.request_for(context, strip, base, settings, path_mode=path_mode) for strip in movies]
     reports = _Reports()
     if ext.operators.dispatch.run(reports, settings, requests, wait=False) != {"FINISHED"}:
         raise RuntimeError("; ".join(reports.lines))
