@@ -22,10 +22,9 @@ from hypothesis import strategies as st
 
 from generator_service.demo_clip import fps_fraction, make_performer_clip
 from generator_service.errors import Cancelled, VideoError
+from generator_service.pipeline.frame_sampling import TIME_EPS, _UnsampledSkipper
 from generator_service.pipeline.video import (
-    TIME_EPS,
     VideoInfo,
-    _UnsampledSkipper,
     iter_sampled_frames,
     probe_video,
     resolve_range,
