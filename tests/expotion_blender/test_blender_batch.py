@@ -1,6 +1,6 @@
-"""The README's headless recipes, run literally in fresh bpy processes against the stub service: a
-file with a broken strip and good ones gets the good ones' music saved, the failure recorded and
-raised; a second run skips what is scored. SIGINT/SIGTERM during a batch cancel its jobs on the
+"""The headless recipes of docs/blender.md ("Batch (headless)", linked from the README), run
+literally in fresh bpy processes against the stub service: a file with a broken strip and good ones
+gets the good ones' music saved, the failure recorded and raised; a second run skips what is scored. SIGINT/SIGTERM during a batch cancel its jobs on the
 service and keep what was placed."""
 
 from __future__ import annotations
@@ -19,26 +19,30 @@ from .stub_service import StubService
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
 
 
-def readme_blender_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text[text.index("## Blender extension") :].split("\n## ", 1)[0]
+#: Where the recipes are written for users: the page and its section.
+RECIPES_PAGE, RECIPES_SECTION = ROOT / "docs" / "blender.md", "## Batch (headless)"
 
 
-def readme_block(lang: str) -> str:
-    (block,) = re.findall(rf"```{lang}\n(.*?)```", readme_blender_section(), re.S)
+def recipes_section() -> str:
+    text = RECIPES_PAGE.read_text()
+    return text[text.index(RECIPES_SECTION + "\n") :].split("\n## ", 1)[0]
+
+
+def recipe_block(lang: str) -> str:
+    (block,) = re.findall(rf"```{lang}\n(.*?)```", recipes_section(), re.S)
     return block
 
 
 def shell_python_expr() -> str:
-    """The --python-expr of the README's `blender -b` recipe."""
-    words = shlex.split(readme_block("sh").replace("\\\n", " "))
+    """The --python-expr of the documented `blender -b` recipe."""
+    words = shlex.split(recipe_block("sh").replace("\\\n", " "))
     assert words[words.index("-b") + 1] == "edit.blend" and "--python-exit-code" in words
     return words[words.index("--python-expr") + 1]
 
 
-def test_readme_batch_recipes_keep_every_good_strip(run_blender, stub, clips, tmp_path):
+def test_documented_batch_recipes_keep_every_good_strip(run_blender, stub, clips, tmp_path):
     setup = run_blender("batch_setup", stub.url, clips=clips)
-    code = readme_block("python")
+    code = recipe_block("python")
     assert "read_userpref" in code and "open_mainfile" in code  # the bare bpy module's requirement
     out = run_blender("run_literally", stub.url, code=code)
     # the broken strip raised at the end, naming its file; the good strips' music was saved first
