@@ -1,6 +1,6 @@
 """All runtime state of the extension: the one worker thread (`worker`), its queues, the timer, the job list,
 the strips being prepared (`preparing`), what is known about the service, and the local service
-process Blender started (`service_process`), if any.
+Blender started (one `local_service.LocalService`, which owns starting and stopping it), if any.
 
 Thread rule: the worker thread does every HTTP call and never touches bpy data; it talks to the main
 thread only through two queues. The timer (`_tick`, main thread) drains the outbox, updates the job
@@ -35,9 +35,10 @@ from expotion_protocol.errors import ExpotionError
 from expotion_protocol.shapes import Health, Models
 
 from . import jobs, results
-from .client import Client, ClientSettings, ServiceUnavailable, is_loopback
+from .client import Client, ClientSettings, is_loopback
 from .jobs import JobRequest, JobState
-from .service_process import ServiceProcess, ServiceStartError, service_command
+from .local_service import START_TIMEOUT_S, LocalService
+from .service_process import ServiceProcess
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ PANEL_LINGER_S = 30.0  # the timer keeps checking this long after the panel was 
 WORKER_HINT = (
     "Press Score again (a new worker starts) or disable and re-enable the add-on; the system console has the details."
 )
-START_TIMEOUT_S = 300.0  # a first start may build the tiny model or load a large one
-STOP_TIMEOUT_S = 15.0
 
 
 # -- main-thread state --------------------------------------------------------------------------
@@ -79,7 +78,7 @@ _panel: dict[str, Any] = {"seen": 0.0, "client": None}
 _files = {"generation": 0}  # bumped when a .blend is loaded: results of jobs from before do not belong to it
 _generation_of: dict[str, int] = {}  # job key -> file generation it was started in
 tick_log: list[tuple[float, str]] = []  # (main-thread seconds, work done) of recent ticks (bounded)
-_process: dict[str, Any] = {"proc": None, "client": None, "starting": False, "stop_by": 0.0}
+_local = LocalService()  # the service process Blender started, if any (local_service.py)
 
 
 def _ensure_worker() -> Worker:
@@ -258,8 +257,8 @@ def _set_service(url: str, health: Health | None, models: Models | None, error: 
         url=url,
         checked_at=time.monotonic(),
     )
-    if health is not None and _process["client"] is not None and url == _process["client"].base_url:
-        _process["starting"] = False
+    if health is not None:
+        _local.answered(url)
     names = models.adapters if models else ()
     _adapter_cache[:] = [_adapter_cache[0]] + [(n, n, f"Adapter {n}") for n in names]
     _release_waiting()
@@ -268,7 +267,7 @@ def _set_service(url: str, health: Health | None, models: Models | None, error: 
 def _release_waiting() -> None:
     """Strips waiting for the service check go on, or fail with its answer (nothing rendered)."""
     for prep in [p for p in _preparing if not p.cleared]:
-        if _service["url"] != prep.settings.client.base_url or (_process["starting"] and _service["error"]):
+        if _service["url"] != prep.settings.client.base_url or (_local.starting and _service["error"]):
             continue  # another service; or the one Blender is starting does not answer yet
         refusal = service_refusal(prep.settings.client.base_url)
         if refusal:
@@ -385,8 +384,8 @@ def _tick() -> float | None:
         or _service["checking"]
         or not _outbox.empty()
         or (_worker and _worker.inbox.qsize())
-        or _process["starting"]
-        or _process["stop_by"]
+        or _local.starting
+        or _local.stop_by
     )
     if busy:
         return TICK_S
@@ -481,7 +480,7 @@ def stop() -> None:
     stop_service_now()
 
 
-# -- the local service Blender started ----------------------------------------------------------
+# -- the local service Blender started (local_service.py) -------------------------------------
 def service_log_path() -> str:
     folder = bpy.utils.user_resource("DATAFILES", path="expotion", create=True)
     return os.path.join(folder, "service.log")
@@ -489,31 +488,18 @@ def service_log_path() -> str:
 
 def service_process() -> ServiceProcess | None:
     """The service process Blender started (running or ended), if any."""
-    return _process["proc"]
+    return _local.proc
 
 
 def process_state() -> dict[str, Any]:
     """What the panel shows about the service Blender started."""
-    proc: ServiceProcess | None = _process["proc"]
-    return {
-        "proc": proc,
-        "running": bool(proc and proc.running),
-        "starting": _process["starting"],
-        "stopping": bool(_process["stop_by"]),
-        "log": proc.log_path if proc else "",
-    }
+    return _local.state()
 
 
 def start_service(settings: Settings) -> ServiceProcess:
     """Start the local service (main thread). In the UI this returns at once and the timer checks the
     service until it answers; `wait_until_up` waits for it in background mode."""
-    running: ServiceProcess | None = _process["proc"]
-    if running is not None and running.running:
-        raise ServiceStartError("the service Blender started is still running", "Stop it first.")
-    argv = service_command(settings.service_command, settings.service_python, settings.client.base_url)
-    proc = ServiceProcess(argv, service_log_path()).start()
-    log.info("started the Expotion service (pid %d): %s", proc.pid, " ".join(argv))
-    _process.update(proc=proc, client=settings.client, starting=True, stop_by=0.0)
+    proc = _local.start(settings.service_command, settings.service_python, settings.client, service_log_path())
     if ui_mode():
         refresh_service(settings.client)
     return proc
@@ -522,53 +508,21 @@ def start_service(settings: Settings) -> ServiceProcess:
 def wait_until_up(timeout_s: float = START_TIMEOUT_S) -> Health:
     """Background mode: block until the service Blender started answers -> its health;
     `ServiceStartError` (with the end of its log) when it exits first or does not answer in time."""
-    proc: ServiceProcess = _process["proc"]
-    client = Client(_process["client"])
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if not proc.running:
-            _process["starting"] = False
-            raise ServiceStartError(
-                f"the service did not start: {proc.exit_reason()}. Its log ({proc.log_path}) "
-                f"ends with:\n{proc.log_tail()}",
-                "Fix what the log says, then press Start again.",
-            )
-        try:
-            health = client.health()
-        except ServiceUnavailable:  # not listening yet (any other answer is final)
-            if time.monotonic() > deadline:
-                proc.stop(STOP_TIMEOUT_S)
-                raise ServiceStartError(
-                    f"the service did not answer within {timeout_s:.0f} s", f"Read its log: {proc.log_path}"
-                ) from None
-            time.sleep(0.25)
-            continue
-        _set_service(client.settings.base_url, health, client.models(), "")
-        return health
+    url, health, models = _local.wait_until_up(timeout_s)
+    _set_service(url, health, models, "")
+    return health
 
 
 def stop_service() -> None:
     """Stop the service Blender started: in the UI ask it to end and let the timer see it go (killed
     after `STOP_TIMEOUT_S`); in background mode wait for it."""
-    proc: ServiceProcess | None = _process["proc"]
-    _process["starting"] = False
-    if proc is None or not proc.running:
-        return
-    if not ui_mode():
-        proc.stop(STOP_TIMEOUT_S)
-        return
-    proc.ask_to_stop()
-    _process["stop_by"] = time.monotonic() + STOP_TIMEOUT_S
-    _ensure_timer()
+    if _local.stop(wait=not ui_mode()):
+        _ensure_timer()
 
 
 def stop_service_now() -> None:
     """Blender quits or the add-on is disabled: the service Blender started ends with it."""
-    proc: ServiceProcess | None = _process["proc"]
-    if proc is not None and proc.running:
-        log.info("stopping the Expotion service Blender started (pid %d)", proc.pid)
-        proc.stop(STOP_TIMEOUT_S)
-    _process.update(starting=False, stop_by=0.0)
+    _local.stop_now()
 
 
 atexit.register(stop_service_now)
@@ -577,47 +531,39 @@ atexit.register(stop_service_now)
 def _watch_process() -> None:
     """Timer: a stop that takes too long becomes a kill; a starting service is checked until it
     answers, or reported with its log when it exits first."""
-    proc: ServiceProcess | None = _process["proc"]
-    if proc is None:
+    proc, client = _local.proc, _local.client
+    if proc is None or client is None:
         return
-    if _process["stop_by"]:
+    if _local.stop_by:
         if not proc.running:
-            _process["stop_by"] = 0.0
-            check_automatically(_process["client"])
-        elif time.monotonic() > _process["stop_by"]:
+            _local.stop_by = 0.0
+            check_automatically(client)
+        elif time.monotonic() > _local.stop_by:
             proc.kill()
-    if not _process["starting"]:
+    if not _local.starting:
         return
     if not proc.running:
-        _process["starting"] = False
+        _local.starting = False
         _set_service(
-            _process["client"].base_url,
+            client.base_url,
             None,
             None,
             f"the service did not start: {proc.exit_reason()}",
             f"Its log: {proc.log_path}",
         )
     elif time.monotonic() - proc.started_at > START_TIMEOUT_S:
-        _process["starting"] = False
+        _local.starting = False
         _set_service(
-            _process["client"].base_url,
+            client.base_url,
             None,
             None,
             f"the service Blender started did not answer within {START_TIMEOUT_S:.0f} s",
             f"Its log: {proc.log_path}",
         )
     elif not _service["checking"]:
-        refresh_service(_process["client"])
+        refresh_service(client)
 
 
 def explain_unreachable(state: JobState) -> JobState:
     """A job that failed because the service Blender started died: say so, with its log."""
-    proc: ServiceProcess | None = _process["proc"]
-    if state.status != "failed" or not state.unreachable or proc is None or proc.running:
-        return state
-    return replace(
-        state,
-        error=f"the Expotion service stopped while this job ran: {proc.exit_reason()}",
-        hint=f"Nothing was placed on the timeline. Its log: {proc.log_path}. Press Start to start it "
-        "again (jobs it had queued are resumed), then score the strip again.",
-    )
+    return _local.explain_unreachable(state)

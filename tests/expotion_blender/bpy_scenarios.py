@@ -1250,7 +1250,7 @@ def draw_process_states(ext: Any, url: str, health: Any) -> dict[str, list[list[
     }
     drawn: dict[str, list[list[str]]] = {}
     for name, (proc, starting, stop_by, answer) in states_.items():
-        rt._process.update(proc=proc, starting=starting, stop_by=stop_by)
+        rt._local.update(proc=proc, starting=starting, stop_by=stop_by)
         rt._service.update(
             health=answer,
             models=None,
@@ -1262,7 +1262,7 @@ def draw_process_states(ext: Any, url: str, health: Any) -> dict[str, list[list[
         calls: list[list[str]] = []
         ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
         drawn[name] = calls
-    rt._process.update(proc=None, starting=False, stop_by=0.0)
+    rt._local.update(proc=None, starting=False, stop_by=0.0)
     os.environ["EXPOTION_SERVICE_URL"] = "http://10.255.255.1:8765"
     calls = []
     ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
