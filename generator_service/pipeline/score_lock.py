@@ -148,7 +148,6 @@ def lock_takes(
     """Lock each take of `audio` [B, S'] (stereo [B, C, S']) at `rate` as `plan` says -> exactly
     `num_samples` samples per take, with a report per take."""
     from ..audio import fit_length
-    from .lock_report import measure
 
     if plan.untouched:
         report = {"mode": plan.mode, "locked": False, "reason": plan.untouched}
@@ -164,13 +163,13 @@ def lock_takes(
             music, rate, beats, targets, plan.max_stretch, duration_s=num_samples / rate, config=config
         )
         out.append(result.audio.T if take.ndim == 2 else result.audio)
-        reports.append(take_report(plan.mode, result, measure(result, music)))
+        reports.append(take_report(plan.mode, result))
         progress("lock", i + 1, audio.shape[0])
     logger.info("beat lock %s: %s", plan.mode, "; ".join(r["reason"] for r in reports))
     return LockedTakes(np.stack(out), plan.mode, reports, plan.hits)
 
 
-def take_report(mode: str, result: LockResult, measured: dict[str, Any]) -> dict[str, Any]:
+def take_report(mode: str, result: LockResult) -> dict[str, Any]:
     """The compact, JSON-ready report of one take's lock (what a job's metadata and a Blender strip keep)."""
     meta = result.metadata()
     keep = (
@@ -188,5 +187,5 @@ def take_report(mode: str, result: LockResult, measured: dict[str, Any]) -> dict
         "mode": mode,
         **{k: meta[k] for k in keep},
         "motion_beats": len(result.motion_beats),
-        "alignment": measured["alignment"],
+        "alignment": result.measured["alignment"],
     }
