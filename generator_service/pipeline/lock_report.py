@@ -47,14 +47,21 @@ def alignment(
 
 
 def verdict(before: dict[str, Any], after: dict[str, Any], min_gain: float = MIN_BEAT_GAIN) -> tuple[bool, str]:
-    """(keep, why not): keep the stretched music only when it measured better than the untouched."""
+    """(keep, why not): keep the stretched music only when it measured better than the untouched
+    and, for a beat lock, better than chance (music beats at random phase at the music's tempo)."""
     gain = after["beat_f"] - before["beat_f"]
     landed = after["hits_landed"] - before["hits_landed"]
-    if (gain >= min_gain and landed >= 0) or (landed > 0 and gain >= 0):
+    above_chance = after["beat_f"] > after["beat_chance_f"]
+    if (gain >= min_gain and above_chance and landed >= 0) or (landed > 0 and gain >= 0):
         return True, ""
     text = f"beat F {before['beat_f']:.2f} -> {after['beat_f']:.2f}"
     if before["hits"]:
         text += f", hits landed {before['hits_landed']} -> {after['hits_landed']} of {before['hits']}"
+    if gain >= min_gain and not above_chance:
+        return False, (
+            f"the stretched music aligned no better than chance ({text}, chance {after['beat_chance_f']:.2f}: "
+            "the music's beat is too weak to lock to); left as it was"
+        )
     return (
         False,
         f"the stretched music aligned no better ({text}, a lock needs +{min_gain:.2f} F or more hits); left as it was",
