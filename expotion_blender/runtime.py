@@ -1,5 +1,5 @@
 """All runtime state of the extension: the one worker thread (`worker`), its queues, the timer, the job list,
-the strips being prepared (`preparing`), what is known about the service, and the local service
+the strips being prepared (`preparing`), what is known about the service (`service_status`), and the local service
 Blender started (one `local_service.LocalService`, which owns starting and stopping it), if any.
 
 Thread rule: the worker thread does every HTTP call and never touches bpy data; it talks to the main
@@ -39,6 +39,7 @@ from .client import Client, ClientSettings, is_loopback
 from .jobs import JobRequest, JobState
 from .local_service import START_TIMEOUT_S, LocalService
 from .service_process import ServiceProcess
+from .service_status import ServiceStatus
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -62,16 +63,7 @@ _worker: Worker | None = None
 _states: dict[str, JobState] = {}
 _requests: dict[str, JobRequest] = {}
 _strip_keys: dict[str, str] = {}  # job key -> key of the movie strip it scores
-_service: dict[str, Any] = {
-    "health": None,
-    "models": None,
-    "error": "",
-    "hint": "",
-    "checking": False,
-    "url": "",
-    "checked_at": 0.0,
-}
-_adapter_cache: list[tuple[str, str, str]] = [("NONE", "None (base model)", "No adapter: zero-shot")]
+_service = ServiceStatus()  # what is known about the service, as last checked (service_status.py)
 _preparing: deque[Preparation] = deque()  # strips between a click on Score and their job being sent
 _placements: deque[results.Placement] = deque()  # finished jobs whose music is being placed, in order
 _panel: dict[str, Any] = {"seen": 0.0, "client": None}
@@ -107,8 +99,8 @@ def _reap_worker() -> None:
                 hint=WORKER_HINT,
                 error=f"the add-on's worker thread stopped{reason}; this job got no more updates",
             )
-    if _service["checking"]:
-        _set_service(_service["url"], None, None, f"the add-on's worker thread stopped{reason}")
+    if _service.checking:
+        _set_service(_service.url, None, None, f"the add-on's worker thread stopped{reason}")
 
 
 def _ensure_timer() -> None:
@@ -138,7 +130,7 @@ def prepare(preparations: Sequence[Preparation], service: ClientSettings) -> Non
         _strip_keys[prep.key] = prep.strip_key
         _generation_of[prep.key] = _files["generation"]
         _preparing.append(prep)
-    if not cleared and not _service["checking"]:
+    if not cleared and not _service.checking:
         refresh_service(service)
     _ensure_timer()
 
@@ -167,7 +159,7 @@ def cancel(key: str = "") -> None:
 
 
 def refresh_service(settings: ClientSettings) -> None:
-    _service["checking"] = True
+    _service.checking = True
     _ensure_worker().inbox.put(("refresh", settings))
     _ensure_timer()
 
@@ -181,14 +173,14 @@ def ui_mode() -> bool:
 def check_automatically(settings: ClientSettings) -> None:
     """Have the service checked unless a check is running, or Blender's "Allow Online Access" is off
     for a service that is not on this machine (automatic checks follow the same network rule)."""
-    if not _service["checking"] and ui_mode() and (is_loopback(settings.base_url) or bpy.app.online_access):
+    if not _service.checking and ui_mode() and (is_loopback(settings.base_url) or bpy.app.online_access):
         refresh_service(settings)
 
 
 def panel_drawn(settings: ClientSettings) -> None:
     """Called by the panel's draw: keeps the service state fresh while the panel is shown."""
     _panel.update(seen=time.monotonic(), client=settings)
-    if _service["url"] != settings.base_url or time.monotonic() - _service["checked_at"] > CHECK_EVERY_S:
+    if _service.stale(settings.base_url, CHECK_EVERY_S):
         check_automatically(settings)
 
 
@@ -214,66 +206,44 @@ def clear_finished() -> None:
 
 
 def service_state() -> dict[str, Any]:
-    return dict(_service)
+    return _service.as_dict()
 
 
 def service_reads_paths() -> bool:
     """Whether the service, as last checked, reads local video paths (its health's `path_mode`)."""
-    health = _service["health"]
-    return health is not None and bool(health.path_mode)
+    return _service.reads_paths()
 
 
 def service_fresh(url: str) -> bool:
     """The service at `url` answered (or failed to) in the last `FRESH_S` seconds."""
-    return (
-        _service["url"] == url
-        and not _service["checking"]
-        and _service["checked_at"] > 0
-        and time.monotonic() - _service["checked_at"] < FRESH_S
-    )
+    return _service.fresh(url, FRESH_S)
 
 
 def service_refusal(url: str) -> str:
     """Why the service at `url` cannot take a job, as last checked (empty: fine, or not known)."""
-    if _service["url"] != url:
-        return ""
-    if _service["error"]:
-        return str(_service["error"])
-    health = _service["health"]
-    return health.refusal() if health is not None else ""
+    return _service.refusal(url)
 
 
 def adapter_items() -> list[tuple[str, str, str]]:
-    return _adapter_cache
+    return _service.adapter_items
 
 
 def _set_service(url: str, health: Health | None, models: Models | None, error: str, hint: str = "") -> None:
-    _service.update(
-        health=health,
-        models=models,
-        error=error,
-        hint=hint if error else "",
-        checking=False,
-        url=url,
-        checked_at=time.monotonic(),
-    )
+    _service.record(url, health, models, error, hint)
     if health is not None:
         _local.answered(url)
-    names = models.adapters if models else ()
-    _adapter_cache[:] = [_adapter_cache[0]] + [(n, n, f"Adapter {n}") for n in names]
     _release_waiting()
 
 
 def _release_waiting() -> None:
     """Strips waiting for the service check go on, or fail with its answer (nothing rendered)."""
     for prep in [p for p in _preparing if not p.cleared]:
-        if _service["url"] != prep.settings.client.base_url or (_local.starting and _service["error"]):
+        if _service.url != prep.settings.client.base_url or (_local.starting and _service.error):
             continue  # another service; or the one Blender is starting does not answer yet
         refusal = service_refusal(prep.settings.client.base_url)
         if refusal:
             _preparing.remove(prep)
-            hint = _service["health"].hint if _service["health"] is not None else _service["hint"]
-            _states[prep.key] = replace(_states[prep.key], status="failed", error=refusal, hint=hint)
+            _states[prep.key] = replace(_states[prep.key], status="failed", error=refusal, hint=_service.refusal_hint())
         else:
             prep.cleared = True
             _states[prep.key] = replace(_states[prep.key], phase=prep.phase)
@@ -381,7 +351,7 @@ def _tick() -> float | None:
         return PLACE_TICK_S
     busy = (
         active_count()
-        or _service["checking"]
+        or _service.checking
         or not _outbox.empty()
         or (_worker and _worker.inbox.qsize())
         or _local.starting
@@ -475,8 +445,8 @@ def stop() -> None:
     _generation_of.clear()
     while not _outbox.empty():
         _outbox.get_nowait()
-    _set_service("", None, None, "")
-    _service["checked_at"] = 0.0
+    _service.forget()
+    _release_waiting()
     stop_service_now()
 
 
@@ -560,7 +530,7 @@ def _watch_process() -> None:
             f"the service Blender started did not answer within {START_TIMEOUT_S:.0f} s",
             f"Its log: {proc.log_path}",
         )
-    elif not _service["checking"]:
+    elif not _service.checking:
         refresh_service(client)
 
 

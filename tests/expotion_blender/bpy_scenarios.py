@@ -492,7 +492,7 @@ def auto_check() -> None:
     up_reports = interactive(ext, scene, [a])
     pump(ext, scene)
     up = states(ext)
-    ext.runtime._service["checked_at"] -= 3600  # long ago: the panel asks again when drawn
+    ext.runtime._service.checked_at -= 3600  # long ago: the panel asks again when drawn
     calls: list[list[str]] = []
     ext.runtime.ui_mode = lambda: True  # as in the UI, where the panel is drawn
     ext.ui.panel.SEQUENCER_PT_expotion.draw(Drawn(None, CheckedLayout(calls)), bpy.context)
@@ -1188,7 +1188,8 @@ def panels() -> None:
     out: dict[str, Any] = {}
     rt.ui_mode = lambda: False  # drawing here must not start service checks
     for (sname, service), (jname, states_) in [(s, j) for s in services.items() for j in job_sets.items()]:
-        rt._service.update(service)
+        for field, value in service.items():
+            setattr(rt._service, field, value)
         rt._states.clear()
         rt._states.update({st.key: st for st in states_})
         for mode in ("RANDOM", "FIXED"):
@@ -1251,14 +1252,7 @@ def draw_process_states(ext: Any, url: str, health: Any) -> dict[str, list[list[
     drawn: dict[str, list[list[str]]] = {}
     for name, (proc, starting, stop_by, answer) in states_.items():
         rt._local.update(proc=proc, starting=starting, stop_by=stop_by)
-        rt._service.update(
-            health=answer,
-            models=None,
-            error="" if answer or starting else "service down",
-            checking=False,
-            url=url,
-            checked_at=time.monotonic(),
-        )
+        rt._service.record(url, answer, None, "" if answer or starting else "service down")
         calls: list[list[str]] = []
         ext.ui.panel.draw_service(CheckedLayout(calls), bpy.context)
         drawn[name] = calls
