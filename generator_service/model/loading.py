@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: transformers' `model_type` of the melody checkpoints (facebook/musicgen-melody, -stereo-melody*).
+MELODY_MODEL_TYPE = "musicgen_melody"
+
 #: Longest window the base MusicGen models were trained on.
 MUSICGEN_MAX_WINDOW_S = 30.0
 LICENCE_NOTE = (
@@ -78,6 +81,11 @@ class MusicModel:
     def hop_length(self) -> int:
         """Audio samples per codec frame."""
         return self.sample_rate // self.frame_rate
+
+    @property
+    def melody(self) -> bool:
+        """A melody checkpoint: conditioned by a prefix of chroma + text states (model/melody.py)."""
+        return not self.decoder.spec.cross_attention
 
     @property
     def audio_channels(self) -> int:
@@ -138,7 +146,14 @@ def hub_weights_cached(model_id: str) -> bool:
 
 
 def _from_pretrained(source: str, local_only: bool, dtype: Any):
-    from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+    """The model class by the checkpoint's `model_type`: "musicgen_melody" (the melody checkpoints,
+    prefix conditioning) or MusicGen's."""
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
     from transformers.utils import logging as hf_logging
 
     # MusicGen's pad id (2048) sits past the codebook vocabulary by design: silence that warning
@@ -146,7 +161,10 @@ def _from_pretrained(source: str, local_only: bool, dtype: Any):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
-    model = MusicgenForConditionalGeneration.from_pretrained(source, local_files_only=local_only, dtype=dtype)
+    config = AutoConfig.from_pretrained(source, local_files_only=local_only)
+    melody = config.model_type == MELODY_MODEL_TYPE
+    model_class = MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
+    model = model_class.from_pretrained(source, local_files_only=local_only, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     return model, tokenizer
 
@@ -164,7 +182,7 @@ def load_music_model(
     dtype: str = "float32",
     precision: str = "fp32",
 ) -> MusicModel:
-    """Load `model_id` ("tiny", "tiny-stereo", a local directory, or a hub id) ready for generation.
+    """Load `model_id` ("tiny", "tiny-stereo", "tiny-melody", a local directory, or a hub id) ready for generation.
 
     `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8" or "auto"
     (model/precision/; the CLI and the service default to "auto")."""

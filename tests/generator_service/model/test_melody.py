@@ -1,0 +1,94 @@
+"""The melody checkpoints' architecture: the built-in `tiny-melody`, its prefix conditioning in our
+decoder (module and packed forms) against transformers' MusicgenMelody models (the parity reference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from generator_service.config import GenerationConfig
+from generator_service.model.decoder import MusicDecoder
+from generator_service.model.melody import guided_chroma, melody_prefix
+from generator_service.model.packed import PackedDecoder
+from generator_service.model.precision.parity import random_inputs
+from generator_service.model.shapes import random_decoder
+from generator_service.pipeline.generate import Window, encode_texts, sample_window
+from generator_service.progress import CancelToken
+
+from ..pipeline.test_generate import _hf_codes
+from .test_decoder import FAST_SHAPES, _stepped
+
+
+@pytest.fixture(scope="module")
+def tiny_melody(cache_dir: Path):
+    from generator_service.model.loading import load_music_model
+
+    return load_music_model("tiny-melody", cache_dir=cache_dir, device="cpu")
+
+
+def _prefixed_reference(hf, codes: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+    """transformers' melody decoder on prefix [B, P, D] + codes [B, K, T] -> code logits [B, K, T, V]."""
+    b, k, t = codes.shape
+    with torch.no_grad():
+        out = hf(input_ids=codes.reshape(b * k, t), encoder_hidden_states=prefix)
+    return out.logits.view(b, k, prefix.shape[1] + t, -1)[:, :, prefix.shape[1] :]
+
+
+@pytest.mark.parametrize("size,layers", FAST_SHAPES)
+def test_prefix_logits_match_transformers_melody_decoder(size: str, layers: int | None) -> None:
+    hf = random_decoder(size, layers, melody=True)
+    ours = MusicDecoder.from_transformers(hf)
+    assert not ours.spec.cross_attention and not hasattr(ours.layers[0], "encoder_attn")
+    codes, prefix, _ = random_inputs(ours.spec, rows=4, length=40, padded=False)
+    prefix = prefix + 0.5  # the null rows' prefix is not zero either (projected null chroma, positions)
+    expected = _prefixed_reference(hf, codes, prefix)
+    unused_mask = torch.zeros(prefix.shape[:2], dtype=torch.long)  # prefix conditioning takes no mask
+    with torch.no_grad():
+        module = ours(codes, prefix, unused_mask)
+    assert (module - expected).abs().max() < 1e-4  # training form (teacher forcing)
+    packed = PackedDecoder(ours, "fp32")
+    for static in (False, True):  # the CPU step, and the step CUDA graphs capture
+        assert (_stepped(packed, codes, prefix, unused_mask, static) - expected).abs().max() < 1e-4
+
+
+def test_tiny_melody_is_the_melody_architecture_labelled_untrained(tiny_melody) -> None:
+    from transformers import MusicgenMelodyForConditionalGeneration
+
+    from generator_service.model.tiny import is_tiny_dir, tiny_model_dir
+
+    assert isinstance(tiny_melody.model, MusicgenMelodyForConditionalGeneration)
+    assert tiny_melody.untrained and tiny_melody.melody and tiny_melody.audio_channels == 1
+    config = tiny_melody.model.config
+    assert (config.num_chroma, config.chroma_length) == (12, 235)
+    folder = tiny_model_dir(tiny_melody.cache_dir, "tiny-melody")
+    assert is_tiny_dir(folder) and (folder / "preprocessor_config.json").is_file()
+
+
+def _one_hot_chroma(rows: int, frames: int, seed: int = 0) -> torch.Tensor:
+    bins = torch.randint(0, 12, (rows, frames), generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.one_hot(bins, 12).float()
+
+
+@pytest.mark.parametrize("melody", [True, False])
+def test_greedy_with_melody_matches_transformers_generate(tiny_melody, monkeypatch, melody: bool) -> None:
+    """200 greedy steps of our packed decoder (fp32, CFG 3.0) = transformers' melody generate(),
+    with a melody (40 chroma frames, repeated to 235 in the prefix) and without (the null chroma)."""
+    mm, frames, rows = tiny_melody, 197, 2
+    cfg = GenerationConfig(prompt="calm piano", top_k=1, guidance_scale=3.0, variants=rows)
+    chroma = _one_hot_chroma(rows, 40) if melody else None
+    with torch.inference_mode():
+        hidden, mask = encode_texts(mm, [cfg.prompt], rows, ("cond", "no_text"))[cfg.prompt]
+        prefix = melody_prefix(mm, hidden, guided_chroma(mm, chroma, rows, guided=True))
+        session = mm.packed().session(2 * rows, frames + 3, prefix, mask)
+        window = Window(start=0, context=0, new=frames)
+        generators = [torch.Generator().manual_seed(i) for i in range(rows)]
+        ours = sample_window(
+            mm, session.step, None, window, cfg, generators, on_step=lambda: None, cancel=CancelToken()
+        )
+    tok = mm.tokenizer([cfg.prompt] * rows, return_tensors="pt", padding=True)
+    features = {} if chroma is None else {"input_features": chroma}
+    ref = _hf_codes(mm, monkeypatch, **tok, **features, guidance_scale=3.0, max_new_tokens=frames + 3)
+    assert ours.shape == ref.shape == (rows, 4, frames)
+    assert torch.equal(ours, ref)
