@@ -13,6 +13,7 @@ frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -26,13 +27,16 @@ def null_chroma(rows: int, frames: int, num_chroma: int, device: torch.device | 
     return chroma
 
 
-def guided_chroma(mm: MusicModel, chroma: torch.Tensor | None, rows: int, guided: bool) -> torch.Tensor:
-    """The chroma of every decoder row: `rows` conditioned rows (`chroma` [rows, T, 12], or None: no
-    melody), then, when `guided`, as many null rows -> [rows or 2*rows, T, 12]."""
+def block_chroma(
+    mm: MusicModel, chroma: torch.Tensor | None, rows: int, nulls: Sequence[bool] = (False,)
+) -> torch.Tensor:
+    """The chroma of every decoder row, block by block (`rows` rows each): the melody (`chroma`
+    [1 or rows, T, 12], or None: no melody) or, where `nulls` says so (guidance's null half), the
+    null chroma -> [len(nulls) * rows, T, 12]."""
     num_chroma = int(mm.model.config.num_chroma)
     null = null_chroma(rows, 1 if chroma is None else chroma.shape[1], num_chroma, mm.device)
-    cond = null if chroma is None else chroma.to(mm.device, torch.float32)
-    return torch.cat([cond, null]) if guided else cond
+    cond = null if chroma is None else chroma.to(mm.device, torch.float32).expand(rows, -1, -1)
+    return torch.cat([null if is_null else cond for is_null in nulls])
 
 
 def melody_prefix(mm: MusicModel, text_hidden: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:

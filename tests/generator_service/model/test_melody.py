@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from generator_service.config import GenerationConfig
+from generator_service.errors import ConfigError
 from generator_service.model.decoder import MusicDecoder
-from generator_service.model.melody import guided_chroma, melody_prefix
+from generator_service.model.melody import block_chroma, melody_prefix
 from generator_service.model.packed import PackedDecoder
 from generator_service.model.precision.parity import argmax_agreement, random_inputs, teacher_forced_logits
 from generator_service.model.shapes import random_decoder
-from generator_service.pipeline.generate import Window, encode_texts, sample_window
-from generator_service.progress import CancelToken
+from generator_service.pipeline.generate import encode_texts, generate_codes
 
 from ..pipeline.test_generate import _hf_codes
 from .test_decoder import FAST_SHAPES, _stepped
@@ -73,25 +73,38 @@ def _one_hot_chroma(rows: int, frames: int, seed: int = 0) -> torch.Tensor:
 
 @pytest.mark.parametrize("melody", [True, False])
 def test_greedy_with_melody_matches_transformers_generate(tiny_melody, monkeypatch, melody: bool) -> None:
-    """200 greedy steps of our packed decoder (fp32, CFG 3.0) = transformers' melody generate(),
-    with a melody (40 chroma frames, repeated to 235 in the prefix) and without (the null chroma)."""
+    """200 greedy steps of our sampling loop on our packed decoder (fp32, CFG 3.0) = transformers'
+    melody generate(), with a melody (40 chroma frames, repeated to 235 in the prefix) and without
+    (text alone: the null melody)."""
     mm, frames, rows = tiny_melody, 197, 2
     cfg = GenerationConfig(prompt="calm piano", top_k=1, guidance_scale=3.0, variants=rows)
-    chroma = _one_hot_chroma(rows, 40) if melody else None
-    with torch.inference_mode():
-        hidden, mask = encode_texts(mm, [cfg.prompt], rows, ("cond", "no_text"))[cfg.prompt]
-        prefix = melody_prefix(mm, hidden, guided_chroma(mm, chroma, rows, guided=True))
-        session = mm.packed().session(2 * rows, frames + 3, prefix, mask)
-        window = Window(start=0, context=0, new=frames)
-        generators = [torch.Generator().manual_seed(i) for i in range(rows)]
-        ours = sample_window(
-            mm, session.step, None, window, cfg, generators, on_step=lambda: None, cancel=CancelToken()
-        )
+    chroma = _one_hot_chroma(1, 40) if melody else None
+    ours = generate_codes(mm, frames, cfg, melody=chroma)
     tok = mm.tokenizer([cfg.prompt] * rows, return_tensors="pt", padding=True)
-    features = {} if chroma is None else {"input_features": chroma}
+    features = {} if chroma is None else {"input_features": chroma.repeat(rows, 1, 1)}
     ref = _hf_codes(mm, monkeypatch, **tok, **features, guidance_scale=3.0, max_new_tokens=frames + 3)
     assert ours.shape == ref.shape == (rows, 4, frames)
     assert torch.equal(ours, ref)
+
+
+def test_the_melody_steers_the_prefix_and_is_refused_where_it_cannot_act(tiny, tiny_melody) -> None:
+    cfg = GenerationConfig(prompt="calm piano", guidance_scale=3.0, variants=1)
+    with torch.inference_mode():
+        hidden, _ = encode_texts(tiny_melody, [cfg.prompt], 1, ("cond", "no_text"))[cfg.prompt]
+        one, other = (
+            melody_prefix(
+                tiny_melody, hidden, block_chroma(tiny_melody, _one_hot_chroma(1, 40, seed), 1, [False, True])
+            )
+            for seed in (0, 1)
+        )
+    length = tiny_melody.model.config.chroma_length
+    assert one.shape == (2, length + hidden.shape[1], tiny_melody.decoder.spec.hidden)
+    assert not torch.equal(one[0, :length], other[0, :length])  # the melody is in the conditioned rows
+    assert torch.equal(one[1], other[1]) and torch.equal(one[:, length:], other[:, length:])  # not in the null
+    with pytest.raises(ConfigError, match="'tiny' is not a melody checkpoint"):
+        generate_codes(tiny, 10, cfg, melody=_one_hot_chroma(1, 40))
+    with pytest.raises(ConfigError, match="needs 2 windows"):
+        generate_codes(tiny_melody, 2000, cfg, melody=_one_hot_chroma(1, 40))
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
