@@ -20,6 +20,7 @@ from ..progress import CancelToken, ProgressCallback, no_progress
 from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
 if TYPE_CHECKING:
+    from .chroma import ChromaSettings
     from .decoder import MusicDecoder
     from .packed import PackedDecoder
 
@@ -64,6 +65,8 @@ class MusicModel:
     cuda_graphs: bool = True
     #: On CUDA: torch.compile the decode step before capturing it (optional, off by default).
     compile_step: bool = False
+    #: A melody checkpoint's chroma settings (its preprocessor_config.json, model/chroma.py); None otherwise.
+    chroma: ChromaSettings | None = None
     #: Our decoder, sharing the weights of `model.decoder` (built on construction; a
     #: `dataclasses.replace` copy gets its own, without any adapter's LoRA).
     decoder: MusicDecoder = field(init=False, repr=False)
@@ -169,6 +172,21 @@ def _from_pretrained(source: str, local_only: bool, dtype: Any):
     return model, tokenizer
 
 
+def _chroma_settings(source: str, local_only: bool) -> ChromaSettings:
+    """A melody checkpoint's preprocessor_config.json as `ChromaSettings`; the published melody
+    checkpoints' settings (the defaults) where a local copy lacks the file."""
+    from transformers.feature_extraction_utils import FeatureExtractionMixin
+
+    from .chroma import ChromaSettings
+
+    try:
+        config, _ = FeatureExtractionMixin.get_feature_extractor_dict(source, local_files_only=local_only)
+    except OSError as exc:
+        logger.warning("melody model %s: no preprocessor_config.json (%s); using the melody defaults", source, exc)
+        return ChromaSettings()
+    return ChromaSettings.from_dict(config)
+
+
 def network_allowed(allow_network: bool) -> bool:
     return allow_network and os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false", "False")
 
@@ -209,6 +227,7 @@ def load_music_model(
     model.to(device).eval()
     untrained = is_tiny_dir(Path(source)) if Path(source).is_dir() else False
     audio_cfg = model.config.audio_encoder
+    chroma = _chroma_settings(source, local_only) if model.config.model_type == MELODY_MODEL_TYPE else None
     if untrained:
         logger.warning("model %r is the untrained tiny MusicGen: output is not music", model_id)
     return MusicModel(
@@ -224,4 +243,5 @@ def load_music_model(
         precision=resolve_precision(precision, device),
         auto_precision=precision == "auto",
         cache_dir=cache_dir or default_cache_dir(),
+        chroma=chroma,
     )

@@ -10,6 +10,7 @@ import torch
 
 from generator_service.config import GenerationConfig
 from generator_service.errors import ConfigError
+from generator_service.model.chroma import ChromaSettings
 from generator_service.model.decoder import MusicDecoder
 from generator_service.model.melody import block_chroma, melody_prefix
 from generator_service.model.packed import PackedDecoder
@@ -36,9 +37,10 @@ def _prefixed_reference(hf, codes: torch.Tensor, prefix: torch.Tensor) -> torch.
     return out.logits.view(b, k, prefix.shape[1] + t, -1)[:, :, prefix.shape[1] :]
 
 
-@pytest.mark.parametrize("size,layers", FAST_SHAPES)
-def test_prefix_logits_match_transformers_melody_decoder(size: str, layers: int | None) -> None:
-    hf = random_decoder(size, layers, melody=True)
+@pytest.mark.parametrize("size,layers,channels", [(s, n, 1) for s, n in FAST_SHAPES] + [("tiny", None, 2)])
+def test_prefix_logits_match_transformers_melody_decoder(size: str, layers: int | None, channels: int) -> None:
+    """Mono, and the stereo melody checkpoints' layout (8 codebooks interleaved)."""
+    hf = random_decoder(size, layers, audio_channels=channels, melody=True)
     ours = MusicDecoder.from_transformers(hf)
     assert not ours.spec.cross_attention and not hasattr(ours.layers[0], "encoder_attn")
     codes, prefix, _ = random_inputs(ours.spec, rows=4, length=40, padded=False)
@@ -64,6 +66,21 @@ def test_tiny_melody_is_the_melody_architecture_labelled_untrained(tiny_melody) 
     assert (config.num_chroma, config.chroma_length) == (12, 235)
     folder = tiny_model_dir(tiny_melody.cache_dir, "tiny-melody")
     assert is_tiny_dir(folder) and (folder / "preprocessor_config.json").is_file()
+    assert tiny_melody.chroma == ChromaSettings() and tiny_melody.chroma.frame_rate == 7.8125  # read from it
+
+
+def test_a_local_melody_model_without_preprocessor_settings_takes_the_defaults(tiny_melody, tmp_path: Path) -> None:
+    import shutil
+
+    from generator_service.model.loading import load_music_model
+    from generator_service.model.tiny import tiny_model_dir
+
+    copy = tmp_path / "melody"
+    shutil.copytree(tiny_model_dir(tiny_melody.cache_dir, "tiny-melody"), copy)
+    (copy / "preprocessor_config.json").write_text('{"hop_length": 2048}')
+    assert load_music_model(str(copy), device="cpu").chroma == ChromaSettings(hop_length=2048)
+    (copy / "preprocessor_config.json").unlink()
+    assert load_music_model(str(copy), device="cpu").chroma == ChromaSettings()
 
 
 def _one_hot_chroma(rows: int, frames: int, seed: int = 0) -> torch.Tensor:
