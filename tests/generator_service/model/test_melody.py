@@ -141,3 +141,11 @@ def test_reduced_precision_runs_the_prefix_decoder(tmp_path: Path, precision: st
         again, _ = pack_checked(ours, precision, "cpu", name="tiny-melody", cache_dir=tmp_path)
         assert list(tmp_path.rglob("*.pt"))
         assert torch.equal(again.layers[1].qkv.weight, packed.layers[1].qkv.weight)
+
+
+def test_no_visual_adapter_is_made_for_a_melody_checkpoint(tiny_melody) -> None:
+    from generator_service.model.adapter import AdapterConfig
+    from generator_service.model.adapter_files import create_adapter
+
+    with pytest.raises(ConfigError, match="'tiny-melody' is a melody checkpoint"):
+        create_adapter(tiny_melody, AdapterConfig())
