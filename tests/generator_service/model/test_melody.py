@@ -16,7 +16,8 @@ from generator_service.model.melody import block_chroma, melody_prefix
 from generator_service.model.packed import PackedDecoder
 from generator_service.model.precision.parity import argmax_agreement, random_inputs, teacher_forced_logits
 from generator_service.model.shapes import random_decoder
-from generator_service.pipeline.generate import encode_texts, generate_codes
+from generator_service.pipeline.generate import Window, encode_texts, generate_codes, melody_texts, sample_window
+from generator_service.progress import CancelToken
 
 from ..pipeline.test_generate import _hf_codes
 from .test_decoder import FAST_SHAPES, _stepped
@@ -149,3 +150,38 @@ def test_no_visual_adapter_is_made_for_a_melody_checkpoint(tiny_melody) -> None:
 
     with pytest.raises(ConfigError, match="'tiny-melody' is a melody checkpoint"):
         create_adapter(tiny_melody, AdapterConfig())
+
+
+def test_continuation_after_the_prefix_matches_transformers_audio_prompt(tiny_melody, monkeypatch) -> None:
+    """A window with context (the multi-token prefill after the prefix, what each later window of a
+    long clip runs) = transformers' melody generate() prompted with the same codes (200 steps, CFG)."""
+    mm, blocks = tiny_melody, ("cond", "no_text")
+    context = torch.randint(0, 2048, (1, 4, 20), generator=torch.Generator().manual_seed(3))
+    chroma = _one_hot_chroma(1, 30, seed=2)
+    cfg = GenerationConfig(prompt="drums", top_k=1, guidance_scale=3.0)
+    with torch.inference_mode():
+        texts = melody_texts(mm, encode_texts(mm, [cfg.prompt], 1, blocks), blocks, 1, chroma)
+        session = mm.packed().session(2, 20 + 197 + 4, *texts[cfg.prompt])
+        window = Window(0, 20, 197)
+        ours = sample_window(
+            mm, session.step, context, window, cfg, [torch.Generator()], on_step=lambda: None, cancel=CancelToken()
+        )
+    tok = mm.tokenizer([cfg.prompt], return_tensors="pt")
+    ref = _hf_codes(
+        mm,
+        monkeypatch,
+        **tok,
+        input_features=chroma,
+        decoder_input_ids=context.reshape(4, 20),
+        guidance_scale=3.0,
+        max_new_tokens=197 + 3,
+    )
+    assert ref.shape == ours.shape == (1, 4, 217)
+    assert torch.equal(ours, ref)
+
+
+def test_a_long_clip_on_a_melody_checkpoint_runs_in_windows(tiny_melody) -> None:
+    """Text alone, three windows with continuation: the prefix stays in the cache across windows."""
+    cfg = GenerationConfig(prompt="drums", window_s=2.0, context_s=1.0, guidance_scale=3.0, variants=1)
+    codes = generate_codes(tiny_melody, 200, cfg)
+    assert codes.shape == (1, 4, 200) and int(codes.min()) >= 0 and int(codes.max()) < 2048
