@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray", "beatlock"])
+    bench.add_argument(
+        "what", choices=["features", "generate", "adapter", "service", "blender", "ray", "beatlock", "chroma"]
+    )
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument(
@@ -321,6 +323,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench import beatlock
 
         print(beatlock.run(seconds=args.seconds), beatlock.run_cost(), beatlock.run_real_music(), sep="\n\n")
+    elif args.what == "chroma":
+        from .bench.chroma import run as run_chroma
+
+        print(run_chroma(seconds=args.seconds))
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 

@@ -10,7 +10,16 @@ This is the full-sequence, causal, unfused form: teacher forcing (training) and 
 packed inference form (model/packed.py), which fuses q/k/v, merges LoRA and quantises.
 
 Shapes: codes [B, K, T] (K codebooks), text hidden [B, L, D] with mask [B, L], hidden D, H heads of
-size d. The visual adapter attaches through `AttentionExtra`: in every layer, after self-attention and
+size d.
+
+Two kinds of conditioning, told apart by `DecoderSpec.cross_attention`:
+- cross-attention (musicgen-small/medium/large/stereo): every layer attends to the text hidden states
+  under the text mask;
+- prefix (the melody checkpoints, transformers' `MusicgenMelodyForCausalLM`): the layers have no
+  cross-attention; the condition states [B, P, D] (projected chroma then projected text, built by
+  model/melody.py) are put in front of the token embeddings and the whole sequence is causal, no
+  mask (transformers' generate passes none). The prefix takes positions 0..P-1, the codes P... In
+  this form the `text_hidden` argument carries the prefix and `text_mask` is not used. The visual adapter attaches through `AttentionExtra`: in every layer, after self-attention and
 before the output projection, `extra(layer, query, attn, positions)` may add its term.
 """
 
@@ -27,6 +36,8 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 
+#: transformers' `model_type` of the melody checkpoints' decoder config (prefix conditioning).
+MELODY_DECODER_TYPE = "musicgen_melody_decoder"
 #: Key prefix of the decoder body in transformers' MusicgenForCausalLM (the heads have none).
 HF_PREFIX = "model.decoder."
 
@@ -63,6 +74,8 @@ class DecoderSpec:
     dropout: float = 0.0
     scale_embedding: bool = False
     max_positions: int = 2048
+    #: True: text through per-layer cross-attention; False: condition states as a causal prefix.
+    cross_attention: bool = True
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
@@ -103,6 +116,7 @@ class DecoderSpec:
             dropout=float(config.dropout),
             scale_embedding=bool(config.scale_embedding),
             max_positions=int(config.max_position_embeddings),
+            cross_attention=getattr(config, "model_type", "") != MELODY_DECODER_TYPE,
         )
 
 
@@ -147,8 +161,9 @@ class DecoderLayer(nn.Module):
         d = spec.hidden
         self.self_attn = Attention(d)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.encoder_attn = Attention(d)
-        self.encoder_attn_layer_norm = nn.LayerNorm(d)
+        if spec.cross_attention:
+            self.encoder_attn = Attention(d)
+            self.encoder_attn_layer_norm = nn.LayerNorm(d)
         self.fc1 = nn.Linear(d, spec.ffn, bias=False)
         self.fc2 = nn.Linear(spec.ffn, d, bias=False)
         self.final_layer_norm = nn.LayerNorm(d)
@@ -191,7 +206,10 @@ class MusicDecoder(nn.Module):
         return x + self.positions[start : start + codes.shape[-1]].to(x.dtype)
 
     def text_kv(self, hidden: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Text hidden [B, L, D] -> per layer cross-attention (K, V), each [B, H, L, d]."""
+        """Text hidden [B, L, D] -> per layer cross-attention (K, V), each [B, H, L, d]
+        (none for a prefix-conditioned decoder)."""
+        if not self.spec.cross_attention:
+            return []
         heads = self.spec.heads
         return [
             (
@@ -208,10 +226,17 @@ class MusicDecoder(nn.Module):
         text_mask: torch.Tensor,
         extra: AttentionExtra | None = None,
     ) -> torch.Tensor:
-        """Teacher forcing: codes [B, K, T] from window position 0 -> logits [B, K, T, V] (causal)."""
+        """Teacher forcing: codes [B, K, T] from window position 0 -> logits [B, K, T, V] (causal).
+
+        Prefix conditioning: `text_hidden` is the prefix [B, P, D] (module docstring); the logits
+        are those of the T code positions."""
         spec, heads, p = self.spec, self.spec.heads, self.spec.dropout if self.training else 0.0
-        x = F.dropout(self.embed(codes), p, self.training)
-        bias = text_mask_bias(text_mask, x.dtype)
+        prefix = 0 if spec.cross_attention else text_hidden.shape[1]
+        x = self.embed(codes, prefix)
+        if prefix:
+            x = torch.cat([text_hidden.to(x.dtype) + self.positions[:prefix].to(x.dtype), x], dim=1)
+        x = F.dropout(x, p, self.training)
+        bias = text_mask_bias(text_mask, x.dtype) if spec.cross_attention else None
         positions = torch.arange(codes.shape[-1], device=codes.device)
         act = ACTIVATIONS[spec.activation]
         for i, layer in enumerate(self.layers):
@@ -220,20 +245,21 @@ class MusicDecoder(nn.Module):
             a = F.scaled_dot_product_attention(
                 q, split_heads(attn.k_proj(h), heads), split_heads(attn.v_proj(h), heads), is_causal=True
             )
-            if extra is not None:
-                a = extra(i, q, a, positions)
+            if extra is not None:  # the code positions only (a prefix is condition, not music)
+                a = torch.cat([a[:, :, :prefix], extra(i, q[:, :, prefix:], a[:, :, prefix:], positions)], dim=2)
             x = x + F.dropout(attn.out_proj(a.transpose(1, 2).flatten(2)), p, self.training)
-            cross, h = layer.encoder_attn, layer.encoder_attn_layer_norm(x)
-            a = F.scaled_dot_product_attention(
-                split_heads(cross.q_proj(h), heads),
-                split_heads(cross.k_proj(text_hidden), heads),
-                split_heads(cross.v_proj(text_hidden), heads),
-                attn_mask=bias,
-            )
-            x = x + F.dropout(cross.out_proj(a.transpose(1, 2).flatten(2)), p, self.training)
+            if spec.cross_attention:
+                cross, h = layer.encoder_attn, layer.encoder_attn_layer_norm(x)
+                a = F.scaled_dot_product_attention(
+                    split_heads(cross.q_proj(h), heads),
+                    split_heads(cross.k_proj(text_hidden), heads),
+                    split_heads(cross.v_proj(text_hidden), heads),
+                    attn_mask=bias,
+                )
+                x = x + F.dropout(cross.out_proj(a.transpose(1, 2).flatten(2)), p, self.training)
             h = layer.fc2(act(layer.fc1(layer.final_layer_norm(x))))
             x = x + F.dropout(h, p, self.training)
-        x = self.layer_norm(x)
+        x = self.layer_norm(x[:, prefix:])
         return torch.stack([head(x) for head in self.lm_heads], dim=1)
 
 

@@ -20,10 +20,14 @@ from ..progress import CancelToken, ProgressCallback, no_progress
 from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
 if TYPE_CHECKING:
+    from .chroma import ChromaSettings
     from .decoder import MusicDecoder
     from .packed import PackedDecoder
 
 logger = logging.getLogger(__name__)
+
+#: transformers' `model_type` of the melody checkpoints (facebook/musicgen-melody, -stereo-melody*).
+MELODY_MODEL_TYPE = "musicgen_melody"
 
 #: Longest window the base MusicGen models were trained on.
 MUSICGEN_MAX_WINDOW_S = 30.0
@@ -61,6 +65,8 @@ class MusicModel:
     cuda_graphs: bool = True
     #: On CUDA: torch.compile the decode step before capturing it (optional, off by default).
     compile_step: bool = False
+    #: A melody checkpoint's chroma settings (its preprocessor_config.json, model/chroma.py); None otherwise.
+    chroma: ChromaSettings | None = None
     #: Our decoder, sharing the weights of `model.decoder` (built on construction; a
     #: `dataclasses.replace` copy gets its own, without any adapter's LoRA).
     decoder: MusicDecoder = field(init=False, repr=False)
@@ -78,6 +84,11 @@ class MusicModel:
     def hop_length(self) -> int:
         """Audio samples per codec frame."""
         return self.sample_rate // self.frame_rate
+
+    @property
+    def melody(self) -> bool:
+        """A melody checkpoint: conditioned by a prefix of chroma + text states (model/melody.py)."""
+        return not self.decoder.spec.cross_attention
 
     @property
     def audio_channels(self) -> int:
@@ -138,7 +149,14 @@ def hub_weights_cached(model_id: str) -> bool:
 
 
 def _from_pretrained(source: str, local_only: bool, dtype: Any):
-    from transformers import AutoTokenizer, MusicgenForConditionalGeneration
+    """The model class by the checkpoint's `model_type`: "musicgen_melody" (the melody checkpoints,
+    prefix conditioning) or MusicGen's."""
+    from transformers import (
+        AutoConfig,
+        AutoTokenizer,
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
     from transformers.utils import logging as hf_logging
 
     # MusicGen's pad id (2048) sits past the codebook vocabulary by design: silence that warning
@@ -146,9 +164,27 @@ def _from_pretrained(source: str, local_only: bool, dtype: Any):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
-    model = MusicgenForConditionalGeneration.from_pretrained(source, local_files_only=local_only, dtype=dtype)
+    config = AutoConfig.from_pretrained(source, local_files_only=local_only)
+    melody = config.model_type == MELODY_MODEL_TYPE
+    model_class = MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
+    model = model_class.from_pretrained(source, local_files_only=local_only, dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
     return model, tokenizer
+
+
+def _chroma_settings(source: str, local_only: bool) -> ChromaSettings:
+    """A melody checkpoint's preprocessor_config.json as `ChromaSettings`; the published melody
+    checkpoints' settings (the defaults) where a local copy lacks the file."""
+    from transformers.feature_extraction_utils import FeatureExtractionMixin
+
+    from .chroma import ChromaSettings
+
+    try:
+        config, _ = FeatureExtractionMixin.get_feature_extractor_dict(source, local_files_only=local_only)
+    except OSError as exc:
+        logger.warning("melody model %s: no preprocessor_config.json (%s); using the melody defaults", source, exc)
+        return ChromaSettings()
+    return ChromaSettings.from_dict(config)
 
 
 def network_allowed(allow_network: bool) -> bool:
@@ -164,7 +200,7 @@ def load_music_model(
     dtype: str = "float32",
     precision: str = "fp32",
 ) -> MusicModel:
-    """Load `model_id` ("tiny", "tiny-stereo", a local directory, or a hub id) ready for generation.
+    """Load `model_id` ("tiny", "tiny-stereo", "tiny-melody", a local directory, or a hub id) ready for generation.
 
     `precision`: "fp32" (default here: transformers' numbers), "bf16", "int8" or "auto"
     (model/precision/; the CLI and the service default to "auto")."""
@@ -191,6 +227,7 @@ def load_music_model(
     model.to(device).eval()
     untrained = is_tiny_dir(Path(source)) if Path(source).is_dir() else False
     audio_cfg = model.config.audio_encoder
+    chroma = _chroma_settings(source, local_only) if model.config.model_type == MELODY_MODEL_TYPE else None
     if untrained:
         logger.warning("model %r is the untrained tiny MusicGen: output is not music", model_id)
     return MusicModel(
@@ -206,4 +243,5 @@ def load_music_model(
         precision=resolve_precision(precision, device),
         auto_precision=precision == "auto",
         cache_dir=cache_dir or default_cache_dir(),
+        chroma=chroma,
     )

@@ -20,6 +20,11 @@ start..start+t-1 and returns the logits of the last position [B, K, V] in fp32. 
   `index_copy_`, and attention reads the whole static cache under a position mask, so every
   tensor address and shape is the same at every step (model/cuda_graph.py captures it).
 A prefill (t > 1) must start at position 0 (a window's first call) and is causal.
+
+Prefix conditioning (the melody checkpoints, model/decoder.py): the session's "text" is the prefix
+[rows, P, D]; `set_text` runs it through the layers once (causal), its keys/values filling cache
+positions 0..P-1, and window position s sits at position P + s; the layers have no cross-attention.
+The callers' window positions are unchanged.
 """
 
 from __future__ import annotations
@@ -62,23 +67,28 @@ class PackedLayer:
     __slots__ = ("ln1", "qkv", "out", "ln2", "xq", "xout", "ln3", "fc1", "fc2")
 
     def __init__(self, layer: nn.Module, precision: str, int8: Int8Slots | None = None) -> None:
-        """`int8`: the projections already rounded, per slot (weight, scales)."""
+        """`int8`: the projections already rounded, per slot (weight, scales). A layer without
+        cross-attention (prefix conditioning) has no "xq", "xout" nor `ln2` (None)."""
+        cross = getattr(layer, "encoder_attn", None)
         if int8 is not None:
             for slot, (weight, scales) in int8.items():
                 setattr(self, slot, Int8Linear.from_int8(weight, scales))
         else:
-            attn, cross = layer.self_attn, layer.encoder_attn
+            attn = layer.self_attn
             qkv = [effective_weight(attn.q_proj), effective_weight(attn.k_proj), effective_weight(attn.v_proj)]
             self.qkv = pack_linear(torch.cat(qkv), precision)
             self.out = pack_linear(effective_weight(attn.out_proj), precision)
-            self.xq = pack_linear(effective_weight(cross.q_proj), precision)
-            self.xout = pack_linear(effective_weight(cross.out_proj), precision)
+            if cross is not None:
+                self.xq = pack_linear(effective_weight(cross.q_proj), precision)
+                self.xout = pack_linear(effective_weight(cross.out_proj), precision)
             self.fc1 = pack_linear(effective_weight(layer.fc1), precision)
             self.fc2 = pack_linear(effective_weight(layer.fc2), precision)
-        self.ln1, self.ln2, self.ln3 = (
+        self.ln1, self.ln3 = (
             (norm.weight.detach().float(), norm.bias.detach().float())
-            for norm in (layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm)
+            for norm in (layer.self_attn_layer_norm, layer.final_layer_norm)
         )
+        norm = layer.encoder_attn_layer_norm if cross is not None else None
+        self.ln2 = None if norm is None else (norm.weight.detach().float(), norm.bias.detach().float())
 
 
 class PackedDecoder:
@@ -133,24 +143,43 @@ class DecodeSession:
         *,
         static: bool = False,
     ) -> None:
-        spec, dtype, device = packed.spec, packed.attn_dtype, packed.device
-        if max_length > packed.positions.shape[0]:
-            raise ValueError(f"max_length {max_length} exceeds the decoder's {packed.positions.shape[0]} positions")
         self.packed, self.rows, self.max_length, self.static = packed, rows, max_length, static
-        shape = (rows, spec.heads, max_length, spec.head_dim)
-        # zeros, not empty: the static step reads the whole cache under a mask, and 0 * NaN is NaN
-        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
-        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
+        #: Cache positions the prefix takes (0 with cross-attention): window position s is at offset + s.
+        self.offset = 0
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
         self.text_keys: list[torch.Tensor] = []
         self.text_values: list[torch.Tensor] = []
         self.set_text(text_hidden, text_mask)
-        self.arange = torch.arange(max_length, device=device)
+
+    def _allocate(self, offset: int) -> None:
+        """Self-attention caches for a prefix of `offset` positions and the window."""
+        spec, dtype, device = self.packed.spec, self.packed.attn_dtype, self.packed.device
+        length = offset + self.max_length
+        if length > self.packed.positions.shape[0]:
+            raise ValueError(
+                f"prefix {offset} + max_length {self.max_length} exceeds the decoder's "
+                f"{self.packed.positions.shape[0]} positions"
+            )
+        shape = (self.rows, spec.heads, length, spec.head_dim)
+        # zeros, not empty: the static step reads the whole cache under a mask, and 0 * NaN is NaN
+        self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
+        self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(spec.layers)]
+        self.arange = torch.arange(length, device=device)
+        self.offset = offset
 
     def set_text(self, text_hidden: torch.Tensor, text_mask: torch.Tensor) -> None:
         """The text the next calls attend to (hidden [rows, L, D], mask [rows, L]): a window's own
         prompt. Keys/values of the same shape as the current ones are written into the same tensors,
-        so a captured step (model/cuda_graph.py) keeps its addresses; another shape replaces them."""
+        so a captured step (model/cuda_graph.py) keeps its addresses; another shape replaces them.
+        Prefix conditioning: `text_hidden` is the prefix [rows, P, D], run into the cache here (a
+        prefix of another length reallocates the caches); `text_mask` is not used."""
         dtype = self.packed.attn_dtype
+        if not self.packed.spec.cross_attention:
+            self._set_prefix(text_hidden)
+            return
+        if not self.keys:
+            self._allocate(0)
         with torch.no_grad():
             kv = self.packed.reference.text_kv(text_hidden.to(self.packed.reference.layer_norm.weight.dtype))
             keys = [k.to(dtype).contiguous() for k, _ in kv]
@@ -164,6 +193,22 @@ class DecodeSession:
                 self.text_keys + self.text_values + [self.text_bias], keys + values + [bias], strict=True
             ):
                 old.copy_(new)
+
+    def _set_prefix(self, prefix: torch.Tensor) -> None:
+        """Run the prefix [rows, P, D] through the layers (causal), its keys/values into positions 0..P-1."""
+        length = prefix.shape[1]
+        if not self.keys or length != self.offset:
+            self._allocate(length)
+        keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+
+        def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            keys[i][:, :, :length] = k
+            values[i][:, :, :length] = v
+            return sdpa(q, k, v, is_causal=True)
+
+        with torch.no_grad():
+            x = prefix.float() + self.packed.positions[:length]
+            self._run_layers(x, self.arange[:length], attend, None)
 
     def step(
         self, codes: torch.Tensor, start: int, extra: AttentionExtra | None = None, *, every_position: bool = False
@@ -180,24 +225,30 @@ class DecodeSession:
     def _dynamic_step(
         self, codes: torch.Tensor, start: int, extra: AttentionExtra | None, every_position: bool = False
     ) -> torch.Tensor:
-        end = start + codes.shape[-1]
+        t, offset = codes.shape[-1], self.offset
+        first, end = offset + start, offset + start + t
         keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
+        # the window's prefill after a prefix: position offset + j sees the prefix and codes 0..j
+        after_prefix = torch.ones(t, end, dtype=torch.bool, device=codes.device).tril(offset) if offset else None
 
         def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            keys[i][:, :, start:end] = k
-            values[i][:, :, start:end] = v
-            if end - start > 1:  # the window's prefill, from position 0
+            keys[i][:, :, first:end] = k
+            values[i][:, :, first:end] = v
+            if t > 1 and after_prefix is not None:
+                return sdpa(q, keys[i][:, :, :end], values[i][:, :, :end], attn_mask=after_prefix)
+            if t > 1:  # the window's prefill, from position 0
                 return sdpa(q, k, v, is_causal=True)
             return sdpa(q, keys[i][:, :, :end], values[i][:, :, :end])  # the cache so far: no mask
 
-        x = self._layers(codes, self.arange[start:end], attend, extra)
+        x = self._layers(codes, self.arange[first:end], attend, extra)
         return self._logits(x if every_position else x[:, -1])
 
     def static_step(self, codes: torch.Tensor, position: torch.Tensor, extra: AttentionExtra | None) -> torch.Tensor:
         """One token per row, codes [B, K, 1], at the window position held by the tensor `position`
         [1]: fixed shapes and addresses (CUDA-graph capturable)."""
         keys, values, sdpa = self.keys, self.values, F.scaled_dot_product_attention
-        visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, max_length]
+        position = position + self.offset  # in the cache, after any prefix
+        visible = (self.arange <= position)[None, None, None, :]  # [1, 1, 1, offset + max_length]
 
         def attend(i: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             keys[i].index_copy_(2, position, k)
@@ -209,28 +260,37 @@ class DecodeSession:
     def _layers(
         self, codes: torch.Tensor, positions: torch.Tensor, attend: SelfAttention, extra: AttentionExtra | None
     ) -> torch.Tensor:
-        """Embeddings and every layer for codes [B, K, t] at window `positions` [t]; `attend(i, q, k,
-        v)` stores layer i's new keys/values and returns its self-attention -> hidden [B, t, D] fp32."""
+        """Embeddings and every layer for codes [B, K, t] at cache `positions` [t] (window positions
+        + `offset`); `attend(i, q, k, v)` stores layer i's new keys/values and returns its
+        self-attention -> hidden [B, t, D] fp32. `extra` sees the window positions."""
+        p = self.packed
+        x = p.embed[p.codebooks, codes].sum(1) + p.positions.index_select(0, positions)
+        return self._run_layers(x, positions, attend, extra)
+
+    def _run_layers(
+        self, x: torch.Tensor, positions: torch.Tensor, attend: SelfAttention, extra: AttentionExtra | None
+    ) -> torch.Tensor:
+        """Every layer on input states x [B, t, D] fp32 at cache `positions` [t] (see `_layers`)."""
         p, spec = self.packed, self.packed.spec
-        b, _, t = codes.shape
+        b, t, _ = x.shape
         heads, width, act, dtype, adt = spec.heads, (spec.hidden,), p.act, p.dtype, p.attn_dtype
         sdpa, layer_norm = F.scaled_dot_product_attention, F.layer_norm
-        x = p.embed[p.codebooks, codes].sum(1) + p.positions.index_select(0, positions)
         for i, layer in enumerate(p.layers):
             h = layer_norm(x, width, *layer.ln1).to(dtype)
             q, k, v = layer.qkv(h).to(adt).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
             a = attend(i, q, k, v)
             if extra is not None:
-                a = extra(i, q, a, positions)
+                a = extra(i, q, a, positions - self.offset)
             x = x + layer.out(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
-            h = layer_norm(x, width, *layer.ln2).to(dtype)
-            a = sdpa(
-                split_heads(layer.xq(h).to(adt), heads),
-                self.text_keys[i],
-                self.text_values[i],
-                attn_mask=self.text_bias,
-            )
-            x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
+            if layer.ln2 is not None:  # cross-attention to the text (none under prefix conditioning)
+                h = layer_norm(x, width, *layer.ln2).to(dtype)
+                a = sdpa(
+                    split_heads(layer.xq(h).to(adt), heads),
+                    self.text_keys[i],
+                    self.text_values[i],
+                    attn_mask=self.text_bias,
+                )
+                x = x + layer.xout(a.transpose(1, 2).reshape(b, t, -1).to(dtype))
             x = x + layer.fc2(act(layer.fc1(layer_norm(x, width, *layer.ln3).to(dtype))))
         return x
 

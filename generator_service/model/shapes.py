@@ -75,17 +75,19 @@ def _audio_config(size: str) -> Any:
     )
 
 
-def decoder_config(size: str, audio_channels: int = 1, layers: int | None = None) -> Any:
+def decoder_config(size: str, audio_channels: int = 1, layers: int | None = None, melody: bool = False) -> Any:
     """A `MusicgenDecoderConfig` of `size` in DECODER_SHAPES (`layers` overrides the depth);
-    `audio_channels=2` is the stereo checkpoints' layout: 8 codebooks, left/right interleaved."""
-    from transformers import MusicgenDecoderConfig
+    `audio_channels=2` is the stereo checkpoints' layout: 8 codebooks, left/right interleaved;
+    `melody`: the melody checkpoints' `MusicgenMelodyDecoderConfig` (prefix conditioning)."""
+    from transformers import MusicgenDecoderConfig, MusicgenMelodyDecoderConfig
 
     hidden, depth, heads, ffn = DECODER_SHAPES[size]
     # transformers initialises with std 0.02, made for wide models: at width 64 the tiny decoder's
     # signals (and logits, capped near 1) would vanish, and nothing could ever learn to steer it.
     # 1.2 / sqrt(width) keeps activations and logits at a trained model's scale.
     init = 1.2 / hidden**0.5 if size == "tiny" else 0.02
-    return MusicgenDecoderConfig(
+    config_class = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
+    return config_class(
         initializer_factor=init,
         vocab_size=2048,
         num_codebooks=4 * audio_channels,
@@ -113,28 +115,51 @@ def musicgen_config(size: str, text_vocab_size: int = 32128, audio_channels: int
     )
 
 
-def random_decoder(size: str, layers: int | None = None, seed: int = 0, audio_channels: int = 1) -> Any:
-    """A randomly initialised transformers `MusicgenForCausalLM` of `size` (`layers` overrides the
-    depth): the decoder alone, for parity tests and step benchmarks."""
-    import torch
-    from transformers import MusicgenForCausalLM
+def melody_config(size: str, text_vocab_size: int = 32128, audio_channels: int = 1) -> Any:
+    """A `MusicgenMelodyConfig` of `size`: the melody checkpoints' chroma settings (12 bins, at most
+    235 chroma frames: 30 s at 32000 / 4096 Hz), decoder with prefix conditioning."""
+    from transformers import MusicgenMelodyConfig
 
+    return MusicgenMelodyConfig(
+        text_encoder=_text_config(size, text_vocab_size),
+        audio_encoder=_audio_config(size),
+        decoder=decoder_config(size, audio_channels, melody=True),
+        num_chroma=12,
+        chroma_length=235,
+    )
+
+
+def random_decoder(
+    size: str, layers: int | None = None, seed: int = 0, audio_channels: int = 1, melody: bool = False
+) -> Any:
+    """A randomly initialised transformers `MusicgenForCausalLM` of `size` (`layers` overrides the
+    depth; `melody`: `MusicgenMelodyForCausalLM`): the decoder alone, for parity tests and step benchmarks."""
+    import torch
+    from transformers import MusicgenForCausalLM, MusicgenMelodyForCausalLM
+
+    model_class = MusicgenMelodyForCausalLM if melody else MusicgenForCausalLM
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        return MusicgenForCausalLM(decoder_config(size, audio_channels, layers)).eval()
+        return model_class(decoder_config(size, audio_channels, layers, melody)).eval()
 
 
-def random_musicgen(size: str, text_vocab_size: int = 32128, seed: int = 0, audio_channels: int = 1) -> Any:
-    """A randomly initialised MusicgenForConditionalGeneration of `size` (codebooks filled)."""
+def random_musicgen(
+    size: str, text_vocab_size: int = 32128, seed: int = 0, audio_channels: int = 1, melody: bool = False
+) -> Any:
+    """A randomly initialised MusicgenForConditionalGeneration of `size` (codebooks filled);
+    `melody`: a MusicgenMelodyForConditionalGeneration (chroma + text prefix conditioning)."""
     import torch
-    from transformers import MusicgenForConditionalGeneration
+    from transformers import MusicgenForConditionalGeneration, MusicgenMelodyForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # pad id 2048 past the vocabulary is MusicGen's design
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size, audio_channels))
+        if melody:
+            model = MusicgenMelodyForConditionalGeneration(melody_config(size, text_vocab_size, audio_channels))
+        else:
+            model = MusicgenForConditionalGeneration(musicgen_config(size, text_vocab_size, audio_channels))
         # A random-init EnCodec has all-zero codebooks (every code decodes alike): fill them, at
         # the scale of the random encoder's output (std ~0.05) so that audio encodes to varied codes.
         for layer in model.audio_encoder.quantizer.layers:

@@ -19,7 +19,7 @@ def encode_prompts(mm: MusicModel, prompts: Sequence[str]) -> tuple[torch.Tensor
     model = mm.model
     hidden = model.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
     if model.text_encoder.config.hidden_size != model.decoder.config.hidden_size and (
-        model.decoder.config.cross_attention_hidden_size is None
+        getattr(model.decoder.config, "cross_attention_hidden_size", None) is None  # melody: no such field
     ):
         hidden = model.enc_to_dec_proj(hidden)
     return hidden * mask[..., None], mask

@@ -1,7 +1,9 @@
 """The built-in tiny MusicGens: the real architecture with random weights, created offline.
 
 `tiny` is mono (4 codebooks); `tiny-stereo` has the stereo checkpoints' layout (8 codebooks, left
-and right interleaved, decoded by a mono EnCodec per channel).
+and right interleaved, decoded by a mono EnCodec per channel); `tiny-melody` is the melody
+checkpoints' architecture (`MusicgenMelodyForConditionalGeneration`: chroma + text states as a
+decoder prefix, 12 chroma bins, 235 chroma frames) with their feature extractor's settings.
 
 For tests and smoke runs only: it has never heard music, so what it makes is noise-like. Every
 output made with it is labelled untrained (see `MARKER_FILE`). It is built deterministically
@@ -46,8 +48,26 @@ marching band, playful, bouncy, cheerful, light, fast, slow, soft, loud
 #: Names of the built-in tiny models -> audio channels.
 #: The built-in mono tiny model's name (what `--model tiny` asks for).
 TINY = "tiny"
+#: The built-in tiny model of the melody checkpoints' architecture.
+TINY_MELODY = "tiny-melody"
 #: Built-in tiny models by name -> audio channels.
-TINY_MODELS = {TINY: 1, "tiny-stereo": 2}
+TINY_MODELS = {TINY: 1, "tiny-stereo": 2, TINY_MELODY: 1}
+#: The melody checkpoints' chroma settings (facebook/musicgen-melody's preprocessor_config.json),
+#: written by hand: transformers' MusicgenMelodyFeatureExtractor needs torchaudio to be built.
+MELODY_PREPROCESSOR = {
+    "feature_extractor_type": "MusicgenMelodyFeatureExtractor",
+    "processor_class": "MusicgenMelodyProcessor",
+    "feature_size": 12,
+    "num_chroma": 12,
+    "sampling_rate": 32000,
+    "hop_length": 4096,
+    "n_fft": 16384,
+    "chunk_length": 30,
+    "padding_side": "right",
+    "padding_value": 0.0,
+    "return_attention_mask": False,
+    "stem_indices": [3, 2],
+}
 
 
 def tiny_model_dir(cache_dir: Path, name: str = "tiny") -> Path:
@@ -68,7 +88,7 @@ def ensure_tiny_model(cache_dir: Path, name: str = "tiny") -> Path:
     logger.info("building the tiny untrained MusicGen %r in %s", name, target)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tiny-") as tmp:
         staging = Path(tmp) / "model"
-        build_tiny_model(staging, audio_channels=TINY_MODELS[name])
+        build_tiny_model(staging, audio_channels=TINY_MODELS[name], melody=name == TINY_MELODY)
         try:
             os.replace(staging, target)
         except OSError:
@@ -95,15 +115,20 @@ def _train_tokenizer():
     )
 
 
-def build_tiny_model(out_dir: Path, audio_channels: int = 1) -> None:
-    """Build the tiny model + tokenizer deterministically and `save_pretrained` them to `out_dir`."""
+def build_tiny_model(out_dir: Path, audio_channels: int = 1, melody: bool = False) -> None:
+    """Build the tiny model + tokenizer deterministically and `save_pretrained` them to `out_dir`
+    (`melody`: the melody architecture, with its feature extractor's settings)."""
     from .shapes import random_musicgen
 
     tokenizer = _train_tokenizer()
-    model = random_musicgen("tiny", text_vocab_size=len(tokenizer), seed=_SEED, audio_channels=audio_channels)
+    model = random_musicgen(
+        "tiny", text_vocab_size=len(tokenizer), seed=_SEED, audio_channels=audio_channels, melody=melody
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    if melody:
+        (out_dir / "preprocessor_config.json").write_text(json.dumps(MELODY_PREPROCESSOR, indent=2))
     (out_dir / MARKER_FILE).write_text(
         json.dumps(
             {
@@ -111,6 +136,7 @@ def build_tiny_model(out_dir: Path, audio_channels: int = 1) -> None:
                 "tiny_version": TINY_VERSION,
                 "seed": _SEED,
                 "audio_channels": audio_channels,
+                "melody": melody,
                 "note": "random weights: for tests and smoke runs only, not music",
             },
             indent=2,

@@ -131,6 +131,18 @@ def encode_texts(
     return out
 
 
+def melody_texts(
+    mm: MusicModel, texts: dict[str, tuple[Any, Any]], blocks: Sequence[str], batch: int, melody: Any | None
+) -> dict[str, tuple[Any, Any]]:
+    """For a melody checkpoint: each prompt's text rows -> the decoder prefix of those rows
+    (model/melody.py), the melody chroma [1, T, 12] (None: no melody) in every block but guidance's
+    "no_text", which drops text and melody together as transformers does."""
+    from ..model.melody import block_chroma, melody_prefix
+
+    chroma = block_chroma(mm, melody, batch, [block == "no_text" for block in blocks])
+    return {prompt: (melody_prefix(mm, hidden, chroma), mask) for prompt, (hidden, mask) in texts.items()}
+
+
 def combine_guidance(logits: Any, blocks: Sequence[str], cfg: GenerationConfig) -> Any:
     """Guided logits [B*K, V] from the blocks' logits stacked [len(blocks)*B*K, V]."""
     parts = dict(zip(blocks, logits.split(logits.shape[0] // len(blocks))))
@@ -220,13 +232,16 @@ def generate_codes(
     *,
     condition: WindowCondition | None = None,
     schedule: Sequence[PromptSpan] = (),
+    melody: Any | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Any:
     """Sample `cfg.variants` takes of `total_frames` codec frames -> codes [B, K, total_frames].
 
     `condition`: the visual adapter's (model/conditioning.py), or None for the base model.
-    `schedule`: a prompt per span of frames (module docstring); empty: `cfg.prompt` throughout."""
+    `schedule`: a prompt per span of frames (module docstring); empty: `cfg.prompt` throughout.
+    `melody`: a melody checkpoint's reference chroma [1, T, 12] (model/chroma.py), one window only
+    for now; without it a melody checkpoint runs on text alone (the null melody)."""
     import torch
 
     from ..model.cuda_graph import make_stepper
@@ -240,6 +255,9 @@ def generate_codes(
         total_frames, round(window_s * rate), round(cfg.context_s * rate), [span.start for span in schedule]
     )
     prompts = window_prompts(windows, schedule, cfg.prompt)
+    if melody is not None and (not mm.melody or len(windows) > 1):
+        why = "is not a melody checkpoint" if not mm.melody else f"needs {len(windows)} windows"
+        raise ConfigError(f"melody: {mm.model_id!r} {why} (a melody conditions one window of a melody model)")
     total_steps, done = steps_for(windows, delay_steps), 0
 
     def on_step() -> None:
@@ -254,6 +272,8 @@ def generate_codes(
     graphs = mm.cuda_graphs and str(mm.device).startswith("cuda")
     with torch.inference_mode():
         texts = encode_texts(mm, prompts, cfg.variants, blocks)
+        if mm.melody:
+            texts = melody_texts(mm, texts, blocks, cfg.variants, melody)
         hidden, mask = texts[prompts[0]]
         length = max(w.context + w.new for w in windows) + delay_steps
         session = packed.session(hidden.shape[0], length, hidden, mask, static=graphs)

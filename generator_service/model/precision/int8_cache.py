@@ -65,10 +65,12 @@ def weights_digest(reference: PackedDecoder) -> str:
     digest.update(repr(settings).encode())
     tensors = [reference.embed, reference.positions, *reference.norm]
     for layer in reference.layers:
-        tensors += [*layer.ln1, *layer.ln2, *layer.ln3]
-        tensors += [getattr(layer, slot).weight for slot in quantize.SLOTS]
+        tensors += [*layer.ln1, *(layer.ln2 or ()), *layer.ln3]
+        tensors += [getattr(layer, slot).weight for slot in quantize.layer_slots(layer)]
     tensors += [head.weight for head in reference.heads]
     for layer in reference.reference.layers:
+        if not hasattr(layer, "encoder_attn"):  # prefix conditioning: no text keys/values
+            continue
         tensors += [effective_weight(layer.encoder_attn.k_proj), effective_weight(layer.encoder_attn.v_proj)]
     for tensor in tensors:
         data = tensor.detach().float().contiguous().cpu()
@@ -96,7 +98,11 @@ class Int8Cache:
             if data.get("version") != FORMAT_VERSION:
                 raise ValueError(f"format version {data.get('version')!r}, expected {FORMAT_VERSION}")
             rounded: Rounded = [
-                {slot: (layer[f"{slot}.weight"], layer[f"{slot}.scales"]) for slot in quantize.SLOTS}
+                {
+                    slot: (layer[f"{slot}.weight"], layer[f"{slot}.scales"])
+                    for slot in quantize.SLOTS
+                    if f"{slot}.weight" in layer
+                }
                 for layer in data["layers"]
             ]
             _check_shapes(rounded, reference)

@@ -35,6 +35,14 @@ from .parity import random_inputs
 
 #: The packed layer's projections, in the order the layer runs them.
 SLOTS = ("qkv", "out", "xq", "xout", "fc1", "fc2")
+
+
+def layer_slots(layer: object) -> tuple[str, ...]:
+    """The slots a packed layer has: all of SLOTS, less "xq"/"xout" under prefix conditioning
+    (model/decoder.py: the melody checkpoints have no cross-attention)."""
+    return tuple(slot for slot in SLOTS if hasattr(layer, slot))
+
+
 CALIBRATION_ROWS, CALIBRATION_LENGTH, CALIBRATION_SEED = 4, 120, 1234
 MAX_BLOCK = 1024
 DAMPING = 0.01  # of H's mean diagonal, added to its diagonal (GPTQ's default)
@@ -67,7 +75,7 @@ def record_inputs(reference: PackedDecoder) -> dict[str, torch.Tensor]:
     [L, n, K] (bf16: the Hessian needs no more)."""
     recorders = []
     for layer in reference.layers:
-        slots = {slot: _Recorder(getattr(layer, slot), torch.bfloat16) for slot in SLOTS}
+        slots = {slot: _Recorder(getattr(layer, slot), torch.bfloat16) for slot in layer_slots(layer)}
         for slot, recorder in slots.items():
             setattr(layer, slot, recorder)
         recorders.append(slots)
@@ -79,7 +87,7 @@ def record_inputs(reference: PackedDecoder) -> dict[str, torch.Tensor]:
         for layer, slots in zip(reference.layers, recorders, strict=True):
             for slot, recorder in slots.items():
                 setattr(layer, slot, recorder.linear)
-    return {slot: torch.stack([torch.cat(r[slot].inputs) for r in recorders]) for slot in SLOTS}
+    return {slot: torch.stack([torch.cat(r[slot].inputs) for r in recorders]) for slot in recorders[0]}
 
 
 def _inverse_hessian_factor(x: torch.Tensor) -> torch.Tensor:
@@ -143,6 +151,9 @@ def quantize_layers(
     for done, slot in enumerate(SLOTS, start=2):
         if cancel is not None:
             cancel.check()
+        if slot not in inputs:  # a slot this decoder lacks: the unit is done at once
+            progress(PHASE, done, PACK_UNITS)
+            continue
         weights = torch.stack([getattr(layer, slot).weight for layer in reference.layers])
         q, scales = gptq_int8(weights, inputs.pop(slot))
         for i, layer_out in enumerate(out):
