@@ -134,14 +134,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    import torch
+    from ..errors import ConfigError
+    from ..model.loading import pick_device
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"error: --device {args.device} but torch {torch.__version__} sees no CUDA device", file=sys.stderr)
-        print(
-            "hint: a CUDA build of torch and a visible GPU (nvidia-smi, CUDA_VISIBLE_DEVICES), or --device cpu",
-            file=sys.stderr,
-        )
+    try:
+        pick_device(args.device)  # a named device that is absent: exit 2 before anything runs
+    except ConfigError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return 2
     result = check(args)
     args.out.write_text(json.dumps(result, indent=2))
