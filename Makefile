@@ -194,6 +194,23 @@ else
 	fi
 endif
 
+# Wheels for the offline GPU check (bench/gpu.sh), downloaded here for the GPU machine's Python: the
+# lock's packages the check needs (gpu_wheels.py: by the lock's `# via`, torch and its CUDA libraries
+# left out, the machine has its own), binary wheels only, hashes checked. Carry GPU_WHEELS to that
+# machine beside the project (the device tool carries at most 64 MiB); gpu.sh installs from it.
+GPU_PY ?= 3.12
+GPU_WHEELS ?= gpu-wheels
+GPU_PLATFORMS ?= manylinux_2_28_x86_64 manylinux2014_x86_64
+gpu-wheels: $(STAMP)
+	rm -rf $(GPU_WHEELS) && mkdir -p $(GPU_WHEELS)
+	$(BIN)/python -m generator_service.bench.gpu_wheels requirements.lock --python-version $(GPU_PY) \
+	    -o $(GPU_WHEELS)/requirements.txt
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip download --quiet --no-deps \
+	    --only-binary :all: --python-version $(GPU_PY) --implementation cp $(addprefix --platform ,$(GPU_PLATFORMS)) \
+	    --index-url https://pypi.org/simple --require-hashes -r $(GPU_WHEELS)/requirements.txt -d $(GPU_WHEELS)
+	@echo "$(GPU_WHEELS): $$(ls $(GPU_WHEELS)/*.whl | wc -l) wheels for Python $(GPU_PY), $$(du -sm $(GPU_WHEELS) | cut -f1) MiB \
+	  (carry it with the project; the device tool's limit is 64 MiB)"
+
 extension: install
 	$(BIN)/python build.py
 

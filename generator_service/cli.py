@@ -55,7 +55,11 @@ def _add_model(p: argparse.ArgumentParser) -> None:
         help="hub id, local directory, or 'tiny' (untrained test model); default "
         "$EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)",
     )
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device: cuda, mps (fp32/bf16) or cpu (default: cuda, then mps, then cpu, as available)",
+    )
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
     p.add_argument(
         "--precision",

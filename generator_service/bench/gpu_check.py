@@ -97,13 +97,19 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def check(args: argparse.Namespace) -> dict[str, Any]:
+    """The three parts in turn; the JSON is rewritten after each, so a timeout keeps the finished ones."""
     start = time.perf_counter()
     result: dict[str, Any] = {"environment": environment(args.device)}
+    parts: list[tuple[str, Any, tuple[Any, ...]]] = [
+        ("decoder_bench", run_decoder_bench, (args.device, args.size, args.seconds, args.repeats, args.takes)),
+        ("training", run_training, (args.device, args.size, args.train_steps, args.batch, args.window)),
+    ]
     if not args.skip_tests:
-        _part(result, "gpu_tests", run_gpu_tests, args.tests_timeout)
-    _part(result, "decoder_bench", run_decoder_bench, args.device, args.size, args.seconds, args.repeats, args.takes)
-    _part(result, "training", run_training, args.device, args.size, args.train_steps, args.batch, args.window)
-    result["total_wall_s"] = round(time.perf_counter() - start, 1)
+        parts.insert(0, ("gpu_tests", run_gpu_tests, (args.tests_timeout,)))
+    for name, fn, fn_args in parts:
+        _part(result, name, fn, *fn_args)
+        result["total_wall_s"] = round(time.perf_counter() - start, 1)
+        args.out.write_text(json.dumps(result, indent=2))
     result["ok"] = all("error" not in part for part in result.values() if isinstance(part, dict)) and (
         args.skip_tests or result["gpu_tests"].get("exit_code") in (0, 5)  # 5: no test collected (no marker)
     )
@@ -128,6 +134,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from ..errors import ConfigError
+    from ..model.loading import pick_device
+
+    try:
+        pick_device(args.device)  # a named device that is absent: exit 2 before anything runs
+    except ConfigError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        return 2
     result = check(args)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "gpu_tests"}, indent=2))

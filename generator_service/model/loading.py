@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL, default_cache_dir
-from ..errors import ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .tiny import TINY_MODELS, ensure_tiny_model, is_tiny_dir
 
@@ -130,11 +130,27 @@ def resolve_model_id(model_id: str | None) -> str:
 
 
 def pick_device(device: str | None = None) -> str:
-    if device:
-        return device
+    """`--device` as given (checked for cuda/mps), else cuda, then Apple's mps, then cpu, as available.
+
+    On mps our decoder runs at fp32 and bf16 (int8's weight-only kernels are CUDA/CPU ones).
+    """
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device:
+        if device.startswith("mps") and not torch.backends.mps.is_available():
+            raise ConfigError(
+                f"device: {device!r} asked for, but torch {torch.__version__} sees no Apple GPU (mps)",
+                "mps needs macOS 12.3+ on Apple silicon with a torch built for it; use --device cpu here.",
+            )
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device: {device!r} asked for, but torch {torch.__version__} sees no CUDA device",
+                "Install a CUDA build of torch and check nvidia-smi / CUDA_VISIBLE_DEVICES, or use --device cpu.",
+            )
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
 
 
 def hub_weights_cached(model_id: str) -> bool:

@@ -48,7 +48,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="whose EnCodec makes the codes: hub id, local directory, or 'tiny' (untrained test "
         "model); default $EXPOTION_MODEL or facebook/musicgen-small (weights CC-BY-NC 4.0)",
     )
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device: cuda, mps (fp32/bf16) or cpu (default: cuda, then mps, then cpu, as available)",
+    )
     p.add_argument("--offline", action="store_true", help="never contact the model hub")
     p.add_argument("--feature-fps", type=float, default=10.0, help="face/pose sampling rate (default 10)")
     p.add_argument(
