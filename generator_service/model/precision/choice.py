@@ -1,9 +1,9 @@
 """`auto`'s choice: the concrete precision ("fp32", "bf16", "int8") a request resolves to on a device.
 
 `resolve_precision("auto", device)` is int8 on x86 CPUs with AVX2 or AVX-512 (with or without
-bf16 instructions) whose torch build has the int8 kernel, else `fallback_precision`: bf16 on CUDA
-and on CPUs with bf16 instructions (avx512_bf16, AMX, arm64 bf16), fp32 elsewhere. int8 chosen by
-`auto` is checked when packed (model/precision/packing.py): weights that fail its check generate
+bf16 instructions) whose torch build has the int8 kernel, else `fallback_precision`: bf16 on CUDA,
+on mps where it computes bf16, and on CPUs with bf16 instructions (avx512_bf16, AMX, arm64 bf16),
+fp32 elsewhere. int8 chosen by `auto` is checked when packed (model/precision/packing.py): weights that fail its check generate
 at the fallback instead. The measurements behind the choice: model/precision/__init__.py.
 """
 
@@ -37,7 +37,20 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 def _has_bf16(device: str) -> bool:
     if device.startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.startswith("mps"):
+        return _mps_runs_bf16(device)
     return cpu_has_bf16()
+
+
+def _mps_runs_bf16(device: str) -> bool:
+    """Whether Apple's mps backend computes a bf16 matmul here (macOS 14+ with a recent torch); probed."""
+    if not torch.backends.mps.is_available():
+        return False
+    try:
+        x = torch.ones(2, 2, dtype=torch.bfloat16, device=device)
+        return bool((x @ x).float().sum().item() == 8.0)
+    except (RuntimeError, TypeError):
+        return False
 
 
 def resolve_precision(requested: str, device: str) -> str:
@@ -52,7 +65,7 @@ def resolve_precision(requested: str, device: str) -> str:
 
 
 def fallback_precision(device: str) -> str:
-    """`auto` without int8: bf16 on CUDA and on CPUs with bf16 instructions, fp32 elsewhere."""
+    """`auto` without int8: bf16 on CUDA, on mps where it runs, and on CPUs with bf16 instructions, fp32 elsewhere."""
     return "bf16" if _has_bf16(device) else "fp32"
 
 

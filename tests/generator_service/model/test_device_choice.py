@@ -41,3 +41,15 @@ def test_cli_bench_with_mps_absent_exits_2_with_the_hint(monkeypatch, capsys) ->
     assert main(["bench", "generate", "--size", "tiny", "--seconds", "0.3", "--device", "mps", "--json"]) == 2
     err = capsys.readouterr().err
     assert "error: device: 'mps' asked for" in err and "hint:" in err and "Apple" in err
+
+
+def test_auto_precision_on_mps_is_bf16_only_where_mps_computes_it(monkeypatch) -> None:
+    from generator_service.model.precision import choice
+
+    monkeypatch.setattr(choice, "_mps_runs_bf16", lambda device: True)
+    assert choice.resolve_precision("auto", "mps") == "bf16"
+    monkeypatch.setattr(choice, "_mps_runs_bf16", lambda device: False)
+    assert choice.resolve_precision("auto", "mps") == "fp32"
+    monkeypatch.undo()
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert choice._mps_runs_bf16("mps") is False  # no Apple GPU here: the probe is not even tried
