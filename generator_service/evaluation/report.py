@@ -353,13 +353,13 @@ def _definitions(report: EvalReport) -> str:
         (
             "Beat alignment F",
             f"one-to-one matches within ±{c.tolerance_s * 1000:.0f} ms between motion beats and "
-            "librosa beats; F = 2·matches/(motion+music events). Chance: mean F over 64 circular shifts of the motion "
+            "music beats (librosa 0.11's beat tracker); F = 2·matches/(motion+music events). Chance: mean F over 64 circular shifts of the motion "
             "beats. Silence or no motion → 0.",
         ),
-        ("Onset hits", f"fraction of motion beats with a librosa onset within ±{c.tolerance_s * 1000:.0f} ms."),
+        ("Onset hits", f"fraction of motion beats with a music onset within ±{c.tolerance_s * 1000:.0f} ms."),
         (
             "Hits landed",
-            f"fraction of the clip's hit points (cuts, markers) with a librosa onset within "
+            f"fraction of the clip's hit points (cuts, markers) with a music onset within "
             f"±{c.hit_tolerance_s * 1000:.0f} ms.",
         ),
         (

@@ -1,5 +1,5 @@
 """What a beat is, in the motion and in the music: the one definition the lock, the schedule and the
-evaluation share (pure: numpy, scipy and librosa, imported inside the functions).
+evaluation share (pure: numpy and scipy, imported inside the functions).
 
 Motion beats (what in the motion corresponds to a musical beat), from curves at a feature rate `fps`
 (sample i at time i / fps): `motion_energy [N]` (mean landmark speed) and `body_velocity [N, 2]`
@@ -17,9 +17,9 @@ Motion beats (what in the motion corresponds to a musical beat), from curves at 
   (`MotionAnalysis.source`) and tempo comparison names the octave relation instead of hiding it
   (each reversal may be a beat, as in arm strokes, or a half beat, as in a bob seen by speed only).
 
-Music events of audio [S] (mono) at any rate: librosa onset strength (hop 512: 16 ms at 32 kHz),
-`onset_detect` and `beat_track`. Audio whose every frame is below -60 dBFS RMS is silent: no
-events, no tempo.
+Music events of audio [S] (mono) at any rate: onset strength (hop 512: 16 ms at 32 kHz), onsets
+and beats (`beat_tracking`: librosa's algorithms in numpy, librosa the parity reference). Audio
+whose every frame is below -60 dBFS RMS is silent: no events, no tempo.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ class MusicEvents:
     """Beats and onsets of one audio signal.
 
     `beats` [B], `onsets` [O] seconds; `onset_strengths` [O] the onset envelope at each onset;
-    `tempo_bpm` from the beat intervals (librosa's estimate with fewer than 4 beats; None when
+    `tempo_bpm` from the beat intervals (the tempo estimate of `beat_tracking` with fewer than 4 beats; None when
     silent); `onset_envelope` and `rms_db` [F] at `frame_rate` = sr / hop frames per second.
     """
 
@@ -254,15 +254,14 @@ class MusicEvents:
 
 def rms_db(audio: np.ndarray) -> np.ndarray:
     """RMS loudness [F] in dBFS (floored at `DB_FLOOR`) of mono audio [S], hop `HOP_LENGTH`."""
-    import librosa
+    from .beat_tracking import rms
 
-    rms = librosa.feature.rms(y=audio, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
-    return np.maximum(20.0 * np.log10(np.maximum(rms, _EPS)), DB_FLOOR)
+    return np.maximum(20.0 * np.log10(np.maximum(rms(audio, N_FFT, HOP_LENGTH), _EPS)), DB_FLOOR)
 
 
 def music_events(audio: np.ndarray, sr: int) -> MusicEvents:
     """Beats, onsets (with strengths) and tempo of `audio` [S] (mono) at `sr` Hz."""
-    import librosa
+    from . import beat_tracking as bt
 
     y = as_curve(audio, "audio").astype(np.float32)
     sr = int(check_positive(sr, "sr"))
@@ -272,14 +271,14 @@ def music_events(audio: np.ndarray, sr: int) -> MusicEvents:
     if not (loudness > SILENCE_DB).any():
         zeros = np.zeros(loudness.size)
         return MusicEvents(empty, empty, empty, None, zeros, loudness, frame_rate, y.size / sr, True)
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP_LENGTH)[: loudness.size]
-    frames = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="frames")
-    lib_tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=HOP_LENGTH, units="time")
+    env = bt.onset_strength(y, sr, HOP_LENGTH)[: loudness.size]
+    frames = bt.onset_detect(env, sr, HOP_LENGTH)
+    tracked = bt.beat_track(env, sr, HOP_LENGTH)
+    beats = tracked.frames * HOP_LENGTH / sr
     tempo = tempo_from_events(beats)
     if tempo is None:
-        lib = float(np.atleast_1d(lib_tempo)[0])
-        tempo = lib if lib > 0 else None
-    onsets = librosa.frames_to_time(frames, sr=sr, hop_length=HOP_LENGTH)
+        tempo = tracked.tempo_bpm if tracked.tempo_bpm > 0 else None
+    onsets = frames * HOP_LENGTH / sr
     return MusicEvents(
         np.asarray(beats, dtype=np.float64),
         np.asarray(onsets, dtype=np.float64),

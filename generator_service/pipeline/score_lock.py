@@ -19,6 +19,7 @@ clock (0 = the range's start). Runs in the calling thread.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,7 +149,6 @@ def lock_takes(
     """Lock each take of `audio` [B, S'] (stereo [B, C, S']) at `rate` as `plan` says -> exactly
     `num_samples` samples per take, with a report per take."""
     from ..audio import fit_length
-    from .lock_report import measure
 
     if plan.untouched:
         report = {"mode": plan.mode, "locked": False, "reason": plan.untouched}
@@ -156,21 +156,23 @@ def lock_takes(
     beats = plan.motion_beats if plan.mode in ("motion", "both") else np.zeros(0)
     targets = plan.hits if plan.mode in ("hits", "both") else ()
     out, reports = [], []
+    progress("lock", 0, audio.shape[0])  # the bar starts with the lock, not after its first take
     for i, take in enumerate(audio):
         if cancel is not None:
             cancel.check()
         music = take.T if take.ndim == 2 else take  # [S'] or [S', C]
+        started = time.perf_counter()
         result = lock_to_performer(
             music, rate, beats, targets, plan.max_stretch, duration_s=num_samples / rate, config=config
         )
         out.append(result.audio.T if take.ndim == 2 else result.audio)
-        reports.append(take_report(plan.mode, result, measure(result, music)))
+        reports.append({**take_report(plan.mode, result), "lock_s": round(time.perf_counter() - started, 3)})
         progress("lock", i + 1, audio.shape[0])
     logger.info("beat lock %s: %s", plan.mode, "; ".join(r["reason"] for r in reports))
     return LockedTakes(np.stack(out), plan.mode, reports, plan.hits)
 
 
-def take_report(mode: str, result: LockResult, measured: dict[str, Any]) -> dict[str, Any]:
+def take_report(mode: str, result: LockResult) -> dict[str, Any]:
     """The compact, JSON-ready report of one take's lock (what a job's metadata and a Blender strip keep)."""
     meta = result.metadata()
     keep = (
@@ -188,5 +190,5 @@ def take_report(mode: str, result: LockResult, measured: dict[str, Any]) -> dict
         "mode": mode,
         **{k: meta[k] for k in keep},
         "motion_beats": len(result.motion_beats),
-        "alignment": measured["alignment"],
+        "alignment": result.measured["alignment"],
     }

@@ -1,0 +1,139 @@
+"""The GPU check (`bench/gpu.sh`): every GPU figure in one JSON object, offline, in one run.
+
+Three parts, each timed and recorded even when another fails: the `-m gpu` tests (pytest in a
+subprocess, on the test files that carry the marker), the decoder bench (`bench generate`: stock
+generate() against our decoder at fp32 / bf16 / int8 where the build has it, and `takes` takes
+sharing each step) and `train_steps` adapter training steps at the MusicGen shape. On a CUDA device
+the defaults are musicgen-small, 10 s of audio, 4 takes, 20 steps of batch 10 x 10 s; the CPU
+rehearsal passes a smaller shape. Random weights: nothing is downloaded.
+
+Run: `python -m generator_service.bench.gpu_check --device cuda -o gpu-check.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gpu_test_files(tests: Path = ROOT / "tests") -> list[str]:
+    """The test files that carry `pytest.mark.gpu` (collecting only them keeps the imports small)."""
+    return sorted(str(p) for p in tests.rglob("test_*.py") if "mark.gpu" in p.read_text())
+
+
+def run_gpu_tests(timeout_s: float) -> dict[str, Any]:
+    """pytest -m gpu in a subprocess -> counts from its JUnit XML, the exit code, the tail of its output."""
+    import tempfile
+
+    files = gpu_test_files()
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "junit.xml"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "gpu", f"--junitxml={xml}"]
+        try:
+            done = subprocess.run(cmd + files, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"files": files, "exit_code": None, "error": f"timed out after {timeout_s:g} s"}
+        counts: dict[str, Any] = {}
+        if xml.exists():
+            suite = ET.parse(xml).getroot()
+            suite = suite if suite.tag == "testsuite" else suite[0]
+            counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+    return {"files": files, "exit_code": done.returncode, **counts, "tail": done.stdout[-2000:]}
+
+
+def run_decoder_bench(device: str, size: str, seconds: float, repeats: int, takes: int) -> dict[str, Any]:
+    """`bench generate`'s rows at every precision the build supports (unsupported ones under "skipped")."""
+    from ..config import PRECISIONS
+    from .generate import measure
+
+    return measure(size, seconds, device, repeats, PRECISIONS, takes)
+
+
+def run_training(device: str, size: str, steps: int, batch: int, window_s: float) -> dict[str, Any]:
+    """`steps` adapter training steps (after one warm-up) at the MusicGen shape -> rate and peak memory."""
+    from .adapter import train_steps_per_second
+
+    rate, peak = train_steps_per_second(size, device, batch=batch, window_s=window_s, steps=steps)
+    return {
+        "size": size,
+        "steps": steps,
+        "batch": batch,
+        "window_s": window_s,
+        "steps_per_s": round(rate, 3),
+        "peak_gpu_gib": None if peak is None else round(peak, 2),
+    }
+
+
+def _part(result: dict[str, Any], name: str, fn, *args) -> None:
+    start = time.perf_counter()
+    try:
+        result[name] = fn(*args)
+    except Exception as exc:  # noqa: BLE001 - one part failing must not lose the others' figures
+        result[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    result[name]["wall_s"] = round(time.perf_counter() - start, 1)
+
+
+def environment(device: str) -> dict[str, Any]:
+    import torch
+
+    from .generate import describe_device
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": describe_device(device),
+        "platform": platform.platform(),
+    }
+
+
+def check(args: argparse.Namespace) -> dict[str, Any]:
+    start = time.perf_counter()
+    result: dict[str, Any] = {"environment": environment(args.device)}
+    if not args.skip_tests:
+        _part(result, "gpu_tests", run_gpu_tests, args.tests_timeout)
+    _part(result, "decoder_bench", run_decoder_bench, args.device, args.size, args.seconds, args.repeats, args.takes)
+    _part(result, "training", run_training, args.device, args.size, args.train_steps, args.batch, args.window)
+    result["total_wall_s"] = round(time.perf_counter() - start, 1)
+    result["ok"] = all("error" not in part for part in result.values() if isinstance(part, dict)) and (
+        args.skip_tests or result["gpu_tests"].get("exit_code") in (0, 5)  # 5: no test collected (no marker)
+    )
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])
+    p.add_argument("--seconds", type=float, default=10.0, help="audio per decoder-bench run")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--takes", type=int, default=4)
+    p.add_argument("--train-steps", type=int, default=20)
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--window", type=float, default=10.0, help="training window, seconds")
+    p.add_argument("--tests-timeout", type=float, default=180.0)
+    p.add_argument("--skip-tests", action="store_true")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the JSON file to write")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result = check(args)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "gpu_tests"}, indent=2))
+    print(f"wrote {args.out} ({'ok' if result['ok'] else 'NOT ok'}, {result['total_wall_s']} s)", file=sys.stderr)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
