@@ -77,7 +77,9 @@ def status_of(exc: ExpotionError) -> int:
 
 
 async def _expotion(request: Request, exc: ExpotionError) -> JSONResponse:
-    return error_response(status_of(exc), exc.message, exc.hint)
+    retry_after = getattr(exc, "retry_after_s", None)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return error_response(status_of(exc), exc.message, exc.hint, headers)
 
 
 def allowed_methods(request: Request) -> str:

