@@ -70,3 +70,25 @@ async def test_a_cancel_answered_during_the_model_load_survives_a_kill(server_fa
         status = (await client.get(f"/v1/jobs/{job_id}")).json()
     assert status["status"] == "cancelled", status
     assert status["attempts"] == 0
+
+
+async def test_a_job_whose_answer_was_lost_is_found_by_its_idempotency_key(
+    server_factory, clip, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    server = server_factory(work)
+    key = {"Idempotency-Key": "b7e4c0de-0001"}
+    async with server.client() as client:
+        first = (await client.post("/v1/jobs", **job_form(clip, seed=5, end=0.5), headers=key)).json()
+    kill(server)  # as if the 202 never reached the client
+
+    again = server_factory(work)
+    async with again.client() as client:
+        retry = await client.post("/v1/jobs", **job_form(clip, seed=5, end=0.5), headers=key)
+        assert (retry.status_code, retry.json()["id"]) == (202, first["id"])
+        other = await client.post("/v1/jobs", **job_form(clip, seed=6, end=0.5), headers=key)
+        assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"], other.text
+        assert other.json()["hint"] and other.json()["error_id"]
+        listed = (await client.get("/v1/jobs", params={"limit": 5})).json()["jobs"]
+        assert [job["id"] for job in listed] == [first["id"]]
+        assert (await client.get("/v1/jobs", params={"status": "failed"})).json()["jobs"] == []
