@@ -92,3 +92,20 @@ async def test_a_job_whose_answer_was_lost_is_found_by_its_idempotency_key(
         listed = (await client.get("/v1/jobs", params={"limit": 5})).json()["jobs"]
         assert [job["id"] for job in listed] == [first["id"]]
         assert (await client.get("/v1/jobs", params={"status": "failed"})).json()["jobs"] == []
+
+
+async def test_partial_result_files_a_kill_left_are_removed_at_start(server_factory, clip, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    server = server_factory(work)
+    async with server.client() as client:
+        job_id = (await client.post("/v1/jobs", **job_form(clip, seed=7, end=0.5))).json()["id"]
+        assert (await wait_done(client, job_id, LOAD_S))["status"] == "succeeded"
+    kill(server)
+    folder = work / "results" / job_id
+    partials = [folder / ".take-1-x1y2.wav", folder / ".metadata.json.part"]  # as a kill mid-write leaves them
+    for partial in partials:
+        partial.write_bytes(b"RIFF half")
+
+    server_factory(work)
+    assert not any(p.exists() for p in partials)
+    assert (folder / "take-0.wav").is_file() and (folder / "metadata.json").is_file()
