@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..audio import OutputError
 from ..errors import Cancelled, ConfigError, ExpotionError, ModelFileError, ModelLoadError, ProtocolError, VideoError
-from ..jobs.errors import InputRejected, JobNotFinished, JobNotFound, QueueFull
+from ..jobs.errors import IdempotencyKeyReused, InputRejected, JobNotFinished, JobNotFound, QueueFull
 from ..jobs.records import new_error_id
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 #: Status of each domain error (first match wins; subclasses before their bases).
 STATUS: tuple[tuple[type[ExpotionError], int], ...] = (
     (QueueFull, 429),
+    (IdempotencyKeyReused, 422),
     (JobNotFound, 404),
     (JobNotFinished, 409),
     (Cancelled, 409),
@@ -77,7 +78,9 @@ def status_of(exc: ExpotionError) -> int:
 
 
 async def _expotion(request: Request, exc: ExpotionError) -> JSONResponse:
-    return error_response(status_of(exc), exc.message, exc.hint)
+    retry_after = getattr(exc, "retry_after_s", None)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return error_response(status_of(exc), exc.message, exc.hint, headers)
 
 
 def allowed_methods(request: Request) -> str:

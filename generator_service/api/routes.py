@@ -14,15 +14,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from expotion_protocol.params import JobParams
 from expotion_protocol.shapes import CONTRACT_VERSIONS, Health, JobStatus
+from expotion_protocol.wire import IDEMPOTENCY_HEADER
 
 from .. import __version__
 from ..errors import ConfigError
@@ -33,7 +34,7 @@ from .contract import contract_status, model_entries
 from .errors import ApiError
 from .form import JobForm, read_job_form
 from .inputs import VideoInput, analyze_range, probe_range, receive_video
-from .schemas import ERRORS, JobCreated, ModelsOut
+from .schemas import ERRORS, JobCreated, JobList, ModelsOut
 from .schemas import JobParams as JobParamsSchema
 from .settings import ServiceSettings
 from .sse import job_events
@@ -139,7 +140,7 @@ def _check_job_params(service: JobService, params: JobParams) -> None:
         )
 
 
-def _submit(request: Request, form: JobForm) -> dict[str, str]:
+def _submit(request: Request, form: JobForm, idempotency_key: str | None) -> dict[str, str]:
     """The blocking part of `POST /v1/jobs`: validate, probe, queue (the upload goes to the job)."""
     service = _service(request)
     handed_over = False
@@ -157,7 +158,7 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
             precision=service.holder.precision,
             uploaded=source.uploaded,
         )
-        record = service.submit(spec)
+        record = service.submit(spec, idempotency_key)
         handed_over = True
     finally:
         if not handed_over:
@@ -165,13 +166,38 @@ def _submit(request: Request, form: JobForm) -> dict[str, str]:
     return {"id": record.id, "status": record.status}
 
 
+#: The `Idempotency-Key` header of `POST /v1/jobs`: printable ASCII, no spaces (a UUID fits).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="The same key answers the job the first request with it made (a retry after a dropped "
+        "connection makes no second job); the key with a different request -> 422.",
+    ),
+]
+
+
 @router.post("/jobs", status_code=202, response_model=JobCreated)
-async def submit_job(request: Request) -> dict[str, str]:
+async def submit_job(request: Request, idempotency_key: IdempotencyKey = None) -> dict[str, str]:
     """Queue a scoring job; an identical earlier request is answered from the stored result.
 
     Form: `params` (JSON text, see JobParams) and `video` (the movie file; omit in path mode)."""
     form = await read_job_form(request, _service(request).uploads)
-    return await run_in_threadpool(_submit, request, form)
+    return await run_in_threadpool(_submit, request, form, idempotency_key)
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(
+    request: Request,
+    status: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """The newest jobs first (of `status` when given), at most `limit`: find a job whose 202 was lost."""
+    contract = request.app.state.contract
+    return {"jobs": [contract_status(record, contract) for record in _service(request).newest(limit, status)]}
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from expotion_protocol import params as protocol
 from expotion_protocol.params import ParamError
+from expotion_protocol.shapes import JobStatus
 
 from ..errors import ConfigError
 
@@ -176,6 +177,12 @@ class FileCreated(BaseModel):
 class JobCreated(BaseModel):
     id: str
     status: str
+
+
+class JobList(BaseModel):
+    """`GET /v1/jobs`: job statuses, newest first."""
+
+    jobs: list[JobStatus]
 
 
 #: Error responses documented on every route (for clients and the OpenAPI schema).

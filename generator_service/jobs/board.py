@@ -20,7 +20,7 @@ from typing import Any
 
 from ..progress import CancelToken
 from .errors import JobNotFound
-from .records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobRecord
+from .records import CANCELLED, CANCELLED_ERROR, CANCELLED_HINT, FAILED, QUEUED, RUNNING, SUCCEEDED, JobRecord
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -88,22 +88,38 @@ class JobBoard:
         self._notify(job_id)
         return snapshot
 
-    def start(self, job_id: str) -> JobRecord:
-        """Mark the job running and count the attempt (persisted first: a crash mid-run is counted)."""
+    def running(self, job_id: str, phase: str, **fields: Any) -> JobRecord:
+        """The job was taken and prepares to run (phase `load_model` or `download`): running, no
+        attempt counted yet — a crash now did not run the job's own work (persisted on the change
+        from queued, so a status seen running survives a crash)."""
         with self._lock:
-            attempts = self._jobs[job_id].attempts + 1
+            queued = self._jobs[job_id].status == QUEUED
+        extra: dict[str, Any] = {"status": RUNNING, "started": time.time()} if queued else {}
+        return self.update(job_id, persist=queued, phase=phase, **extra, **fields)
+
+    def start(self, job_id: str) -> JobRecord:
+        """The job's own work begins (the model is loaded): running, one attempt counted (persisted
+        first: a crash mid-run is counted)."""
+        with self._lock:
+            record = self._jobs[job_id]
+            attempts, started = record.attempts + 1, record.started or time.time()
         return self.update(
-            job_id, persist=True, status=RUNNING, started=time.time(), phase="decode", progress=0.0, attempts=attempts
+            job_id, persist=True, status=RUNNING, started=started, phase="decode", progress=0.0, attempts=attempts
         )
 
-    def hand_back(self, job_id: str) -> JobRecord:
+    def hand_back(self, job_id: str, *, counted: bool = True) -> JobRecord:
         """A clean shutdown stopped the running job: it is queued again for the next start, and this
-        run does not count as an attempt (it did not fail)."""
+        run does not count as an attempt (it did not fail; `counted`: whether `start` counted it)."""
         with self._lock:
-            attempts = max(0, self._jobs[job_id].attempts - 1)
+            attempts = max(0, self._jobs[job_id].attempts - int(counted))
         return self.update(
             job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None, attempts=attempts
         )
+
+    def request_cancel(self, job_id: str) -> JobRecord:
+        """Record a DELETE before acting on it (persisted: the job ends cancelled even if the service
+        stops or crashes before the run noticed)."""
+        return self.update(job_id, persist=True, cancel_requested=True)
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> JobRecord:
         return self.update(
@@ -122,8 +138,8 @@ class JobBoard:
             phase="",
             eta_s=None,
             finished=time.time(),
-            error="cancelled on request",
-            hint="Submit the job again when you want the result.",
+            error=CANCELLED_ERROR,
+            hint=CANCELLED_HINT,
         )
 
     def wait_terminal(self, job_id: str, timeout: float) -> JobRecord:
@@ -151,6 +167,13 @@ class JobBoard:
             for record in self._jobs.values():
                 out[record.status] = out.get(record.status, 0) + 1
             return out
+
+    def wake_all(self) -> None:
+        """Wake every subscriber (the service is about to stop: streams say so and end)."""
+        with self._lock:
+            job_ids = list(self._subscribers)
+        for job_id in job_ids:
+            self._notify(job_id)
 
     def queued_ids(self) -> list[str]:
         with self._lock:

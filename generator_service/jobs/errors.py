@@ -10,6 +10,8 @@ class QueueFull(ExpotionError):
     """The bounded job queue has no free slot."""
 
     hint = "Wait for queued jobs to finish (or cancel some), then submit again."
+    #: Seconds a client should wait before trying again (the HTTP layer sends it as `Retry-After`).
+    retry_after_s = 5
 
 
 class JobNotFound(ExpotionError, KeyError):
@@ -57,3 +59,21 @@ class RunLost(ExpotionError):
     deterministic given its inputs and seed, so it may run again."""
 
     hint = "The job runs again on another worker until it has used the service's max_attempts."
+
+
+class StorageFull(OutputError):
+    """The work dir's disk (or quota) is full: a job record or result could not be written."""
+
+    hint = (
+        "Free disk space in the service's work dir (or lower EXPOTION_MAX_STORAGE_MB so older results are "
+        "removed sooner), then submit again; nothing of this request was kept."
+    )
+
+
+class IdempotencyKeyReused(ExpotionError, ValueError):
+    """An `Idempotency-Key` already names a job made from a different request."""
+
+    hint = (
+        "Send a new Idempotency-Key for a new request; resend the same key only with the very same request "
+        "(the same video, parameters and seed) to find the job it made."
+    )

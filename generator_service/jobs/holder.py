@@ -123,6 +123,11 @@ class ModelHolder:
 
         return resolve_precision(self._precision, device)
 
+    def needs_load(self, adapter: tuple[str, str] | None = None) -> bool:
+        """Whether `scorer(adapter)` loads weights first (the model, or another adapter)."""
+        current = None if self._adapter is None else self._adapter[0]
+        return self._music is None or (None if adapter is None else adapter[0]) != current
+
     def scorer(
         self,
         adapter: tuple[str, str] | None = None,

@@ -24,6 +24,8 @@ from .. import __version__
 __all__ = [
     "ACTIVE",
     "CANCELLED",
+    "CANCELLED_ERROR",
+    "CANCELLED_HINT",
     "FAILED",
     "QUEUED",
     "RUNNING",
@@ -34,6 +36,10 @@ __all__ = [
     "new_error_id",
     "new_job_id",
 ]
+
+#: Error and hint of a job cancelled on request.
+CANCELLED_ERROR = "cancelled on request"
+CANCELLED_HINT = "Submit the job again when you want the result."
 
 
 def new_job_id() -> str:
@@ -158,7 +164,8 @@ class JobRecord:
     result: dict[str, Any] | None = None
     #: Key of identical requests (`JobSpec.cache_key`); not part of the public JSON.
     cache_key: str = ""
-    #: Runs of this job started so far (a run handed back by a clean shutdown does not count).
+    #: Runs of this job whose own work began (after the model loaded; a run handed back by a clean
+    #: shutdown does not count).
     attempts: int = 0
     #: How often the job was resumed after the service stopped while it was queued or running.
     resumed: int = 0
@@ -166,6 +173,10 @@ class JobRecord:
     downloaded: float | None = None
     #: When its result files were removed to respect the storage cap (the record stays).
     expired: float | None = None
+    #: A DELETE asked for the job to stop (persisted first: it ends cancelled even across a restart).
+    cancel_requested: bool = False
+    #: The client's `Idempotency-Key` of the POST that created it (the same key answers this job).
+    idempotency_key: str | None = None
     #: Bumped on every change (server-sent events compare it).
     version: int = 0
     #: While phase is "download": bytes of the model's files fetched so far / to fetch (not stored).

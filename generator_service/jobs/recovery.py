@@ -7,7 +7,8 @@ queued or running is queued again (`resumed` + 1) when
   therefore fails after `max_attempts` runs instead of taking the service down on every start;
 - its video is still there: a service-owned upload still in the upload store, or a path-mode file
   still inside the media root with the content it had when the job was submitted.
-Otherwise it is failed and saved, with an error saying which of the two it was.
+Otherwise it is failed and saved, with an error saying which of the two it was. A job whose
+cancel was requested (a DELETE answered before the stop) ends cancelled.
 Thread rule: runs once at start, before the worker and the HTTP layer use the store.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .errors import InputRejected
 from .media_root import confine
-from .records import FAILED, QUEUED, RUNNING, JobRecord, JobSpec
+from .records import CANCELLED, CANCELLED_ERROR, CANCELLED_HINT, FAILED, QUEUED, RUNNING, JobRecord, JobSpec
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ def recover(store: JobStore, *, max_attempts: int, problem: Callable[[JobSpec], 
     """Decide every job left queued/running -> the records to queue again (in their old order)."""
     resumed: list[JobRecord] = []
     for record in store.active():
+        if record.cancel_requested:  # a DELETE answered before the stop: it ends cancelled, as it was told
+            record.status, record.phase, record.eta_s, record.finished = CANCELLED, "", None, time.time()
+            record.error, record.hint = CANCELLED_ERROR, CANCELLED_HINT
+            store.save(record)
+            logger.info("job %s: cancelled (its cancel was requested before the service stopped)", record.id)
+            continue
         reason = _refusal(record, max_attempts, problem)
         if reason is None:
             record.status, record.phase, record.progress, record.eta_s = QUEUED, "", 0.0, None

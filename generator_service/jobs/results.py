@@ -83,6 +83,16 @@ class ResultFiles:
             out[folder.name] = total
         return out
 
+    def remove_partials(self) -> int:
+        """Remove the hidden partial files (`.take-*.wav`, `.metadata.json.part`) a process killed
+        while writing a result left in job folders -> how many (call at start only)."""
+        removed = 0
+        for job_id in self.usage():
+            for partial in (self.folder / job_id).glob(".*"):
+                partial.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def remove(self, job_id: str) -> int:
         """Delete a job's folder -> bytes freed (files still linked from another job free nothing)."""
         folder = self.folder / job_id

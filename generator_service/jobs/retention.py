@@ -117,6 +117,9 @@ class Janitor:
                 removed += 1
         if removed:
             logger.info("removed %d result folder(s) that belonged to no job", removed)
+        partials = self.files.remove_partials()
+        if partials:
+            logger.info("removed %d partial result file(s) a stopped write left", partials)
         return removed
 
     def sweep(self) -> Sweep:

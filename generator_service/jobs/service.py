@@ -26,7 +26,7 @@ from typing import Any
 from ..hashing import ContentHashes
 from ..pipeline.feature_cache import FeatureCache
 from .board import JobBoard
-from .errors import JobNotFinished, JobNotFound, QueueFull
+from .errors import IdempotencyKeyReused, JobNotFinished, JobNotFound, QueueFull
 from .execution import Executor
 from .holder import ModelHolder
 from .media_root import open_confined
@@ -137,26 +137,42 @@ class JobService:
         self.store.close()
 
     # -- jobs ------------------------------------------------------------------------------
-    def submit(self, spec: JobSpec) -> JobRecord:
+    def submit(self, spec: JobSpec, idempotency_key: str | None = None) -> JobRecord:
         """Queue a job (or finish it at once from an identical earlier result) -> its record.
 
+        With an `idempotency_key` that already names a job, that job is returned (the caller's
+        upload is released) when the request is the same, else `IdempotencyKeyReused`.
         Raises `QueueFull` when no slot is free; the caller still owns `spec.video` then.
         """
         from ..pipeline.features import FEATURE_SPEC
 
         record = JobRecord(new_job_id(), spec, cache_key=spec.cache_key(f"{FEATURE_SPEC.name}/{FEATURE_SPEC.version}"))
-        reused = self.results.reuse(record.id, record.cache_key)
-        if reused is not None:
-            record.status, record.result, record.progress, record.finished = SUCCEEDED, reused, 1.0, record.created
-            self.board.add(record)
-            self.release(spec)
-            return self.board.get(record.id)
-        with self._submit_lock:
+        record.idempotency_key = idempotency_key
+        with self._submit_lock:  # one job per key, also for two requests racing with it
+            earlier = self.store.find_by_key(idempotency_key) if idempotency_key else None
+            if earlier is not None:
+                if earlier.cache_key != record.cache_key:
+                    raise IdempotencyKeyReused(
+                        f"the Idempotency-Key {idempotency_key!r} already names job {earlier.id}, made from "
+                        "a different request (another video, range, parameters or seed)"
+                    )
+                self.release(spec)
+                return self.board.get(earlier.id)
+            reused = self.results.reuse(record.id, record.cache_key)
+            if reused is not None:
+                record.status, record.result, record.progress, record.finished = SUCCEEDED, reused, 1.0, record.created
+                self.board.add(record)
+                self.release(spec)
+                return self.board.get(record.id)
             if self.queue_depth() >= self.queue.limit:
                 raise QueueFull(f"the job queue is full ({self.queue.limit} jobs waiting)")
             self.board.add(record)
             self.queue.put(record.id)
         return self.board.get(record.id)
+
+    def newest(self, limit: int, status: str | None = None) -> list[JobRecord]:
+        """The newest `limit` jobs (of `status` when given), newest first."""
+        return [self.board.get(job_id) for job_id in self.store.newest(limit, status)]
 
     def get(self, job_id: str) -> JobRecord:
         return self.board.get(job_id)
@@ -170,6 +186,7 @@ class JobService:
             self.board.cancelled(job_id)
             self.release(record.spec)
             return self.board.get(job_id)
+        self.board.request_cancel(job_id)  # first: the job ends cancelled even if the service stops now
         self.board.token(job_id).cancel()
         return self.board.wait_terminal(job_id, wait_s)
 

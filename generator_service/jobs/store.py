@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from .errors import StorageFull
 from .records import ACTIVE, RUNNING, SUCCEEDED, TERMINAL, JobRecord, JobSpec
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,17 @@ _ADDED = (
     ("resumed", "INTEGER NOT NULL DEFAULT 0"),
     ("downloaded", "REAL"),
     ("expired", "REAL"),
+    ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+    ("idempotency_key", "TEXT"),
 )
+#: Indexes over added columns (created after the columns are).
+_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+"""
 _COLUMNS = (
     "id, status, phase, progress, error, hint, error_id, created, started, finished, spec, result, cache_key, "
-    "attempts, resumed, downloaded, expired"
+    "attempts, resumed, downloaded, expired, cancel_requested, idempotency_key"
 )
 
 
@@ -79,6 +87,7 @@ class JobStore:
         for name, declaration in _ADDED:
             if name not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+        self._db.executescript(_INDEXES)
 
     def close(self) -> None:
         with self._lock:
@@ -104,10 +113,17 @@ class JobStore:
             record.resumed,
             record.downloaded,
             record.expired,
+            int(record.cancel_requested),
+            record.idempotency_key,
         )
         marks = ", ".join("?" * len(row))
-        with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({marks})", row)
+        try:
+            with self._lock:
+                self._db.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({marks})", row)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc):
+                raise StorageFull(f"the job database {self.path} could not be written: {exc}") from exc
+            raise
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -134,6 +150,23 @@ class JobStore:
                 (*sorted(ACTIVE), RUNNING),
             ).fetchall()
         return [_record(row) for row in rows]
+
+    def find_by_key(self, idempotency_key: str) -> JobRecord | None:
+        """The job a POST with this `Idempotency-Key` created, if it is still kept."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def newest(self, limit: int, status: str | None = None) -> list[str]:
+        """Ids of the newest `limit` jobs (of `status` when given), newest first."""
+        where, args = ("WHERE status = ? ", (status,)) if status else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id FROM jobs {where}ORDER BY created DESC, id LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def finished(self) -> list[FinishedJob]:
         """Every finished (succeeded, failed, cancelled) job, oldest first."""
@@ -178,6 +211,8 @@ def _record(row: tuple) -> JobRecord:
         resumed,
         downloaded,
         expired,
+        cancel_requested,
+        idempotency_key,
     ) = row
     return JobRecord(
         id=job_id,
@@ -197,4 +232,6 @@ def _record(row: tuple) -> JobRecord:
         resumed=resumed,
         downloaded=downloaded,
         expired=expired,
+        cancel_requested=bool(cancel_requested),
+        idempotency_key=idempotency_key,
     )

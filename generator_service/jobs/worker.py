@@ -3,12 +3,14 @@ runs them elsewhere (Ray Serve replicas, generator_service/scale/), on several s
 
 For each job: skip it if it was cancelled while waiting; reuse an identical earlier result if one
 appeared meanwhile; otherwise hand the job to the `Executor` (jobs/execution.py; by default the
-`LocalExecutor`: the warm `Scorer`, loading the model on first use, after downloading its files if
-they are missing: phase `download` with bytes done/total), which marks it running when
-it really starts and reports progress, on the video as `open_video(spec)` gives it (a path-mode
+`LocalExecutor`: the warm `Scorer`, loading the model on first use — phase `load_model` — after
+downloading its files if they are missing: phase `download` with bytes done/total; the job is
+running then, but its attempt is counted only when its own work starts, after the load), which
+reports progress, on the video as `open_video(spec)` gives it (a path-mode
 file is checked again and read through one open file); then write the takes + metadata. A DELETE
-sets the job's `CancelToken`, which the pipeline checks at every generation step. A clean shutdown
-stops the running jobs the same way and hands them back (queued again, their videos kept) for the
+persists the cancel request and sets the job's `CancelToken`, which the pipeline checks at every
+generation step (a job whose cancel was requested ends cancelled, also when a shutdown stopped it
+first). A clean shutdown stops the running jobs the same way and hands them back (queued again, their videos kept) for the
 next start. A run lost with the process that ran it (`RunLost`) runs again until the job has used
 `max_attempts` runs, then fails — the bound recovery applies to jobs a crashed service left.
 
@@ -90,9 +92,11 @@ class Worker:
         self.execute: Executor = executor or LocalExecutor(holder)
         self.slots = slots
         self.max_attempts = max_attempts
-        #: Jobs taken from the queue, and those of them not started yet (waiting for a replica).
+        #: Jobs taken from the queue, those of them not started yet (waiting for a replica), and
+        #: those whose attempt this run counted (their own work began).
         self.running: set[str] = set()
         self._waiting: set[str] = set()
+        self._counted: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -169,6 +173,7 @@ class Worker:
         with self._lock:
             self.running.discard(job_id)
             self._waiting.discard(job_id)
+            self._counted.discard(job_id)
 
     def _execute(self, job_id: str, spec: JobSpec, cache_key: str) -> None:
         """Run the job; a lost run runs again until the job used `max_attempts` (counted also for
@@ -194,6 +199,7 @@ class Worker:
             )
             with self._lock:
                 self._waiting.add(job_id)
+                self._counted.discard(job_id)
             self.board.update(job_id, persist=True, status=QUEUED, started=None, phase="", progress=0.0, eta_s=None)
 
     def _attempt(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> RunLost | None:
@@ -224,22 +230,25 @@ class Worker:
 
     def _stopped(self, job_id: str, token: CancelToken) -> None:
         """The run stopped on its token: cancelled on request, or handed back at shutdown (a job
-        still waiting for a replica has not started and simply stays queued)."""
-        if token.reason != SHUTDOWN:
+        still waiting for a replica has not started and simply stays queued). A cancel requested
+        before the shutdown wins: the job ends cancelled, as the DELETE was told."""
+        record = self.board.get(job_id)
+        if token.reason != SHUTDOWN or record.cancel_requested:
             self.board.cancelled(job_id)
-        elif self.board.get(job_id).status == RUNNING:
-            self.board.hand_back(job_id)
+        elif record.status == RUNNING:
+            with self._lock:
+                counted = job_id in self._counted
+            self.board.hand_back(job_id, counted=counted)
 
-    def _downloading(self, job_id: str, done: int, total: int) -> None:
-        """The model's files are being downloaded for this job: bytes done of total."""
-        self.board.update(
-            job_id,
-            phase="download",
-            progress=done / total if total else 0.0,
-            eta_s=None,
-            bytes_done=done,
-            bytes_total=total,
-        )
+    def _preparing(self, job_id: str, phase: str, done: int, total: int) -> None:
+        """The job waits for the model: `load_model`, or `download` (bytes done of total) of its files."""
+        with self._lock:
+            self._waiting.discard(job_id)
+        if phase == "download":
+            fraction = done / total if total else 0.0
+            self.board.running(job_id, phase, progress=fraction, eta_s=None, bytes_done=done, bytes_total=total)
+        else:
+            self.board.running(job_id, phase, progress=0.0, eta_s=None)
 
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> None:
         from ..config import GenerationConfig
@@ -255,10 +264,10 @@ class Worker:
         scorer = self.execute(
             adapter,
             start=lambda: self._start(job_id),
-            progress=lambda phase, done, total: self._downloading(job_id, done, total),
+            progress=lambda phase, done, total: self._preparing(job_id, phase, done, total),
             cancel=token,
         )
-        token.check()  # a cancel that arrived during model loading
+        token.check()  # a cancel that arrived during model loading (an executor that did not check)
         report = JobProgress(
             lambda phase, progress, eta: self.board.update(job_id, phase=phase, progress=progress, eta_s=eta),
             features=params.auto_prompt or adapter is not None or params.reads_motion,
@@ -279,7 +288,9 @@ class Worker:
         self.board.succeed(job_id, meta)
 
     def _start(self, job_id: str) -> None:
-        """The job begins on a model now: running, one attempt counted (called by the executor)."""
+        """The job's own work begins on a loaded model now: running, one attempt counted (called by
+        the executor)."""
         with self._lock:
             self._waiting.discard(job_id)
+            self._counted.add(job_id)
         self.board.start(job_id)

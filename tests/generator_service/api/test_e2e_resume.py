@@ -29,9 +29,10 @@ async def test_a_job_running_when_the_service_is_killed_is_resumed_by_the_next_o
     async with server.client() as client:
         job_id = (await client.post("/v1/jobs", **form)).json()["id"]
         async with asyncio.timeout(180):  # generous: a loaded 2-core machine is slow, not broken
-            # killed as soon as it runs (features, model load or generation): the widest window, so a
-            # loaded machine cannot finish the tiny model's generation before the kill lands
-            while (await client.get(f"/v1/jobs/{job_id}")).json()["status"] != "running":
+            # killed as soon as its own work runs (features or generation; its attempt is counted once
+            # the model loaded): the widest window, so a loaded machine cannot finish the tiny model's
+            # generation before the kill lands
+            while (await client.get(f"/v1/jobs/{job_id}")).json()["attempts"] < 1:
                 await asyncio.sleep(0.005)
     assert server.proc is not None
     server.proc.kill()  # no graceful shutdown: the record stays "running"

@@ -172,6 +172,9 @@ class _FakeHolder:
     def scorer(self, adapter=None, *, progress=None, cancel=None):
         return self._scorer
 
+    def needs_load(self, adapter=None) -> bool:
+        return False
+
     def unload(self) -> None:
         self.unloads += 1
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from .errors import ProtocolError
 from .params import JobParams
 
+#: Header of `POST /v1/jobs` naming the request: a retry with the same key gets the same job.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
 
 @dataclass
 class Multipart:
