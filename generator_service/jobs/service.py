@@ -37,6 +37,7 @@ from .results import ResultCache, ResultFiles
 from .retention import Janitor, RetentionPolicy
 from .store import JobStore
 from .uploads import UploadStore
+from .work_dir import check_work_dir
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class JobService:
         slots: int = 1,
     ) -> None:
         self.work_dir = Path(work_dir)
+        check_work_dir(self.work_dir)  # refuse to start on a folder that cannot keep what it accepts
         self.store = JobStore(self.work_dir / "jobs.sqlite3")
         self.board = JobBoard(self.store)
         self.queue = JobQueue(queue_size)
