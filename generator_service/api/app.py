@@ -120,10 +120,16 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
 
 
 def serve(config: ServiceSettings) -> None:
-    """Run the service with uvicorn until interrupted (blocks)."""
+    """Run the service with uvicorn until interrupted (blocks).
+
+    On a clean stop (Ctrl-C, SIGTERM) the event streams end first — each sends `event: shutdown`
+    with its job's state — so uvicorn's graceful stop finds no stream left to cut (api/server.py)."""
     import uvicorn
 
+    from .server import DrainingServer
+
     app = create_app(config)
-    uvicorn.run(
+    settings = uvicorn.Config(
         app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=3, access_log=False
     )
+    DrainingServer(settings, app.state.service).run()

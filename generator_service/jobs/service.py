@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -100,6 +101,11 @@ class JobService:
         self._submit_lock = threading.Lock()
         self._started = False
         self.stopping = False
+        #: Set when this process is about to stop (`drain`): event streams say so and end.
+        self.draining = False
+        #: This process's id in event ids (`<epoch>-<version>`): an id from an earlier process
+        #: never matches, so a client reconnecting after a restart gets the current state at once.
+        self.epoch = secrets.token_hex(4)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -126,12 +132,19 @@ class JobService:
         self.worker.start()
         self.janitor.start()
 
+    def drain(self) -> None:
+        """The process is about to stop: every event stream sends `shutdown` with the job's state and
+        ends now, so the server's graceful stop is not held up by them (idempotent)."""
+        self.draining = True
+        self.board.wake_all()
+
     def stop(self) -> None:
         """Stop the worker (a running job is handed back: queued again) and close the store;
         queued jobs stay queued for the next start."""
         if not self._started or self.stopping:
             return
         self.stopping = True
+        self.drain()
         self.janitor.stop()
         self.worker.stop()
         for job_id in self.board.queued_ids():
