@@ -16,8 +16,12 @@ what FastAPI cannot derive from routes that read their bodies themselves.
   readable, which is not the removal a link to a DELETE announces.
 - With a token: the three ways a client may send it (bearer header, `X-API-Key`, `?api_key=`).
 
+- `visual_guidance` above 1 needs an adapter (the protocol's rule between the two fields): without
+  any adapter its `maximum` is 1, otherwise an `anyOf` of the two ways to satisfy it.
+- The result's `X-Expotion-Metadata` header (present when the result JSON fits, api/routes.py).
+
 What a schema cannot say — a file part that is not a movie FFmpeg can read, a range outside the
-clip, `end <= start`, `visual_guidance > 1` without an adapter — is answered 422 (docs/http-api.md).
+clip, `end <= start`, `duration` unequal to `end - start` — is answered 422 (docs/http-api.md).
 The document is built on every request: it reflects the adapters present now.
 """
 
@@ -28,6 +32,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from expotion_protocol.params import GUIDANCE_OFF
 
 from .contract import model_entries
 from .schemas import JobParams
@@ -58,6 +64,19 @@ SECURITY_SCHEMES: JSON = {
 }
 
 
+def require_adapter_for_visual_guidance(params: JSON) -> None:
+    """`visual_guidance` > 1 only with an adapter (`JobParams.validate` in the protocol): a `maximum`
+    of 1 where `adapter` can only be null, else an `anyOf` (guidance off, or a non-empty adapter)."""
+    adapter = params["properties"]["adapter"]
+    if adapter.get("enum") == [None]:
+        params["properties"]["visual_guidance"]["maximum"] = GUIDANCE_OFF
+        return
+    params["anyOf"] = [
+        {"properties": {"visual_guidance": {"maximum": GUIDANCE_OFF}}},
+        {"required": ["adapter"], "properties": {"adapter": {"type": "string", "minLength": 1}}},
+    ]
+
+
 def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]:
     """Component schemas of a `params` part: `<name>` (as the service validates it, `adapter` as
     given) and, in path mode, `<name>Upload` / `<name>Path` (the two branches of the form); the
@@ -66,6 +85,7 @@ def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]
     items = base.pop("$defs", {})
     base["title"] = name
     base["properties"]["adapter"] = adapter
+    require_adapter_for_visual_guidance(base)
     if not path_mode:
         base["properties"]["path"] = {
             "type": "null",

@@ -208,24 +208,54 @@ async def job_status(request: Request, job_id: str) -> dict[str, Any]:
 @router.get(
     "/jobs/{job_id}/events", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}}
 )
-async def job_events_route(request: Request, job_id: str) -> StreamingResponse:
+async def job_events_route(
+    request: Request,
+    job_id: str,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="The id of the last event seen: resume after it (nothing is resent until the job changes).",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """`progress` events on every change, `done` at the end, or `shutdown` if the service stops first."""
     service = _service(request)
     service.get(job_id)  # 404 before the stream starts
     return StreamingResponse(
-        job_events(service, job_id),
+        job_events(service, job_id, last_event_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-@router.get("/jobs/{job_id}/result", response_class=FileResponse, responses={200: {"content": {"audio/wav": {}}}})
+#: The longest `X-Expotion-Metadata` sent, in bytes: proxies and HTTP clients limit a header line
+#: (nginx 8 KiB by default, Python's http.client 64 KiB), and a result echoing 2,000 hits is longer.
+METADATA_HEADER_LIMIT = 8192
+METADATA_HEADER: dict[str, Any] = {
+    "description": (
+        f"the result JSON (as GET /v1/jobs/{{id}}/metadata answers it), compact; left out when longer "
+        f"than {METADATA_HEADER_LIMIT} bytes"
+    ),
+    "schema": {"type": "string", "maxLength": METADATA_HEADER_LIMIT},
+}
+
+
+def metadata_header(meta: dict[str, Any]) -> dict[str, str]:
+    """`X-Expotion-Metadata` of a result download, or nothing when the JSON is over the limit."""
+    text = json.dumps(meta, separators=(",", ":"))  # ASCII (escapes), as a header value must be
+    return {"X-Expotion-Metadata": text} if len(text) <= METADATA_HEADER_LIMIT else {}
+
+
+@router.get(
+    "/jobs/{job_id}/result",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}, "headers": {"X-Expotion-Metadata": METADATA_HEADER}}},
+)
 def job_result(request: Request, job_id: str, take: Annotated[int, Query(ge=0, le=1000)] = 0) -> FileResponse:
     path, meta = _service(request).result_file(job_id, take, download=True)
     return FileResponse(
-        path,
-        media_type="audio/wav",
-        filename=f"{job_id}-take{take}.wav",
-        headers={"X-Expotion-Metadata": json.dumps(meta, separators=(",", ":"))},
+        path, media_type="audio/wav", filename=f"{job_id}-take{take}.wav", headers=metadata_header(meta)
     )
 
 

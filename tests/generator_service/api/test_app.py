@@ -115,13 +115,17 @@ async def test_a_job_records_its_beat_lock_and_hits_and_is_cached_by_them(client
 async def test_events_stream_progress_then_done(client, clip) -> None:
     job_id = (await client.post("/v1/jobs", **job_form(clip, seed=9))).json()["id"]
     body = (await client.get(f"/v1/jobs/{job_id}/events")).text  # ASGITransport returns the whole stream
-    events = [block.split("\n") for block in body.strip().split("\n\n")]
+    blocks = body.strip().split("\n\n")
+    assert blocks[0] == "retry: 2000"  # clients wait 2 s before reconnecting
+    events = [block.split("\n") for block in blocks[1:]]
     names = [lines[0].removeprefix("event: ") for lines in events]
     assert names[-1] == "done" and set(names[:-1]) <= {"progress"}
     last = json.loads(events[-1][1].removeprefix("data: "))
     assert last["status"] == "succeeded" and last["result"]["num_samples"] == 32000
     progress = [json.loads(lines[1].removeprefix("data: "))["progress"] for lines in events]
     assert progress == sorted(progress)
+    ids = [lines[2].removeprefix("id: ") for lines in events]  # <process epoch>-<job version>, rising
+    assert len({i.split("-")[0] for i in ids}) == 1 and len(set(ids)) == len(ids)
 
 
 async def test_result_before_finish_is_409_and_unknown_ids_404(make_app, clip, tiny) -> None:
@@ -171,6 +175,36 @@ async def test_the_openapi_schema_shows_beat_lock_and_hits(client) -> None:
     assert hit["required"] == ["t", "kind"] and hit["additionalProperties"] is False
     assert hit["properties"]["kind"]["enum"] == ["cut", "marker"]
     assert hit["properties"]["strength"]["maximum"] == 1.0 and hit["properties"]["t"]["minimum"] == 0.0
+
+
+@pytest.mark.parametrize("with_adapter", [False, True])
+async def test_the_openapi_schema_says_visual_guidance_needs_an_adapter(make_app, tmp_path, with_adapter) -> None:
+    # what the schema accepts is what the service accepts (schemathesis' ST202 reads the schema so)
+    jsonschema = pytest.importorskip("jsonschema")
+    adapters = tmp_path / "adapters"
+    (adapters / "dance").mkdir(parents=True)
+    (adapters / "dance" / "expotion_config.json").write_text("{}")
+    app = make_app(adapters_dir=adapters) if with_adapter else make_app()
+    async with app.client() as client:
+        doc = (await client.get("/openapi.json")).json()
+    for name in ("JobParams", "AnalyzeParams"):
+        schema = {**doc["components"]["schemas"][name], "components": doc["components"]}
+        valid = jsonschema.Draft202012Validator(schema).is_valid
+        assert valid({"visual_guidance": 1.0}) and valid({"visual_guidance": 0.5, "adapter": None})
+        assert not valid({"visual_guidance": 2.0}) and not valid({"visual_guidance": 2.0, "adapter": None})
+        assert valid({"visual_guidance": 2.0, "adapter": "dance"}) is (with_adapter or name == "AnalyzeParams")
+        assert not valid({"visual_guidance": 2.0, "adapter": ""})
+
+
+def test_the_metadata_header_is_left_out_when_too_long_for_a_header_line() -> None:
+    from generator_service.api.routes import METADATA_HEADER_LIMIT, metadata_header
+
+    short = {"num_samples": 16000, "prompt_used": "warm piano ♪"}
+    assert json.loads(metadata_header(short)["X-Expotion-Metadata"]) == short
+    assert metadata_header(short)["X-Expotion-Metadata"].isascii()
+    hits = [{"t": i / 10, "kind": "cut", "strength": 1.0} for i in range(2000)]
+    assert metadata_header({"num_samples": 16000, "hits": hits}) == {}
+    assert len(json.dumps({"hits": hits})) > METADATA_HEADER_LIMIT
 
 
 async def test_bad_uploads_are_clear_4xx_and_the_service_stays_healthy(make_app, clip) -> None:

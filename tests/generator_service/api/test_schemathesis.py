@@ -1,9 +1,15 @@
-"""The OpenAPI document tells the truth: schemathesis' full run (`--checks all`: coverage, fuzzing
-and the stateful phase that follows the document's links) against a real `serve --model tiny`
-process finds no failure in at least 500 generated requests.
+"""The OpenAPI document tells the truth: the command a user's tool runs —
+`schemathesis run URL/openapi.json --checks all --max-examples 60 --request-timeout 30` (coverage,
+fuzzing and the stateful phase that follows the document's links) — against a real
+`serve --model tiny` process finds no error and no failure in at least 1,200 generated requests
+(about 2,000, ~60 s here) but the by-design one: ST301 for a cancelled job read after its DELETE. The test adds only what makes it reproducible and checkable: a fixed seed, one
+worker, a HAR report, and the settings file below.
 
 What a schema cannot say (a file part that is not a movie, a range outside the clip, cross-field
-rules) is configured in schemathesis.toml beside this file, with the reason for each entry."""
+rules JSON Schema cannot compare) and `DELETE` being a cancel that leaves the job readable are
+configured in schemathesis.toml beside this file, with the reason for each entry; nothing else is
+excluded.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +25,15 @@ import pytest
 pytest.importorskip("schemathesis")
 
 pytestmark = pytest.mark.slow
+# The only exclusions, both by design (reasons in the file): `positive_data_acceptance` may see 422
+# on the three upload operations (the bytes of an upload and a range inside it are not schema
+# facts), and `use_after_free` is off for a job's reads (DELETE cancels; the record stays readable).
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MIN_CASES = 500
+MIN_CASES = 1200
+#: The user's command (issue #23): every check, every phase, these bounds; keep them equal to it.
+#: The one finding the user's command makes, by design (see the test).
+CANCEL_THEN_READ = "ST301 Deleted resource still available"
+USER_FLAGS = ("--checks", "all", "--max-examples", "60", "--request-timeout", "30")
 
 
 def run_schemathesis(url: str, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -33,16 +46,11 @@ def run_schemathesis(url: str, report_dir: Path, *extra: str) -> subprocess.Comp
         str(CONFIG),
         "run",
         f"{url}/openapi.json",
-        "--checks",
-        "all",
-        "--max-examples",
-        "30",
+        *USER_FLAGS,
         "--seed",
         "20261202",
         "--workers",
         "1",
-        "--request-timeout",
-        "120",
         "--report",
         "har",
         "--report-dir",
@@ -70,12 +78,28 @@ def test_full_schemathesis_run_finds_no_failure(server_factory, tmp_path) -> Non
     server = server_factory(tmp_path / "work", "--queue-size", "200")
     proc = run_schemathesis(server.url, tmp_path / "report")
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    cases = re.search(r"(\d+) generated, (\d+) passed", out)
-    assert cases is not None, out[-3000:]
-    assert int(cases[1]) >= MIN_CASES and cases[1] == cases[2], cases[0]
-    for phase in ("Coverage", "Fuzzing", "Stateful"):
+    summary = out[out.rindex("SUMMARY") :]
+    # `--checks all` on the command line turns on every check, over the settings file's per-operation
+    # `use_after_free = false` (schemathesis: the command line wins), so the user's command reports
+    # ST301 where it cancels a job and then reads it. That is by design (DELETE cancels; the record
+    # stays readable, status `cancelled`), and it is the only finding allowed: each one is checked to
+    # be exactly that, and anything else — another check, an error — fails this test.
+    findings = dict(re.findall(r"^\s+❌ (.+): (\d+)$", summary, re.MULTILINE))
+    assert set(findings) <= {CANCEL_THEN_READ}, out[-6000:]
+    assert "Errors" not in summary and "error" not in summary.split("Test cases:")[1].split("\n\n")[0], summary
+    blocks = re.split(r"^\d+\. Test Case ID: ", out[out.find("FAILURES") : out.rindex("SUMMARY")], flags=re.MULTILINE)[
+        1:
+    ]
+    assert len(blocks) == sum(int(n) for n in findings.values()), out[-6000:]
+    for block in blocks:
+        assert "ST301" in block and re.search(r"deleted with `DELETE /v1/jobs/j-[0-9a-f]{16}`", block), block
+        assert '"status":"cancelled"' in block or 'status\\":\\"cancelled' in block, block
+    assert proc.returncode == (1 if findings else 0), out[-6000:]
+    cases = re.search(r"Test cases:\s+(\d+) generated", out)
+    assert cases is not None and int(cases[1]) >= MIN_CASES, out[-3000:]
+    for phase in ("Coverage", "Fuzzing"):
         assert re.search(rf"✅ {phase}", out), (phase, out[-3000:])
+    assert re.search(r"(✅|❌) Stateful", summary), summary  # ❌ only by the findings above
     # the stateful phase followed the links: jobs it created were read by their real ids, and a
     # clip uploaded through the contract face was scored
     seen = requests_made(tmp_path / "report")
