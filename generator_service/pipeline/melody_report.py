@@ -44,7 +44,9 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.sum(a * b, axis=1) / np.maximum(norms, 1e-12)))
 
 
-def follow_measure(take: np.ndarray, rate: int, temp: np.ndarray, temp_rate: int, settings: ChromaSettings) -> dict:
+def follow_measure(
+    take: np.ndarray, rate: int, temp: np.ndarray, temp_rate: int, settings: ChromaSettings
+) -> dict[str, Any]:
     """Take [S] or [C, S] at `rate`, temp span [n] at `temp_rate` (the same duration) -> the
     measure of the module docstring (JSON-ready)."""
     music = _chroma(take if take.ndim == 1 else take.mean(axis=0), rate, settings)

@@ -178,6 +178,8 @@ def test_a_melody_for_a_model_without_one_exits_2_naming_the_melody_models(
     assert proc.returncode == 2 and "'tiny' cannot take a melody" in proc.stderr
     assert "tiny-melody" in proc.stderr and "facebook/musicgen-melody" in proc.stderr
     assert not (tmp_path / "m.wav").exists()
+    alone = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--melody-start", "2", cwd=tmp_path)
+    assert alone.returncode == 2 and "--melody-start: only with --melody" in alone.stderr
 
 
 def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
