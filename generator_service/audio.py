@@ -1,4 +1,5 @@
-"""Audio files: exact-length WAV writing (atomic, disk-full safe) and muxing music into a video."""
+"""Audio files: reading music (any rate and channel count), exact-length WAV writing (atomic,
+disk-full safe) and muxing music into a video."""
 
 from __future__ import annotations
 
@@ -19,6 +20,25 @@ class OutputError(ExpotionError, OSError):
     """The result could not be written (disk full, no permission, missing folder)."""
 
     hint = "Free some disk space or choose another output folder; nothing was overwritten."
+
+
+class MusicFileError(ExpotionError, ValueError):
+    """The music file cannot be read."""
+
+    hint = "Give a WAV, FLAC, OGG, MP3 or AIFF file (convert others, e.g. `ffmpeg -i IN.m4a OUT.wav`)."
+
+
+def read_music(path: Path) -> tuple[np.ndarray, int]:
+    """A music file -> (float32 audio [S] (mono) or [S, C], its sample rate)."""
+    import soundfile as sf
+
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise MusicFileError(f"music {path}: cannot be read ({err})") from err
+    if audio.shape[0] == 0:
+        raise MusicFileError(f"music {path}: has no samples")
+    return (audio[:, 0] if audio.shape[1] == 1 else audio), int(rate)
 
 
 def exact_num_samples(duration_s: float, sample_rate: int) -> int:

@@ -107,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Expotion adapter directory (from `train`): the music follows the performer",
     )
+    score.add_argument(
+        "--melody",
+        type=Path,
+        default=None,
+        metavar="TEMP",
+        help="a temp track (WAV, FLAC, OGG, MP3, AIFF; any rate/channels) whose melody the music follows; "
+        "melody models only (tiny-melody, facebook/musicgen-melody, facebook/musicgen-stereo-melody, ...)",
+    )
+    score.add_argument(
+        "--melody-start",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds into the temp that play at the range's start (default 0); a shorter temp loops",
+    )
     score.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_model(score)
     _add_features(score)
@@ -172,15 +187,27 @@ def take_path(output: Path, take: int) -> Path:
 def cmd_score(args: argparse.Namespace) -> int:
     from .audio import OutputError, write_wav
     from .model.loading import load_music_model
+    from .pipeline.melody_input import MelodyRequest
     from .pipeline.score import Scorer, ScoreRequest, check_inputs
     from .pipeline.score_lock import LockRequest
 
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
+    if args.melody is None and args.melody_start is not None:
+        raise ConfigError(
+            "--melody-start: only with --melody", hint="Add --melody TEMP.wav, or leave out --melody-start."
+        )
     params = params_from_args(args, adapter=None if args.adapter is None else args.adapter.name)
     gen = GenerationConfig.from_params(params, window_s=args.window)
+    melody = None if args.melody is None else MelodyRequest(args.melody, args.melody_start or 0.0)
     request = ScoreRequest(
-        args.video, params.start, params.end, gen, auto_prompt=params.auto_prompt, lock=LockRequest.from_params(params)
+        args.video,
+        params.start,
+        params.end,
+        gen,
+        auto_prompt=params.auto_prompt,
+        lock=LockRequest.from_params(params),
+        melody=melody,
     )
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(
@@ -202,6 +229,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     args.output.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     if result.untrained:
         print("NOTE: made with the UNTRAINED tiny test model: this is not music.", file=sys.stderr)
+    if result.melody is not None:
+        verdict = "follows" if result.melody["follows"] else "does NOT follow"
+        print(f"melody: the music {verdict} the temp (measured; see 'melody' in the JSON)", file=sys.stderr)
     for path in written:
         print(path)
     return 0

@@ -17,21 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .audio import MusicFileError, read_music
 from .config import FeatureConfig
-from .errors import ExpotionError
 from .pipeline.beatlock import DEFAULT_MAX_STRETCH, LockConfig, check_max_stretch, lock_to_performer
 from .pipeline.hits import load_hits, shift_hits
 from .progress import ProgressCallback, no_progress
 
+__all__ = ["MusicFileError", "SyncRequest", "read_music", "sync_files"]
+
 logger = logging.getLogger(__name__)
-
-
-class MusicFileError(ExpotionError, ValueError):
-    """The music file cannot be read."""
-
-    hint = "Give a WAV, FLAC, OGG, MP3 or AIFF file (convert others, e.g. `ffmpeg -i IN.m4a OUT.wav`)."
 
 
 @dataclass(frozen=True)
@@ -45,19 +39,6 @@ class SyncRequest:
     end: float | None = None
     hits: Path | None = None
     max_stretch: float = DEFAULT_MAX_STRETCH
-
-
-def read_music(path: Path) -> tuple[np.ndarray, int]:
-    """A music file -> (float32 audio [S] (mono) or [S, C], its sample rate)."""
-    import soundfile as sf
-
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise MusicFileError(f"music {path}: cannot be read ({err})") from err
-    if audio.shape[0] == 0:
-        raise MusicFileError(f"music {path}: has no samples")
-    return (audio[:, 0] if audio.shape[1] == 1 else audio), int(rate)
 
 
 def sync_files(

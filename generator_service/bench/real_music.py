@@ -99,7 +99,7 @@ def path(name: str) -> Path:
 @cache
 def load(name: str) -> tuple[np.ndarray, int]:
     """(float32 audio [S] (mono) or [S, C], rate) of piece `name`, as `sync` reads a music file."""
-    from ..sync import read_music
+    from ..audio import read_music
 
     audio, rate = read_music(path(name))
     audio.setflags(write=False)

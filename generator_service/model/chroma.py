@@ -89,7 +89,7 @@ def _span(audio: np.ndarray, rate: int, start_s: float, end_s: float | None) -> 
     return np.asarray(mono[round(start_s * rate) : round(end_s * rate)], dtype=np.float32)
 
 
-def melody_chroma(
+def chroma_energy(
     audio: np.ndarray,
     rate: int,
     start_s: float = 0.0,
@@ -97,8 +97,9 @@ def melody_chroma(
     settings: ChromaSettings | None = None,
 ) -> torch.Tensor:
     """Reference audio [N] or [C, N] at `rate` Hz, the span start_s..end_s (None: to the end) ->
-    chroma [1, T, num_chroma] (one-hot per frame, T = 1 + n // hop_length for the span's n samples
-    at the extractor's rate, at most `chunk_length` s of it): the melody model's `input_features`."""
+    the power of each chroma bin per frame [T, num_chroma] (T = 1 + n // hop_length for the span's
+    n samples at the extractor's rate, at most `chunk_length` s of it): the recipe of the module
+    docstring before its last step (each frame one-hot on its loudest bin, `melody_chroma`)."""
     settings = settings or ChromaSettings()
     wave = resample(torch.from_numpy(_span(audio, rate, start_s, end_s)), rate, settings.sampling_rate)
     wave = wave[: settings.chunk_length * settings.sampling_rate]
@@ -116,6 +117,19 @@ def melody_chroma(
     filters = chroma_filter_bank(
         num_frequency_bins=n_fft, num_chroma=settings.num_chroma, sampling_rate=settings.sampling_rate, tuning=0
     )
-    chroma = torch.from_numpy(filters).float() @ power  # [num_chroma, T]
-    chroma = F.normalize(chroma, p=float("inf"), dim=0, eps=1e-6)
-    return F.one_hot(chroma.argmax(0), settings.num_chroma).float()[None]
+    return (torch.from_numpy(filters).float() @ power).T
+
+
+def melody_chroma(
+    audio: np.ndarray,
+    rate: int,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    settings: ChromaSettings | None = None,
+) -> torch.Tensor:
+    """Reference audio [N] or [C, N] at `rate` Hz, the span start_s..end_s (None: to the end) ->
+    chroma [1, T, num_chroma] (one-hot per frame, T = 1 + n // hop_length for the span's n samples
+    at the extractor's rate, at most `chunk_length` s of it): the melody model's `input_features`."""
+    settings = settings or ChromaSettings()
+    chroma = F.normalize(chroma_energy(audio, rate, start_s, end_s, settings), p=float("inf"), dim=1, eps=1e-6)
+    return F.one_hot(chroma.argmax(1), settings.num_chroma).float()[None]

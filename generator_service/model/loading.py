@@ -28,6 +28,18 @@ logger = logging.getLogger(__name__)
 
 #: transformers' `model_type` of the melody checkpoints (facebook/musicgen-melody, -stereo-melody*).
 MELODY_MODEL_TYPE = "musicgen_melody"
+#: The models that take a melody (a reference chroma): the built-in untrained one and the published checkpoints.
+MELODY_MODELS = (
+    "tiny-melody",
+    "facebook/musicgen-melody",
+    "facebook/musicgen-melody-large",
+    "facebook/musicgen-stereo-melody",
+    "facebook/musicgen-stereo-melody-large",
+)
+MELODY_HINT = (
+    f"A melody needs a melody checkpoint: --model {', '.join(MELODY_MODELS)} "
+    "(or a local copy of one); or leave out --melody."
+)
 
 #: Longest window the base MusicGen models were trained on.
 MUSICGEN_MAX_WINDOW_S = 30.0

@@ -20,13 +20,17 @@ A prompt schedule (`PromptSpan`s, e.g. from pipeline/schedule.py) gives each win
 windows end at the spans' boundaries where the window length allows, each window is prompted with
 the span its first new frame lies in, and the text's keys/values are recomputed in the same decode
 session between windows (continuation carries the music across the change of words).
+
+Melody checkpoints: a `MelodyAt` gives each window the chroma of its own time span of the reference
+(context frames included, as audiocraft's long generation slices the melody per window); the prefix
+is rebuilt between windows in the same session (its length, chroma_length + text, does not change).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +39,7 @@ import numpy as np
 from ..config import GenerationConfig
 from ..errors import ConfigError
 from ..model.conditioning import WindowCondition
-from ..model.loading import MusicModel
+from ..model.loading import MELODY_HINT, MusicModel
 from ..model.text import encode_prompts
 from ..progress import CancelToken, ProgressCallback, no_progress
 
@@ -50,6 +54,11 @@ class Window:
     start: int
     context: int
     new: int
+
+
+#: A melody by time: the span [start_s, end_s) of the generated music -> the melody chroma
+#: [1, T, 12] that plays under it (model/chroma.py; pipeline/melody_input.py builds one from a file).
+MelodyAt = Callable[[float, float], Any]
 
 
 @dataclass(frozen=True)
@@ -232,7 +241,7 @@ def generate_codes(
     *,
     condition: WindowCondition | None = None,
     schedule: Sequence[PromptSpan] = (),
-    melody: Any | None = None,
+    melody: MelodyAt | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Any:
@@ -240,8 +249,8 @@ def generate_codes(
 
     `condition`: the visual adapter's (model/conditioning.py), or None for the base model.
     `schedule`: a prompt per span of frames (module docstring); empty: `cfg.prompt` throughout.
-    `melody`: a melody checkpoint's reference chroma [1, T, 12] (model/chroma.py), one window only
-    for now; without it a melody checkpoint runs on text alone (the null melody)."""
+    `melody`: a melody checkpoint's reference, the chroma of each window's time span (module
+    docstring); without it a melody checkpoint runs on text alone (the null melody)."""
     import torch
 
     from ..model.cuda_graph import make_stepper
@@ -255,9 +264,8 @@ def generate_codes(
         total_frames, round(window_s * rate), round(cfg.context_s * rate), [span.start for span in schedule]
     )
     prompts = window_prompts(windows, schedule, cfg.prompt)
-    if melody is not None and (not mm.melody or len(windows) > 1):
-        why = "is not a melody checkpoint" if not mm.melody else f"needs {len(windows)} windows"
-        raise ConfigError(f"melody: {mm.model_id!r} {why} (a melody conditions one window of a melody model)")
+    if melody is not None and not mm.melody:
+        raise ConfigError(f"melody: {mm.model_id!r} is not a melody checkpoint", hint=MELODY_HINT)
     total_steps, done = steps_for(windows, delay_steps), 0
 
     def on_step() -> None:
@@ -272,15 +280,13 @@ def generate_codes(
     graphs = mm.cuda_graphs and str(mm.device).startswith("cuda")
     with torch.inference_mode():
         texts = encode_texts(mm, prompts, cfg.variants, blocks)
-        if mm.melody:
-            texts = melody_texts(mm, texts, blocks, cfg.variants, melody)
-        hidden, mask = texts[prompts[0]]
+        hidden, mask = _window_text(mm, texts, prompts[0], windows[0], blocks, cfg.variants, melody)
         length = max(w.context + w.new for w in windows) + delay_steps
         session = packed.session(hidden.shape[0], length, hidden, mask, static=graphs)
         codes = None
         for i, window in enumerate(windows):
-            if i and prompts[i] != prompts[i - 1]:
-                session.set_text(*texts[prompts[i]])
+            if i and (melody is not None or prompts[i] != prompts[i - 1]):
+                session.set_text(*_window_text(mm, texts, prompts[i], window, blocks, cfg.variants, melody))
             if condition is not None:
                 condition.prepare(window.start, packed.attn_dtype)
             step = make_stepper(session, condition, graphs=graphs, compile_step=mm.compile_step)
@@ -296,6 +302,26 @@ def generate_codes(
         mm.precision,
     )
     return codes
+
+
+def _window_text(
+    mm: MusicModel,
+    texts: dict[str, tuple[Any, Any]],
+    prompt: str,
+    window: Window,
+    blocks: Sequence[str],
+    batch: int,
+    melody: MelodyAt | None,
+) -> tuple[Any, Any]:
+    """What a window's decoder attends to: its prompt's text rows, for a melody checkpoint as the
+    prefix with the chroma of the window's span (none: the null melody)."""
+    if not mm.melody:
+        return texts[prompt]
+    rate = mm.frame_rate
+    chroma = (
+        None if melody is None else melody(window.start / rate, (window.start + window.context + window.new) / rate)
+    )
+    return melody_texts(mm, {prompt: texts[prompt]}, blocks, batch, chroma)[prompt]
 
 
 def _ramp_weights(n_samples: int, fade_in: int, fade_out: int) -> np.ndarray:

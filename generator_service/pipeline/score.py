@@ -10,6 +10,10 @@ prompt schedule: a suggestion per segment, pipeline/schedule.py, windows ending 
 by a beat lock that looks at the performer (pipeline/score_lock.py), or when `analyze=True` is
 asked. Without an adapter the visual condition does not reach the model and the result says
 `visual: "unused"`. The beat lock runs on the decoded takes, before their exact-length trim.
+
+A melody temp (melody checkpoints only, pipeline/melody_input.py) gives each window the chroma of
+its span; the result's `melody` block says how closely each final take follows it, measured
+(pipeline/melody_report.py).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from .. import __version__
 from ..audio import exact_num_samples
 from ..config import FeatureConfig, GenerationConfig
 from ..errors import ConfigError
-from ..model.loading import MusicModel
+from ..model.loading import MELODY_HINT, MusicModel
 from ..progress import CancelToken, ProgressCallback, no_progress
 from .feature_reader import FeatureReader, FeatureStore
 from .generate import PromptSpan, decode_codes, frames_for_samples, generate_codes, guidance_blocks
 from .hits import Hit, shift_hits
+from .melody_input import MelodyRequest, MelodyTemp
 from .score_lock import LockRequest, lock_takes, plan_lock
 
 if TYPE_CHECKING:
@@ -53,6 +58,8 @@ class ScoreRequest:
     analyze: bool = False
     #: The beat lock (default: automatic) and the hits, on the video's clock.
     lock: LockRequest = field(default_factory=LockRequest)
+    #: A temp track the music follows (melody checkpoints only); None: text (and video) alone.
+    melody: MelodyRequest | None = None
 
 
 @dataclass
@@ -83,6 +90,8 @@ class ScoreResult:
     hits: list[dict[str, Any]] = field(default_factory=list)
     #: The prompt schedule of a long clip ({start, end, mood, energy, prompt, cause}; empty: one prompt).
     schedule: list[dict[str, Any]] = field(default_factory=list)
+    #: The melody temp used and how closely each take follows it (pipeline/melody_report.py); None: no melody.
+    melody: dict[str, Any] | None = None
 
     @property
     def duration_s(self) -> float:
@@ -111,6 +120,7 @@ class ScoreResult:
             "lock": self.lock,
             "hits": self.hits,
             "schedule": self.schedule,
+            "melody": self.melody,
         }
 
 
@@ -131,6 +141,8 @@ def check_inputs(request: ScoreRequest) -> tuple[float, float]:
     from .video import probe_video, resolve_range
 
     request.lock.check()
+    if request.melody is not None:
+        request.melody.check()
     return resolve_range(probe_video(request.video), request.start, request.end)
 
 
@@ -171,6 +183,8 @@ class Scorer:
                 "visual_guidance: needs an adapter (without one the video does not reach the model)",
                 hint="Pass --adapter, or leave visual guidance at 1.",
             )
+        if request.melody is not None and not self.music.melody:
+            raise ConfigError(f"melody: {self.music.model_id!r} cannot take a melody", hint=MELODY_HINT)
         start, end = check_inputs(request)
         num_samples = exact_num_samples(end - start, self.music.sample_rate)
         hits = tuple(shift_hits(request.lock.hits, start, end))
@@ -201,8 +215,17 @@ class Scorer:
         lock = plan_lock(request.lock, hits, track)
         music_samples = exact_num_samples(lock.music_seconds(end - start), self.music.sample_rate)
         frames = frames_for_samples(music_samples, self.music.hop_length)
+        temp = None if request.melody is None else MelodyTemp.load(request.melody)
+        melody = None if temp is None or self.music.chroma is None else temp.chroma_at(self.music.chroma)
         codes = generate_codes(
-            self.music, frames, gen, condition=condition, schedule=spans, progress=progress, cancel=cancel
+            self.music,
+            frames,
+            gen,
+            condition=condition,
+            schedule=spans,
+            melody=melody,
+            progress=progress,
+            cancel=cancel,
         )
         # 7. Decode to audio.
         window = round((gen.window_s or self.music.max_window_s) * self.music.frame_rate)
@@ -212,8 +235,15 @@ class Scorer:
         )
         # 8. The beat lock, then exactly the clip's length.
         locked = lock_takes(audio, self.music.sample_rate, num_samples, lock, progress=progress, cancel=cancel)
+        takes = [locked.audio[i] for i in range(locked.audio.shape[0])]
+        # 9. How closely each final take follows the melody, measured.
+        followed = None
+        if temp is not None and self.music.chroma is not None:
+            from .melody_report import melody_block
+
+            followed = melody_block(temp, takes, self.music.sample_rate, end - start, self.music.chroma)
         return ScoreResult(
-            takes=[locked.audio[i] for i in range(locked.audio.shape[0])],
+            takes=takes,
             seeds=[gen.seed + i for i in range(gen.variants)],
             sample_rate=self.music.sample_rate,
             num_samples=num_samples,
@@ -231,6 +261,7 @@ class Scorer:
             lock=locked.reports,
             hits=[h.to_dict() for h in locked.hits],
             schedule=[seg.to_dict() | {"prompt": span.prompt} for seg, span in zip(segments, spans, strict=True)],
+            melody=followed,
         )
 
     def _schedule(self, track: Any, hits: tuple[Hit, ...], gen: GenerationConfig, num_samples: int) -> list[Segment]:

@@ -142,6 +142,46 @@ def test_unknown_model_offline_says_how_to_fix(tmp_path: Path, clip: Path) -> No
     assert proc.returncode == 2 and "nobody/no-model" in proc.stderr and "tiny" in proc.stderr
 
 
+@pytest.fixture(scope="module")
+def temp(tmp_path_factory) -> Path:
+    """A temp track: 0.8 s of A then C, stereo at 44.1 kHz."""
+    import numpy as np
+
+    rate = 44100
+    t = np.arange(round(0.8 * rate)) / rate
+    tune = 0.4 * np.sin(2 * np.pi * np.where(t < 0.4, 440.0, 523.25) * t)
+    path = tmp_path_factory.mktemp("temp") / "temp.wav"
+    sf.write(path, np.stack([tune, tune], axis=1), rate)
+    return path
+
+
+def test_score_with_a_melody_writes_the_measured_melody_block(tmp_path: Path, clip: Path, temp: Path) -> None:
+    out = tmp_path / "music.wav"
+    proc = _run(
+        "score", str(clip), "-o", str(out), "--model", "tiny-melody", "--melody", str(temp), "--melody-start", "0.1",
+        "--end", "1.0", "--beat-lock", "off", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).frames == 32000
+    block = json.loads((tmp_path / "music.json").read_text())["melody"]
+    assert block["start"] == 0.1 and block["looped"] is True and block["follows"] is False
+    assert {"chroma_similarity", "chance", "follows"} <= set(block["takes"][0])
+    assert "does NOT follow the temp" in proc.stderr  # untrained: measured, and said
+
+
+def test_a_melody_for_a_model_without_one_exits_2_naming_the_melody_models(
+    tmp_path: Path, clip: Path, temp: Path
+) -> None:
+    proc = _run(
+        "score", str(clip), "-o", str(tmp_path / "m.wav"), "--model", "tiny", "--melody", str(temp), cwd=tmp_path
+    )
+    assert proc.returncode == 2 and "'tiny' cannot take a melody" in proc.stderr
+    assert "tiny-melody" in proc.stderr and "facebook/musicgen-melody" in proc.stderr
+    assert not (tmp_path / "m.wav").exists()
+    alone = _run("score", str(clip), "-o", str(tmp_path / "m.wav"), "--melody-start", "2", cwd=tmp_path)
+    assert alone.returncode == 2 and "--melody-start: only with --melody" in alone.stderr
+
+
 def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import generator_service.api.app as app
     from generator_service.cli import main

@@ -97,7 +97,7 @@ def test_greedy_with_melody_matches_transformers_generate(tiny_melody, monkeypat
     mm, frames, rows = tiny_melody, 197, 2
     cfg = GenerationConfig(prompt="calm piano", top_k=1, guidance_scale=3.0, variants=rows)
     chroma = _one_hot_chroma(1, 40) if melody else None
-    ours = generate_codes(mm, frames, cfg, melody=chroma)
+    ours = generate_codes(mm, frames, cfg, melody=None if chroma is None else lambda start, end: chroma)
     tok = mm.tokenizer([cfg.prompt] * rows, return_tensors="pt", padding=True)
     features = {} if chroma is None else {"input_features": chroma.repeat(rows, 1, 1)}
     ref = _hf_codes(mm, monkeypatch, **tok, **features, guidance_scale=3.0, max_new_tokens=frames + 3)
@@ -119,10 +119,27 @@ def test_the_melody_steers_the_prefix_and_is_refused_where_it_cannot_act(tiny, t
     assert one.shape == (2, length + hidden.shape[1], tiny_melody.decoder.spec.hidden)
     assert not torch.equal(one[0, :length], other[0, :length])  # the melody is in the conditioned rows
     assert torch.equal(one[1], other[1]) and torch.equal(one[:, length:], other[:, length:])  # not in the null
-    with pytest.raises(ConfigError, match="'tiny' is not a melody checkpoint"):
-        generate_codes(tiny, 10, cfg, melody=_one_hot_chroma(1, 40))
-    with pytest.raises(ConfigError, match="needs 2 windows"):
-        generate_codes(tiny_melody, 2000, cfg, melody=_one_hot_chroma(1, 40))
+    with pytest.raises(ConfigError, match="'tiny' is not a melody checkpoint") as refused:
+        generate_codes(tiny, 10, cfg, melody=lambda start, end: _one_hot_chroma(1, 40))
+    assert "tiny-melody" in refused.value.hint and "facebook/musicgen-melody" in refused.value.hint
+
+
+def test_each_window_gets_the_chroma_of_its_own_span(tiny_melody) -> None:
+    """Three windows with continuation: the melody is asked for each window's span (context
+    included, seconds of the music), and a chroma that changes between windows changes the music
+    after the first window only."""
+    cfg = GenerationConfig(prompt="drums", window_s=1.0, context_s=0.4, top_k=1, guidance_scale=3.0, variants=1)
+    asked: list[tuple[float, float]] = []
+
+    def melody(start: float, end: float) -> torch.Tensor:
+        asked.append((round(start, 3), round(end, 3)))
+        return _one_hot_chroma(1, 8, seed=0 if start == 0 else len(asked))
+
+    changing = generate_codes(tiny_melody, 100, cfg, melody=melody)
+    assert asked == [(0.0, 1.0), (0.6, 1.6), (1.2, 2.0)]
+    fixed = generate_codes(tiny_melody, 100, cfg, melody=lambda start, end: _one_hot_chroma(1, 8, seed=0))
+    assert torch.equal(changing[:, :, :50], fixed[:, :, :50])
+    assert not torch.equal(changing[:, :, 50:], fixed[:, :, 50:])
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
