@@ -32,6 +32,7 @@ from .openapi import install_openapi
 from .routes import router
 from .security import GuardMiddleware
 from .settings import ServiceSettings
+from .upload_gate import UploadGate
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
     app.state.contract = contract
     app.state.analyzer = Analyzer(service.holder.features, service.features)
     app.state.analyze_slots = anyio.CapacityLimiter(1)  # analyses wait here, not in the thread pool
+    app.state.upload_gate = UploadGate(config.max_concurrent_uploads, config.upload_read_timeout_s)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(contract_router)

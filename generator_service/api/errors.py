@@ -59,8 +59,8 @@ _HINTS = {
 class ApiError(HTTPException):
     """An HTTP error raised by the API layer itself, with a hint (passes through body parsing)."""
 
-    def __init__(self, status_code: int, detail: str, hint: str = "") -> None:
-        super().__init__(status_code=status_code, detail=detail)
+    def __init__(self, status_code: int, detail: str, hint: str = "", headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.hint = hint or _HINTS.get(status_code, "")
 
 

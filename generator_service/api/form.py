@@ -34,6 +34,7 @@ from ..errors import ConfigError
 from ..jobs.errors import InputRejected
 from ..jobs.uploads import StoredUpload, UploadStore, UploadWriter
 from .errors import ApiError
+from .upload_gate import UploadGate
 
 logger = logging.getLogger(__name__)
 
@@ -181,12 +182,34 @@ async def read_job_form(
     boundary = options.get(b"boundary")
     if not boundary:
         raise ApiError(400, "the multipart Content-Type has no boundary", "Send the request as multipart/form-data.")
+    gate: UploadGate = request.app.state.upload_gate
+    with gate.slot():
+        return await _read_multipart(request, uploads, gate, boundary, options, file_field, text_fields)
+
+
+async def _read_multipart(
+    request: Request,
+    uploads: UploadStore,
+    gate: UploadGate,
+    boundary: bytes,
+    options: dict[bytes, bytes],
+    file_field: str,
+    text_fields: tuple[str, ...],
+) -> JobForm:
     parts = _Parts(uploads, _charset(options.get(b"charset", b"utf-8")), file_field, text_fields)
     parser = MultipartParser(boundary, parts.callbacks())
+    body = request.stream().__aiter__()
     try:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
+        while True:
+            try:
+                with anyio.fail_after(gate.read_timeout_s):
+                    chunk = await body.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError as exc:
+                raise gate.stalled() from exc
             chunks.append(chunk)
             size += len(chunk)
             if size >= BATCH:

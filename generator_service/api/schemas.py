@@ -187,5 +187,5 @@ class JobList(BaseModel):
 
 #: Error responses documented on every route (for clients and the OpenAPI schema).
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503, 507)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 503, 507)
 }

@@ -50,6 +50,16 @@ class ServiceSettings(BaseSettings):
         600.0, ge=-1, description="Seconds without a job before the model is unloaded (-1: keep it loaded)."
     )
     max_upload_mb: float = Field(1024.0, gt=0, description="Largest accepted request body (the video upload), in MiB.")
+    upload_read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="An upload from which no byte arrives for this many seconds is answered 408 and its partial file removed.",
+    )
+    max_concurrent_uploads: int = Field(
+        16, ge=1, le=10_000, description="Uploads received at once; one more is answered 503 with Retry-After."
+    )
     adapters_dir: Path | None = Field(
         None, description="Folder of adapters (one sub-folder each, holding expotion_config.json)."
     )
