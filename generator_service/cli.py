@@ -1,6 +1,6 @@
 """Command line of Expotion: `expotion <command>` or `python -m generator_service <command>`.
 
-Commands: score, analyze, serve, download, prepare-dataset, train, evaluate, bench.
+Commands: demo, score, analyze, serve, download, prepare-dataset, train, evaluate, bench.
 
 Errors the user can fix are printed as `error: ...` and `hint: ...` with exit status 2; a cancelled
 run (Ctrl-C) exits 130 and leaves earlier outputs untouched.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, demo
 from .api.settings import ServiceSettings
 from .cli_flags import add_param_flags, add_settings_flags, params_from_args, settings_from_args
 from .config import PRECISIONS, FeatureConfig, GenerationConfig
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="debug logging, and the libraries' own log lines and warnings"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    demo_cmd = sub.add_parser(
+        "demo", help="the README's demo: a clip scored on the command line, then in headless Blender (demo_out/)"
+    )
+    demo.add_arguments(demo_cmd)  # the options of `python -m generator_service.demo`, which `make demo` runs
 
     score = sub.add_parser("score", help="write music for a video (exactly the clip's length)")
     score.add_argument("video", type=Path)
@@ -393,6 +398,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "demo": demo.run_args,
     "score": cmd_score,
     "analyze": cmd_analyze,
     "serve": cmd_serve,

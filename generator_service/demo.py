@@ -4,13 +4,14 @@ extension and a real service process, saved as a .blend, plus a mixdown of the t
 
 It uses the real default model when its weights are in the local Hugging Face cache; otherwise it
 says so plainly and runs the built-in tiny model, whose output is labelled untrained (not music).
-Run: `python -m generator_service.demo --out demo_out`.
+Run: `expotion demo` (or `python -m generator_service.demo --out demo_out`, as `make demo` does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -78,12 +79,11 @@ def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) ->
 
 def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> dict | None:
     """Score the clip in real Blender through the extension and a real service process."""
-    import os
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
     if not blender_python.exists():
-        _say(f"skipping the Blender stage: {blender_python} not found (`make install` creates it)")
+        _say(f"skipping the Blender stage: {blender_python} not found (`make install` creates it; see docs/install.md)")
         return None
     build = subprocess.run([sys.executable, str(root / "build.py")], cwd=root, capture_output=True, text=True)
     if build.returncode != 0:
@@ -120,26 +120,39 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator_service.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("demo_out"))
-    parser.add_argument("--seconds", type=float, default=8.0)
+def venv_python(venv: str, windows: bool | None = None) -> Path:
+    """The Python of virtual environment `venv`: `Scripts\\python.exe` on Windows (`windows`, default:
+    this machine's), `bin/python` elsewhere."""
+    windows = os.name == "nt" if windows is None else windows
+    return Path(venv, "Scripts", "python.exe") if windows else Path(venv, "bin", "python")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options: on its own parser and on `expotion demo` (cli.py), one definition."""
+    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="folder for everything it writes")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of the demo clip (default 8)")
     parser.add_argument("--model", default=None, help="default: facebook/musicgen-small if cached, else tiny")
     parser.add_argument("--prompt", default="playful electronic groove with drums")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--blender-python",
         type=Path,
-        default=Path(".venv-blender/bin/python"),
-        help="a Python with bpy for the Blender stage (default .venv-blender)",
+        default=venv_python(".venv-blender"),
+        help="a Python with bpy for the Blender stage (default .venv-blender's)",
     )
     parser.add_argument("--no-blender", action="store_true", help="stop after the command-line stage")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' own log lines and warnings")
-    args = parser.parse_args(argv)
-    if __name__ == "__main__":
-        from .quiet import quiet_process
+    # SUPPRESS: under `expotion demo` an unset -v leaves `expotion -v demo`'s value alone
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the libraries' own log lines and warnings",
+    )
 
-        quiet_process(args.verbose)
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run the demo for parsed `add_arguments` options -> exit status (2: error + hint, 1: a stage failed)."""
     from .errors import ExpotionError
 
     try:
@@ -153,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generator_service.demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if __name__ == "__main__":
+        from .quiet import quiet_process
+
+        quiet_process(getattr(args, "verbose", False))
+    return run_args(args)
 
 
 if __name__ == "__main__":

@@ -225,3 +225,41 @@ def test_serve_flags_reach_the_service_settings(monkeypatch: pytest.MonkeyPatch,
     assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path)]) == 0
     assert seen[2].precision == "fp32"
     assert main(["serve", "--model", "tiny", "--work-dir", str(tmp_path), "--max-attempts", "0"]) == 2  # error + hint
+
+
+def test_demo_command_delegates_to_the_demo_with_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`expotion demo` is `python -m generator_service.demo` (what `make demo` runs): same options, same stages."""
+    from generator_service import demo
+    from generator_service.cli import build_parser, main
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(demo, "run", lambda *a: calls.append(("run", *a)) or {"clip": "c.mp4", "model": "tiny"})
+    monkeypatch.setattr(demo, "run_blender", lambda *a: calls.append(("blender", *a)))
+    out = tmp_path / "d"
+    assert main(["demo", "--out", str(out), "--seconds", "2", "--model", "tiny", "--seed", "3"]) == 0
+    assert calls[0] == ("run", out, 2.0, "tiny", "playful electronic groove with drums", 3)
+    assert calls[1] == ("blender", out, Path("c.mp4"), "tiny", demo.venv_python(".venv-blender"))
+    calls.clear()
+    assert main(["demo", "--no-blender", "--blender-python", "bp"]) == 0
+    assert [c[0] for c in calls] == ["run"] and calls[0][1] == Path("demo_out")
+    assert build_parser().parse_args(["-v", "demo"]).verbose is True  # the demo's own -v leaves this alone
+    assert build_parser().parse_args(["demo", "-v"]).verbose is True
+
+
+def test_demo_command_reports_a_failed_stage_as_the_demo_does(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from generator_service import demo
+    from generator_service.cli import main
+
+    def broken(*a):
+        raise RuntimeError("the Blender stage failed: boom")
+
+    monkeypatch.setattr(demo, "run", broken)
+    assert main(["demo", "--no-blender"]) == 1
+    assert "error: the Blender stage failed: boom" in capsys.readouterr().err
+
+
+def test_demo_finds_the_venv_python_where_the_platform_puts_it() -> None:
+    from generator_service import demo
+
+    assert demo.venv_python(".venv-blender", windows=True) == Path(".venv-blender", "Scripts", "python.exe")
+    assert demo.venv_python(".venv-blender", windows=False) == Path(".venv-blender", "bin", "python")
