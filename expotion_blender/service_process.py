@@ -12,6 +12,7 @@ stops it when Blender quits or the add-on is disabled.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from expotion_protocol.errors import ExpotionError
 
 from .client import is_loopback
+
+logger = logging.getLogger(__name__)
 
 SETTINGS_HINT = (
     "Set Service Command (e.g. `expotion serve --model facebook/musicgen-small`) or Service Python "
@@ -99,10 +102,24 @@ class ServiceProcess:
     def exit_code(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 
-    def ask_to_stop(self) -> None:
-        """Ask the service to end as Ctrl-C does (a clean stop keeps its jobs queued)."""
-        if self.running and self._proc is not None:
+    def ask_to_stop(self) -> bool:
+        """Ask the service to end as Ctrl-C does (a clean stop keeps its jobs queued) -> whether the
+        request could be sent.
+
+        On Windows that is CTRL_BREAK_EVENT to the service's own process group (made with
+        CREATE_NEW_PROCESS_GROUP; uvicorn stops cleanly on the SIGBREAK it raises). Python's
+        documentation: console control events reach only processes that share the sender's console,
+        and `os.kill` raises OSError otherwise (Blender started without a console): then the
+        request cannot be sent, and `stop` ends the service at once instead (its running job is
+        resumed at the next start, as after a crash)."""
+        if not (self.running and self._proc is not None):
+            return False
+        try:
             self._proc.send_signal(signal.CTRL_BREAK_EVENT if os.name == "nt" else signal.SIGINT)
+        except OSError as exc:
+            logger.warning("could not ask the service (pid %d) to stop: %s; ending it", self.pid, exc)
+            return False
+        return True
 
     def kill(self) -> None:
         if self.running and self._proc is not None:
@@ -113,9 +130,9 @@ class ServiceProcess:
         """Stop and wait (killed after `timeout_s`) -> the exit status."""
         if self._proc is None:
             return None
-        self.ask_to_stop()
+        asked = self.ask_to_stop()
         try:
-            return self._proc.wait(timeout_s)
+            return self._proc.wait(timeout_s if asked else 0)
         except subprocess.TimeoutExpired:
             self.kill()
             return self._proc.poll()

@@ -75,3 +75,26 @@ def test_a_process_that_ignores_the_stop_is_killed_and_a_missing_program_is_an_e
     assert proc.exit_reason() == "it was ended by signal SIGKILL"
     with pytest.raises(ServiceStartError, match="cannot run '/no/such/expotion'"):
         ServiceProcess(["/no/such/expotion", "serve"], str(tmp_path / "missing.log")).start()
+
+
+def test_a_stop_request_that_cannot_be_sent_ends_the_service_at_once(tmp_path: Path, monkeypatch) -> None:
+    # Windows: CTRL_BREAK_EVENT reaches only a process sharing the sender's console; Blender without
+    # one gets OSError from send_signal (os.kill). The stop must not wait its timeout for nothing.
+    code = "import time\nprint('up', flush=True)\ntime.sleep(120)\n"
+    proc = ServiceProcess([sys.executable, "-c", code], str(tmp_path / "noconsole.log")).start()
+    while not proc.log_tail().endswith("\nup"):
+        assert proc.running, proc.log_tail()
+        time.sleep(0.05)
+    assert proc._proc is not None
+
+    send = proc._proc.send_signal
+
+    def no_console(sig: int) -> None:
+        if sig != signal.SIGKILL:  # Popen.kill sends SIGKILL through send_signal on POSIX
+            raise OSError(6, "The handle is invalid")
+        send(sig)
+
+    monkeypatch.setattr(proc._proc, "send_signal", no_console)
+    started = time.monotonic()
+    assert proc.stop(timeout_s=60) == -signal.SIGKILL
+    assert time.monotonic() - started < 10 and not proc.running
