@@ -134,4 +134,7 @@ def serve(config: ServiceSettings) -> None:
     settings = uvicorn.Config(
         app, host=config.host, port=config.port, log_level="info", timeout_graceful_shutdown=3, access_log=False
     )
-    DrainingServer(settings, app.state.service).run()
+    try:
+        DrainingServer(settings, app.state.service).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; a clean stop exits 0 (as uvicorn.run)
+        pass

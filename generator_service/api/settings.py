@@ -58,7 +58,7 @@ class ServiceSettings(BaseSettings):
         description="An upload from which no byte arrives for this many seconds is answered 408 and its partial file removed.",
     )
     max_concurrent_uploads: int = Field(
-        16, ge=1, le=10_000, description="Uploads received at once; one more is answered 503 with Retry-After."
+        64, ge=1, le=10_000, description="Uploads received at once; one more is answered 503 with Retry-After."
     )
     adapters_dir: Path | None = Field(
         None, description="Folder of adapters (one sub-folder each, holding expotion_config.json)."

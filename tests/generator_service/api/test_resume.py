@@ -51,7 +51,7 @@ async def test_a_clean_stop_hands_jobs_back_and_the_next_start_resumes_them(make
             assert (status["resumed"], status["attempts"]) == (1, 1)
             assert status["result"]["num_samples"] == 16000
         events = (await client.get(f"/v1/jobs/{ids[0]}/events")).text
-        done = json.loads(events.strip().split("\n\n")[-1].split("data: ", 1)[1])
+        done = json.loads(events.strip().split("\n\n")[-1].split("data: ", 1)[1].split("\n")[0])
         assert done["resumed"] == 1
     # the worker releases a job's upload just after publishing its end: wait for it, don't race it
     wait_for(lambda: second.service.uploads.in_use() == 0 and list((work / "uploads").iterdir()) == [])
