@@ -83,7 +83,9 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
 
     root = Path(__file__).resolve().parents[1]
     if not blender_python.exists():
-        _say(f"skipping the Blender stage: {blender_python} not found (`make install` creates it; see docs/development.md)")
+        _say(
+            f"skipping the Blender stage: {blender_python} not found (`make install` creates it; see docs/development.md)"
+        )
         return None
     build = subprocess.run([sys.executable, str(root / "build.py")], cwd=root, capture_output=True, text=True)
     if build.returncode != 0:
