@@ -84,7 +84,7 @@ def run_blender(out: Path, clip: Path, model_id: str, blender_python: Path) -> d
     root = Path(__file__).resolve().parents[1]
     if not blender_python.exists():
         _say(
-            f"skipping the Blender stage: {blender_python} not found (`make install` creates it; see docs/development.md)"
+            f"skipping the Blender stage: {blender_python} not found (`make install` creates it; without make, see docs/install.md)"
         )
         return None
     build = subprocess.run([sys.executable, str(root / "build.py")], cwd=root, capture_output=True, text=True)
