@@ -166,10 +166,17 @@ def pick_device(device: str | None = None) -> str:
 
 
 def hub_weights_cached(model_id: str) -> bool:
-    """Whether a hub model's config and weights are in the local Hugging Face cache."""
+    """Whether a hub model's config and weights are in the local Hugging Face cache; `ConfigError`
+    for a value that is neither a hub id nor an existing folder (e.g. a mistyped path)."""
     from huggingface_hub import try_to_load_from_cache
 
-    config = try_to_load_from_cache(model_id, "config.json")
+    try:
+        config = try_to_load_from_cache(model_id, "config.json")
+    except ValueError as exc:  # huggingface_hub's HFValidationError: not a repo id
+        raise ConfigError(
+            f"model: {model_id!r} is neither a folder nor a Hugging Face model id ({exc})",
+            "Give an existing model folder, a hub id such as facebook/musicgen-small, or tiny.",
+        ) from exc
     if not isinstance(config, str):
         return False
     folder = Path(config).parent

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator_service.errors import ModelLoadError
+from generator_service.errors import ConfigError, ModelLoadError
 from generator_service.model.loading import hub_weights_cached, load_music_model
 from generator_service.model.tiny import MARKER_FILE, build_tiny_model, ensure_tiny_model
 
@@ -51,6 +51,12 @@ def test_missing_hub_model_offline_says_what_to_do(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ModelLoadError) as err:
         load_music_model("expotion-test/not-a-model", device="cpu")
     assert "expotion-test/not-a-model" in str(err.value) and "tiny" in err.value.hint
+
+
+def test_a_missing_folder_is_a_config_error_not_a_hub_traceback(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        hub_weights_cached(str(tmp_path / "no" / "such" / "dir"))  # what `demo --model` asks first
+    assert "neither a folder nor a Hugging Face model id" in err.value.message and "tiny" in err.value.hint
 
 
 def test_bad_local_dir_is_a_load_error(tmp_path: Path) -> None:
