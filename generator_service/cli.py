@@ -20,7 +20,7 @@ from . import __version__, demo
 from .api.settings import ServiceSettings
 from .cli_flags import add_param_flags, add_settings_flags, params_from_args, settings_from_args
 from .config import PRECISIONS, FeatureConfig, GenerationConfig
-from .errors import Cancelled, ConfigError, ExpotionError
+from .errors import Cancelled, ConfigError, ExpotionError, report
 from .evaluation import evaluate_cli
 from .model import download_cli
 from .progress_bar import BarProgress
@@ -431,9 +431,7 @@ def main(argv: Sequence[str] | None = None, *, program: bool = False) -> int:
         print("cancelled: interrupted; no output was written", file=sys.stderr)
         return 130
     except ExpotionError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        report(exc)
         return 2
 
 

@@ -155,14 +155,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_args(args: argparse.Namespace) -> int:
     """Run the demo for parsed `add_arguments` options -> exit status (2: error + hint, 1: a stage failed)."""
-    from .errors import ExpotionError
+    from .errors import ExpotionError, report
 
     try:
         paths = run(args.out, args.seconds, args.model, args.prompt, args.seed)
         if not args.no_blender:
             run_blender(args.out, Path(paths["clip"]), paths["model"], args.blender_python)
     except ExpotionError as exc:
-        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        report(exc)
         return 2
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
