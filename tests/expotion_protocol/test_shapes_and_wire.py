@@ -109,6 +109,21 @@ def test_multipart_roundtrip(tmp_path):
         job_form(JobParams(path="/a.mp4", duration=1.0), str(clip))
 
 
+def test_multipart_carries_a_melody_upload(tmp_path):
+    clip, temp = tmp_path / "x.mp4", tmp_path / "temp.wav"
+    clip.write_bytes(b"video")
+    temp.write_bytes(b"RIFF-melody")
+    form = job_form(JobParams(melody_start=2.0), str(clip), str(temp))
+    raw = f"Content-Type: {form.content_type}\r\n\r\n".encode() + form.body()
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    parts = {p.get_param("name", header="content-disposition"): p for p in msg.iter_parts()}
+    assert parts["melody"].get_payload(decode=True) == temp.read_bytes()
+    assert parts["melody"].get_param("filename", header="content-disposition") == "temp.wav"
+    assert json.loads(parts["params"].get_content())["melody_start"] == 2.0
+    with pytest.raises(ProtocolError, match="at most one"):
+        job_form(JobParams(melody_path="temp.wav"), str(clip), str(temp))
+
+
 def test_sse_parser():
     lines = [
         ": keepalive",
