@@ -87,7 +87,15 @@ def test_a_result_carries_the_lock_report_and_hits_and_older_results_have_none()
     assert result.lock == (report,) and result.hits == ({"t": 1.2, "kind": "cut", "strength": 1.0},)
     assert result.details == {"beat_lock": "both"}  # scalars stay details; the lists are fields
     older = JobResult.from_json(base)
-    assert older.lock == () and older.hits == ()
+    assert older.lock == () and older.hits == () and older.melody is None
+
+
+def test_a_result_carries_its_melody_block_and_results_without_one_have_none():
+    base = {"takes": 1, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1]}
+    block = {"file": "upload", "start": 0.5, "follows": False, "takes": [{"chroma_similarity": 0.3}]}
+    assert JobResult.from_json(base | {"melody": block}).melody == block
+    assert JobResult.from_json(base | {"melody": None}).melody is None
+    assert JobResult.from_json(base | {"melody": "junk"}).melody is None
 
 
 def test_error_body_json_and_html():
