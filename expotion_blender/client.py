@@ -131,9 +131,10 @@ class Client:
     def models(self) -> Models:
         return Models.from_json(self._json("GET", "/models"))
 
-    def submit(self, params: JobParams, video_path: str | None = None) -> str:
-        """`POST /v1/jobs`; returns the job id."""
-        form = job_form(params, video_path)
+    def submit(self, params: JobParams, video_path: str | None = None, melody_path: str | None = None) -> str:
+        """`POST /v1/jobs`; returns the job id. `melody_path`: a temp track uploaded as the melody
+        the music follows (or name it in `params.melody_path`, path mode)."""
+        form = job_form(params, video_path, melody_path)
         data = self._json("POST", "/jobs", form.body(), form.content_type)
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise ProtocolError("POST /jobs: response has no job id")

@@ -194,7 +194,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .model.loading import load_music_model
     from .pipeline.melody_input import MelodyRequest
     from .pipeline.score import Scorer, ScoreRequest, check_inputs
-    from .pipeline.score_lock import LockRequest
 
     if not args.output.parent.is_dir():
         raise OutputError(f"output folder {args.output.parent} does not exist")
@@ -205,15 +204,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     params = params_from_args(args, adapter=None if args.adapter is None else args.adapter.name)
     gen = GenerationConfig.from_params(params, window_s=args.window)
     melody = None if args.melody is None else MelodyRequest(args.melody, args.melody_start or 0.0)
-    request = ScoreRequest(
-        args.video,
-        params.start,
-        params.end,
-        gen,
-        auto_prompt=params.auto_prompt,
-        lock=LockRequest.from_params(params),
-        melody=melody,
-    )
+    request = ScoreRequest.from_params(args.video, params, gen, melody)
     check_inputs(request)  # bad input fails before the model loads
     music = load_music_model(
         args.model, device=args.device, allow_network=not args.offline, precision=args.precision or "auto"

@@ -102,7 +102,7 @@ def contract_status(record: JobRecord, files: ContractFiles) -> dict[str, Any]:
 async def upload_file(request: Request) -> dict[str, Any]:
     """Keep an uploaded file (`file` part, whole file in one request) until a job takes it."""
     service = _service(request)
-    form = await read_job_form(request, service.uploads, file_field="file", text_fields=("purpose",))
+    form = await read_job_form(request, service.uploads, file_fields=("file",), text_fields=("purpose",))
     upload, kept = form.upload, False
     try:
         if upload is None:

@@ -1,14 +1,14 @@
 """Multipart forms read while the request body streams in: `POST /v1/jobs`, `POST /v1/analyze`
-(a `video` file part + a `params` text part) and the contract's `POST /v1/files` (a `file` part +
-`purpose`).
+(a `video` file part, an optional `melody` file part + a `params` text part) and the contract's
+`POST /v1/files` (a `file` part + `purpose`).
 
 `read_job_form` parses `multipart/form-data` with python-multipart's push parser: the named text
-fields are collected (at most 1 MiB each); the one file part goes straight into the job service's
-upload store, hashed on the way (jobs/uploads.py) — the upload is written to disk once, with no
+fields are collected (at most 1 MiB each); each named file part (at most one per name) goes straight
+into the job service's upload store, hashed on the way (jobs/uploads.py) — the upload is written to disk once, with no
 spooled temporary copy in between. Parsing and writing run in a worker thread on batches of about
 1 MiB, so the event loop only moves bytes. Whatever goes wrong — a malformed body, the body size
-limit, a client that goes away, a full disk (507) — the partial upload is removed before the error
-propagates. `application/x-www-form-urlencoded` (text fields only) is read with Starlette's parser;
+limit, a client that goes away, a full disk (507) — the partial upload and any upload of the same
+request already stored are removed before the error propagates. `application/x-www-form-urlencoded` (text fields only) is read with Starlette's parser;
 any other content type is an empty form (as FastAPI's form handling treats it). Parts with other
 names are skipped unread. The OpenAPI description of these forms is in api/openapi.py.
 """
@@ -44,36 +44,62 @@ BATCH = 1 << 20
 MAX_FIELD = 1 << 20
 
 
+@dataclass(frozen=True)
+class FilePart:
+    """One stored file part: the upload (a reference the form's owner holds) and the client's file name."""
+
+    upload: StoredUpload
+    filename: str
+
+
 @dataclass
 class JobForm:
-    """The parsed form: its text fields and the stored upload (a reference the caller owns)."""
+    """The parsed form: its text fields and its stored file parts by name (references the caller
+    owns); `upload` / `filename` are those of the first file field asked for (`video`, `file`)."""
 
     fields: dict[str, str] = field(default_factory=dict)
-    upload: StoredUpload | None = None
-    filename: str | None = None
+    files: dict[str, FilePart] = field(default_factory=dict)
+    primary: str = "video"
 
     @property
     def params(self) -> str:
         """The `params` JSON text of a job or analyze form ("{}" when absent)."""
         return self.fields.get("params", "{}")
 
+    @property
+    def upload(self) -> StoredUpload | None:
+        part = self.files.get(self.primary)
+        return None if part is None else part.upload
+
+    @property
+    def filename(self) -> str | None:
+        part = self.files.get(self.primary)
+        return None if part is None else part.filename
+
+    def part(self, name: str) -> FilePart | None:
+        return self.files.get(name)
+
     def release(self, uploads: UploadStore) -> None:
-        """Drop the upload's reference (when no job took it over)."""
-        if self.upload is not None:
-            uploads.release(self.upload.path)
-            self.upload = None
+        """Drop the uploads' references (when no job took them over)."""
+        for part in self.files.values():
+            uploads.release(part.upload.path)
+        self.files.clear()
 
 
 class _Parts:
     """Callbacks of the multipart parser: each part's headers pick where its bytes go."""
 
-    def __init__(self, uploads: UploadStore, charset: str, file_field: str, text_fields: tuple[str, ...]) -> None:
+    def __init__(
+        self, uploads: UploadStore, charset: str, file_fields: tuple[str, ...], text_fields: tuple[str, ...]
+    ) -> None:
         self.uploads = uploads
         self.charset = charset
-        self.file_field = file_field
+        self.file_fields = file_fields
         self.text_fields = text_fields
-        self.form = JobForm()
+        self.form = JobForm(primary=file_fields[0])
         self.writer: UploadWriter | None = None
+        #: The name and file name of the part being written.
+        self._writing: tuple[str, str] = ("", "")
         self._headers: dict[bytes, bytes] = {}
         self._name, self._value = b"", b""
         self._text: tuple[str, bytearray] | None = None
@@ -108,13 +134,15 @@ class _Parts:
             raise ApiError(400, 'a form part has no name (Content-Disposition needs name="...")')
         name = options[b"name"].decode(self.charset, "replace")
         filename = options[b"filename"].decode(self.charset, "replace") if b"filename" in options else None
-        if name == self.file_field:
+        if name in self.file_fields:
             if filename is None:
                 raise ConfigError(f"{name}: expected a file part (with a filename), got a text field")
-            if self.writer is not None or self.form.upload is not None:
-                raise InputRejected(f"the request has more than one `{name}` part", "Send one file per request.")
+            if self.writer is not None or name in self.form.files:
+                raise InputRejected(
+                    f"the request has more than one `{name}` part", f"Send one `{name}` file per request."
+                )
             self.writer = self.uploads.writer(filename)
-            self.form.filename = filename
+            self._writing = (name, filename)
         elif name in self.text_fields:
             if filename is not None:
                 raise ConfigError(f"{name}: expected a text field, got a file part")
@@ -132,7 +160,8 @@ class _Parts:
 
     def on_part_end(self) -> None:
         if self.writer is not None:
-            self.form.upload = self.writer.commit()
+            name, filename = self._writing
+            self.form.files[name] = FilePart(self.writer.commit(), filename)
             self.writer = None
         elif self._text is not None:
             name, value = self._text
@@ -146,7 +175,7 @@ class _Parts:
         if self.writer is not None:
             raise ApiError(
                 400,
-                f"the request body ended inside the `{self.file_field}` part: the upload is incomplete",
+                f"the request body ended inside the `{self._writing[0]}` part: the upload is incomplete",
                 "Send the whole file; the connection may have been cut.",
             )
         return self.form
@@ -169,22 +198,32 @@ def _feed(parser: MultipartParser, chunks: list[bytes]) -> None:
     parser.write(b"".join(chunks))
 
 
+#: The file parts of a job or analyze form: the video, and the melody temp a job may follow.
+JOB_FILES = ("video", "melody")
+
+
 async def read_job_form(
-    request: Request, uploads: UploadStore, *, file_field: str = "video", text_fields: tuple[str, ...] = ("params",)
+    request: Request,
+    uploads: UploadStore,
+    *,
+    file_fields: tuple[str, ...] = JOB_FILES,
+    text_fields: tuple[str, ...] = ("params",),
 ) -> JobForm:
-    """The request's form; the upload (if any) is stored with one reference the caller must release."""
+    """The request's form; each upload is stored with one reference the caller must release
+    (`JobForm.release`). `file_fields[0]` is the form's main file (`JobForm.upload`)."""
     ctype, options = parse_options_header(request.headers.get("content-type"))
     if ctype == b"application/x-www-form-urlencoded":
         form = await request.form()
-        return JobForm({name: value for name in text_fields if isinstance(value := form.get(name), str)})
+        fields = {name: value for name in text_fields if isinstance(value := form.get(name), str)}
+        return JobForm(fields, primary=file_fields[0])
     if ctype != b"multipart/form-data":
-        return JobForm()
+        return JobForm(primary=file_fields[0])
     boundary = options.get(b"boundary")
     if not boundary:
         raise ApiError(400, "the multipart Content-Type has no boundary", "Send the request as multipart/form-data.")
     gate: UploadGate = request.app.state.upload_gate
     with gate.slot():
-        return await _read_multipart(request, uploads, gate, boundary, options, file_field, text_fields)
+        return await _read_multipart(request, uploads, gate, boundary, options, file_fields, text_fields)
 
 
 async def _read_multipart(
@@ -193,10 +232,10 @@ async def _read_multipart(
     gate: UploadGate,
     boundary: bytes,
     options: dict[bytes, bytes],
-    file_field: str,
+    file_fields: tuple[str, ...],
     text_fields: tuple[str, ...],
 ) -> JobForm:
-    parts = _Parts(uploads, _charset(options.get(b"charset", b"utf-8")), file_field, text_fields)
+    parts = _Parts(uploads, _charset(options.get(b"charset", b"utf-8")), file_fields, text_fields)
     parser = MultipartParser(boundary, parts.callbacks())
     body = request.stream().__aiter__()
     try:

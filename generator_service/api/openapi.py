@@ -6,6 +6,10 @@ what FastAPI cannot derive from routes that read their bodies themselves.
   part and `params.path` — with path mode off (`--media-root` unset) the path branch does not exist
   and `video` is required. Parts with other names are ignored by the service, so the form does not
   forbid them.
+- The melody temp of a job (melody models only): the `melody` file part or `params.melody_path`
+  (path mode), not both; `melody_start` above 0 only with one of them. Where a request cannot carry a
+  melody — an analysis, or a job on a model that cannot take one — the form has no `melody` part,
+  `melody_path` is null and `melody_start` at most 0 (the service answers such a melody 422).
 - A job's `adapter` lists the adapters this instance has (`null` only, without any); an
   analysis takes any name (it uses no model).
 - The contract's `POST /v1/files` form (`file` + `purpose`); the `model` of `POST /v1/videos` lists
@@ -48,6 +52,11 @@ VIDEO_PART: JSON = {
     "format": "binary",
     "description": "the movie clip: any file FFmpeg can read as video (omit in path mode)",
 }
+MELODY_PART: JSON = {
+    "type": "string",
+    "format": "binary",
+    "description": "the temp track whose melody the music follows (WAV, FLAC, OGG, MP3, AIFF); melody models only",
+}
 FILE_PART: JSON = {"type": "string", "format": "binary", "description": "the whole file, in one request"}
 PURPOSE_PART: JSON = {
     "type": "string",
@@ -77,15 +86,50 @@ def require_adapter_for_visual_guidance(params: JSON) -> None:
     ]
 
 
-def params_schemas(name: str, adapter: JSON, path_mode: bool) -> dict[str, JSON]:
+def melody_params(params: JSON, melody: bool, path_mode: bool) -> None:
+    """`melody_path` null where it cannot be used (no melody here, or path mode off); `melody_start`
+    at most 0 where no melody can be sent at all."""
+    properties = params["properties"]
+    if not (melody and path_mode):
+        properties["melody_path"] = {
+            "type": "null",
+            "default": None,
+            "title": "Melody Path",
+            "description": "no path-mode melody on this service" if melody else "takes no melody",
+        }
+    if not melody:
+        properties["melody_start"] = {**properties["melody_start"], "maximum": 0}
+
+
+def melody_rule(path_mode: bool) -> JSON:
+    """The form's melody rule: the `melody` part (no `params.melody_path`), or `params.melody_path`
+    (path mode, no `melody` part), or neither with `melody_start` at most 0."""
+
+    def params(**properties: JSON) -> JSON:
+        return {"properties": {"params": {"properties": properties}}}
+
+    no_part: JSON = {"not": {"required": ["melody"]}}
+    branches: list[JSON] = [
+        {"required": ["melody"], **params(melody_path={"type": "null"})},
+        {**no_part, **params(melody_path={"type": "null"}, melody_start={"maximum": 0})},
+    ]
+    if path_mode:
+        by_path = params(melody_path={"type": "string"})
+        by_path["properties"]["params"]["required"] = ["melody_path"]
+        branches.append({**no_part, **by_path})
+    return {"anyOf": branches}
+
+
+def params_schemas(name: str, adapter: JSON, path_mode: bool, melody: bool = False) -> dict[str, JSON]:
     """Component schemas of a `params` part: `<name>` (as the service validates it, `adapter` as
-    given) and, in path mode, `<name>Upload` / `<name>Path` (the two branches of the form); the
-    schemas of list items (`HitPoint`) beside them."""
+    given, the melody fields as `melody` allows) and, in path mode, `<name>Upload` / `<name>Path`
+    (the two branches of the form); the schemas of list items (`HitPoint`) beside them."""
     base = JobParams.model_json_schema(ref_template=REF)
     items = base.pop("$defs", {})
     base["title"] = name
     base["properties"]["adapter"] = adapter
     require_adapter_for_visual_guidance(base)
+    melody_params(base, melody, path_mode)
     if not path_mode:
         base["properties"]["path"] = {
             "type": "null",
@@ -129,9 +173,13 @@ ANY_ADAPTER: JSON = {
 }
 
 
-def job_form_body(name: str, path_mode: bool) -> JSON:
-    """The `requestBody` of `POST /v1/jobs` and `/v1/analyze` (`params` described by `<name>`)."""
+def job_form_body(name: str, path_mode: bool, melody: bool = False) -> JSON:
+    """The `requestBody` of `POST /v1/jobs` and `/v1/analyze` (`params` described by `<name>`; with
+    `melody`, the optional `melody` part and its rule)."""
     schema: JSON = {"type": "object", "properties": {"video": VIDEO_PART, "params": {"$ref": REF.format(model=name)}}}
+    if melody:
+        schema["properties"]["melody"] = MELODY_PART
+        schema["allOf"] = [melody_rule(path_mode)]
     if path_mode:
         schema["oneOf"] = [
             {"required": ["video"], "properties": {"params": {"$ref": REF.format(model=f"{name}Upload")}}},
@@ -196,10 +244,12 @@ def build_openapi(app: FastAPI) -> JSON:
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     path_mode = settings.media_root is not None
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(params_schemas("JobParams", adapter_choice(sorted(service.adapters())), path_mode))
+    # a model that may take a melody (None: not known before it loads) has the melody in its jobs' form
+    melody = service.holder.takes_melody is not False
+    schemas.update(params_schemas("JobParams", adapter_choice(sorted(service.adapters())), path_mode, melody))
     schemas.update(params_schemas("AnalyzeParams", ANY_ADAPTER, path_mode))
     for path, name in FORM_ROUTES.items():
-        doc["paths"][path]["post"]["requestBody"] = job_form_body(name, path_mode)
+        doc["paths"][path]["post"]["requestBody"] = job_form_body(name, path_mode, melody and path == "/v1/jobs")
     if "/v1/files" in doc["paths"]:
         doc["paths"]["/v1/files"]["post"]["requestBody"] = files_form_body()
         model_ids = [entry["id"] for entry in model_entries(service)]

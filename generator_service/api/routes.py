@@ -28,12 +28,12 @@ from expotion_protocol.wire import IDEMPOTENCY_HEADER
 from .. import __version__
 from ..errors import ConfigError
 from ..jobs.analyzer import Analyzer
-from ..jobs.records import CANCELLED, JobSpec
+from ..jobs.records import CANCELLED, InputFile, JobSpec
 from ..jobs.service import JobService
 from .contract import contract_status, model_entries
 from .errors import ApiError
 from .form import JobForm, read_job_form
-from .inputs import VideoInput, analyze_range, probe_range, receive_video
+from .inputs import VideoInput, analyze_range, probe_melody, probe_range, receive_melody, receive_video
 from .schemas import ERRORS, JobCreated, JobList, ModelsOut
 from .schemas import JobParams as JobParamsSchema
 from .settings import ServiceSettings
@@ -131,7 +131,28 @@ def _accept_video(request: Request, params: JobParams, form: JobForm) -> tuple[V
     return source, start, end
 
 
-def _check_job_params(service: JobService, params: JobParams) -> None:
+def _accept_melody(service: JobService, params: JobParams, form: JobForm) -> InputFile | None:
+    """Take the stored `melody` upload (or confine params.melody_path) and read it as audio."""
+    part = form.part("melody")
+    upload, filename = (None, None) if part is None else (part.upload, part.filename)
+    melody = receive_melody(service, params, upload, filename)
+    if melody is not None:
+        probe_melody(service, melody, params.melody_start, filename)
+    return melody
+
+
+def wants_melody(params: JobParams, form: JobForm) -> bool:
+    """Whether the request sends a melody temp (or its start) in any of its ways."""
+    return form.part("melody") is not None or params.melody_path is not None or params.melody_start > 0
+
+
+def _check_job_params(service: JobService, params: JobParams, form: JobForm) -> None:
+    if wants_melody(params, form) and service.holder.takes_melody is False:
+        from ..model.loading import SERVICE_MELODY_HINT
+
+        raise ConfigError(
+            f"melody: the service's model {service.holder.model_id!r} cannot take a melody", SERVICE_MELODY_HINT
+        )
     if params.adapter is not None and params.adapter not in service.adapters():
         known = ", ".join(service.adapters()) or "none"
         raise ConfigError(
@@ -146,8 +167,9 @@ def _submit(request: Request, form: JobForm, idempotency_key: str | None) -> dic
     handed_over = False
     try:
         parsed = JobParamsSchema.parse_form(form.params)
-        _check_job_params(service, parsed)
+        _check_job_params(service, parsed, form)
         source, start, end = _accept_video(request, parsed, form)
+        melody = _accept_melody(service, parsed, form)
         spec = JobSpec.create(
             parsed,
             video=str(source.path),
@@ -157,6 +179,7 @@ def _submit(request: Request, form: JobForm, idempotency_key: str | None) -> dic
             model=service.holder.model_id,
             precision=service.holder.precision,
             uploaded=source.uploaded,
+            melody=melody,
         )
         record = service.submit(spec, idempotency_key)
         handed_over = True
@@ -184,7 +207,8 @@ IdempotencyKey = Annotated[
 async def submit_job(request: Request, idempotency_key: IdempotencyKey = None) -> dict[str, str]:
     """Queue a scoring job; an identical earlier request is answered from the stored result.
 
-    Form: `params` (JSON text, see JobParams) and `video` (the movie file; omit in path mode)."""
+    Form: `params` (JSON text, see JobParams), `video` (the movie file; omit in path mode) and, to
+    follow a temp track (melody models only), `melody` (the audio file; or params.melody_path)."""
     form = await read_job_form(request, _service(request).uploads)
     return await run_in_threadpool(_submit, request, form, idempotency_key)
 
@@ -286,11 +310,17 @@ def cancel_job(request: Request, job_id: str) -> JSONResponse:
 async def analyze(request: Request) -> dict[str, Any]:
     """Face/pose features of the range: coverage, motion, expression, suggested prompt.
 
-    Form: like `POST /v1/jobs` (`params` with `start`, `end` or `path`; `video`)."""
+    Form: like `POST /v1/jobs` (`params` with `start`, `end` or `path`; `video`); a melody is refused
+    (422): an analysis reads the video only."""
     service = _service(request)
     form = await read_job_form(request, service.uploads)
     try:
         parsed = JobParamsSchema.parse_form(form.params)
+        if wants_melody(parsed, form):
+            raise ConfigError(
+                "melody: an analysis reads the video only and takes no melody",
+                "Send the temp track with POST /v1/jobs, or leave melody, melody_path and melody_start out.",
+            )
         source, start, end = await run_in_threadpool(_accept_video, request, parsed, form)
         analyzer: Analyzer = request.app.state.analyzer
         return await anyio.to_thread.run_sync(

@@ -123,6 +123,17 @@ class ModelHolder:
 
         return resolve_precision(self._precision, device)
 
+    @property
+    def takes_melody(self) -> bool | None:
+        """Whether the model takes a melody: the loaded model's answer, else what its name or config
+        says (None: not known until it loads)."""
+        music = self._music
+        if music is not None:
+            return music.melody
+        from ..model.loading import takes_melody
+
+        return takes_melody(self.model_id)
+
     def needs_load(self, adapter: tuple[str, str] | None = None) -> bool:
         """Whether `scorer(adapter)` loads weights first (the model, or another adapter)."""
         current = None if self._adapter is None else self._adapter[0]

@@ -47,28 +47,29 @@ _FLAGS = (
 )
 
 
-def confine(media_root: Path | None, raw: str) -> Path:
-    """The real path of `raw` (absolute, or relative to the root) if it is a file inside `media_root`."""
+def confine(media_root: Path | None, raw: str, field: str = "params.path") -> Path:
+    """The real path of `raw` (absolute, or relative to the root) if it is a file inside `media_root`;
+    refusals name the request's `field`."""
     if media_root is None:
         raise InputRejected(
             "path mode is off: this service accepts uploads only",
-            "Upload the file as the `video` part, or start the service with --media-root.",
+            "Upload the file as its form part (`video`, `melody`), or start the service with --media-root.",
         )
     if "\x00" in raw or not raw.strip():
-        raise InputRejected("params.path is empty or contains a NUL byte")
+        raise InputRejected(f"{field} is empty or contains a NUL byte")
     given = PurePath(raw)
     if ".." in given.parts:
-        raise InputRejected(f"params.path {raw!r} contains '..'", "Send the file's plain path under the media root.")
+        raise InputRejected(f"{field} {raw!r} contains '..'", "Send the file's plain path under the media root.")
     root = Path(os.path.realpath(media_root))
     real = Path(os.path.realpath(given if given.is_absolute() else root / given))
     if not real.is_relative_to(root):
         raise InputRejected(
-            f"params.path {raw!r} lies outside the media root {media_root}",
+            f"{field} {raw!r} lies outside the media root {media_root}",
             "Move or link the file under the media root (links must stay inside it).",
         )
     if not real.is_file():
         raise InputRejected(
-            f"params.path {raw!r} is not an existing file under the media root",
+            f"{field} {raw!r} is not an existing file under the media root",
             "Check the path; it is resolved on the service's machine.",
         )
     return real
@@ -87,7 +88,13 @@ class ConfinedFile:
 
 @contextmanager
 def open_confined(
-    media_root: Path | None, raw: str, hashes: ContentHashes, *, expected_sha256: str | None = None, scratch: Path
+    media_root: Path | None,
+    raw: str,
+    hashes: ContentHashes,
+    *,
+    expected_sha256: str | None = None,
+    scratch: Path,
+    field: str = "params.path",
 ) -> Iterator[ConfinedFile]:
     """Open `raw` under `media_root` once and check what was opened (see the module docstring).
 
@@ -98,10 +105,10 @@ def open_confined(
     copies where the system has no `FD_DIR`. `expected_sha256` is the hash recorded when the file
     was accepted (None at submit: nothing to compare with yet). Raises `InputRejected` (`MediaChanged`
     when the file changed or left the root); a `VideoError` raised inside the block names `path`,
-    not `readable`.
+    not `readable`. Refusals name the request's `field` (`params.path`, `params.melody_path`).
     """
     try:
-        real = confine(media_root, raw)
+        real = confine(media_root, raw, field)
     except InputRejected as exc:
         if expected_sha256 is None:  # nothing was accepted yet: the plain refusal
             raise

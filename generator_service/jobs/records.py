@@ -32,6 +32,7 @@ __all__ = [
     "SUCCEEDED",
     "TERMINAL",
     "JobRecord",
+    "InputFile",
     "JobSpec",
     "new_error_id",
     "new_job_id",
@@ -50,14 +51,29 @@ def new_error_id() -> str:
     return "e-" + secrets.token_hex(6)
 
 
-#: Fields of `JobParams` that a spec holds resolved (`start`, `end`) or not at all (the path is `video`).
-_RANGE_FIELDS = ("start", "end", "duration", "path")
+#: Fields of `JobParams` that a spec holds resolved (`start`, `end`) or not at all (the paths are
+#: `video` and `melody.path`).
+_RANGE_FIELDS = ("start", "end", "duration", "path", "melody_path")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file a job reads besides its video (the melody temp): where it is, its SHA-256, and
+    whether it is a service-owned upload (released when the job ends) or a user's path-mode file."""
+
+    path: str
+    sha256: str
+    uploaded: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class JobSpec:
     """A validated request: the stored video, how to generate (`params`, with its range resolved:
-    `start` and `end` set, no `duration`, no `path`), the model, and who owns the video."""
+    `start` and `end` set, no `duration`, no `path`, no `melody_path`), the model, who owns the
+    video, and the melody temp the music follows (None: none; `params.melody_start` says from where)."""
 
     video: str
     video_sha256: str
@@ -68,6 +84,7 @@ class JobSpec:
     uploaded: bool = True
     #: The decoder precision the service generates at (part of the cache key; "" before it was recorded).
     precision: str = ""
+    melody: InputFile | None = None
 
     @classmethod
     def create(
@@ -81,11 +98,18 @@ class JobSpec:
         model: str = "",
         uploaded: bool = True,
         precision: str = "",
+        melody: InputFile | None = None,
         **fields: Any,
     ) -> JobSpec:
         """A spec for the resolved range `[start, end)` of `video`; `fields` override `params`' values."""
-        resolved = replace(params or JobParams(), **fields, start=start, end=end, duration=None, path=None)
-        return cls(video, video_sha256, resolved.validate(), model, uploaded, precision)
+        resolved = replace(
+            params or JobParams(), **fields, start=start, end=end, duration=None, path=None, melody_path=None
+        )
+        return cls(video, video_sha256, resolved.validate(), model, uploaded, precision, melody)
+
+    def inputs(self) -> list[InputFile]:
+        """Every file the job reads: its video, then its melody temp if any."""
+        return [InputFile(self.video, self.video_sha256, self.uploaded), *([self.melody] if self.melody else [])]
 
     @property
     def start(self) -> float:
@@ -103,6 +127,10 @@ class JobSpec:
             fields.pop(name)
         if self.params.visual_guidance <= GUIDANCE_OFF:  # off: keys stay those of results made before the field
             fields.pop("visual_guidance")
+        if self.melody is None:  # no melody: keys stay those of results made before the melody fields
+            fields.pop("melody_start")
+        else:  # the temp by content, not path
+            fields["melody_sha256"] = self.melody.sha256
         fields |= {
             "video_sha256": self.video_sha256,
             "model": self.model,
@@ -124,6 +152,7 @@ class JobSpec:
             "model": self.model,
             "uploaded": self.uploaded,
             "precision": self.precision,
+            "melody": None if self.melody is None else self.melody.to_json(),
         }
 
     @classmethod
@@ -141,6 +170,7 @@ class JobSpec:
             data.get("model", ""),
             data.get("uploaded", True),
             data.get("precision", ""),
+            None if not data.get("melody") else InputFile(**data["melody"]),
         )
 
 

@@ -5,7 +5,7 @@ queued or running is queued again (`resumed` + 1) when
 - its attempts (runs started and not handed back by a clean shutdown) are fewer than `max_attempts`
   — a job found running after a crash has used one; one that crashes the service every time
   therefore fails after `max_attempts` runs instead of taking the service down on every start;
-- its video is still there: a service-owned upload still in the upload store, or a path-mode file
+- its video (and melody temp, if any) is still there: a service-owned upload still in the upload store, or a path-mode file
   still inside the media root with the content it had when the job was submitted.
 Otherwise it is failed and saved, with an error saying which of the two it was. A job whose
 cancel was requested (a DELETE answered before the stop) ends cancelled.
@@ -34,15 +34,18 @@ CRASH_HINT = (
 
 
 def input_problem(spec: JobSpec, media_root: Path | None, content_hash: Callable[[Path], str]) -> str | None:
-    """Why the job's video can no longer be used, or None when it can."""
-    if spec.uploaded:
-        return None if Path(spec.video).is_file() else "its uploaded video is no longer in the work dir"
-    try:
-        real = confine(media_root, spec.video)
-    except InputRejected as exc:
-        return f"its video cannot be used any more ({exc.message})"
-    if content_hash(real) != spec.video_sha256:
-        return f"its video {spec.video} changed since the job was submitted"
+    """Why the job's video or melody temp can no longer be used, or None when both can."""
+    for file, what in zip(spec.inputs(), ("video", "melody temp"), strict=False):
+        if file.uploaded:
+            if not Path(file.path).is_file():
+                return f"its uploaded {what} is no longer in the work dir"
+            continue
+        try:
+            real = confine(media_root, file.path)
+        except InputRejected as exc:
+            return f"its {what} cannot be used any more ({exc.message})"
+        if content_hash(real) != file.sha256:
+            return f"its {what} {file.path} changed since the job was submitted"
     return None
 
 

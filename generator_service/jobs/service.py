@@ -94,6 +94,7 @@ class JobService:
             adapters=self.adapters,
             release=self.release,
             open_video=lambda spec: self.open_video(spec.video, spec.video_sha256, spec.uploaded),
+            open_input=lambda file: self.open_video(file.path, file.sha256, file.uploaded, field="params.melody_path"),
             executor=executor,
             slots=slots,
             max_attempts=max_attempts,
@@ -122,7 +123,7 @@ class JobService:
             max_attempts=self.max_attempts,
             problem=lambda spec: input_problem(spec, self.media_root, self.hashes),
         )
-        self.uploads.reset(keep=[Path(r.spec.video) for r in resumed if r.spec.uploaded])
+        self.uploads.reset(keep=[Path(f.path) for r in resumed for f in r.spec.inputs() if f.uploaded])
         shutil.rmtree(self.staging, ignore_errors=True)  # private copies a dead process left
         self.janitor.remove_orphans()
         self.janitor.sweep()
@@ -233,20 +234,24 @@ class JobService:
         return path, record.result
 
     @contextmanager
-    def open_video(self, video: str, sha256: str, uploaded: bool) -> Iterator[Path]:
-        """The path to read a job's video from while the block runs. An upload is the service's own
-        file; a path-mode file is opened once and checked again — still inside the media root, still
-        the content hashed at submit (`MediaChanged` otherwise) — and read through that open file."""
+    def open_video(self, video: str, sha256: str, uploaded: bool, field: str = "params.path") -> Iterator[Path]:
+        """The path to read a job's video (or other input file) from while the block runs. An upload
+        is the service's own file; a path-mode file is opened once and checked again — still inside
+        the media root, still the content hashed at submit (`MediaChanged` otherwise) — and read
+        through that open file."""
         if uploaded:
             yield Path(video)
             return
-        with open_confined(self.media_root, video, self.hashes, expected_sha256=sha256, scratch=self.staging) as opened:
+        with open_confined(
+            self.media_root, video, self.hashes, expected_sha256=sha256, scratch=self.staging, field=field
+        ) as opened:
             yield opened.readable
 
     def release(self, spec: JobSpec) -> None:
-        """The job no longer needs its uploaded video."""
-        if spec.uploaded:
-            self.uploads.release(Path(spec.video))
+        """The job no longer needs its uploaded video and melody temp."""
+        for file in spec.inputs():
+            if file.uploaded:
+                self.uploads.release(Path(file.path))
 
     # -- facts -----------------------------------------------------------------------------
     def adapters(self) -> dict[str, str]:

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import Cancelled, ExpotionError
 from ..progress import CancelToken
@@ -39,9 +40,12 @@ from .execution import Executor, LocalExecutor
 from .holder import ModelHolder
 from .job_progress import JobProgress
 from .queue import JobQueue
-from .records import QUEUED, RUNNING, JobSpec, new_error_id
+from .records import QUEUED, RUNNING, InputFile, JobSpec, new_error_id
 from .recovery import CRASH_HINT
 from .results import ResultCache, ResultFiles
+
+if TYPE_CHECKING:
+    from ..pipeline.melody_input import MelodyRequest
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,7 @@ class Worker:
         adapters: Callable[[], dict[str, str]] = dict,
         release: Callable[[JobSpec], None] = lambda spec: None,
         open_video: Callable[[JobSpec], AbstractContextManager[Path]] | None = None,
+        open_input: Callable[[InputFile], AbstractContextManager[Path]] | None = None,
         idle_poll_s: float = 0.5,
         executor: Executor | None = None,
         slots: int = 1,
@@ -88,6 +93,8 @@ class Worker:
         self.release = release
         #: The video of a job, as a context: the service checks path-mode files again (default: as named).
         self.open_video = open_video or (lambda spec: nullcontext(Path(spec.video)))
+        #: Another input file of a job (the melody temp), the same way.
+        self.open_input = open_input or (lambda file: nullcontext(Path(file.path)))
         self.idle_poll_s = idle_poll_s
         self.execute: Executor = executor or LocalExecutor(holder)
         self.slots = slots
@@ -253,7 +260,6 @@ class Worker:
     def _score(self, job_id: str, spec: JobSpec, cache_key: str, token: CancelToken) -> None:
         from ..config import GenerationConfig
         from ..pipeline.score import ScoreRequest
-        from ..pipeline.score_lock import LockRequest
 
         reused = self.results.reuse(job_id, cache_key)
         if reused is not None:
@@ -274,18 +280,30 @@ class Worker:
             lock=params.beat_lock != "off",
         )
         gen = GenerationConfig.from_params(params)
-        with self.open_video(spec) as video:  # path mode: checked again now and read through the open file
-            request = ScoreRequest(
-                video, spec.start, spec.end, gen, auto_prompt=params.auto_prompt, lock=LockRequest.from_params(params)
-            )
+        # path mode: checked again now and read through the open file
+        with self.open_video(spec) as video, self._open_melody(spec) as melody:
+            request = ScoreRequest.from_params(video, params, gen, melody)
             result = scorer(request, progress=report, cancel=token)
         token.check()
         report("write", 0, 1)
         meta = result.metadata() | {"cached": False, "job_id": job_id}
+        if result.melody is not None and spec.melody is not None:  # name the temp, not the path it was read by
+            meta["melody"] = result.melody | {"file": _melody_name(spec.melody), "sha256": spec.melody.sha256}
         if result.analysis is not None:
             meta["suggested_prompt"] = result.analysis.get("suggested_prompt", "")
         self.files.write(job_id, result.takes, result.sample_rate, meta)
         self.board.succeed(job_id, meta)
+
+    @contextmanager
+    def _open_melody(self, spec: JobSpec) -> Iterator[MelodyRequest | None]:
+        """The job's melody temp while the block runs (None: the job has none)."""
+        if spec.melody is None:
+            yield None
+            return
+        from ..pipeline.melody_input import MelodyRequest
+
+        with self.open_input(spec.melody) as path:
+            yield MelodyRequest(path, spec.params.melody_start)
 
     def _start(self, job_id: str) -> None:
         """The job's own work begins on a loaded model now: running, one attempt counted (called by
@@ -294,3 +312,9 @@ class Worker:
             self._waiting.discard(job_id)
             self._counted.add(job_id)
         self.board.start(job_id)
+
+
+def _melody_name(melody: InputFile) -> str:
+    """How a result names its melody temp: the user's path-mode file, or "upload" (the service's
+    content-addressed copy is gone once the job ends)."""
+    return "upload" if melody.uploaded else melody.path

@@ -8,6 +8,7 @@ The result is a `MusicModel`: the model, its tokenizer, our own decoder built fr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ MELODY_MODELS = (
 MELODY_HINT = (
     f"A melody needs a melody checkpoint: --model {', '.join(MELODY_MODELS)} "
     "(or a local copy of one); or leave out --melody."
+)
+#: The same for a job sent to the service (`POST /v1/jobs` with a melody).
+SERVICE_MELODY_HINT = (
+    f"A melody needs a melody checkpoint: start the service with serve --model {', '.join(MELODY_MODELS)} "
+    "(or a local copy of one); or send the job without a melody."
 )
 
 #: Longest window the base MusicGen models were trained on.
@@ -163,6 +169,31 @@ def pick_device(device: str | None = None) -> str:
     if torch.cuda.is_available():
         return "cuda"
     return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def takes_melody(model_id: str) -> bool | None:
+    """Whether `model_id` is a melody checkpoint, told without loading it: by name (the built-in
+    models, `MELODY_MODELS`) or by the `model_type` in its config.json (a local folder, or a hub id
+    in the local cache); None when that cannot be told here (the loaded model answers then)."""
+    if model_id in MELODY_MODELS:
+        return True
+    if model_id in TINY_MODELS:
+        return False
+    folder = Path(model_id).expanduser()
+    config: Path | None = folder / "config.json" if folder.is_dir() else None
+    if config is None:
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(model_id, "config.json")
+        except ValueError:  # not a hub id either
+            return None
+        config = Path(cached) if isinstance(cached, str) else None
+    try:
+        model_type = json.loads(config.read_text()).get("model_type") if config is not None else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if model_type is None else model_type == MELODY_MODEL_TYPE
 
 
 def hub_weights_cached(model_id: str) -> bool:

@@ -38,6 +38,8 @@ from .melody_input import MelodyRequest, MelodyTemp
 from .score_lock import LockRequest, lock_takes, plan_lock
 
 if TYPE_CHECKING:
+    from expotion_protocol.params import JobParams
+
     from .feature_track import FeatureTrack
     from .schedule import Segment
 
@@ -60,6 +62,21 @@ class ScoreRequest:
     lock: LockRequest = field(default_factory=LockRequest)
     #: A temp track the music follows (melody checkpoints only); None: text (and video) alone.
     melody: MelodyRequest | None = None
+
+    @classmethod
+    def from_params(
+        cls, video: Path, params: JobParams, gen: GenerationConfig, melody: MelodyRequest | None = None
+    ) -> ScoreRequest:
+        """The request of a job's parameters (range, auto prompt, beat lock and hits) on `video`."""
+        return cls(
+            video,
+            params.start,
+            params.end,
+            gen,
+            auto_prompt=params.auto_prompt,
+            lock=LockRequest.from_params(params),
+            melody=melody,
+        )
 
 
 @dataclass

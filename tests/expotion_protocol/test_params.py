@@ -48,6 +48,10 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ({"hits": [{"t": 1.0, "kind": "fade"}]}, "hits[0].kind"),
         ({"hits": [{"t": 1.0, "kind": "cut", "strength": 1.5}]}, "hits[0].strength"),
         ({"hits": [{"t": math.inf, "kind": "marker"}]}, "hits[0].t"),
+        ({"melody_start": -1.0}, "melody_start"),
+        ({"melody_start": math.nan}, "melody_start"),
+        ({"melody_path": 3}, "melody_path"),
+        ({"melody_path": "x" * 4097}, "melody_path"),
     ],
 )
 def test_each_rule_names_its_field(fields: dict, named: str) -> None:
@@ -91,3 +95,12 @@ def test_beat_lock_and_hits_round_trip_and_are_left_out_when_unset() -> None:
 def test_list_items_declare_their_rules_the_same_way() -> None:
     assert list(rules(HitPoint)) == ["t", "kind", "strength"]
     assert all(rule.doc for _, _, rule in rules(HitPoint).values())
+
+
+def test_melody_fields_round_trip_and_are_left_out_when_unset() -> None:
+    params = JobParams.from_json({"melody_path": "temp/score.wav", "melody_start": 12.5})
+    data = params.to_json()
+    assert (data["melody_path"], data["melody_start"]) == ("temp/score.wav", 12.5)
+    assert JobParams.from_json(data) == params
+    unset = JobParams().to_json()
+    assert "melody_path" not in unset and "melody_start" not in unset  # older services accept the request

@@ -87,7 +87,15 @@ def test_a_result_carries_the_lock_report_and_hits_and_older_results_have_none()
     assert result.lock == (report,) and result.hits == ({"t": 1.2, "kind": "cut", "strength": 1.0},)
     assert result.details == {"beat_lock": "both"}  # scalars stay details; the lists are fields
     older = JobResult.from_json(base)
-    assert older.lock == () and older.hits == ()
+    assert older.lock == () and older.hits == () and older.melody is None
+
+
+def test_a_result_carries_its_melody_block_and_results_without_one_have_none():
+    base = {"takes": 1, "sample_rate": 32000, "num_samples": 10, "duration_s": 0.0003, "seeds": [1]}
+    block = {"file": "upload", "start": 0.5, "follows": False, "takes": [{"chroma_similarity": 0.3}]}
+    assert JobResult.from_json(base | {"melody": block}).melody == block
+    assert JobResult.from_json(base | {"melody": None}).melody is None
+    assert JobResult.from_json(base | {"melody": "junk"}).melody is None
 
 
 def test_error_body_json_and_html():
@@ -107,6 +115,21 @@ def test_multipart_roundtrip(tmp_path):
     assert parts["video"].get_payload(decode=True) == clip.read_bytes()
     with pytest.raises(ProtocolError, match="exactly one"):
         job_form(JobParams(path="/a.mp4", duration=1.0), str(clip))
+
+
+def test_multipart_carries_a_melody_upload(tmp_path):
+    clip, temp = tmp_path / "x.mp4", tmp_path / "temp.wav"
+    clip.write_bytes(b"video")
+    temp.write_bytes(b"RIFF-melody")
+    form = job_form(JobParams(melody_start=2.0), str(clip), str(temp))
+    raw = f"Content-Type: {form.content_type}\r\n\r\n".encode() + form.body()
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    parts = {p.get_param("name", header="content-disposition"): p for p in msg.iter_parts()}
+    assert parts["melody"].get_payload(decode=True) == temp.read_bytes()
+    assert parts["melody"].get_param("filename", header="content-disposition") == "temp.wav"
+    assert json.loads(parts["params"].get_content())["melody_start"] == 2.0
+    with pytest.raises(ProtocolError, match="at most one"):
+        job_form(JobParams(melody_path="temp.wav"), str(clip), str(temp))
 
 
 def test_sse_parser():

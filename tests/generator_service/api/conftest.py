@@ -46,12 +46,14 @@ def clip2(media: Path) -> Path:
 class App:
     """An app + its started job service; `client()` talks to it through ASGITransport."""
 
-    def __init__(self, work_dir: Path, loader: Callable[[], Any], fetcher: Any = None, **settings: Any) -> None:
-        self.settings = ServiceSettings(work_dir=work_dir, model="tiny", device="cpu", **settings)
+    def __init__(
+        self, work_dir: Path, loader: Callable[[], Any], fetcher: Any = None, model: str = "tiny", **settings: Any
+    ) -> None:
+        self.settings = ServiceSettings(work_dir=work_dir, model=model, device="cpu", **settings)
         # the session's `tiny` is loaded at fp32: the holder says so (results are keyed by precision)
         self.holder = ModelHolder(
             loader,
-            model_id="tiny",
+            model_id=model,
             device="cpu",
             precision="fp32",
             idle_unload_s=self.settings.idle_unload_s,
@@ -72,8 +74,9 @@ class App:
 
 @pytest.fixture
 def make_app(tmp_path: Path, tiny) -> Iterator[Callable[..., App]]:
-    """Factory of started apps (stopped at teardown); `loader` defaults to the loaded tiny model;
-    `fetcher` (the holder's download before a load) and settings are passed on."""
+    """Factory of started apps (stopped at teardown); `loader` defaults to the loaded tiny model
+    (pass `model` with a loader of another one); `fetcher` (the holder's download before a load)
+    and settings are passed on."""
     apps: list[App] = []
 
     def make(loader: Callable[[], Any] | None = None, work_dir: Path | None = None, **settings: Any) -> App:

@@ -111,6 +111,15 @@ class JobParams:
     path: str | None = _param(
         None, "a file under the service's media root instead of an upload (path mode)", max_length=4096
     )
+    melody_path: str | None = _param(
+        None,
+        "a temp track under the service's media root whose melody the music follows (path mode; "
+        "or upload it as the `melody` part); melody models only (GET /v1/models)",
+        max_length=4096,
+    )
+    melody_start: float = _param(
+        0.0, "seconds into the temp track that play at the range's start; a shorter temp loops", ge=0.0, le=86400.0
+    )
     beat_lock: BeatLock | None = _param(
         None,
         "time-warp the music onto the performer's motion beats, the hits, "
@@ -169,12 +178,12 @@ class JobParams:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of a request (validated first). Optional fields at their "nothing" value
-        (guidance off, automatic beat lock, no hits) are left out, so services from before such a
+        (guidance off, no melody, automatic beat lock, no hits) are left out, so services from before such a
         field still accept the request."""
         data = dataclasses.asdict(self.validate())
         if self.visual_guidance <= GUIDANCE_OFF:
             del data["visual_guidance"]
-        for name in ("beat_lock", "hits"):
+        for name in ("melody_path", "melody_start", "beat_lock", "hits"):
             if not data[name]:
                 del data[name]
         if "hits" in data:

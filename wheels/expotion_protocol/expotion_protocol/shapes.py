@@ -139,6 +139,9 @@ class JobResult:
     lock: tuple[dict[str, Any], ...] = ()
     #: The hit points the service used ({t, kind, strength}, t in seconds from the range's start).
     hits: tuple[dict[str, Any], ...] = ()
+    #: The melody temp the music followed and how closely each take follows it (chroma similarity
+    #: against chance, `follows`); None: the job had no melody (or the service predates melodies).
+    melody: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> JobResult:
@@ -168,6 +171,7 @@ class JobResult:
             details=details,
             lock=objects("lock"),
             hits=objects("hits"),
+            melody=melody if isinstance(melody := data.get("melody"), dict) else None,
         )
 
 

@@ -50,14 +50,19 @@ class Multipart:
         return b"".join(self.parts) + f"--{self.boundary}--\r\n".encode("ascii")
 
 
-def job_form(params: JobParams, video_path: str | None) -> Multipart:
-    """The form of `POST /v1/jobs` / `/v1/analyze`: `params` JSON and the `video` part or `params.path`."""
+def job_form(params: JobParams, video_path: str | None, melody_path: str | None = None) -> Multipart:
+    """The form of `POST /v1/jobs` / `/v1/analyze`: `params` JSON, the `video` part or `params.path`,
+    and (a job following a temp track) the `melody` part or `params.melody_path`."""
     if (video_path is None) == (params.path is None):
         raise ProtocolError("exactly one of an uploaded video and params.path must be given")
+    if melody_path is not None and params.melody_path is not None:
+        raise ProtocolError("at most one of an uploaded melody and params.melody_path may be given")
     form = Multipart()
     form.add_field("params", json.dumps(params.to_json()))
     if video_path is not None:
         form.add_file("video", video_path)
+    if melody_path is not None:
+        form.add_file("melody", melody_path)
     return form
 
 
