@@ -371,6 +371,66 @@ def takes_browser() -> None:
     )
 
 
+def replace_temp() -> None:
+    """A temp track under two movie strips: Replace Temp Track per strip headless puts each strip's
+    music on the temp's channel, the temp moved up and muted (kept), the melody sent with the second
+    heard at each strip's start; A/B from the Takes panel; regenerate follows the temp again; the
+    range as one piece; a temp that does not play under the movie is refused naming it."""
+    install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1, trim_frames=(10, 0))  # frames 11-75
+    b = add_movie(scene, "B", ARGS["clips"]["c25"], 1, 101)  # frames 101-175
+    temp = top(scene).new_sound(
+        name="temp", filepath=write_wav(os.path.abspath("temp.wav"), 8.0), channel=2, frame_start=1
+    )  # frames 1-200
+    blocker = add_color(scene, "blk", 3, 150, 10)  # the temp cannot move to channel 3: it goes to 4
+    scene.expotion.prompt, scene.expotion.seed_mode, scene.expotion.seed = "strings", "FIXED", 7
+    select(scene, a, b, temp)
+    bpy.ops.ed.undo_push(message="before replacing")
+    assert bpy.ops.expotion.replace_temp_track("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    per_strip = {"music": music(scene), "temp": [temp.channel, temp.mute, *span(temp)], "blocker": blocker.channel}
+    strip_a = next(s for s in sounds(scene) if (s.get("expotion") or {}).get("source_name") == "A")
+    select(scene, strip_a)
+    assert bpy.ops.expotion.temp_ab(temp_plays=True) == {"FINISHED"}
+    hear_temp = [temp.mute, strip_a.mute]
+    assert bpy.ops.expotion.temp_ab(temp_plays=False) == {"FINISHED"}
+    hear_music = [temp.mute, strip_a.mute]
+    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
+    regenerated = [m for m in music(scene) if m["meta"]["source_name"] == "A"]
+    bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
+    scene = bpy.context.scene
+    temp_after_undo = [[s.channel, s.mute] for s in sounds(scene) if s.name == "temp"]
+    music_after_undo = music(scene)
+    a, b, temp = (vse_named(scene, n) for n in ("A", "B", "temp"))
+    select(scene, a, b, temp)
+    assert bpy.ops.expotion.replace_temp_track("EXEC_DEFAULT", True, wait=True, scope="TIMELINE") == {"FINISHED"}
+    one_piece = music(scene)
+    late = top(scene).new_sound(
+        name="late", filepath=write_wav(os.path.abspath("late.wav"), 2.0), channel=7, frame_start=60
+    )
+    temp.select = False
+    select(scene, a, late)
+    refused = expect_error(bpy.ops.expotion.replace_temp_track, "late", "frame 11", wait=True)
+    done(
+        {
+            "per_strip": per_strip,
+            "hear_temp": hear_temp,
+            "hear_music": hear_music,
+            "regenerated": regenerated,
+            "temp_after_undo": temp_after_undo,
+            "music_after_undo": music_after_undo,
+            "one_piece": one_piece,
+            "refused": refused,
+            "late_muted": late.mute,
+        }
+    )
+
+
+def vse_named(scene: bpy.types.Scene, name: str) -> Any:
+    return next(s for s in every(scene) if s.name == name)
+
+
 def missing_after_save() -> None:
     """A movie file deleted after the .blend was saved: scoring and regenerating are refused naming
     the file, and the timeline and the audio folder stay as they were."""

@@ -139,6 +139,9 @@ class JobResult:
     lock: tuple[dict[str, Any], ...] = ()
     #: The hit points the service used ({t, kind, strength}, t in seconds from the range's start).
     hits: tuple[dict[str, Any], ...] = ()
+    #: A job that followed a temp track: the temp used and how closely each take follows its melody,
+    #: measured (`follows`, `takes`: [{chroma_similarity, chance, chance_max, frames, follows}]); else None.
+    melody: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> JobResult:
@@ -168,6 +171,7 @@ class JobResult:
             details=details,
             lock=objects("lock"),
             hits=objects("hits"),
+            melody=data["melody"] if isinstance(data.get("melody"), dict) else None,
         )
 
 
