@@ -965,6 +965,46 @@ def e2e() -> None:
     done({"video": video, "placed": headless, "interactive": states(ext), "after": music(scene)})
 
 
+def write_tone(path: str, seconds: float, freqs: tuple[float, ...] = (261.63, 329.63, 392.0, 523.25)) -> str:
+    """A temp track: a 44.1 kHz stereo WAV of sine notes, one after another (a melody to follow)."""
+    import math
+    import struct
+
+    rate, frames = 44100, round(seconds * 44100)
+    note = frames // len(freqs) + 1
+    with wave.open(path, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        data = bytearray()
+        for i in range(frames):
+            v = round(8000 * math.sin(2 * math.pi * freqs[i // note] * i / rate))
+            data += struct.pack("<hh", v, v)
+        w.writeframes(bytes(data))
+    return path
+
+
+def e2e_temp() -> None:
+    """Against the real service: Replace Temp Track, headless, for one strip under a sine-melody temp.
+    A melody model places the music on the temp's channel (the temp muted, moved up) with the
+    service's measured `melody` block; another model fails the job naming the melody models and
+    leaves the temp as it was."""
+    install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1, trim_frames=(0, 25))  # frames 1-50
+    temp = top(scene).new_sound(
+        name="temp", filepath=write_tone(os.path.abspath("temp.wav"), 4.0), channel=2, frame_start=1
+    )
+    select(scene, a, temp)
+    scene.expotion.prompt, scene.expotion.seed_mode = "calm strings", "FIXED"
+    error = ""
+    try:
+        bpy.ops.expotion.replace_temp_track(wait=True)
+    except RuntimeError as exc:
+        error = str(exc)
+    done({"error": error, "placed": music(scene), "temp": [temp.channel, temp.mute]})
+
+
 def use_service_command() -> None:
     """The service command of ARGS in the add-on preferences, as a user would enter it."""
     bpy.context.preferences.addons[MODULE].preferences.service_command = ARGS["command"]
