@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class TempRef:
+    """The temp track a job's music replaces (`temp_track`): its strip's key and name."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Target:
     """Where the result goes: the video strip (found again by key, then name) or the range of the
     edit, and, for a regeneration, the sound strip it replaces. Frames are the strip's visible range
@@ -43,6 +51,9 @@ class Target:
     #: Set for a range of the edit scored as one piece: its timeline frames [start, end) (the
     #: strip fields then name the range, and `channel` is the top movie channel in it).
     timeline: tuple[int, int] | None = None
+    #: The temp track the music replaces (`expotion.replace_temp_track`): muted and moved aside
+    #: when the music is placed, which takes its channel.
+    temp: TempRef | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class JobRequest:
     service: ClientSettings = field(default_factory=ClientSettings)
     upload_path: str | None = None  # a rendered proxy, deleted once sent
     upload_frames: avi.FrameSequence | None = None  # proxy frames (interactive), made into an AVI when sent
+    melody_upload: str | None = None  # the temp track's own file, sent as the melody (never deleted)
 
     @property
     def takes(self) -> int:
@@ -140,7 +152,7 @@ def upload_file(request: JobRequest) -> str | None:
 def submit(client: Client, request: JobRequest) -> str:
     """Send the job; the proxy is deleted afterwards, sent or not."""
     try:
-        return client.submit(request.params, upload_file(request))
+        return client.submit(request.params, upload_file(request), request.melody_upload)
     finally:
         request.discard_upload()
 

@@ -18,7 +18,7 @@ import bpy
 from expotion_protocol.params import JobParams
 
 from . import proxy, snapshot, timeline, vse
-from .jobs import JobRequest
+from .jobs import JobRequest, TempRef
 from .preferences import Settings
 
 
@@ -34,6 +34,7 @@ class Preparation:
     replace_key: str = ""
     analyze: bool = False  # for "Suggest from video": the request goes to POST /v1/analyze
     span: timeline.Span | None = None  # a range of the edit scored as one piece (no strip)
+    temp: TempRef | None = None  # the temp track the music replaces (its melody is sent)
     cleared: bool = False  # the service answered and is ready
     plan: snapshot.Plan | None = field(default=None, repr=False)
     render: proxy.ProxyRender | None = field(default=None, repr=False)
@@ -62,7 +63,7 @@ class Preparation:
             strip = None
             if self.span is not None:
                 self.plan = snapshot.plan_range(
-                    scene, self.span, self.base, self.settings, self.replace_key, path_mode=path_mode
+                    scene, self.span, self.base, self.settings, self.replace_key, path_mode=path_mode, temp=self.temp
                 )
             else:
                 strip = vse.find_strip(scene, self.strip_key, self.strip_name)
@@ -76,6 +77,7 @@ class Preparation:
                     self.replace_key,
                     for_analysis=self.analyze,
                     path_mode=path_mode,
+                    temp=self.temp,
                 )
             if not self.plan.needs_proxy:
                 return snapshot.request(self.plan, self.settings)

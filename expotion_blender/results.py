@@ -27,12 +27,14 @@ from typing import Any
 import bpy
 
 from expotion_protocol.errors import ExpotionError
+from expotion_protocol.shapes import JobResult
 
-from . import audio_folder, takes, vse
+from . import audio_folder, takes, temp_track, vse
 from .jobs import JobRequest, JobState
 
 log = logging.getLogger(__name__)
 NO_PERSON_NOTE = "No person was found in the clip: the music follows the prompt only."
+TEMP_NOT_MOVED = "The temp track is muted; no channel was free to move it aside, so the music sits above the video."
 
 
 class PlacementError(ExpotionError, RuntimeError):
@@ -74,34 +76,53 @@ def metadata(request: JobRequest, state: JobState, take: int, path: str) -> dict
         raise ValueError(f"job {state.job_id} has no result to describe")
     params = request.params
     timeline = {"timeline": list(request.target.timeline)} if request.target.timeline else {}
-    return timeline | {
-        "key": "",
-        "take_id": uuid.uuid4().hex[:12],
-        "job_id": state.job_id,
-        "take": take,
-        "takes": result.takes,
-        "file": takes.stored_path(path),
-        "frames": request.target.frames,
-        "created": time.time(),
-        "prompt": params.prompt,
-        "prompt_used": result.prompt_used,
-        "auto_prompt": params.auto_prompt,
-        "seed": int(result.seeds[take] if take < len(result.seeds) else params.seed),
-        "guidance": params.guidance,
-        "visual_guidance": params.visual_guidance,
-        "model": result.model,
-        "adapter": result.adapter or "",
-        "service_version": result.version,
-        "untrained": result.untrained,
-        "visual": result.visual,
-        "details": dict(result.details),
-        "source_key": request.target.strip_key,
-        "source_name": request.target.strip_name,
-        "source_start_s": params.start,
-        "duration_s": params.duration or 0.0,
-        "lock_mode": params.beat_lock or "auto",
-        "hits": hit_frames(request),
-        "lock": id_safe(result.lock[take]) if take < len(result.lock) else {},
+    return (
+        timeline
+        | {
+            "key": "",
+            "take_id": uuid.uuid4().hex[:12],
+            "job_id": state.job_id,
+            "take": take,
+            "takes": result.takes,
+            "file": takes.stored_path(path),
+            "frames": request.target.frames,
+            "created": time.time(),
+            "prompt": params.prompt,
+            "prompt_used": result.prompt_used,
+            "auto_prompt": params.auto_prompt,
+            "seed": int(result.seeds[take] if take < len(result.seeds) else params.seed),
+            "guidance": params.guidance,
+            "visual_guidance": params.visual_guidance,
+            "model": result.model,
+            "adapter": result.adapter or "",
+            "service_version": result.version,
+            "untrained": result.untrained,
+            "visual": result.visual,
+            "details": dict(result.details),
+            "source_key": request.target.strip_key,
+            "source_name": request.target.strip_name,
+            "source_start_s": params.start,
+            "duration_s": params.duration or 0.0,
+            "lock_mode": params.beat_lock or "auto",
+            "hits": hit_frames(request),
+            "lock": id_safe(result.lock[take]) if take < len(result.lock) else {},
+        }
+        | temp_metadata(request, result, take)
+    )
+
+
+def temp_metadata(request: JobRequest, result: JobResult, take: int) -> dict[str, Any]:
+    """For music that replaces a temp track: the temp (found again by key for A/B) and how closely
+    this take follows its melody, as the service measured it (`melody`: similarity, chance, follows)."""
+    temp = request.target.temp
+    if temp is None:
+        return {}
+    block = dict(result.melody or {})
+    per_take = block.pop("takes", None) or []
+    measured = per_take[take] if take < len(per_take) else {}
+    return {
+        "temp": {"key": temp.key, "name": temp.name, "start_s": request.params.melody_start},
+        "melody": id_safe(block | {"take": measured}) if block else {},
     }
 
 
@@ -182,7 +203,20 @@ class Placement:
         old = takes.find_by_key(scene, target.replace_key) if target.replace_key else None
         old = old or music
         ignore = (old,) if old is not None else ()
-        channel = old.channel if old is not None else None
+        if target.temp is None:
+            self._put(scene, start, end, old, old.channel if old is not None else None, above, what)
+            return
+        with temp_track.aside(scene, target.temp, start, start + target.frames, ignore) as home:
+            self._put(scene, start, end, old, home, above, what)
+        if home is None and temp_track.find(scene, target.temp) is not None:
+            self.note = " ".join(filter(None, [self.note, TEMP_NOT_MOVED]))
+
+    def _put(
+        self, scene: bpy.types.Scene, start: int, end: int, old: Any | None, channel: int | None, above: int, what: str
+    ) -> None:
+        """The new music strip on `channel` when it is free, else the first free channel above `above`."""
+        target = self.request.target
+        ignore = (old,) if old is not None else ()
         if channel is None or not vse.channel_is_free(scene, channel, start, start + target.frames, ignore):
             channel = vse.free_channels(scene, start, start + target.frames, above, 1, ignore)
         if channel is None:

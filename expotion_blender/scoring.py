@@ -26,7 +26,7 @@ from expotion_protocol.params import JobParams
 
 from . import preparing, runtime, snapshot, timeline, vse
 from .interrupt import SignalStop
-from .jobs import JobRequest, JobState
+from .jobs import JobRequest, JobState, TempRef
 from .preferences import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class Item:
     base: JobParams
     replace_key: str = ""
     span: timeline.Span | None = None
+    temp: TempRef | None = None  # the temp track the music replaces (`expotion.replace_temp_track`)
 
     @property
     def label(self) -> str:
@@ -52,9 +53,11 @@ class Item:
         `path_mode`: the checked service reads local paths."""
         if self.span is not None:
             return snapshot.request_in_range(
-                self.scene, self.span, self.base, settings, self.replace_key, path_mode=path_mode
+                self.scene, self.span, self.base, settings, self.replace_key, path_mode=path_mode, temp=self.temp
             )
-        return snapshot.request_in(self.scene, self.strip, self.base, settings, self.replace_key, path_mode=path_mode)
+        return snapshot.request_in(
+            self.scene, self.strip, self.base, settings, self.replace_key, path_mode=path_mode, temp=self.temp
+        )
 
     def preparation(self, key: str, settings: Settings) -> preparing.Preparation:
         """The interactive path's preparation (raises `ExpotionError` for a strip that cannot be scored)."""
@@ -69,6 +72,7 @@ class Item:
                 settings,
                 self.replace_key,
                 span=self.span,
+                temp=self.temp,
             )
         snapshot.check_strip(self.strip)
         return preparing.Preparation(
@@ -80,6 +84,7 @@ class Item:
             self.base,
             settings,
             self.replace_key,
+            temp=self.temp,
         )
 
 

@@ -7,6 +7,8 @@ cuts; the timeline markers when the panel's "Markers as Hits" is on), which musi
 replaces (a strip or range scored before gets its music replaced, not a second strip), and where
 results are saved. `plan()` is the cheap part (no rendering); `request_for()` adds a blocking proxy render
 (headless), the interactive path renders in steps (`proxy.ProxyRender`, driven by the runtime).
+With a temp track (`expotion.replace_temp_track`), the request carries the temp as the melody: its
+file (uploaded) and the second heard at the range's start (`temp_track.melody_for`).
 What it needs to know about the service (whether it reads local paths) is passed in: it reads bpy
 data and preferences, never the runtime's state. Main thread only; after this, nothing downstream reads bpy data until the result is applied.
 """
@@ -24,9 +26,9 @@ import bpy
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
 
-from . import audio_folder, avi, preferences, proxy, takes, timeline, vse
+from . import audio_folder, avi, preferences, proxy, takes, temp_track, timeline, vse
 from .client import is_loopback
-from .jobs import JobRequest, Target
+from .jobs import JobRequest, Target, TempRef
 from .timing import StripTiming, frames_to_seconds
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,20 @@ class Plan:
     out_dir: str
     needs_proxy: bool
     picture: proxy.Picture | None = None
+    melody_upload: str | None = None  # the temp track's file, uploaded as the melody
+
+
+def with_temp(
+    scene: bpy.types.Scene, temp: TempRef | None, params: JobParams, first_frame: int, frames: int
+) -> tuple[JobParams, str | None]:
+    """`params` following the temp's melody under the range -> (params, the temp's file to upload).
+    The temp is always uploaded, even when the video goes by path: the service reads paths only
+    under its media root, which a temp from a music library is seldom in (API users may name one
+    in `params.melody_path`)."""
+    if temp is None:
+        return params, None
+    melody = temp_track.melody_for(scene, temp, first_frame, frames)
+    return dataclasses.replace(params, melody_path=None, melody_start=melody.start_s).validate(), melody.path
 
 
 def plan(
@@ -112,6 +128,7 @@ def plan(
     for_analysis: bool = False,
     *,
     path_mode: bool,
+    temp: TempRef | None = None,
 ) -> Plan:
     """Check and snapshot one movie strip (cheap: no rendering). Its music strip, if it has one, is
     the one the result replaces. `path_mode`: the service reads local paths (`use_path`)."""
@@ -136,6 +153,7 @@ def plan(
             params, hits=timeline.hit_points(scene, span, params.start, [], timeline.markers(scene, span))
         )
     params.validate()
+    params, melody_upload = with_temp(scene, temp, params, timing.visible_start, timing.frames)
     target = Target(
         scene=scene.name,
         strip_name=strip.name,
@@ -144,8 +162,9 @@ def plan(
         frames=timing.frames,
         channel=strip.channel,
         replace_key=replace_key,
+        temp=temp,
     )
-    return Plan(strip.name, params, target, audio_dir(settings), needs_proxy=not by_path)
+    return Plan(strip.name, params, target, audio_dir(settings), needs_proxy=not by_path, melody_upload=melody_upload)
 
 
 def plan_range(
@@ -156,6 +175,7 @@ def plan_range(
     replace_key: str = "",
     *,
     path_mode: bool,
+    temp: TempRef | None = None,
 ) -> Plan:
     """Snapshot a range of the edit scored as one piece (cheap: no rendering): its cuts (and markers)
     as hits, by path when one plain strip shows all of it, else a proxy of the movie strips as the
@@ -188,6 +208,7 @@ def plan_range(
         path=vse.movie_path(single) if by_path else None,
         hits=timeline.hit_points(scene, span, start_s, timeline.cuts(strips, span), marks),
     ).validate()
+    params, melody_upload = with_temp(scene, temp, params, span.start, span.frames)
     target = Target(
         scene=scene.name,
         strip_name=span.label,
@@ -197,9 +218,18 @@ def plan_range(
         channel=max(s.channel for s in strips),
         replace_key=replace_key,
         timeline=(span.start, span.end),
+        temp=temp,
     )
     picture = None if by_path else proxy.Picture.of_range(scene, strips, span.start, span.end, settings.proxy_height)
-    return Plan(span.label, params, target, audio_dir(settings), needs_proxy=not by_path, picture=picture)
+    return Plan(
+        span.label,
+        params,
+        target,
+        audio_dir(settings),
+        needs_proxy=not by_path,
+        picture=picture,
+        melody_upload=melody_upload,
+    )
 
 
 def request(
@@ -217,6 +247,7 @@ def request(
         service=settings.client,
         upload_path=upload_path,
         upload_frames=upload_frames,
+        melody_upload=plan_.melody_upload,
     )
 
 
@@ -228,9 +259,10 @@ def request_in(
     replace_key: str = "",
     *,
     path_mode: bool,
+    temp: TempRef | None = None,
 ) -> JobRequest:
     """Snapshot one movie strip of `scene`, rendering its proxy now if one is needed (blocking)."""
-    plan_ = plan(scene, strip, base, settings, replace_key, path_mode=path_mode)
+    plan_ = plan(scene, strip, base, settings, replace_key, path_mode=path_mode, temp=temp)
     upload = proxy.render_proxy(scene, strip, settings.proxy_height) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 
@@ -243,9 +275,10 @@ def request_in_range(
     replace_key: str = "",
     *,
     path_mode: bool,
+    temp: TempRef | None = None,
 ) -> JobRequest:
     """Snapshot a range of `scene`, rendering its proxy now if one is needed (blocking: headless runs)."""
-    plan_ = plan_range(scene, span, base, settings, replace_key, path_mode=path_mode)
+    plan_ = plan_range(scene, span, base, settings, replace_key, path_mode=path_mode, temp=temp)
     upload = proxy.render_proxy(scene, None, settings.proxy_height, plan_.picture) if plan_.needs_proxy else None
     return request(plan_, settings, upload_path=upload)
 

@@ -1,7 +1,8 @@
 """`expotion.regenerate`: generate a music strip's music again — as it was (its stored prompt,
 guidance, adapter, beat lock; same or new seed) or with the panel's current settings — and swap the
 new take in (the older takes stay in the Takes panel). Music of a timeline range is made again for
-that range (its cuts and markers as they are now)."""
+that range (its cuts and markers as they are now). Music that replaced a temp track follows the
+temp's melody again (the temp as it sits now)."""
 
 import random
 from typing import Any
@@ -11,7 +12,7 @@ import bpy
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
 
-from .. import preferences, properties, runtime, scoring, takes, timeline, vse
+from .. import preferences, properties, runtime, scoring, takes, temp_track, timeline, vse
 from ..snapshot import StripError
 from . import dispatch
 
@@ -103,9 +104,10 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
     def item(self, scene: bpy.types.Scene, sound: Any) -> scoring.Item:
         meta, span = sound[vse.META_PROP], stored_span(sound)
         key = str(meta.get("key", ""))
+        temp = temp_track.of_music(takes.meta(sound))  # music that replaced a temp follows it again
         if span is not None:
-            return scoring.Item(scene, None, self.params(scene, meta), replace_key=key, span=span)
-        return scoring.Item(scene, video_of(scene, sound), self.params(scene, meta), replace_key=key)
+            return scoring.Item(scene, None, self.params(scene, meta), replace_key=key, span=span, temp=temp)
+        return scoring.Item(scene, video_of(scene, sound), self.params(scene, meta), replace_key=key, temp=temp)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         settings = preferences.get(context)

@@ -98,6 +98,7 @@ class SEQUENCER_PT_expotion(bpy.types.Panel):
         row.operator("expotion.score_strips", icon="PLAY_SOUND")
         row.operator("expotion.score_all", text="Score All", icon="SEQUENCE")
         layout.operator("expotion.score_timeline", icon="SEQ_SEQUENCER")
+        layout.operator("expotion.replace_temp_track", icon="FILE_SOUND")
         draw_regenerate(layout)
         layout.operator("expotion.open_audio_folder", icon="FILE_FOLDER")
 

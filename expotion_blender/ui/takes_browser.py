@@ -9,7 +9,7 @@ from typing import Any
 
 import bpy
 
-from .. import takes
+from .. import takes, temp_track
 from .panel import draw_regenerate
 from .text import wrapped
 
@@ -29,6 +29,33 @@ def facts(take: dict[str, Any]) -> str:
     if take.get("untrained"):
         parts.append("UNTRAINED test model")
     return ", ".join(parts)
+
+
+def melody_line(melody: dict[str, Any]) -> str:
+    """How closely a take follows the temp's melody, as the service measured it on the take."""
+    measured = melody.get("take") or melody
+    if "chroma_similarity" not in measured:
+        return "Temp melody: not measured"
+    verdict = "follows" if measured.get("follows") else "does not follow"
+    return (
+        f"Temp melody: {verdict} it (chroma similarity {float(measured['chroma_similarity']):.2f}, "
+        f"chance {float(measured.get('chance', 0.0)):.2f})"
+    )
+
+
+def draw_temp(layout: bpy.types.UILayout, scene: bpy.types.Scene, strip: Any) -> None:
+    """The temp track this music replaced, muted or playing, with the A/B switch."""
+    temp = temp_track.of_music(takes.meta(strip))
+    if temp is None:
+        return
+    found = temp_track.find(scene, temp)
+    row = layout.box().row(align=True)
+    if found is None:
+        row.label(text=f"Temp track '{temp.name}': no longer in the edit", icon="ERROR")
+        return
+    row.label(text=f"Temp track '{found.name}'" + (" (muted)" if found.mute else " (plays)"), icon="FILE_SOUND")
+    row.operator("expotion.temp_ab", text="Hear Temp", depress=not found.mute).temp_plays = True
+    row.operator("expotion.temp_ab", text="Hear Music", depress=not strip.mute).temp_plays = False
 
 
 def title(number: int, take: dict[str, Any]) -> str:
@@ -59,6 +86,8 @@ def draw_take(
     prompt = take.get("prompt_used") or take.get("prompt") or "(no prompt)"
     wrapped(box, context, f"Prompt: {prompt}")
     wrapped(box, context, facts(take))
+    if take.get("melody"):
+        wrapped(box, context, melody_line(take["melody"]))
     lock, hits = take.get("lock") or {}, take.get("hits") or []
     if lock.get("reason"):
         wrapped(box, context, f"Beat lock: {lock['reason']}" + (f" ({len(hits)} hit points)" if hits else ""))
@@ -89,6 +118,7 @@ class SEQUENCER_PT_expotion_takes(bpy.types.Panel):
             row.operator("expotion.take_audition", text="Stop").stop = True
         listed = takes.takes_of(strip)
         layout.label(text=f"{strip.name}: {len(listed)} take(s)")
+        draw_temp(layout, context.scene, strip)
         for number, take in reversed(list(enumerate(listed, 1))):
             is_current = take.get("take_id") == current
             draw_take(layout, context, number, take, is_current, is_current and audition is not None)

@@ -371,6 +371,66 @@ def takes_browser() -> None:
     )
 
 
+def replace_temp() -> None:
+    """A temp track under two movie strips: Replace Temp Track per strip headless puts each strip's
+    music on the temp's channel, the temp moved up and muted (kept), the melody sent with the second
+    heard at each strip's start; A/B from the Takes panel; regenerate follows the temp again; the
+    range as one piece; a temp that does not play under the movie is refused naming it."""
+    install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1, trim_frames=(10, 0))  # frames 11-75
+    b = add_movie(scene, "B", ARGS["clips"]["c25"], 1, 101)  # frames 101-175
+    temp = top(scene).new_sound(
+        name="temp", filepath=write_wav(os.path.abspath("temp.wav"), 8.0), channel=2, frame_start=1
+    )  # frames 1-200
+    blocker = add_color(scene, "blk", 3, 150, 10)  # the temp cannot move to channel 3: it goes to 4
+    scene.expotion.prompt, scene.expotion.seed_mode, scene.expotion.seed = "strings", "FIXED", 7
+    select(scene, a, b, temp)
+    bpy.ops.ed.undo_push(message="before replacing")
+    assert bpy.ops.expotion.replace_temp_track("EXEC_DEFAULT", True, wait=True) == {"FINISHED"}
+    per_strip = {"music": music(scene), "temp": [temp.channel, temp.mute, *span(temp)], "blocker": blocker.channel}
+    strip_a = next(s for s in sounds(scene) if (s.get("expotion") or {}).get("source_name") == "A")
+    select(scene, strip_a)
+    assert bpy.ops.expotion.temp_ab(temp_plays=True) == {"FINISHED"}
+    hear_temp = [temp.mute, strip_a.mute]
+    assert bpy.ops.expotion.temp_ab(temp_plays=False) == {"FINISHED"}
+    hear_music = [temp.mute, strip_a.mute]
+    assert bpy.ops.expotion.regenerate("EXEC_DEFAULT", True, wait=True, new_seed=True) == {"FINISHED"}
+    regenerated = [m for m in music(scene) if m["meta"]["source_name"] == "A"]
+    bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
+    scene = bpy.context.scene
+    temp_after_undo = [[s.channel, s.mute] for s in sounds(scene) if s.name == "temp"]
+    music_after_undo = music(scene)
+    a, b, temp = (vse_named(scene, n) for n in ("A", "B", "temp"))
+    select(scene, a, b, temp)
+    assert bpy.ops.expotion.replace_temp_track("EXEC_DEFAULT", True, wait=True, scope="TIMELINE") == {"FINISHED"}
+    one_piece = music(scene)
+    late = top(scene).new_sound(
+        name="late", filepath=write_wav(os.path.abspath("late.wav"), 2.0), channel=7, frame_start=60
+    )
+    temp.select = False
+    select(scene, a, late)
+    refused = expect_error(bpy.ops.expotion.replace_temp_track, "late", "frame 11", wait=True)
+    done(
+        {
+            "per_strip": per_strip,
+            "hear_temp": hear_temp,
+            "hear_music": hear_music,
+            "regenerated": regenerated,
+            "temp_after_undo": temp_after_undo,
+            "music_after_undo": music_after_undo,
+            "one_piece": one_piece,
+            "refused": refused,
+            "late_muted": late.mute,
+        }
+    )
+
+
+def vse_named(scene: bpy.types.Scene, name: str) -> Any:
+    return next(s for s in every(scene) if s.name == name)
+
+
 def missing_after_save() -> None:
     """A movie file deleted after the .blend was saved: scoring and regenerating are refused naming
     the file, and the timeline and the audio folder stay as they were."""
@@ -903,6 +963,46 @@ def e2e() -> None:
     interactive(ext, scene, [b])
     pump(ext, scene, timeout=300)
     done({"video": video, "placed": headless, "interactive": states(ext), "after": music(scene)})
+
+
+def write_tone(path: str, seconds: float, freqs: tuple[float, ...] = (261.63, 329.63, 392.0, 523.25)) -> str:
+    """A temp track: a 44.1 kHz stereo WAV of sine notes, one after another (a melody to follow)."""
+    import math
+    import struct
+
+    rate, frames = 44100, round(seconds * 44100)
+    note = frames // len(freqs) + 1
+    with wave.open(path, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        data = bytearray()
+        for i in range(frames):
+            v = round(8000 * math.sin(2 * math.pi * freqs[i // note] * i / rate))
+            data += struct.pack("<hh", v, v)
+        w.writeframes(bytes(data))
+    return path
+
+
+def e2e_temp() -> None:
+    """Against the real service: Replace Temp Track, headless, for one strip under a sine-melody temp.
+    A melody model places the music on the temp's channel (the temp muted, moved up) with the
+    service's measured `melody` block; another model fails the job naming the melody models and
+    leaves the temp as it was."""
+    install()
+    scene = new_scene(25, 1.0)
+    a = add_movie(scene, "A", ARGS["clips"]["c25"], 1, 1, trim_frames=(0, 25))  # frames 1-50
+    temp = top(scene).new_sound(
+        name="temp", filepath=write_tone(os.path.abspath("temp.wav"), 4.0), channel=2, frame_start=1
+    )
+    select(scene, a, temp)
+    scene.expotion.prompt, scene.expotion.seed_mode = "calm strings", "FIXED"
+    error = ""
+    try:
+        bpy.ops.expotion.replace_temp_track(wait=True)
+    except RuntimeError as exc:
+        error = str(exc)
+    done({"error": error, "placed": music(scene), "temp": [temp.channel, temp.mute]})
 
 
 def use_service_command() -> None:

@@ -94,6 +94,20 @@ class StubJob:
             "beat_lock": self.lock_mode,
             "hits": self.hits,
             "lock": [self.lock_report() for _ in range(takes)],
+        } | self.melody_block(takes)
+
+    def melody_block(self, takes: int) -> dict[str, Any]:
+        """The real service's `melody` block for a job sent a temp (its shape; figures made up)."""
+        if "melody_bytes" not in self.params:
+            return {}
+        measure = {"chroma_similarity": 0.61, "chance": 0.2, "chance_max": 0.3, "frames": 100, "follows": True}
+        return {
+            "melody": {
+                "start_s": self.params.get("melody_start", 0.0),
+                "measure": "chroma cosine (stub)",
+                "follows": True,
+                "takes": [dict(measure, chroma_similarity=0.61 - 0.01 * i) for i in range(takes)],
+            }
         }
 
     @property
@@ -158,6 +172,7 @@ class StubService:
     steps: int = 2
     ready: bool = True
     hint: str = ""
+    refuse_melody: bool = False  # answer a melody as a service without a melody model does
     jobs: dict[str, StubJob] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
     upload_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="expotion-stub-"))
@@ -228,18 +243,20 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _form(self) -> tuple[dict[str, Any], bytes | None]:
+    def _form(self) -> tuple[dict[str, Any], bytes | None, bytes | None]:
         length = int(self.headers.get("Content-Length", 0))
         raw = b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + self.rfile.read(length)
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-        params, video = {}, None
+        params, video, melody = {}, None, None
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name == "params":
                 params = json.loads(part.get_content())
             elif name == "video":
                 video = part.get_payload(decode=True)
-        return params, video
+            elif name == "melody":
+                melody = part.get_payload(decode=True)
+        return params, video, melody
 
     def _job(self, path: str) -> StubJob | None:
         job = self.stub.jobs.get(path.split("/")[3])
@@ -319,9 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if not self._authorised():
             return
-        params, video = self._form()
+        params, video, melody = self._form()
         if (video is None) == (params.get("path") is None):
             return self._error(422, "send a video or params.path", "")
+        if melody is not None and self.stub.refuse_melody:
+            return self._error(422, "melody: 'stub/tiny' cannot take a melody", "Start the service with a melody model")
         if params.get("path") is not None:
             root = self.stub.media_root
             if root is None or not os.path.abspath(params["path"]).startswith(os.path.abspath(root) + os.sep):
@@ -337,6 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
             upload = os.path.join(self.stub.upload_dir, uuid.uuid4().hex + ".mp4")
             with open(upload, "wb") as fh:
                 fh.write(video)
+        if melody is not None:
+            params["melody_upload"] = melody.decode("latin-1")[:64]  # what the stub saw (a test's WAV header)
+            params["melody_bytes"] = len(melody)
         self.stub.record({"method": "POST", "route": self.path, "params": params, "upload": upload})
         if self.path == "/v1/analyze":
             return self._json(

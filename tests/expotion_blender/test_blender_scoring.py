@@ -268,3 +268,40 @@ def test_content_trim_path_and_proxy(run_blender, stub, clips, clip, fps):
     assert brightness_drops(upload) == [i for i in (37 - 10, 73 - 10) if i < v1 - v0]
     (placed,) = out["placed"]  # scored twice: one strip, both takes in its list
     assert len(placed["takes"]) == 2 and placed["samples"] == samples(v1 - v0, fps, 1.001)
+
+
+def test_replace_temp_track_per_strip_and_as_one_piece(run_blender, stub, clips):
+    out = run_blender("replace_temp", stub.url, clips=clips)
+    music = {m["meta"]["source_name"]: m for m in out["per_strip"]["music"]}
+    assert set(music) == {"A", "B"}
+    # each strip's music sits where the temp was (channel 2) over its own strip; the temp moved to
+    # the first channel free over its whole length (3 has a blocker at 150-159) and is muted, not deleted
+    assert [music["A"][k] for k in ("start", "end", "channel", "mute")] == [11, 76, 2, False]
+    assert [music["B"][k] for k in ("start", "end", "channel", "mute")] == [101, 176, 2, False]
+    assert out["per_strip"]["temp"] == [4, True, 1, 201] and out["per_strip"]["blocker"] == 3
+    for name, start_s in (("A", 0.4), ("B", 4.0)):
+        meta = music[name]["meta"]
+        assert meta["temp"]["name"] == "temp" and meta["temp"]["start_s"] == pytest.approx(start_s)
+        assert meta["melody"]["follows"] is True and meta["melody"]["take"]["chroma_similarity"] == 0.61
+        assert music[name]["samples"] == samples(75 if name == "B" else 65, 25, 1.0)
+    posted = jobs_posted(stub)
+    sent = [e["params"] for e in posted[:2]]
+    assert sorted(p["melody_start"] for p in sent) == pytest.approx([0.4, 4.0])
+    assert all(p["melody_bytes"] == 44 + 8 * SR * 2 and p["melody_upload"].startswith("RIFF") for p in sent)
+    assert all("melody_path" not in p for p in sent)  # the temp is uploaded even when the video goes by path
+    # A/B from the Takes panel: the temp plays and the music is muted, then back
+    assert out["hear_temp"] == [False, True] and out["hear_music"] == [True, False]
+    # regenerate follows the temp again, in place, with the temp's start as it is now
+    (regen,) = out["regenerated"]
+    assert (regen["channel"], regen["start"], regen["meta"]["temp"]["start_s"]) == (2, 11, pytest.approx(0.4))
+    assert posted[2]["params"]["melody_start"] == pytest.approx(0.4) and len(regen["takes"]) == 2
+    # undo (regenerate, then the replacement) puts the temp back, playing, and removes the music
+    assert out["temp_after_undo"] == [[2, False]] and out["music_after_undo"] == []
+    # as one piece: the selected movies' span 11-175 on the temp's channel, across the gap
+    (piece,) = out["one_piece"]
+    assert (piece["start"], piece["end"], piece["channel"]) == (11, 176, 2)
+    assert piece["meta"]["timeline"] == [11, 176] and piece["meta"]["temp"]["start_s"] == pytest.approx(0.4)
+    assert posted[3]["params"]["melody_start"] == pytest.approx(0.4)
+    # a temp that does not play where the music starts is refused naming both; nothing changes
+    assert "'late'" in out["refused"] and "frame 11" in out["refused"] and out["late_muted"] is False
+    assert len(jobs_posted(stub)) == 4

@@ -77,3 +77,22 @@ def test_service_without_model_weights_refuses_before_sending(run_blender, clips
         out = run_blender("not_ready", url, clips=clips, words=["expotion-test/never-cached", "--model tiny"])
     assert out["sounds"] == 0
     assert "not ready" in out["headless"] and "not ready" in out["disabled"]
+
+
+def test_replace_temp_track_against_real_melody_service(run_blender, clips, tmp_path):
+    """tiny-melody (untrained): the music follows nothing, and the report says so, measured."""
+    with start_service("tiny-melody", clips, tmp_path) as url:
+        out = run_blender("e2e_temp", url, timeout=600, clips=clips)
+    assert "Error" not in out["error"], out["error"]
+    (placed,) = out["placed"]
+    assert (placed["start"], placed["end"], placed["channel"]) == (1, 51, 2) and out["temp"] == [3, True]
+    assert placed["samples"] == 2 * SR
+    melody = placed["meta"]["melody"]
+    assert set(melody["take"]) >= {"chroma_similarity", "chance", "chance_max", "follows"}
+    assert isinstance(melody["follows"], bool) and placed["meta"]["temp"]["start_s"] == 0.0
+
+
+def test_replace_temp_track_with_a_model_that_takes_no_melody_changes_nothing(run_blender, real_service, clips):
+    out = run_blender("e2e_temp", real_service, timeout=600, clips=clips)
+    assert "tiny-melody" in out["error"] and "facebook/musicgen-melody" in out["error"], out["error"]
+    assert out["placed"] == [] and out["temp"] == [2, False]  # the temp stays where it was, playing
