@@ -219,6 +219,7 @@ bench: install
 	$(BIN)/python -m generator_service bench generate
 	$(BIN)/python -m generator_service bench adapter
 	$(BIN)/python -m generator_service bench service
+	$(BIN)/python -m generator_service bench load
 	$(BIN)/python -m generator_service bench blender
 	$(BIN)/python -m generator_service bench ray --seconds 4
 

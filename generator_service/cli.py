@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure speed (prints a table)")
     bench.add_argument(
-        "what", choices=["features", "generate", "adapter", "service", "blender", "ray", "beatlock", "chroma"]
+        "what",
+        choices=["features", "generate", "adapter", "service", "load", "blender", "ray", "beatlock", "chroma"],
     )
     bench.add_argument("--seconds", type=float, default=None, help="clip / audio length to measure")
     bench.add_argument("--device", default=None)
@@ -160,7 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="`bench generate` / `bench adapter` / `bench ray`: interleaved runs per variant (the minimum is shown)",
     )
-    bench.add_argument("--jobs", type=int, default=8, help="`bench ray`: jobs submitted at once per replica count")
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="`bench ray`: jobs submitted at once per replica count (default 8); `bench load`: submits at once "
+        "(default 30)",
+    )
+    bench.add_argument("--pollers", type=int, default=8, help="`bench load`: concurrent status pollers")
     bench.add_argument("--json", action="store_true", help="`bench generate`: print one JSON object, not a table")
     bench.add_argument(
         "--takes", type=int, default=1, help="`bench generate`: also time this many takes of one job sharing each step"
@@ -366,7 +374,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .scale.settings import require_ray
 
         require_ray()
-        print(run_ray(seconds=args.seconds, jobs=args.jobs, repeats=args.repeats))
+        print(run_ray(seconds=args.seconds, jobs=args.jobs or 8, repeats=args.repeats))
+    elif args.what == "load":
+        from .bench.load import run as run_load
+
+        print(run_load(seconds=args.seconds, jobs=args.jobs or 30, pollers=args.pollers))
     elif args.what == "service":
         from .bench.service import run as run_service
 

@@ -146,7 +146,7 @@ def _polling_rows(clip: Path, work: Path, seconds: float) -> list[list[object]]:
     store = JobStore(work / "jobs.sqlite3")  # a finished job to poll, without generating
     store.save(JobRecord("j-bench", JobSpec.create(video=str(clip), video_sha256="0", start=0, end=1), status="failed"))
     store.close()
-    server = _ServeProcess(work)
+    server = ServeProcess(work)
     rows = []
     try:
         for conns in (1, 8):
@@ -177,10 +177,10 @@ def poll_count(url: str, job_id: str, connections: int, seconds: float) -> int:
     return asyncio.run(poll())
 
 
-class _ServeProcess:
-    """`python -m generator_service serve --model tiny` on a free loopback port."""
+class ServeProcess:
+    """`python -m generator_service serve --model tiny` on a free loopback port (`extra`: more flags)."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, extra: list[str] | None = None) -> None:
         import re
         import subprocess
         import sys
@@ -197,6 +197,7 @@ class _ServeProcess:
             "--work-dir",
             str(work),
             "--offline",
+            *(extra or []),
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.url = ""

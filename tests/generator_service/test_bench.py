@@ -78,3 +78,21 @@ def test_adapter_bench_times_both_variants_at_tiny_shape(tiny) -> None:
 def test_training_throughput_runs_real_steps_at_tiny_shape(tiny) -> None:
     rate, peak = adapter.train_steps_per_second("tiny", "cpu", batch=2, window_s=0.5, steps=2)
     assert rate > 0 and peak is None
+
+
+def test_load_bench_prints_latencies_of_submits_and_polls(tiny, capsys) -> None:
+    from generator_service.cli import main
+
+    assert main(["bench", "load", "--seconds", "0.3", "--jobs", "3", "--pollers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "jobs succeeded 3 of 3" in out, out
+    rows = {
+        line.split(",")[0].strip(): line.split()
+        for line in out.splitlines()
+        if line.lstrip().startswith(("POST", "GET"))
+    }
+    assert set(rows) == {"POST /v1/jobs", "GET /v1/jobs/{id}"}, out
+    for cells in rows.values():
+        p50, p99, requests, errors = float(cells[-5]), float(cells[-4]), int(cells[-2]), int(cells[-1])
+        assert 0 < p50 <= p99 and requests > 0 and errors == 0, out
+    assert int(rows["POST /v1/jobs"][-2]) == 3
