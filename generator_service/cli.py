@@ -18,9 +18,10 @@ from typing import Any
 
 from . import __version__, demo
 from .api.settings import ServiceSettings
+from .cli_errors import report
 from .cli_flags import add_param_flags, add_settings_flags, params_from_args, settings_from_args
 from .config import PRECISIONS, FeatureConfig, GenerationConfig
-from .errors import Cancelled, ConfigError, ExpotionError, report
+from .errors import Cancelled, ConfigError, ExpotionError
 from .evaluation import evaluate_cli
 from .model import download_cli
 from .progress_bar import BarProgress

@@ -155,7 +155,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_args(args: argparse.Namespace) -> int:
     """Run the demo for parsed `add_arguments` options -> exit status (2: error + hint, 1: a stage failed)."""
-    from .errors import ExpotionError, report
+    from .cli_errors import report
+    from .errors import ExpotionError
 
     try:
         paths = run(args.out, args.seconds, args.model, args.prompt, args.seed)

@@ -9,8 +9,6 @@ so callers that do not know this package can still catch them.
 
 from __future__ import annotations
 
-import sys
-
 from expotion_protocol.errors import ExpotionError, ProtocolError
 
 __all__ = [
@@ -21,15 +19,7 @@ __all__ = [
     "ModelLoadError",
     "ConfigError",
     "Cancelled",
-    "report",
 ]
-
-
-def report(exc: ExpotionError) -> None:
-    """How a command shows an error: `error: <message>` and, when there is one, `hint: <hint>` on stderr."""
-    print(f"error: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
 
 
 class VideoError(ExpotionError, ValueError):

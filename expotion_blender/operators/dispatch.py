@@ -1,5 +1,6 @@
 """What the scoring operators share: why Score is disabled now (`score_refusal`, shown by `poll`),
-and the hand-over of ready requests to the runtime (`run`, used by the bench). Main thread only."""
+their `wait` option and hand-over of the items to score (`ScoringOperator`), and the hand-over of
+ready requests to the runtime (`run`, used by the bench). Main thread only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import bpy
 
-from .. import preferences, runtime, vse
+from .. import preferences, runtime, scoring, vse
 from ..jobs import JobRequest
 from ..preferences import Settings
 
@@ -48,3 +49,20 @@ def run(op: Any, settings: Settings, requests: Sequence[JobRequest], wait: bool 
     runtime.submit(requests)
     op.report({"INFO"}, f"Expotion: {len(requests)} job(s) sent; the music appears when ready")
     return {"FINISHED"}
+
+
+class ScoringOperator:
+    """Mixin of the operators that score strips or ranges: undoable, with the `wait` option."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Wait",
+        default=False,
+        options={"SKIP_SAVE"},
+        description="Block until the music is placed (always on in background mode)",
+    )
+
+    def score(self, context: bpy.types.Context, items: Sequence[scoring.Item]) -> set[str]:
+        """Score `items`: handed to the runtime (interactive), or run now when waiting (headless)."""
+        return scoring.run_operator(self, items, preferences.get(context), self.wait or not runtime.ui_mode())  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import bpy
 from expotion_protocol.errors import ExpotionError
 from expotion_protocol.params import JobParams
 
-from .. import preferences, properties, runtime, scoring, takes, temp_track, timeline, vse
+from .. import properties, runtime, scoring, takes, temp_track, timeline, vse
 from ..snapshot import StripError
 from . import dispatch
 
@@ -52,12 +52,11 @@ def video_of(scene: bpy.types.Scene, sound: Any) -> Any:
     return video
 
 
-class EXPOTION_OT_regenerate(bpy.types.Operator):
+class EXPOTION_OT_regenerate(dispatch.ScoringOperator, bpy.types.Operator):
     """Make the selected Expotion music again and swap the new take in (older takes are kept)"""
 
     bl_idname = "expotion.regenerate"
     bl_label = "Regenerate"
-    bl_options = {"REGISTER", "UNDO"}
 
     new_seed: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="New Seed", default=True, description="Use a new random seed (off: reproduce with the stored seed)"
@@ -66,12 +65,6 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         name="Panel Settings",
         default=False,
         description="Use the panel's prompt, seed, takes, guidance and adapter, not those the music was made with",
-    )
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        default=False,
-        options={"SKIP_SAVE"},
-        description="Block until the music is replaced (always on in background mode)",
     )
 
     @classmethod
@@ -110,11 +103,10 @@ class EXPOTION_OT_regenerate(bpy.types.Operator):
         return scoring.Item(scene, video_of(scene, sound), self.params(scene, meta), replace_key=key, temp=temp)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        settings = preferences.get(context)
         scene = context.scene
         try:
             items = [self.item(scene, s) for s in scored_strips(scene)]
         except ExpotionError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}
-        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())
+        return self.score(context, items)

@@ -4,7 +4,7 @@ import bpy
 
 from expotion_protocol.errors import ExpotionError
 
-from .. import preferences, properties, runtime, scoring, snapshot, temp_track, timeline, vse
+from .. import properties, scoring, snapshot, temp_track, timeline, vse
 from . import dispatch
 from .score_strips import selected_movies
 
@@ -17,12 +17,11 @@ def movies_span(scene: bpy.types.Scene) -> timeline.Span:
     return timeline.Span(min(a for a, _ in spans), max(b for _, b in spans), "selection")
 
 
-class EXPOTION_OT_replace_temp_track(bpy.types.Operator):
+class EXPOTION_OT_replace_temp_track(dispatch.ScoringOperator, bpy.types.Operator):
     """Replace the selected temp track (a sound strip) with original music for the selected movie strips that follows the temp's melody and the performer; the temp is muted, not deleted, and stays one click away in the Takes panel (needs a melody model on the service, e.g. facebook/musicgen-melody)"""
 
     bl_idname = "expotion.replace_temp_track"
     bl_label = "Replace Temp Track"
-    bl_options = {"REGISTER", "UNDO"}
 
     scope: bpy.props.EnumProperty(  # type: ignore[valid-type]
         name="Scope",
@@ -35,12 +34,6 @@ class EXPOTION_OT_replace_temp_track(bpy.types.Operator):
             ),
         ),
         default="STRIPS",
-    )
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        default=False,
-        options={"SKIP_SAVE"},
-        description="Block until the music is placed (always on in background mode)",
     )
 
     @classmethod
@@ -63,4 +56,4 @@ class EXPOTION_OT_replace_temp_track(bpy.types.Operator):
             items = [scoring.Item(scene, None, base, span=movies_span(scene), temp=temp)]
         else:
             items = [scoring.Item(scene, s, base, temp=temp) for s in selected_movies(scene)]
-        return scoring.run_operator(self, items, preferences.get(context), self.wait or not runtime.ui_mode())
+        return self.score(context, items)

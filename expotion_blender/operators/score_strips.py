@@ -2,7 +2,7 @@
 
 import bpy
 
-from .. import preferences, properties, runtime, scoring, snapshot, vse
+from .. import properties, scoring, snapshot, vse
 from . import dispatch
 
 
@@ -10,19 +10,11 @@ def selected_movies(scene: bpy.types.Scene) -> list:
     return [s for s in vse.selected_strips(scene) if vse.is_movie(s)]
 
 
-class EXPOTION_OT_score_strips(bpy.types.Operator):
+class EXPOTION_OT_score_strips(dispatch.ScoringOperator, bpy.types.Operator):
     """Generate music for the selected movie strips (music made before is replaced; its takes are kept)"""
 
     bl_idname = "expotion.score_strips"
     bl_label = "Score Strips"
-    bl_options = {"REGISTER", "UNDO"}
-
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        default=False,
-        options={"SKIP_SAVE"},
-        description="Block until the music is placed (always on in background mode)",
-    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -34,11 +26,10 @@ class EXPOTION_OT_score_strips(bpy.types.Operator):
         )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        settings = preferences.get(context)
         scene = context.scene
         selected = vse.selected_strips(scene)
         movies = selected_movies(scene)
         if len(movies) < len(selected):
             self.report({"WARNING"}, f"Skipping {len(selected) - len(movies)} selected strip(s) that are not movies")
         items = [scoring.Item(scene, s, properties.params_from(scene.expotion)) for s in movies]
-        return scoring.run_operator(self, items, settings, self.wait or not runtime.ui_mode())
+        return self.score(context, items)

@@ -2,23 +2,15 @@
 
 import bpy
 
-from .. import preferences, properties, runtime, scoring, timeline
+from .. import properties, runtime, scoring, timeline
 from . import dispatch
 
 
-class EXPOTION_OT_score_timeline(bpy.types.Operator):
+class EXPOTION_OT_score_timeline(dispatch.ScoringOperator, bpy.types.Operator):
     """Generate one piece of music for a range of the edit (the preview range, else the selected strips' span, else the scene), across its cuts; cuts and markers become hit points the music accents"""
 
     bl_idname = "expotion.score_timeline"
     bl_label = "Score Timeline"
-    bl_options = {"REGISTER", "UNDO"}
-
-    wait: bpy.props.BoolProperty(  # type: ignore[valid-type]
-        name="Wait",
-        default=False,
-        options={"SKIP_SAVE"},
-        description="Block until the music is placed (always on in background mode)",
-    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -34,4 +26,4 @@ class EXPOTION_OT_score_timeline(bpy.types.Operator):
         scene = context.scene
         span = timeline.scoring_range(scene)
         item = scoring.Item(scene, None, properties.params_from(scene.expotion), span=span)
-        return scoring.run_operator(self, [item], preferences.get(context), self.wait or not runtime.ui_mode())
+        return self.score(context, [item])

@@ -134,13 +134,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from ..cli_errors import report
     from ..errors import ConfigError
     from ..model.loading import pick_device
 
     try:
         pick_device(args.device)  # a named device that is absent: exit 2 before anything runs
     except ConfigError as exc:
-        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        report(exc)
         return 2
     result = check(args)
     args.out.write_text(json.dumps(result, indent=2))
