@@ -152,9 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default=None)
     bench.add_argument(
         "--size",
-        default="small",
+        default=None,
         choices=["tiny", "small", "medium", "large"],
-        help="MusicGen shape for `bench generate` / `bench adapter` (random weights)",
+        help="MusicGen shape for `bench generate` / `bench adapter` (random weights; default small, "
+        "and medium for `--model-kind melody`: musicgen-melody's shape)",
+    )
+    bench.add_argument(
+        "--model-kind",
+        default="mono",
+        choices=["mono", "melody"],
+        help="`bench generate`: the text-conditioned checkpoints' architecture (mono), or the melody "
+        "checkpoints' (chroma + text prefix, following a synthesised temp)",
     )
     bench.add_argument(
         "--repeats",
@@ -353,7 +361,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             run_adapter(
                 seconds=args.seconds,
                 device=args.device,
-                size=args.size,
+                size=args.size or "small",
                 repeats=args.repeats,
                 precision=args.precision or "auto",
             )
@@ -396,6 +404,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 as_json=args.json,
                 precision=args.precision,
                 takes=args.takes,
+                model_kind=args.model_kind,
             )
         )
     return 0

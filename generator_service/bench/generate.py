@@ -14,6 +14,13 @@ agreement check): later loads read the rounding from the cache directory (model/
 this bench does not use.
 A precision with no kernel on the device (int8 on some CUDA builds) is left out and listed under
 "skipped". On CUDA, `takes` > 1 adds a row of that many takes sharing each step (one batch).
+
+`model_kind="melody"`: the melody checkpoints' architecture (MusicgenMelodyForConditionalGeneration,
+chroma + text prefix; facebook/musicgen-melody is the medium decoder shape) following a temp (a
+synthesised arpeggio, `reference_temp`). Both rows extract the temp's chroma with model/chroma.py
+inside their timing (transformers' MusicgenMelodyFeatureExtractor needs torchaudio, which we do not
+install, so the stock row is given our chroma as `input_features`); `chroma_ms_per_audio_s` is that
+extraction alone, measured in the same run. The agreement is teacher-forced on the same prefix.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..config import GenerationConfig, default_cache_dir
 from ..errors import ConfigError
 from . import table
@@ -34,27 +43,46 @@ from . import table
 STOCK = "transformers generate()"
 OURS = "expotion decoder"
 PRECISIONS = ("fp32", "bf16", "int8")
+#: "mono": the text-conditioned checkpoints (cross-attention); "melody": the melody ones (prefix).
+MODEL_KINDS = ("mono", "melody")
+#: The shape each kind is measured at unless told: musicgen-small, and musicgen-melody (a medium decoder).
+DEFAULT_SIZE = {"mono": "small", "melody": "medium"}
+#: The published melody checkpoints by decoder shape.
+MELODY_NAMES = {"medium": "musicgen-melody", "large": "musicgen-melody-large"}
+SAMPLE_RATE = 32000
 
 
-def _music_model(size: str, device: str, audio_channels: int = 1):
+def _music_model(size: str, device: str, audio_channels: int = 1, melody: bool = False):
     from transformers import AutoTokenizer
 
+    from ..model.chroma import ChromaSettings
     from ..model.loading import MusicModel
     from ..model.shapes import random_musicgen
     from ..model.tiny import ensure_tiny_model
 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_tiny_model(default_cache_dir())))
-    model = random_musicgen(size, audio_channels=audio_channels).to(device)
+    model = random_musicgen(size, audio_channels=audio_channels, melody=melody).to(device)
     return MusicModel(
         model=model,
         tokenizer=tokenizer,
-        model_id=f"random-{size}",
+        model_id=f"random-{size}{'-melody' if melody else ''}",
         untrained=True,
         device=device,
-        sample_rate=32000,
+        sample_rate=SAMPLE_RATE,
         frame_rate=50,
         num_codebooks=4 * audio_channels,
+        chroma=ChromaSettings() if melody else None,
     )
+
+
+def reference_temp(seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The temp the melody rows follow: an arpeggio C4 E4 G4 B4, a quarter second a note, each note
+    with two harmonics -> mono float32 [rate * seconds]."""
+    t = np.arange(round(seconds * rate)) / rate
+    notes = 261.63 * 2 ** (np.array([0, 4, 7, 11]) / 12)
+    f0 = notes[(t // 0.25).astype(int) % len(notes)]
+    wave = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3))
+    return (0.3 * wave).astype(np.float32)
 
 
 def _time(fn) -> float:
@@ -111,29 +139,34 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _agreement_inputs(mm: Any, codes: Any, cfg: GenerationConfig) -> tuple[Any, Any, Any]:
-    """The delay-pattern sequence of sampled codes [1, K, F] for the guidance rows, and their text."""
+def _agreement_inputs(mm: Any, codes: Any, cfg: GenerationConfig, chroma: Any = None) -> tuple[Any, Any, Any]:
+    """The delay-pattern sequence of sampled codes [1, K, F] for the guidance rows, and their text
+    (for a melody checkpoint: the prefix of `chroma` [1, T, 12] + text)."""
     import torch
 
-    from ..pipeline.generate import encode_text, guidance_blocks
+    from ..pipeline.generate import encode_text, guidance_blocks, melody_texts
     from ..training.train import delayed_sequence
 
     blocks = guidance_blocks(cfg)
     with torch.inference_mode():
         hidden, mask = encode_text(mm, cfg.prompt, 1, blocks)
+        if mm.melody:
+            hidden, mask = melody_texts(mm, {cfg.prompt: (hidden, mask)}, blocks, 1, chroma)[cfg.prompt]
     seq, _ = delayed_sequence(codes[:1], int(mm.model.generation_config.pad_token_id), mm.audio_channels)
     return seq.repeat(len(blocks), 1, 1), hidden, mask
 
 
-def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, packs: dict[str, Any]) -> dict[str, float]:
+def _agreements(
+    mm: Any, codes: Any, cfg: GenerationConfig, packs: dict[str, Any], chroma: Any = None
+) -> dict[str, float]:
     """Teacher-forced argmax agreement with our fp32 decoder, per precision (its packed decoder in
-    `packs`) and for transformers'."""
+    `packs`) and for transformers' (a melody checkpoint's on the prefix of `chroma` + text)."""
     import torch
 
     from ..model.packed import PackedDecoder
     from ..model.precision.parity import argmax_agreement, teacher_forced_logits
 
-    seq, hidden, mask = _agreement_inputs(mm, codes, cfg)
+    seq, hidden, mask = _agreement_inputs(mm, codes, cfg, chroma)
     reference = teacher_forced_logits(PackedDecoder(mm.decoder, "fp32"), seq, hidden, mask)
     out = {
         p: argmax_agreement(teacher_forced_logits(packed, seq, hidden, mask), reference)
@@ -143,9 +176,14 @@ def _agreements(mm: Any, codes: Any, cfg: GenerationConfig, packs: dict[str, Any
     out["fp32"] = 1.0
     b, k, t = seq.shape
     with torch.inference_mode():
-        stock = mm.model.decoder(
-            input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden, encoder_attention_mask=mask
-        ).logits.view(b, k, t, -1)
+        if mm.melody:  # the prefix comes first in the decoder's sequence; the codes' logits follow it
+            prefix = hidden.shape[1]
+            logits = mm.model.decoder(input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden).logits
+            stock = logits.view(b, k, prefix + t, -1)[:, :, prefix:]
+        else:
+            stock = mm.model.decoder(
+                input_ids=seq.reshape(b * k, t), encoder_hidden_states=hidden, encoder_attention_mask=mask
+            ).logits.view(b, k, t, -1)
     out[STOCK] = argmax_agreement(stock.float(), reference)
     return out
 
@@ -157,17 +195,27 @@ def measure(
     repeats: int = 2,
     precisions: tuple[str, ...] = PRECISIONS,
     takes: int = 1,
+    model_kind: str = "mono",
 ) -> dict[str, Any]:
     """Run every row (interleaved, `repeats` times) -> {"device", "threads", "rows": [...]} (see module docstring)."""
     import torch
 
+    from ..model.chroma import melody_chroma
     from ..model.linear import check_supported
     from ..model.loading import pick_device
     from ..pipeline.generate import decode_codes, generate_codes
 
+    if model_kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {model_kind!r}: not one of {', '.join(MODEL_KINDS)}")
     device = pick_device(device)
-    mm = _music_model(size, device)
+    melody = model_kind == "melody"
+    mm = _music_model(size, device, melody=melody)
     frames = round(seconds * mm.frame_rate)
+    temp = reference_temp(seconds) if melody else None
+
+    def melody_at(start_s: float, end_s: float) -> Any:  # the temp's chroma under a span of the music
+        return melody_chroma(temp, SAMPLE_RATE, start_s, end_s, settings=mm.chroma)
+
     cfg = GenerationConfig(prompt="upbeat drums and bass", top_k=250, guidance_scale=3.0)
     tok = mm.tokenizer([cfg.prompt], return_tensors="pt").to(device)
     models, skipped = {}, {}
@@ -182,9 +230,11 @@ def measure(
     sampled: dict[str, Any] = {}
 
     def stock() -> None:
+        features = {"input_features": melody_at(0.0, frames / mm.frame_rate).to(device)} if melody else {}
         with torch.inference_mode():
             mm.model.generate(
                 **tok,
+                **features,
                 do_sample=True,
                 top_k=250,
                 guidance_scale=3.0,
@@ -193,7 +243,7 @@ def measure(
 
     def ours(model: Any, variants: int = 1) -> Callable[[], None]:
         def run() -> None:
-            codes = generate_codes(model, frames, replace(cfg, variants=variants))
+            codes = generate_codes(model, frames, replace(cfg, variants=variants), melody=melody_at if melody else None)
             decode_codes(model, codes, chunk_frames=frames, overlap_frames=0)
             sampled.setdefault(model.precision, codes)
 
@@ -216,7 +266,8 @@ def measure(
                 torch.cuda.synchronize()
             walls[key].append(_time(fn))
     reference_codes = sampled.get("fp32", next(iter(sampled.values())))
-    agree = _agreements(mm, reference_codes, cfg, {p: m.packed() for p, m in models.items()})
+    chroma = melody_at(0.0, frames / mm.frame_rate) if melody else None  # what the fp32 row's window heard
+    agree = _agreements(mm, reference_codes, cfg, {p: m.packed() for p, m in models.items()}, chroma)
     stock_s = min(walls[(STOCK, "fp32")]) / seconds
     out_rows = []
     for (method, precision), wall in walls.items():
@@ -236,23 +287,30 @@ def measure(
         "device": describe_device(device),
         "threads": torch.get_num_threads(),
         "size": size,
+        "model_kind": model_kind,
         "audio_s": seconds,
         "rows": out_rows,
     }
+    if melody:  # the extraction both rows include, alone: min of 3 after the rows' warm-ups
+        span = frames / mm.frame_rate
+        result["chroma_ms_per_audio_s"] = round(
+            1000 * min(_time(lambda: melody_at(0.0, span)) for _ in range(3)) / span, 2
+        )
     return result | ({"skipped": skipped} if skipped else {})
 
 
 def run(
     seconds: float | None = None,
     device: str | None = None,
-    size: str = "small",
+    size: str | None = None,
     repeats: int = 2,
     as_json: bool = False,
     precision: str | None = None,
     takes: int = 1,
+    model_kind: str = "mono",
 ) -> str:
     """The bench as text: one JSON object (`as_json`) or a table. `precision` limits our rows to
-    fp32 (the reference) and that one."""
+    fp32 (the reference) and that one; `size` None: the kind's DEFAULT_SIZE."""
     from ..model.loading import pick_device
     from ..model.precision.choice import resolve_precision
 
@@ -260,16 +318,29 @@ def run(
     precisions = (
         PRECISIONS if precision is None else tuple(dict.fromkeys(("fp32", resolve_precision(precision, device))))
     )
-    result = measure(size, seconds or 4.0, device, repeats, precisions, takes)
+    if model_kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {model_kind!r}: not one of {', '.join(MODEL_KINDS)}")
+    size = size or DEFAULT_SIZE[model_kind]
+    result = measure(size, seconds or 4.0, device, repeats, precisions, takes, model_kind)
     if as_json:
         return json.dumps(result)
+    shape, parts = f"musicgen-{size} shape", "T5, decoder, EnCodec"
+    if model_kind == "melody":
+        name = MELODY_NAMES.get(size)
+        shape = (f"{name} shape" if name else f"melody architecture at {size} size") + " (chroma + text prefix)"
+        parts = "the temp's chroma, " + parts
     head = (
-        f"generation at musicgen-{size} shape (random weights), {result['device']}, {result['threads']} threads, "
-        f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end (T5, decoder, EnCodec), "
+        f"generation at {shape} (random weights), {result['device']}, {result['threads']} threads, "
+        f"guidance 3.0, top-k 250, {result['audio_s']:g} s of audio, end to end ({parts}), "
         f"min of {repeats} interleaved runs"
     )
     keys = ["method", "precision", "s_per_audio_s", "speedup_vs_stock", "argmax_agreement", "peak_rss_mb", "pack_s"]
     notes = "".join(f"\n{p} skipped: {why}" for p, why in result.get("skipped", {}).items())
+    if "chroma_ms_per_audio_s" in result:
+        notes += (
+            f"\nchroma extraction (model/chroma.py, inside both rows): {result['chroma_ms_per_audio_s']:g} ms "
+            "per audio s; `bench chroma` measures it at the usual recording rates"
+        )
     return (
         head
         + "\n"

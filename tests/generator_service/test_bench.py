@@ -64,6 +64,38 @@ def test_generate_bench_table_names_the_rows(tiny) -> None:
     assert methods == ["fp32", "fp32", "int8"]  # generate(), then ours at fp32 (the reference) and int8
 
 
+def test_generate_bench_times_the_melody_architecture_against_its_stock_generate(tiny, capsys) -> None:
+    """`--model-kind melody`: MusicgenMelodyForConditionalGeneration.generate() with the temp's chroma
+    as input_features vs our decoder with the prefix, and the chroma extraction alone."""
+    from generator_service.cli import main
+
+    args = ["bench", "generate", "--model-kind", "melody", "--size", "tiny", "--seconds", "0.3", "--repeats", "1"]
+    assert main([*args, "--device", "cpu", "--precision", "int8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model_kind"] == "melody" and result["size"] == "tiny"
+    rows = {(r["method"], r["precision"]): r for r in result["rows"]}
+    assert list(rows) == [
+        ("transformers generate()", "fp32"),
+        ("expotion decoder", "fp32"),
+        ("expotion decoder", "int8"),
+    ]
+    assert rows[("transformers generate()", "fp32")]["argmax_agreement"] > 0.99  # on the same chroma + text prefix
+    assert 0 < rows[("expotion decoder", "int8")]["argmax_agreement"] <= 1
+    assert result["chroma_ms_per_audio_s"] > 0
+    table = generate.run(seconds=0.3, size="tiny", device="cpu", repeats=1, precision="bf16", model_kind="melody")
+    assert "melody architecture at tiny size (chroma + text prefix)" in table.splitlines()[0]
+    assert "chroma extraction (model/chroma.py, inside both rows)" in table.splitlines()[-1]
+
+
+def test_the_melody_bench_temp_is_a_melody_and_its_default_shape_is_musicgen_melody() -> None:
+    from generator_service.model.chroma import melody_chroma
+
+    bins = melody_chroma(generate.reference_temp(2.0), generate.SAMPLE_RATE)[0].argmax(1)
+    assert set(bins.tolist()) == {0, 4, 7, 11}  # C E G B: the arpeggio's notes, each heard
+    assert generate.DEFAULT_SIZE == {"mono": "small", "melody": "medium"}  # facebook/musicgen-melody's decoder
+    assert generate.MELODY_NAMES["medium"] == "musicgen-melody"
+
+
 def test_features_bench_reports_real_time_multiples() -> None:
     out = features.run(seconds=1.0)
     assert "decode + face + pose (MediaPipe)" in out and "x real time" in out
