@@ -47,12 +47,12 @@ def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) ->
     from .pipeline.score import Scorer, ScoreRequest
     from .progress_bar import BarProgress
 
+    model_id, why = choose_model(model)  # a model that cannot load stops the demo before any work
+    _say(why)
+    scorer = Scorer(load_music_model(model_id), FeatureConfig())
     out.mkdir(parents=True, exist_ok=True)
     clip = make_performer_clip(out / "demo_clip.mp4", duration=seconds, fps=25, size=(1280, 720), bob_hz=2.0)
     _say(f"made {clip}: a real photo (skimage astronaut) bobbing at 2 Hz (120 BPM), {seconds:g} s, 720p 25 fps")
-    model_id, why = choose_model(model)
-    _say(why)
-    scorer = Scorer(load_music_model(model_id), FeatureConfig())
     request = ScoreRequest(clip, generation=GenerationConfig(prompt=prompt, seed=seed), auto_prompt=True)
     bar = BarProgress()
     try:

@@ -258,6 +258,17 @@ def test_demo_command_reports_a_failed_stage_as_the_demo_does(monkeypatch: pytes
     assert "error: the Blender stage failed: boom" in capsys.readouterr().err
 
 
+def test_demo_with_a_model_that_cannot_load_stops_before_making_anything(tmp_path: Path, capsys) -> None:
+    """The model is chosen and loaded first: a wrong --model costs no clip, no output folder."""
+    from generator_service.cli import main
+
+    out = tmp_path / "demo_out"
+    assert main(["demo", "--no-blender", "--out", str(out), "--model", str(tmp_path / "no" / "such" / "dir")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "hint:" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_demo_finds_the_venv_python_where_the_platform_puts_it() -> None:
     from generator_service import demo
 
