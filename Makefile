@@ -76,7 +76,9 @@ check-python:
 
 $(STAMP): requirements.lock requirements-uv.lock pyproject.toml | check-python
 	$(call venv-with-lock,$(VENV),$(PY),requirements.lock)
-	$(BIN)/python -m pip install --quiet --no-deps $(TORCH_ARGS) "$(TORCH)"
+	# with its dependencies: on Linux PyPI's torch is a CUDA build whose CUDA libraries are dependencies;
+	# its other ones (sympy, networkx, ...) are in the lock already, so pip adds nothing else
+	$(BIN)/python -m pip install --quiet $(TORCH_ARGS) "$(TORCH)"
 	$(call UV_INSTALL,$(VENV)) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

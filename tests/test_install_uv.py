@@ -52,6 +52,16 @@ def test_the_block_is_read_from_after_the_marker() -> None:
     assert documented_block(text) == 'PY=${PY:-python3}\n"$PY" -m venv .venv\n'
 
 
+def test_make_installs_torch_with_the_line_the_page_documents() -> None:
+    """`make` and the page take torch alike, with its dependencies: PyPI's Linux torch 2.13.0 is a CUDA
+    build whose CUDA libraries are dependencies; without them `import torch` fails (libcudnn.so.9)."""
+    page_line = next(line for line in documented_block(PAGE.read_text()).splitlines() if " torch==" in line)
+    make_line = next(line for line in (ROOT / "Makefile").read_text().splitlines() if '"$(TORCH)"' in line)
+    assert page_line == ".venv/bin/python -m pip install torch==2.13.0"
+    assert make_line.strip() == '$(BIN)/python -m pip install --quiet $(TORCH_ARGS) "$(TORCH)"'
+    assert "TORCH ?= torch==2.13.0" in (ROOT / "Makefile").read_text()
+
+
 def _interpreter() -> tuple[str, str]:
     """-> (the PY to use, its 'X.Y')."""
     name = f"python{sys.version_info.major}.{sys.version_info.minor}"
