@@ -78,11 +78,6 @@ def _lora_config(config: AdapterConfig):
 
 def create_adapter(music: MusicModel, config: AdapterConfig) -> LoadedAdapter:
     """A fresh adapter (zero gates; LoRA B = 0) attached to `music`'s decoder."""
-    if music.melody:  # training feeds text as cross-attention input; a melody decoder wants a prefix
-        raise ConfigError(
-            f"model: {music.model_id!r} is a melody checkpoint; the visual adapter is not trained on those yet",
-            hint="Train the adapter on a text-conditioned MusicGen (e.g. facebook/musicgen-small).",
-        )
     decoder = music.decoder
     spec = decoder.spec
     if config.lora_rank:

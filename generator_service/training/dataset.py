@@ -317,22 +317,36 @@ def _write_windows(job: _Job, rel: str, starts: list[float], track: Any, audio: 
         for offset, (start, window_codes) in enumerate(zip(group, codes)):
             job.cancel.check()
             index = first + offset
-            entry = _write_window(job, rel, index, start, window_codes, track)
+            chroma = _chroma_bins(job, clips[offset]) if job.music.melody else None
+            entry = _write_window(job, rel, index, start, window_codes, track, chroma)
             job.report.entries.append(entry | {"split": split, "caption": caption})
             job.progress("windows", index + 1, len(starts))
 
 
-def _write_window(job: _Job, rel: str, index: int, start: float, codes: np.ndarray, track: Any) -> dict[str, Any]:
-    """One window's .npz: codes int16 [K, T], condition [T, F] -> its manifest entry."""
+def _chroma_bins(job: _Job, clip: np.ndarray) -> np.ndarray:
+    """A melody checkpoint's training melody: the window's own music as chroma bins uint8 [Tc]
+    (model/chroma.py at the checkpoint's settings), as those checkpoints were trained."""
+    from ..model.chroma import melody_chroma
+
+    chroma = melody_chroma(clip, job.music.sample_rate, settings=job.music.chroma)
+    return chroma[0].argmax(-1).numpy().astype(np.uint8)
+
+
+def _write_window(
+    job: _Job, rel: str, index: int, start: float, codes: np.ndarray, track: Any, chroma: np.ndarray | None = None
+) -> dict[str, Any]:
+    """One window's .npz: codes int16 [K, T], condition [T, F] (and a melody checkpoint's chroma
+    bins [Tc]) -> its manifest entry."""
     from ..pipeline.alignment import to_condition
 
     cond = to_condition(track, start, job.config.window_s, job.music.frame_rate, config=job.features)
     if cond.num_frames != job.frames:
         raise DatasetError(f"{rel}: condition has {cond.num_frames} frames, codes {job.frames}")
     ident = window_id(rel, index)
+    melody = {} if chroma is None else {"chroma": chroma}
     np.savez(
         job.windows_dir / f"{ident}.npz", codes=codes.astype(np.int16),
-        condition=cond.values.astype(CONDITION_DTYPE),
+        condition=cond.values.astype(CONDITION_DTYPE), **melody,
     )  # fmt: skip
     return {
         "id": ident, "recording": rel, "split": "", "start": start, "end": round(start + job.config.window_s, 9),

@@ -9,7 +9,9 @@ Loss: cross-entropy on real code positions only (the delay pattern's pad positio
 Checkpoints hold the trainable weights, optimizer, scheduler, data order and RNG states, so a
 resumed run reaches the same weights as an uninterrupted one.
 
-Items (see training/dataset.py): codes [K, F] long, condition [F, D] float, prompt str.
+Items (see training/dataset.py): codes [K, F] long, condition [F, D] float, prompt str; for a
+melody checkpoint also chroma bins [Fc] long (the window's own music), which with the text make the
+decoder's prefix (model/melody.py); items without them train on the null melody.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..model.adapter_files import (
     trainable_parameters,
 )
 from ..model.loading import MusicModel
+from ..model.melody import block_chroma, melody_prefix
 from ..model.text import encode_prompts
 from ..progress import CancelToken, ProgressCallback, no_progress
 
@@ -141,6 +144,8 @@ class AdapterTrainer:
         window[:, : min(positions, cond.shape[1])] = cond[:, :positions]
         with torch.no_grad():
             hidden, mask = encode_prompts(music, batch["prompt"])
+            if music.melody:
+                hidden = melody_prefix(music, hidden, block_chroma(music, window_chroma(music, batch), hidden.shape[0]))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             logits = attached.decoder(seq[..., :-1], hidden, mask, extra=attached.training_extra(window))
         logits = logits.float()  # [B, K, L - 1, V]
@@ -187,11 +192,24 @@ class EpochOrder:
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    batch = {
         "codes": torch.stack([torch.as_tensor(i["codes"]).long() for i in items]),
         "condition": torch.stack([torch.as_tensor(i["condition"]).float() for i in items]),
         "prompt": [i.get("prompt", "") for i in items],
     }
+    if items and all("chroma" in i for i in items):
+        batch["chroma"] = torch.stack([torch.as_tensor(i["chroma"]).long() for i in items])
+    return batch
+
+
+def window_chroma(music: MusicModel, batch: dict[str, Any]) -> torch.Tensor | None:
+    """A melody checkpoint's melody for a batch: each window's own music as chroma bins [B, Tc]
+    (prepare-dataset stores them, as the melody checkpoints were trained on their targets' chroma)
+    -> one-hot [B, Tc, 12]; None (the null melody) when the batch has none."""
+    bins = batch.get("chroma")
+    if bins is None:
+        return None
+    return torch.nn.functional.one_hot(bins.to(music.device), int(music.model.config.num_chroma)).float()
 
 
 def _rng_state() -> dict[str, Any]:

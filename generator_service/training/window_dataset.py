@@ -22,7 +22,7 @@ class _WindowDatasetBase:
     """The windows of one split of a prepared dataset, for training.
 
     Items are dicts: codes LongTensor [K, T], condition FloatTensor [T, F],
-    prompt str, id str. Construction checks dataset.json against the expected feature fps / spec /
+    prompt str, id str; a melody checkpoint's dataset adds chroma LongTensor [Tc] (bins). Construction checks dataset.json against the expected feature fps / spec /
     model (see `check_summary`). `WindowDataset` is this plus `torch.utils.data.Dataset` as a base,
     built on first use so that importing this module does not import torch.
     """
@@ -65,6 +65,7 @@ class _WindowDatasetBase:
         try:
             with np.load(path, allow_pickle=False) as data:
                 codes, condition = data["codes"], data["condition"]
+                chroma = data["chroma"] if "chroma" in data.files else None
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
             raise DatasetError(f"window {entry['id']}: cannot read {path} ({err})") from err
         if codes.shape[-1] != self.frames or condition.shape[0] != self.frames:
@@ -72,12 +73,15 @@ class _WindowDatasetBase:
                 f"window {entry['id']}: {codes.shape[-1]} code frames / {condition.shape[0]} "
                 f"condition frames, dataset.json says {self.frames}"
             )
-        return {
+        item = {
             "codes": torch.from_numpy(codes.astype(np.int64)),
             "condition": torch.from_numpy(condition.astype(np.float32)),
             "prompt": entry["caption"],
             "id": entry["id"],
         }
+        if chroma is not None:  # a melody checkpoint's dataset: the window's own chroma bins [Tc]
+            item["chroma"] = torch.from_numpy(chroma.astype(np.int64))
+        return item
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "condition": torch.stack([item["condition"] for item in items]),
         "prompt": [item["prompt"] for item in items],
         "id": [item["id"] for item in items],
-    }
+    } | ({"chroma": torch.stack([item["chroma"] for item in items])} if all("chroma" in i for i in items) else {})
 
 
 @functools.cache

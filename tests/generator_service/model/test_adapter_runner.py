@@ -13,14 +13,15 @@ from generator_service.model.adapter import AdapterConfig
 from generator_service.model.adapter_files import create_adapter
 from generator_service.model.adapter_runner import CLIP, NULL, AdapterRunner, row_groups
 from generator_service.model.loading import load_music_model
+from generator_service.model.melody import block_chroma, melody_prefix
 from generator_service.model.text import encode_prompts
 
 K, L = 4, 24
 
 
-def open_adapter(cache_dir: Path, lora_rank: int = 0):
+def open_adapter(cache_dir: Path, lora_rank: int = 0, model: str = "tiny"):
     """A tiny model with an adapter whose gates (and LoRA) are open (an untrained one would hide every bug)."""
-    music = load_music_model("tiny", cache_dir=cache_dir, device="cpu")
+    music = load_music_model(model, cache_dir=cache_dir, device="cpu")
     loaded = create_adapter(music, AdapterConfig(window_s=1.0, lora_rank=lora_rank))
     torch.manual_seed(0)
     with torch.no_grad():
@@ -62,7 +63,24 @@ def stepped(music, runner, ids, window_start, hidden, mask, static: bool, prefil
     ],
 )
 def test_generation_path_equals_the_training_path(cache_dir: Path, blocks, window_start, lora_rank, static) -> None:
-    music, loaded = open_adapter(cache_dir, lora_rank)
+    _check_paths_agree(cache_dir, blocks, window_start, lora_rank, static, "tiny")
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+@pytest.mark.parametrize(
+    "blocks,window_start,lora_rank",
+    [(("cond", "no_text", "no_visual"), 30, 0), (("cond", "no_text"), 10, 2)],
+)
+def test_generation_path_equals_the_training_path_after_a_melody_prefix(
+    cache_dir: Path, blocks, window_start, lora_rank, static
+) -> None:
+    """tiny-melody: the decoder attends to a chroma + text prefix first; the adapter's frames stay
+    tied to the code positions (the prefix shifts the cache, not the condition)."""
+    _check_paths_agree(cache_dir, blocks, window_start, lora_rank, static, "tiny-melody")
+
+
+def _check_paths_agree(cache_dir: Path, blocks, window_start: int, lora_rank: int, static: bool, model: str) -> None:
+    music, loaded = open_adapter(cache_dir, lora_rank, model)
     attached, positions = loaded.attached, loaded.module.max_positions
     batch, frames = 2, 60
     rows = batch * len(blocks)
@@ -75,6 +93,10 @@ def test_generation_path_equals_the_training_path(cache_dir: Path, blocks, windo
             windows[i * batch : (i + 1) * batch, : inside.shape[0]] = inside
     with torch.no_grad():
         hidden, mask = encode_prompts(music, ["x"] * rows)
+        if music.melody:  # the melody in the conditional rows, the null one in "no_text"'s
+            chroma = torch.nn.functional.one_hot(torch.randint(0, 12, (1, 9)), 12).float()
+            nulls = [block == "no_text" for block in blocks]
+            hidden = melody_prefix(music, hidden, block_chroma(music, chroma, batch, nulls))
         expected = teacher_forced(music, attached, ids, windows, hidden, mask)
         shifted = teacher_forced(music, attached, ids, windows.roll(3, dims=1), hidden, mask)
         runner = AdapterRunner(attached, condition, batch=batch, blocks=blocks)

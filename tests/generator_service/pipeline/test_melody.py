@@ -87,6 +87,31 @@ def test_scoring_with_a_melody_is_exact_and_reports_what_it_measured(tmp_path, t
     assert result.untrained
 
 
+def test_an_adapter_and_a_melody_score_together(tmp_path, temp, cache_dir) -> None:
+    """A visual adapter on tiny-melody with a temp: a 0-step one (gates 0) scores bit-identical
+    audio to no adapter, the melody report alike; the result names the adapter."""
+    from generator_service.model.adapter import AdapterConfig
+    from generator_service.model.loading import load_music_model
+    from generator_service.training.train import TrainConfig, train
+
+    music = load_music_model("tiny-melody", cache_dir=cache_dir, device="cpu")  # an adapter changes it
+    rng = np.random.default_rng(0)
+    items = [{"codes": rng.integers(0, 2048, (4, 100)), "condition": np.zeros((100, 112), np.float32)}]
+    adapter = train(music, items, [], tmp_path / "ad", TrainConfig(steps=0), AdapterConfig(window_s=2.0))
+    clip = make_performer_clip(tmp_path / "clip.mp4", duration=1.5, fps=25, size=(160, 90))
+    request = ScoreRequest(
+        clip,
+        generation=GenerationConfig(prompt="test", seed=4),
+        lock=LockRequest(mode="off"),
+        melody=MelodyRequest(temp),
+    )
+    plain = Scorer(music)(request)
+    adapted = Scorer(music, adapter=adapter)(request)
+    assert np.array_equal(adapted.takes[0], plain.takes[0]) and adapted.takes[0].shape == plain.takes[0].shape
+    assert adapted.metadata()["melody"]["takes"] == plain.metadata()["melody"]["takes"]
+    assert adapted.metadata()["adapter"] and not plain.metadata().get("adapter")
+
+
 def test_a_model_that_cannot_take_a_melody_is_refused_before_work(tmp_path, temp, tiny) -> None:
     clip = make_performer_clip(tmp_path / "clip.mp4", duration=0.5, fps=25, size=(160, 90))
     with pytest.raises(ConfigError, match="'tiny' cannot take a melody") as refused:

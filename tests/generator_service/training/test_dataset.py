@@ -254,6 +254,31 @@ def test_window_dataset_items_and_collate(built, manifest) -> None:
     assert len(pickle.loads(pickle.dumps(train))) == len(train)  # DataLoader workers can receive it
 
 
+def test_a_melody_checkpoint_dataset_keeps_each_window_s_own_chroma(built, cache_dir) -> None:
+    """For tiny-melody each window also stores its own music's chroma bins (the training melody)."""
+    import torch
+
+    from generator_service.model.chroma import melody_chroma
+    from generator_service.model.loading import load_music_model
+    from generator_service.training.window_dataset import WindowDataset
+
+    melody = load_music_model("tiny-melody", cache_dir=cache_dir, device="cpu")
+    src, out = built["root"] / "src-melody", built["root"] / "out-melody"
+    src.mkdir()
+    shutil.copy(built["src"] / "rec_b.mp4", src / "rec_b.mp4")  # features from the cache
+    config = dataclasses.replace(built["config"], captions=None, test_fraction=0.0)
+    prepare_dataset(src, out, melody, config, built["features"])
+    items = WindowDataset(out, "train", feature_fps=FPS, model_id="tiny-melody", num_codebooks=4)
+    assert len(items) == 3
+    audio = decode_audio(src / "rec_b.mp4", 32000).samples
+    for entry, item in zip(items.entries, items):
+        first = round(entry["start"] * 32000)
+        expected = melody_chroma(audio[first : first + round(WINDOW * 32000)], 32000, settings=melody.chroma)
+        assert item["chroma"].dtype == torch.long and item["chroma"].shape == (1 + 32000 // 4096,)
+        assert torch.equal(item["chroma"], expected[0].argmax(-1))
+    assert collate(list(items))["chroma"].shape == (3, 1 + 32000 // 4096)
+
+
 def test_window_dataset_names_every_setting_that_differs(built) -> None:
     from generator_service.training.window_dataset import WindowDataset
 
