@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import FeatureConfig
+from ..errors import ExpotionError
 from ..jobs.analyzer import Analyzer
 from ..jobs.execution import Executor
 from ..jobs.holder import ModelHolder, default_loader
@@ -28,6 +29,7 @@ from ..model.download import hub_fetcher
 from .contract import router as contract_router
 from .contract_files import ContractFiles
 from .errors import install_error_handlers
+from .inputs import warm_up
 from .openapi import install_openapi
 from .routes import router
 from .security import GuardMiddleware
@@ -92,6 +94,10 @@ def create_app(config: ServiceSettings, service: JobService | None = None) -> Fa
         owned = not service.started  # a service the caller started is the caller's to stop
         service.start()
         contract.start()
+        try:  # before the port opens, so that no first submit pays it
+            await anyio.to_thread.run_sync(warm_up, service)
+        except (ExpotionError, ImportError, OSError) as exc:  # the first submit meets it again, as an error
+            logger.warning("warming up the submit path failed: %s", exc)
         logger.info("Expotion service %s: model %s, work dir %s", __version__, config.model, config.work_dir)
         try:
             yield

@@ -88,6 +88,7 @@ class ModelHolder:
         self._adapter: tuple[str, LoadedAdapter] | None = None
         self._last_used = clock()
         self.loads = 0
+        self._resolved_precision: str | None = None
 
     @property
     def loaded(self) -> bool:
@@ -119,9 +120,11 @@ class ModelHolder:
         device = self.device
         if device != "cpu" and not device.startswith("cuda"):  # models live elsewhere (Ray replicas)
             return self._precision
-        from ..model.precision.choice import resolve_precision
+        if self._resolved_precision is None:  # torch answers it (its import: ~1 s, once)
+            from ..model.precision.choice import resolve_precision
 
-        return resolve_precision(self._precision, device)
+            self._resolved_precision = resolve_precision(self._precision, device)
+        return self._resolved_precision
 
     @property
     def takes_melody(self) -> bool | None:
