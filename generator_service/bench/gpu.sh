@@ -12,7 +12,7 @@
 #  3. then a .pth file naming torch's own site directory, so the venv uses the machine's torch and its
 #     CUDA libraries as they are (after the locked packages on sys.path, so those win);
 #  4. gpu_check.py: the -m gpu tests, the decoder bench at every precision with 4 takes, 20 adapter
-#     training steps; the JSON is written after each part, so a timeout still leaves the finished parts.
+#     training steps, the melody bench (musicgen-melody shape; --skip-melody); the JSON is written after each part, so a timeout still leaves the finished parts.
 # Budget: under 8 minutes in all (the check is stopped at CHECK_TIMEOUT_S, default 420 s).
 set -euo pipefail
 

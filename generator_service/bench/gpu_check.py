@@ -1,11 +1,13 @@
 """The GPU check (`bench/gpu.sh`): every GPU figure in one JSON object, offline, in one run.
 
-Three parts, each timed and recorded even when another fails: the `-m gpu` tests (pytest in a
+Four parts, each timed and recorded even when another fails: the `-m gpu` tests (pytest in a
 subprocess, on the test files that carry the marker), the decoder bench (`bench generate`: stock
 generate() against our decoder at fp32 / bf16 / int8 where the build has it, and `takes` takes
-sharing each step) and `train_steps` adapter training steps at the MusicGen shape. On a CUDA device
-the defaults are musicgen-small, 10 s of audio, 4 takes, 20 steps of batch 10 x 10 s; the CPU
-rehearsal passes a smaller shape. Random weights: nothing is downloaded.
+sharing each step), `train_steps` adapter training steps at the MusicGen shape, and last the melody
+bench (`bench generate --model-kind melody`: stock vs ours at musicgen-melody's shape, following a
+temp; `--skip-melody` leaves it out). On a CUDA device the defaults are musicgen-small, 10 s of
+audio, 4 takes, 20 steps of batch 10 x 10 s, and the melody bench at the medium shape with 4 s of
+audio (elsewhere at `--size`); the CPU rehearsal passes a smaller shape. Random weights: nothing is downloaded.
 
 Run: `python -m generator_service.bench.gpu_check --device cuda -o gpu-check.json`.
 """
@@ -58,6 +60,14 @@ def run_decoder_bench(device: str, size: str, seconds: float, repeats: int, take
     return measure(size, seconds, device, repeats, PRECISIONS, takes)
 
 
+def run_melody_bench(device: str, size: str, seconds: float, repeats: int) -> dict[str, Any]:
+    """`bench generate --model-kind melody`'s rows at every precision the build supports."""
+    from ..config import PRECISIONS
+    from .generate import measure
+
+    return measure(size, seconds, device, repeats, PRECISIONS, 1, "melody")
+
+
 def run_training(device: str, size: str, steps: int, batch: int, window_s: float) -> dict[str, Any]:
     """`steps` adapter training steps (after one warm-up) at the MusicGen shape -> rate and peak memory."""
     from .adapter import train_steps_per_second
@@ -97,13 +107,16 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def check(args: argparse.Namespace) -> dict[str, Any]:
-    """The three parts in turn; the JSON is rewritten after each, so a timeout keeps the finished ones."""
+    """The parts in turn; the JSON is rewritten after each, so a timeout keeps the finished ones."""
     start = time.perf_counter()
     result: dict[str, Any] = {"environment": environment(args.device)}
     parts: list[tuple[str, Any, tuple[Any, ...]]] = [
         ("decoder_bench", run_decoder_bench, (args.device, args.size, args.seconds, args.repeats, args.takes)),
         ("training", run_training, (args.device, args.size, args.train_steps, args.batch, args.window)),
     ]
+    if not args.skip_melody:  # last: the biggest model, so a timeout keeps the other figures
+        melody_size = args.melody_size or ("medium" if args.device.startswith("cuda") else args.size)
+        parts.append(("melody_bench", run_melody_bench, (args.device, melody_size, args.melody_seconds, args.repeats)))
     if not args.skip_tests:
         parts.insert(0, ("gpu_tests", run_gpu_tests, (args.tests_timeout,)))
     for name, fn, fn_args in parts:
@@ -128,6 +141,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=10.0, help="training window, seconds")
     p.add_argument("--tests-timeout", type=float, default=180.0)
     p.add_argument("--skip-tests", action="store_true")
+    p.add_argument(
+        "--melody-size",
+        default=None,
+        choices=["tiny", "small", "medium", "large"],
+        help="melody-bench shape (default: medium, musicgen-melody's, on CUDA; --size elsewhere)",
+    )
+    p.add_argument("--melody-seconds", type=float, default=4.0, help="audio per melody-bench run")
+    p.add_argument("--skip-melody", action="store_true", help="leave out the melody bench")
     p.add_argument("-o", "--out", type=Path, required=True, help="the JSON file to write")
     return p
 

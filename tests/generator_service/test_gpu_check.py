@@ -20,16 +20,22 @@ def test_tiny_cpu_rehearsal_writes_one_json_with_every_part(tiny, tmp_path: Path
     out = tmp_path / "gpu-check.json"
     args = ["--device", "cpu", "--size", "tiny", "--seconds", "0.3", "--repeats", "1", "--takes", "2"]
     args += ["--train-steps", "2", "--batch", "1", "--window", "0.5", "--skip-tests", "-o", str(out)]
+    args += ["--melody-seconds", "0.3"]  # at --size off CUDA
     assert gpu_check.main(args) == 0
     result = json.loads(out.read_text())
-    assert set(result) == {"environment", "decoder_bench", "training", "total_wall_s", "ok"}
+    assert set(result) == {"environment", "decoder_bench", "training", "melody_bench", "total_wall_s", "ok"}
     assert result["ok"] is True
     assert result["environment"]["device"].startswith("cpu") and result["environment"]["python"]
     rows = {(r["method"], r["precision"]) for r in result["decoder_bench"]["rows"]}
     assert {("expotion decoder", p) for p in ("fp32", "bf16", "int8")} <= rows
     assert ("expotion decoder, 2 takes", "int8") in rows
     assert result["training"]["steps"] == 2 and result["training"]["steps_per_s"] > 0
-    assert all(result[part]["wall_s"] >= 0 for part in ("decoder_bench", "training"))
+    assert all(result[part]["wall_s"] >= 0 for part in ("decoder_bench", "training", "melody_bench"))
+    melody = result["melody_bench"]
+    assert melody["model_kind"] == "melody" and melody["size"] == "tiny" and melody["chroma_ms_per_audio_s"] > 0
+    assert {("transformers generate()", "fp32"), ("expotion decoder", "int8")} <= {
+        (r["method"], r["precision"]) for r in melody["rows"]
+    }
 
 
 def test_cuda_asked_for_but_absent_is_exit_2_with_a_hint(tmp_path: Path, capsys, monkeypatch) -> None:
