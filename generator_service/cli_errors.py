@@ -1,15 +1,14 @@
 """How a command shows an error the user can act on: `error: <message>` and, when there is one,
-`hint: <hint>`, on stderr. Command output (the CLI, the demo, `python -m` bench entry points), not
-logging: it must show whatever the log level."""
+`hint: <hint>`, on stderr, through the command-output logger (console.py): it shows whatever the
+log level."""
 
 from __future__ import annotations
 
-import sys
-
+from .console import note
 from .errors import ExpotionError
 
 
 def report(exc: ExpotionError) -> None:
-    print(f"error: {exc.message}", file=sys.stderr)
+    note(f"error: {exc.message}")
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        note(f"hint: {exc.hint}")

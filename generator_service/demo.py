@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .config import DEFAULT_MODEL, FeatureConfig, GenerationConfig
+from .console import note, say
 
 
 def choose_model(requested: str | None) -> tuple[str, str]:
@@ -37,7 +38,7 @@ def choose_model(requested: str | None) -> tuple[str, str]:
 
 
 def _say(text: str) -> None:
-    print(f"[demo] {text}", flush=True)
+    say(f"[demo] {text}")
 
 
 def run(out: Path, seconds: float, model: str | None, prompt: str, seed: int) -> dict[str, str]:
@@ -166,7 +167,7 @@ def run_args(args: argparse.Namespace) -> int:
         report(exc)
         return 2
     except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        note(f"error: {exc}")
         return 1
     return 0
 

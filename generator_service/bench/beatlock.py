@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -74,9 +77,10 @@ def run(seconds: float | None = None, repeats: int = 3) -> str:
     return head + "\n" + table(["stage", "wall s", "x real time"], [[n, w, seconds / w] for n, w in rows])
 
 
-#: One take's lock in a fresh process: 8 s of drums at 32 kHz (the demo's length and rate).
+#: One take's lock in a fresh process: 8 s of drums at 32 kHz (the demo's length and rate); the
+#: three timings go to the JSON file named by its argument.
 _COST_SCRIPT = """
-import time
+import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from generator_service.bench.beatlock import _drums
@@ -87,16 +91,18 @@ lock_to_performer(music, 32000, motion, duration_s=8.0)
 t2 = time.perf_counter()
 lock_to_performer(music, 32000, motion, duration_s=8.0)
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+open(sys.argv[1], "w").write(json.dumps([t1 - t0, t2 - t1, t3 - t2]))
 """
 
 
 def run_cost(repeats: int = 3) -> str:
     """Cold and warm lock of one 8 s take, each in a fresh interpreter (the minimum of `repeats`)."""
     runs = []
-    for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", _COST_SCRIPT], capture_output=True, text=True, check=True)
-        runs.append([float(v) for v in out.stdout.split()])
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = Path(tmp) / "timings.json"
+        for _ in range(repeats):
+            subprocess.run([sys.executable, "-c", _COST_SCRIPT, str(timings)], capture_output=True, check=True)
+            runs.append(json.loads(timings.read_text()))
     setup, cold, warm = (min(r[i] for r in runs) for i in range(3))
     rows = [
         ["imports (numpy + the lock's modules) and the test music", setup],
@@ -136,4 +142,6 @@ def run_real_music() -> str:
 
 
 if __name__ == "__main__":
-    print(run(float(sys.argv[1]) if len(sys.argv) > 1 else None))
+    from ..console import say
+
+    say(run(float(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -52,20 +52,15 @@ def run_gpu_tests(timeout_s: float) -> dict[str, Any]:
     return {"files": files, "exit_code": done.returncode, **counts, "tail": done.stdout[-2000:]}
 
 
-def run_decoder_bench(device: str, size: str, seconds: float, repeats: int, takes: int) -> dict[str, Any]:
-    """`bench generate`'s rows at every precision the build supports (unsupported ones under "skipped")."""
+def run_decoder_bench(
+    device: str, size: str, seconds: float, repeats: int, takes: int, model_kind: str = "mono"
+) -> dict[str, Any]:
+    """`bench generate`'s rows (of `model_kind`) at every precision the build supports (unsupported
+    ones under "skipped")."""
     from ..config import PRECISIONS
     from .generate import measure
 
-    return measure(size, seconds, device, repeats, PRECISIONS, takes)
-
-
-def run_melody_bench(device: str, size: str, seconds: float, repeats: int) -> dict[str, Any]:
-    """`bench generate --model-kind melody`'s rows at every precision the build supports."""
-    from ..config import PRECISIONS
-    from .generate import measure
-
-    return measure(size, seconds, device, repeats, PRECISIONS, 1, "melody")
+    return measure(size, seconds, device, repeats, PRECISIONS, takes, model_kind)
 
 
 def run_training(device: str, size: str, steps: int, batch: int, window_s: float) -> dict[str, Any]:
@@ -116,7 +111,8 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     ]
     if not args.skip_melody:  # last: the biggest model, so a timeout keeps the other figures
         melody_size = args.melody_size or ("medium" if args.device.startswith("cuda") else args.size)
-        parts.append(("melody_bench", run_melody_bench, (args.device, melody_size, args.melody_seconds, args.repeats)))
+        melody = (args.device, melody_size, args.melody_seconds, args.repeats, 1, "melody")
+        parts.append(("melody_bench", run_decoder_bench, melody))
     if not args.skip_tests:
         parts.insert(0, ("gpu_tests", run_gpu_tests, (args.tests_timeout,)))
     for name, fn, fn_args in parts:
@@ -156,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from ..cli_errors import report
+    from ..console import note, say
     from ..errors import ConfigError
     from ..model.loading import pick_device
 
@@ -166,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = check(args)
     args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "gpu_tests"}, indent=2))
-    print(f"wrote {args.out} ({'ok' if result['ok'] else 'NOT ok'}, {result['total_wall_s']} s)", file=sys.stderr)
+    say(json.dumps({k: v for k, v in result.items() if k != "gpu_tests"}, indent=2))
+    note(f"wrote {args.out} ({'ok' if result['ok'] else 'NOT ok'}, {result['total_wall_s']} s)")
     return 0 if result["ok"] else 1
 
 

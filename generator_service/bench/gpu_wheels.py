@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..console import note
 
 #: what the GPU check imports: the model stack (generation, EnCodec, the adapter, LoRA), pytest for the
 #: `-m gpu` tests, and setuptools/wheel to install the project itself (editable, no build isolation).
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = needed(parse_lock(args.lock.read_text()), args.python_version)
     args.out.write_text(requirements(chosen))
-    print(f"{len(chosen)} locked packages for Python {args.python_version} -> {args.out}", file=sys.stderr)
+    note(f"{len(chosen)} locked packages for Python {args.python_version} -> {args.out}")
     return 0
 
 

@@ -274,3 +274,25 @@ def test_demo_finds_the_venv_python_where_the_platform_puts_it() -> None:
 
     assert demo.venv_python(".venv-blender", windows=True) == Path(".venv-blender", "Scripts", "python.exe")
     assert demo.venv_python(".venv-blender", windows=False) == Path(".venv-blender", "bin", "python")
+
+
+def test_command_output_shows_whatever_the_log_level_and_goes_where_the_streams_are(capsys) -> None:
+    """console.py: results on stdout, errors on stderr, as they are, with the root logger at ERROR
+    (a quiet service or a test harness) and sys.stdout swapped after the first message."""
+    import logging
+
+    from generator_service.console import console, note, say
+
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR
+    try:
+        say("first")
+        note("error: second")
+        first = capsys.readouterr()
+        say("third")  # pytest gave this test fresh streams; the handler follows them
+        third = capsys.readouterr()
+    finally:
+        root.level = level
+    assert (first.out, first.err, third.out) == ("first\n", "error: second\n", "third\n")
+    ours = [h for h in console().handlers if type(h).__name__ == "_Streams"]
+    assert not console().propagate and len(ours) == 1  # set up once
