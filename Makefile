@@ -74,10 +74,10 @@ check-python:
 	  echo "hint: make PY=python3.12 (or python3.11 / python3.13)" >&2; exit 2; }
 	@echo "using $(PY) ($$($(PY) -c 'import sys; print(sys.version.split()[0])')) for $(VENV) (override: make PY=...)"
 
+# torch with its dependencies: on Linux PyPI's torch is a CUDA build whose CUDA libraries are
+# dependencies; its other ones (sympy, networkx, ...) are in the lock already, so pip adds nothing else.
 $(STAMP): requirements.lock requirements-uv.lock pyproject.toml | check-python
 	$(call venv-with-lock,$(VENV),$(PY),requirements.lock)
-	# with its dependencies: on Linux PyPI's torch is a CUDA build whose CUDA libraries are dependencies;
-	# its other ones (sympy, networkx, ...) are in the lock already, so pip adds nothing else
 	$(BIN)/python -m pip install --quiet $(TORCH_ARGS) "$(TORCH)"
 	$(call UV_INSTALL,$(VENV)) --no-deps --no-build-isolation -e .
 	touch $(STAMP)

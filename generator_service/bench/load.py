@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import table
 from .service import ServeProcess
@@ -45,22 +46,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-async def _submit(client, clip: Path, seed: int, load: Load, ids: list[str]) -> None:
+async def _timed(request: Any, latencies: list[float], errors: list[str], expected: int) -> Any:
+    """Await one request, timing it -> its answer, or None with the transport error or the status
+    other than `expected` recorded in `errors`."""
     import httpx
 
-    files = {"video": (clip.name, clip.read_bytes(), "video/mp4")}
-    data = {"params": json.dumps({"seed": seed, "prompt": "load bench", "beat_lock": "off"})}
     started = time.perf_counter()
     try:
-        answer = await client.post("/v1/jobs", files=files, data=data)
+        answer = await request
     except httpx.TransportError as exc:
-        load.submit_errors.append(type(exc).__name__)
-        return
-    load.submit_s.append(time.perf_counter() - started)
-    if answer.status_code != 202:
-        load.submit_errors.append(str(answer.status_code))
-        return
-    ids.append(answer.json()["id"])
+        errors.append(type(exc).__name__)
+        return None
+    latencies.append(time.perf_counter() - started)
+    if answer.status_code != expected:
+        errors.append(str(answer.status_code))
+        return None
+    return answer
+
+
+async def _submit(client, clip: Path, seed: int, load: Load, ids: list[str]) -> None:
+    files = {"video": (clip.name, clip.read_bytes(), "video/mp4")}
+    data = {"params": json.dumps({"seed": seed, "prompt": "load bench", "beat_lock": "off"})}
+    answer = await _timed(client.post("/v1/jobs", files=files, data=data), load.submit_s, load.submit_errors, 202)
+    if answer is not None:
+        ids.append(answer.json()["id"])
 
 
 async def _poll(url: str, index: int, load: Load, ids: list[str], deadline: float) -> None:
@@ -75,16 +84,8 @@ async def _poll(url: str, index: int, load: Load, ids: list[str], deadline: floa
                 continue
             job_id = ids[turn % len(ids)]
             turn += 1
-            started = time.perf_counter()
-            try:
-                answer = await client.get(f"/v1/jobs/{job_id}")
-            except httpx.TransportError as exc:
-                load.poll_errors.append(type(exc).__name__)
-                continue
-            load.poll_s.append(time.perf_counter() - started)
-            if answer.status_code != 200:
-                load.poll_errors.append(str(answer.status_code))
-            elif (status := answer.json()["status"]) in TERMINAL:
+            answer = await _timed(client.get(f"/v1/jobs/{job_id}"), load.poll_s, load.poll_errors, 200)
+            if answer is not None and (status := answer.json()["status"]) in TERMINAL:
                 load.statuses[job_id] = status
 
 
